@@ -1,0 +1,166 @@
+"""Command line: `pushproxy parse|check ...`, and nginx's own flags (`-t -c FILE`, `-v`, ...).
+
+Exit codes for `check`: 0 clean, 1 errors found, 2 usage or I/O problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from pushproxy import __version__
+from pushproxy.config import report
+from pushproxy.config.check import CheckResult, check_file, select
+from pushproxy.config.crossplane import payload
+from pushproxy.config.includes import load
+
+NGINX_VERSION = "1.26.3"  # the nginx whose behaviour pushproxy follows
+DEFAULT_CONF = "/etc/nginx/nginx.conf"
+
+
+def _parse_command(args: argparse.Namespace) -> int:
+    parsed = load(args.file, prefix=args.prefix, single=args.single, comments=args.include_comments)
+    text = json.dumps(payload(parsed), indent=args.indent, ensure_ascii=False)
+    sys.stdout.write(text + "\n")
+    return 1 if parsed.errors else 0
+
+
+def _codes(value: str | None) -> list[str]:
+    return [c.strip() for c in value.split(",") if c.strip()] if value else []
+
+
+def _check_command(args: argparse.Namespace) -> int:
+    missing = [f for f in args.files if not os.path.isfile(f)]
+    if missing:
+        for name in missing:
+            sys.stderr.write(f"pushproxy check: {name}: no such file\n")
+        return 2
+    results = [check_file(f, prefix=args.prefix) for f in args.files]
+    if args.nginx:
+        for path, result in zip(args.files, results, strict=True):
+            sys.stderr.write(
+                report.nginx(result.nginx_error, result.nginx_logged, os.path.abspath(path))
+            )
+        return 1 if any(r.nginx_error for r in results) else 0
+    diagnostics = select(
+        [d for r in results for d in r.diagnostics],
+        only=_codes(args.select),
+        ignore=_codes(args.ignore),
+    )
+    files = [f for r in results for f in r.files]
+    if args.format == "json":
+        sys.stdout.write(report.as_json(diagnostics))
+    elif args.format == "github":
+        sys.stdout.write(report.github(diagnostics))
+    else:
+        sys.stdout.write(report.text(diagnostics, files))
+    return 1 if any(d.severity.value == "error" for d in diagnostics) else 0
+
+
+def _subcommands() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pushproxy",
+        description="The nginx push stream module as a front end that reads a real nginx.conf.",
+    )
+    parser.add_argument("--version", action="version", version=f"pushproxy {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    parse = commands.add_parser("parse", help="print a config as crossplane's JSON")
+    parse.add_argument("file")
+    parse.add_argument("--single", action="store_true", help="do not follow includes")
+    parse.add_argument("--include-comments", action="store_true", help="list comments too")
+    parse.add_argument("--indent", type=int, default=None, help="indent the JSON")
+    parse.add_argument("-p", "--prefix", help="folder include paths are relative to")
+    parse.set_defaults(run=_parse_command)
+
+    check = commands.add_parser("check", help="report every problem of one or more configs")
+    check.add_argument("files", nargs="+", metavar="FILE")
+    check.add_argument("--format", choices=("text", "json", "github"), default="text")
+    check.add_argument("--nginx", action="store_true", help="print exactly what nginx -t prints")
+    check.add_argument("--select", help="only these codes (comma-separated prefixes)")
+    check.add_argument("--ignore", help="leave out these codes (comma-separated prefixes)")
+    check.add_argument("-p", "--prefix", help="folder include paths are relative to")
+    check.set_defaults(run=_check_command)
+    return parser
+
+
+def _nginx_style(argv: Sequence[str]) -> int:
+    """nginx's flags: -t/-T test, -v/-V version, -c file, -p prefix, -q quiet."""
+    parser = argparse.ArgumentParser(prog="pushproxy", add_help=False)
+    parser.add_argument("-t", action="store_true")
+    parser.add_argument("-T", action="store_true")
+    parser.add_argument("-q", action="store_true")
+    parser.add_argument("-v", action="store_true")
+    parser.add_argument("-V", action="store_true")
+    parser.add_argument("-c")
+    parser.add_argument("-p")
+    parser.add_argument("-h", "-?", action="store_true", dest="help")
+    args = parser.parse_args(argv)
+    if args.help:
+        sys.stderr.write(_NGINX_HELP)
+        return 0
+    if args.v or args.V:
+        sys.stderr.write(f"pushproxy version: pushproxy/{__version__} (nginx/{NGINX_VERSION})\n")
+        if args.V:
+            sys.stderr.write("configure arguments: --add-module=push-stream (reimplemented)\n")
+        if not (args.t or args.T):
+            return 0
+    if not (args.t or args.T):
+        sys.stderr.write("pushproxy: serving is not available yet; use -t to test a config\n")
+        return 2
+    prefix = args.p
+    conf = args.c or DEFAULT_CONF
+    if prefix and not os.path.isabs(conf):
+        conf = os.path.join(prefix, conf)
+    conf = os.path.abspath(conf)
+    result = check_file(conf)
+    return _print_test(result, conf, quiet=args.q, dump=args.T)
+
+
+def _print_test(result: CheckResult, conf: str, *, quiet: bool, dump: bool) -> int:
+    text = report.nginx(result.nginx_error, result.nginx_logged, conf).replace(
+        "nginx: ", "pushproxy: "
+    )
+    if quiet and result.nginx_error is None:
+        text = "".join(line for line in text.splitlines(True) if "[" in line)
+    sys.stderr.write(text)
+    if dump and result.nginx_error is None:
+        for name in result.files:
+            with open(name, "rb") as handle:
+                sys.stdout.write(f"# configuration file {name}:\n")
+                sys.stdout.flush()
+                sys.stdout.buffer.write(handle.read())
+                sys.stdout.write("\n")
+    return 1 if result.nginx_error else 0
+
+
+_NGINX_HELP = """Usage: pushproxy [-?hvVtTq] [-p prefix] [-c filename]
+
+Options:
+  -?,-h         : this help
+  -v            : show version and exit
+  -V            : show version and configure options then exit
+  -t            : test configuration and exit
+  -T            : test configuration, dump it and exit
+  -q            : suppress non-error messages during configuration testing
+  -p prefix     : set prefix path
+  -c filename   : set configuration file (default: /etc/nginx/nginx.conf)
+
+Commands: pushproxy parse|check --help
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments and arguments[0].startswith("-") and arguments[0] not in ("--help", "--version"):
+        return _nginx_style(arguments)
+    args = _subcommands().parse_args(arguments)
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

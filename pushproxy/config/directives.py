@@ -1,0 +1,144 @@
+"""The directive table: every directive of nginx 1.26 and the push stream module, by name.
+
+Rows live in the data modules (`directives_nginx_*`, `directives_push`); this module marks the
+ones pushproxy honours, gives those their nginx defaults, and indexes the whole table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from pushproxy.config.directive_spec import (
+    Arity,
+    Ctx,
+    DirectiveSpec,
+    Merge,
+    ValueType,
+    arity_accepts,
+)
+from pushproxy.config.directives_nginx_core import CORE_ROWS
+from pushproxy.config.directives_nginx_http import HTTP_MODULE_ROWS
+from pushproxy.config.directives_nginx_stream_mail import STREAM_MAIL_ROWS
+from pushproxy.config.directives_push import PUSH_STREAM_ROWS
+from pushproxy.config.directives_third_party import third_party_module
+
+__all__ = [
+    "ALL_SPECS",
+    "Arity",
+    "Ctx",
+    "DirectiveSpec",
+    "Merge",
+    "ValueType",
+    "arity_accepts",
+    "is_known",
+    "spec_in",
+    "specs_for",
+    "third_party_module",
+]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Honoured:
+    """An nginx directive pushproxy implements, and nginx's default for it."""
+
+    name: str
+    module: str
+    default: str | None = None
+
+
+_CORE = "ngx_core_module"
+_HTTP_CORE = "ngx_http_core_module"
+_PROXY = "ngx_http_proxy_module"
+_GZIP = "ngx_http_gzip_filter_module"
+
+_HONOURED: tuple[_Honoured, ...] = (
+    _Honoured(name="daemon", module=_CORE, default="on"),
+    _Honoured(name="pid", module=_CORE, default="logs/nginx.pid"),
+    _Honoured(name="error_log", module="ngx_errlog_module", default="logs/error.log error"),
+    _Honoured(name="error_log", module=_HTTP_CORE, default="logs/error.log error"),
+    _Honoured(name="worker_processes", module=_CORE, default="1"),
+    _Honoured(name="working_directory", module=_CORE),
+    _Honoured(name="include", module="ngx_conf_module"),
+    _Honoured(name="events", module="ngx_events_module"),
+    _Honoured(name="worker_connections", module="ngx_event_core_module", default="512"),
+    _Honoured(name="http", module="ngx_http_module"),
+    _Honoured(name="server", module=_HTTP_CORE),
+    _Honoured(name="listen", module=_HTTP_CORE, default="*:80"),
+    _Honoured(name="server_name", module=_HTTP_CORE, default='""'),
+    _Honoured(name="location", module=_HTTP_CORE),
+    _Honoured(name="upstream", module="ngx_http_upstream_module"),
+    _Honoured(name="server", module="ngx_http_upstream_module"),
+    _Honoured(name="keepalive", module="ngx_http_upstream_keepalive_module"),
+    _Honoured(name="proxy_pass", module=_PROXY),
+    _Honoured(name="proxy_set_header", module=_PROXY,
+              default="Host $proxy_host; Connection close"),
+    _Honoured(name="proxy_http_version", module=_PROXY, default="1.0"),
+    _Honoured(name="proxy_pass_request_headers", module=_PROXY, default="on"),
+    _Honoured(name="proxy_hide_header", module=_PROXY),
+    _Honoured(name="proxy_pass_header", module=_PROXY),
+    _Honoured(name="proxy_connect_timeout", module=_PROXY, default="60s"),
+    _Honoured(name="proxy_read_timeout", module=_PROXY, default="60s"),
+    _Honoured(name="proxy_send_timeout", module=_PROXY, default="60s"),
+    _Honoured(name="proxy_next_upstream", module=_PROXY, default="error timeout"),
+    _Honoured(name="proxy_buffering", module=_PROXY, default="on"),
+    _Honoured(name="client_max_body_size", module=_HTTP_CORE, default="1m"),
+    _Honoured(name="client_header_timeout", module=_HTTP_CORE, default="60s"),
+    _Honoured(name="client_body_timeout", module=_HTTP_CORE, default="60s"),
+    _Honoured(name="send_timeout", module=_HTTP_CORE, default="60s"),
+    _Honoured(name="keepalive_timeout", module=_HTTP_CORE, default="75s"),
+    _Honoured(name="keepalive_requests", module=_HTTP_CORE, default="1000"),
+    _Honoured(name="large_client_header_buffers", module=_HTTP_CORE, default="4 8k"),
+    _Honoured(name="access_log", module="ngx_http_log_module",
+              default="logs/access.log combined"),
+    _Honoured(name="log_format", module="ngx_http_log_module"),
+    _Honoured(name="return", module="ngx_http_rewrite_module"),
+    _Honoured(name="set", module="ngx_http_rewrite_module"),
+    _Honoured(name="if", module="ngx_http_rewrite_module"),
+    _Honoured(name="add_header", module="ngx_http_headers_filter_module"),
+    _Honoured(name="gzip", module=_GZIP, default="off"),
+    _Honoured(name="gzip_types", module=_GZIP, default="text/html"),
+    _Honoured(name="gzip_min_length", module=_GZIP, default="20"),
+    _Honoured(name="gzip_comp_level", module=_GZIP, default="1"),
+    _Honoured(name="gzip_proxied", module=_HTTP_CORE, default="off"),
+    _Honoured(name="gzip_http_version", module=_HTTP_CORE, default="1.1"),
+    _Honoured(name="default_type", module=_HTTP_CORE, default="text/plain"),
+    _Honoured(name="types", module=_HTTP_CORE,
+              default="text/html html; image/gif gif; image/jpeg jpg"),
+    _Honoured(name="map", module="ngx_http_map_module"),
+)
+_HONOURED_BY_KEY = {(h.name, h.module): h for h in _HONOURED}
+
+
+def _mark(row: DirectiveSpec) -> DirectiveSpec:
+    honoured = _HONOURED_BY_KEY.get((row.name, row.module))
+    if honoured is None:
+        return row
+    return replace(row, honoured=True, default=honoured.default)
+
+
+# Every row, in nginx's module order, then the push stream module's.
+ALL_SPECS: tuple[DirectiveSpec, ...] = tuple(
+    _mark(row) for row in (*CORE_ROWS, *HTTP_MODULE_ROWS, *STREAM_MAIL_ROWS, *PUSH_STREAM_ROWS)
+)
+
+_BY_NAME: dict[str, tuple[DirectiveSpec, ...]] = {}
+for _row in ALL_SPECS:
+    _BY_NAME[_row.name] = (*_BY_NAME.get(_row.name, ()), _row)
+
+
+def specs_for(name: str) -> tuple[DirectiveSpec, ...]:
+    """Every row named `name` (http, mail and stream may each have one); () if unknown."""
+    return _BY_NAME.get(name, ())
+
+
+def spec_in(name: str, context: Ctx) -> DirectiveSpec | None:
+    """The row nginx uses for `name` inside a block of kind `context`, if any may stand there."""
+    for spec in specs_for(name):
+        if context & spec.contexts:
+            return spec
+    return None
+
+
+def is_known(name: str) -> bool:
+    """Whether nginx (with the push stream module) knows the directive at all."""
+    return name in _BY_NAME

@@ -1,0 +1,266 @@
+"""Checks nginx does not make (or makes only as it runs): configurations nginx accepts that
+cannot do what their author meant.
+
+- E301 a `$N` or named capture that the location's regex does not define;
+- E112 `proxy_pass` to a name that is neither an upstream block nor a resolvable host;
+- W301 a regex location that can never be chosen (a copy of, or after, a catch-all regex);
+- W302 the same server name twice on one address (nginx only warns and ignores the second);
+- W303 message storage limits that the shared memory cannot hold.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from pushproxy.config import units
+from pushproxy.config.complex import ComplexValueError, compile_value
+from pushproxy.config.diagnostics import Diagnostic
+from pushproxy.config.model import Config, Http, Listen, Location, build, walk_locations
+from pushproxy.config.tree import Directive
+from pushproxy.errors import ConfigError
+
+# Directives whose values are complex values evaluated per request in a location.
+_COMPLEX_DIRECTIVES = frozenset(
+    {
+        "push_stream_channels_path", "push_stream_last_received_message_time",
+        "push_stream_last_received_message_tag", "push_stream_last_event_id",
+        "push_stream_user_agent", "push_stream_allowed_origins", "proxy_pass", "return",
+        "add_header", "proxy_set_header", "set", "rewrite",
+    }
+)  # fmt: skip
+_CATCH_ALL = frozenset({"", ".", ".*", "^", "^.*", "^.*$", "/", "^/", "^/.*", "^/.*$", "(.*)"})
+_PROXY_SCHEMES = ("http://", "https://")
+_DEFAULT_BODY_LIMIT = 1024 * 1024  # client_max_body_size default: the largest message
+
+
+def _diagnostic(
+    code: str, message: str, directive: Directive, hint: str | None = None
+) -> Diagnostic:
+    return Diagnostic(
+        code=code,
+        message=message,
+        file=directive.file,
+        line=directive.line,
+        column=directive.column,
+        hint=hint,
+        nginx_level=None,
+    )
+
+
+def _own_directives(location: Location) -> Iterator[Directive]:
+    for found in location.level.own.values():
+        yield from found
+
+
+def _undefined_captures(location: Location, enclosing_regex: Location | None) -> list[Diagnostic]:
+    regex_location = location if location.regex is not None else enclosing_regex
+    defined = regex_location.capture_names if regex_location else frozenset()
+    found = []
+    for directive in _own_directives(location):
+        if directive.name not in _COMPLEX_DIRECTIVES:
+            continue
+        for arg in directive.args:
+            try:
+                names = compile_value(arg).variables
+            except ComplexValueError:
+                continue
+            for name in names:
+                if name.isdigit() and name not in defined:
+                    where = (
+                        f"location regex {regex_location.pattern!r} has "
+                        f"{regex_location.regex.groups if regex_location.regex else 0} group(s)"
+                        if regex_location
+                        else "the location is not a regex location"
+                    )
+                    found.append(
+                        _diagnostic(
+                            "E301",
+                            f'"${name}" in "{directive.name}" is always empty: {where}',
+                            directive,
+                            "capture the part of the URI with a group in a `location ~` regex",
+                        )
+                    )
+    return found
+
+
+def _capture_checks(locations: Sequence[Location], enclosing: Location | None) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    for location in locations:
+        own_regex = location if location.regex is not None else enclosing
+        found.extend(_undefined_captures(location, enclosing))
+        for condition in location.conditions:
+            found.extend(_undefined_captures(condition, own_regex))
+        found.extend(_capture_checks(location.locations, own_regex))
+    return found
+
+
+def _unreachable_regexes(locations: Sequence[Location]) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    seen: dict[tuple[str, str], Directive] = {}
+    catch_all: Directive | None = None
+    for location in locations:
+        directive = location.directive
+        if location.regex is None or directive is None:
+            continue
+        key = (location.modifier, location.pattern)
+        earlier = seen.get(key)
+        if earlier is not None:
+            found.append(
+                _diagnostic(
+                    "W301",
+                    f'location {location.modifier} "{location.pattern}" is never chosen: the same '
+                    f"regex stands at line {earlier.line}",
+                    directive,
+                    "nginx tries regex locations in order and takes the first match",
+                )
+            )
+        elif catch_all is not None:
+            found.append(
+                _diagnostic(
+                    "W301",
+                    f'location {location.modifier} "{location.pattern}" is never chosen: '
+                    f'"{catch_all.args[-1]}" at line {catch_all.line} matches every URI',
+                    directive,
+                    "move catch-all regex locations after the specific ones",
+                )
+            )
+        seen.setdefault(key, directive)
+        if location.pattern in _CATCH_ALL and catch_all is None:
+            catch_all = directive
+    for location in locations:
+        found.extend(_unreachable_regexes(location.locations))
+    return found
+
+
+def _address(listen: Listen) -> str:
+    host = "0.0.0.0" if listen.host == "*" else listen.host
+    return host if host.startswith("unix:") else f"{host}:{listen.port}"
+
+
+def listen_clashes(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnostic]:
+    """What nginx says of listen sockets shared by servers (a pass of nginx's own checks)."""
+    try:
+        http = build(tree).http
+    except ConfigError:
+        return []
+    return _listen_clashes(http) if http is not None else []
+
+
+def _listen_clashes(http: Http) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    defaults: dict[str, Listen] = {}
+    names: dict[tuple[str, str], Directive] = {}
+    for server in http.servers:
+        for listen in server.listens:
+            address = _address(listen)
+            if listen.default_server:
+                if address in defaults:
+                    found.append(
+                        Diagnostic(
+                            code="E111",
+                            message=f"a duplicate default server for {address}",
+                            file=listen.directive.file,
+                            line=listen.directive.end_line,
+                            column=listen.directive.column,
+                            nginx_level="emerg",
+                        )
+                    )
+                defaults.setdefault(address, listen)
+            for name in server.names:
+                key = (address, name.lower())
+                if key in names and names[key] is not server.directive and name:
+                    found.append(
+                        Diagnostic(
+                            code="W302",
+                            message=f'conflicting server name "{name}" on {address}, ignored',
+                            file=server.directive.file,
+                            line=0,
+                            column=server.directive.column,
+                            hint="the first server with this name and address answers",
+                            nginx_level="warn",
+                            nginx_fatal=False,
+                        )
+                    )
+                names.setdefault(key, server.directive)
+    return found
+
+
+def _unknown_upstreams(config: Config, http: Http) -> list[Diagnostic]:
+    found = []
+    for server in http.servers:
+        for location in walk_locations(server.locations):
+            for directive in location.level.own.get("proxy_pass", ()):
+                if not directive.args or "$" in directive.args[0]:
+                    continue
+                target = directive.args[0]
+                for scheme in _PROXY_SCHEMES:
+                    target = target.removeprefix(scheme)
+                host = (
+                    target.split("/", 1)[0].rsplit(":", 1)[0]
+                    if not target.startswith("[")
+                    else target
+                )
+                if (
+                    host in http.upstreams
+                    or "." in host
+                    or ":" in host
+                    or host in ("localhost", "unix")
+                    or target.startswith("unix:")
+                ):
+                    continue
+                found.append(
+                    Diagnostic(
+                        code="E112",
+                        message=f'host not found in upstream "{target.split("/", 1)[0]}"',
+                        file=directive.file,
+                        line=directive.end_line,
+                        column=directive.column,
+                        hint=f"define `upstream {host} {{ server HOST:PORT; }}` in the http block",
+                        nginx_level=None,
+                    )
+                )
+    return found
+
+
+def _memory_budget(http: Http) -> list[Diagnostic]:
+    level = http.level
+    shm = level.last("push_stream_shared_memory_size")
+    stored = level.arg("push_stream_max_messages_stored_per_channel")
+    channels = level.arg("push_stream_max_number_of_channels")
+    if shm is None or not shm.args or stored is None or channels is None:
+        return []
+    try:
+        size = units.parse_size(shm.args[0])
+        body = units.parse_size(level.arg("client_max_body_size") or "1m") or _DEFAULT_BODY_LIMIT
+        need = int(stored) * int(channels) * body
+    except (ValueError, units.InvalidValue):
+        return []
+    if need <= size:
+        return []
+    return [
+        _diagnostic(
+            "W303",
+            f"{stored} stored messages x {channels} channels x {body} bytes per message "
+            f"(client_max_body_size) need up to {need} bytes; push_stream_shared_memory_size "
+            f"is {size}",
+            shm,
+            "publishers get 500 once the memory is full: raise the size or lower the limits",
+        )
+    ]
+
+
+def validate(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnostic]:
+    try:
+        config = build(tree)
+    except ConfigError:
+        return []
+    http = config.http
+    if http is None:
+        return []
+    found: list[Diagnostic] = []
+    for server in http.servers:
+        found.extend(_capture_checks(server.locations, None))
+        found.extend(_unreachable_regexes(server.locations))
+    found.extend(_unknown_upstreams(config, http))
+    found.extend(_memory_budget(http))
+    return found

@@ -1,0 +1,354 @@
+"""The typed configuration: main → events, http → server → location (nested), upstream.
+
+Each level keeps its own directives and the ones in effect after nginx's merge: a directive not
+set at a level comes from the enclosing one, and list-like directives (`add_header`,
+`proxy_set_header`) come whole from the innermost level that has any. Handlers (`proxy_pass`,
+`return`, push stream location types) belong to their own location only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from pushproxy.config import pcre
+from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
+from pushproxy.config.directive_spec import Merge
+from pushproxy.config.directives import specs_for
+from pushproxy.config.tree import Directive
+from pushproxy.errors import ConfigError
+
+# Directives that configure the location they stand in and are never inherited: nginx keeps
+# them in a location's handler or in per-location script code.
+_NOT_INHERITED = frozenset(
+    {
+        "location", "if", "limit_except", "proxy_pass", "return", "rewrite", "set", "break",
+        "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass",
+        "push_stream_publisher", "push_stream_subscriber", "push_stream_channels_statistics",
+        "include", "server", "upstream", "map", "geo", "split_clients", "types",
+    }
+)  # fmt: skip
+
+Settings = Mapping[str, tuple[Directive, ...]]
+_EMPTY: Settings = MappingProxyType({})
+
+
+def _inherited(name: str) -> bool:
+    if name in _NOT_INHERITED:
+        return False
+    specs = specs_for(name)
+    return not specs or any(s.merge is not Merge.NONE for s in specs)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Level:
+    """Directives at one level: `own` as written, `effective` after the merge."""
+
+    own: Settings
+    effective: Settings
+
+    @classmethod
+    def of(cls, block: Sequence[Directive], parent: Level | None = None) -> Level:
+        own: dict[str, list[Directive]] = {}
+        for directive in block:
+            if not directive.is_comment:
+                own.setdefault(directive.name, []).append(directive)
+        own_settings = {name: tuple(found) for name, found in own.items()}
+        effective: dict[str, tuple[Directive, ...]] = {}
+        if parent is not None:
+            effective.update((k, v) for k, v in parent.effective.items() if _inherited(k))
+        effective.update(own_settings)
+        return cls(own=MappingProxyType(own_settings), effective=MappingProxyType(effective))
+
+    def all(self, name: str) -> tuple[Directive, ...]:
+        return self.effective.get(name, ())
+
+    def last(self, name: str) -> Directive | None:
+        found = self.effective.get(name)
+        return found[-1] if found else None
+
+    def arg(self, name: str, default: str | None = None) -> str | None:
+        directive = self.last(name)
+        if directive is None or not directive.args:
+            return default
+        return directive.args[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Location:
+    """A `location` (or the server's own level, `modifier` "", `pattern` "")."""
+
+    directive: Directive | None
+    modifier: str  # "", "=", "^~", "~", "~*", "@" (named)
+    pattern: str
+    regex: re.Pattern[str] | None
+    level: Level
+    locations: tuple[Location, ...] = ()
+    conditions: tuple[Location, ...] = ()  # `if` blocks inside the location
+
+    @property
+    def is_regex(self) -> bool:
+        return self.regex is not None
+
+    @property
+    def capture_names(self) -> frozenset[str]:
+        """`1`..`N` and the named groups the location regex defines."""
+        if self.regex is None:
+            return frozenset()
+        numbers = {str(i) for i in range(1, self.regex.groups + 1)}
+        return frozenset(numbers | set(self.regex.groupindex))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Listen:
+    directive: Directive
+    host: str  # "*" for every address, "[::]" style for IPv6, or a name; "unix:/path"
+    port: int
+    default_server: bool = False
+    options: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Server:
+    directive: Directive
+    listens: tuple[Listen, ...]
+    names: tuple[str, ...]
+    level: Level
+    locations: tuple[Location, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamServer:
+    directive: Directive
+    address: str
+    weight: int = 1
+    max_fails: int = 1
+    fail_timeout: str = "10s"
+    backup: bool = False
+    down: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Upstream:
+    directive: Directive
+    name: str
+    servers: tuple[UpstreamServer, ...]
+    level: Level
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Http:
+    directive: Directive
+    level: Level
+    servers: tuple[Server, ...]
+    upstreams: Mapping[str, Upstream]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Config:
+    main: Level
+    events: Level
+    http: Http | None
+
+
+LOCATION_MODIFIERS = ("=", "^~", "~", "~*")
+
+
+def location_parts(directive: Directive) -> tuple[str, str]:
+    """(modifier, pattern) as ngx_http_core_location() reads them; ConfigError if invalid."""
+    args = directive.args
+    if len(args) == 2:
+        if args[0] not in LOCATION_MODIFIERS:
+            raise ConfigError(
+                f'invalid location modifier "{args[0]}"',
+                file=directive.file,
+                line=directive.end_line,
+            )
+        return args[0], args[1]
+    name = args[0] if args else ""
+    if name.startswith("="):
+        return "=", name[1:]
+    if name.startswith("~*"):
+        return "~*", name[2:]
+    if name.startswith("~"):
+        return "~", name[1:]
+    if name.startswith("@"):
+        return "@", name
+    return "", name
+
+
+def compile_regex(directive: Directive, pattern: str, *, caseless: bool) -> re.Pattern[str]:
+    """A PCRE pattern as a Python regex; ConfigError (PCRE's wording where PCRE fails too)."""
+    try:
+        return re.compile(pcre.translate(pattern)[0], re.IGNORECASE if caseless else 0)
+    except re.error as error:
+        pcre_error = pcre.compile_error(pattern, caseless=caseless)
+        message = (
+            pcre_error.nginx_text(pattern)
+            if pcre_error
+            else f'regex "{pattern}" uses a PCRE feature pushproxy cannot run: {error}'
+        )
+        raise ConfigError(message, file=directive.file, line=directive.end_line) from None
+
+
+def _location(directive: Directive, parent: Level) -> Location:
+    modifier, pattern = location_parts(directive)
+    regex = None
+    if modifier in ("~", "~*"):
+        regex = compile_regex(directive, pattern, caseless=modifier == "~*")
+    return _level_location(directive, modifier, pattern, regex, parent)
+
+
+def _level_location(
+    directive: Directive | None,
+    modifier: str,
+    pattern: str,
+    regex: re.Pattern[str] | None,
+    parent: Level,
+    block: Sequence[Directive] | None = None,
+) -> Location:
+    items = block if block is not None else (directive.block or () if directive else ())
+    level = Level.of(items, parent)
+    nested = tuple(
+        _location(d, level) for d in items if d.name == "location" and d.block is not None
+    )
+    conditions = tuple(
+        _level_location(d, "if", " ".join(d.args), None, level)
+        for d in items
+        if d.name == "if" and d.block is not None
+    )
+    return Location(
+        directive=directive,
+        modifier=modifier,
+        pattern=pattern,
+        regex=regex,
+        level=level,
+        locations=nested,
+        conditions=conditions,
+    )
+
+
+def parse_listen(directive: Directive) -> Listen:
+    address = directive.args[0] if directive.args else "80"
+    options = directive.args[1:]
+    host, port_text = "*", address
+    if address.startswith("unix:"):
+        host, port_text = address, "0"
+    elif address.startswith("["):
+        close = address.find("]")
+        host = address[: close + 1]
+        port_text = address[close + 2 :] if address[close + 1 : close + 2] == ":" else "80"
+    elif ":" in address:
+        host, port_text = address.rsplit(":", 1)
+    elif not address.isdigit():
+        host, port_text = address, "80"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise ConfigError(
+            f'invalid port in "{address}" of the "listen" directive',
+            file=directive.file,
+            line=directive.end_line,
+        ) from None
+    return Listen(
+        directive=directive,
+        host=host,
+        port=port,
+        default_server="default_server" in options or "default" in options,
+        options=options,
+    )
+
+
+_DEFAULT_LISTEN = Directive(name="listen", args=("80",), file="", line=0, column=0, end_line=0)
+
+
+def _server(directive: Directive, http: Level) -> Server:
+    own = _level_location(directive, "", "", None, http)
+    listens = tuple(parse_listen(d) for d in own.level.own.get("listen", ()))
+    names = tuple(a for d in own.level.own.get("server_name", ()) for a in d.args)
+    return Server(
+        directive=directive,
+        listens=listens or (parse_listen(_DEFAULT_LISTEN),),
+        names=names or ("",),
+        level=own.level,
+        locations=own.locations,
+    )
+
+
+def _upstream_server(directive: Directive) -> UpstreamServer:
+    params: dict[str, str] = {}
+    flags: set[str] = set()
+    for arg in directive.args[1:]:
+        key, sep, value = arg.partition("=")
+        if sep:
+            params[key] = value
+        else:
+            flags.add(arg)
+    return UpstreamServer(
+        directive=directive,
+        address=directive.args[0] if directive.args else "",
+        weight=int(params.get("weight", "1")),
+        max_fails=int(params.get("max_fails", "1")),
+        fail_timeout=params.get("fail_timeout", "10s"),
+        backup="backup" in flags,
+        down="down" in flags,
+    )
+
+
+def _upstream(directive: Directive, http: Level) -> Upstream:
+    items = directive.block or ()
+    return Upstream(
+        directive=directive,
+        name=directive.args[0] if directive.args else "",
+        servers=tuple(_upstream_server(d) for d in items if d.name == "server"),
+        level=Level.of(items),
+    )
+
+
+def _blocks(tree: Sequence[Directive], name: str) -> list[Directive]:
+    return [d for d in tree if d.name == name and d.block is not None]
+
+
+def build(tree: Sequence[Directive]) -> Config:
+    """The model of a configuration that passed `check`; ConfigError where it cannot be built."""
+    main = Level.of(tree)
+    events = _blocks(tree, "events")
+    https = _blocks(tree, "http")
+    http = None
+    if https:
+        http_directive = https[0]
+        items = http_directive.block or ()
+        http_level = Level.of(items, main)
+        http = Http(
+            directive=http_directive,
+            level=http_level,
+            servers=tuple(_server(d, http_level) for d in _blocks(items, "server")),
+            upstreams={
+                u.name: u for u in (_upstream(d, http_level) for d in _blocks(items, "upstream"))
+            },
+        )
+    return Config(
+        main=main,
+        events=Level.of(events[0].block or ()) if events else Level.of(()),
+        http=http,
+    )
+
+
+def walk_locations(locations: Sequence[Location]) -> list[Location]:
+    """Every location, nested ones and `if` blocks included, in configuration order."""
+    found: list[Location] = []
+    for location in locations:
+        found.append(location)
+        found.extend(walk_locations(location.conditions))
+        found.extend(walk_locations(location.locations))
+    return found
+
+
+def compile_complex(directive: Directive, index: int = 0) -> ComplexValue:
+    """A directive's argument as a complex value; ConfigError with nginx's message."""
+    try:
+        return compile_value(directive.args[index])
+    except ComplexValueError as error:
+        raise ConfigError(str(error), file=directive.file, line=directive.end_line) from None

@@ -1,0 +1,221 @@
+"""`pushproxy check` and `pushproxy -t`: findings, formats, codes, exit status, nginx's verdict."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pushproxy.config.check import check_file
+
+PUSH_OK = """events {}
+http {
+    push_stream_shared_memory_size 32m;
+    server {
+        listen 127.0.0.1:8080;
+        location ~ ^/sub/(\\w+)$ {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+        }
+        location /pub {
+            push_stream_publisher admin;
+            push_stream_channels_path $arg_id;
+        }
+    }
+}
+"""
+
+
+def _conf(tmp_path: Path, text: str, name: str = "nginx.conf") -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pushproxy", *args], capture_output=True, text=True, check=False
+    )
+
+
+def _codes(path: str) -> list[tuple[str, int]]:
+    return [(d.code, d.line) for d in check_file(path).diagnostics]
+
+
+def test_clean_push_config_has_no_findings(tmp_path: Path) -> None:
+    path = _conf(tmp_path, PUSH_OK)
+    result = check_file(path)
+    assert result.diagnostics == ()
+    assert result.nginx_error is None
+    run = _run("check", path)
+    assert run.returncode == 0
+    assert run.stdout == "1 file checked: 0 error(s), 0 warning(s), 0 notice(s)\n"
+
+
+def test_every_problem_is_reported_not_just_the_first(tmp_path: Path) -> None:
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  server {\n    sendfile maybe;\n    locaton /x {}\n"
+        "    root;\n  }\n}\n",
+    )
+    codes = [code for code, _ in _codes(path) if not code.startswith("N")]
+    assert codes == ["E106", "E101", "E103"]
+    first = check_file(path).nginx_error
+    assert first is not None
+    assert (
+        first.message == 'invalid value "maybe" in "sendfile" directive, it must be "on" or "off"'
+    )
+
+
+def test_text_format_shows_source_line_caret_and_summary(tmp_path: Path) -> None:
+    path = _conf(tmp_path, "events {}\nhttp {\n    locaton /x {}\n}\n")
+    run = _run("check", path)
+    assert run.returncode == 1
+    assert run.stdout.splitlines() == [
+        f'{path}:3:5: error[E101] unknown directive "locaton"',
+        "        locaton /x {}",
+        "        ^",
+        "1 file checked: 1 error(s), 0 warning(s), 0 notice(s)",
+    ]
+
+
+def test_json_and_github_formats(tmp_path: Path) -> None:
+    path = _conf(tmp_path, "events {}\nhttp { server { root; } }\n")
+    found = json.loads(_run("check", "--format", "json", "--select", "E", path).stdout)
+    assert found == [
+        {
+            "file": path,
+            "line": 2,
+            "column": 17,
+            "severity": "error",
+            "code": "E103",
+            "message": 'invalid number of arguments in "root" directive',
+            "hint": None,
+        }
+    ]
+    github = _run("check", "--format", "github", "--select", "E103", path).stdout
+    assert github == (
+        f"::error file={path},line=2,col=17,title=E103::"
+        'invalid number of arguments in "root" directive\n'
+    )
+
+
+def test_select_and_ignore_filter_codes_and_exit_status(tmp_path: Path) -> None:
+    path = _conf(tmp_path, "events {}\nhttp { server { root; } }\n")
+    assert _run("check", "--ignore", "E103", path).returncode == 0
+    assert _run("check", "--select", "N", path).returncode == 0
+    assert _run("check", "--select", "E1", path).returncode == 1
+
+
+def test_missing_file_is_a_usage_error(tmp_path: Path) -> None:
+    run = _run("check", str(tmp_path / "none.conf"))
+    assert run.returncode == 2
+    assert "no such file" in run.stderr
+
+
+def test_nginx_style_test_flag(tmp_path: Path) -> None:
+    path = _conf(tmp_path, PUSH_OK)
+    run = _run("-t", "-c", path)
+    assert (run.returncode, run.stderr) == (
+        0,
+        f"pushproxy: the configuration file {path} syntax is ok\n"
+        f"pushproxy: configuration file {path} test is successful\n",
+    )
+    bad = _conf(tmp_path, "events {}\nhttp { server { listen 80 } }\n", "bad.conf")
+    run = _run("-t", "-c", bad)
+    assert (run.returncode, run.stderr) == (
+        1,
+        f'pushproxy: [emerg] unexpected "}}" in {bad}:2\n'
+        f"pushproxy: configuration file {bad} test failed\n",
+    )
+    relative = _run("-t", "-p", str(tmp_path), "-c", "nginx.conf")
+    assert relative.returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "code", "message"),
+    [
+        (
+            "location /s { push_stream_subscriber; push_stream_channels_path $1; }",
+            "E301",
+            '"$1" in "push_stream_channels_path" is always empty',
+        ),
+        (
+            "location ~ ^/s/(.*)$ { push_stream_subscriber; push_stream_channels_path $2; }",
+            "E301",
+            '"$2" in "push_stream_channels_path" is always empty',
+        ),
+        (
+            "location / { proxy_pass http://backend; }",
+            "E112",
+            'host not found in upstream "backend"',
+        ),
+        (
+            "location ~ / { return 200; } location ~ ^/api { return 204; }",
+            "W301",
+            'location ~ "^/api" is never chosen',
+        ),
+    ],
+)
+def test_checks_nginx_does_not_make(tmp_path: Path, body: str, code: str, message: str) -> None:
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  push_stream_shared_memory_size 32m;\n  server {\n"
+        f"    {body}\n  }}\n}}\n",
+    )
+    found = [d for d in check_file(path).diagnostics if d.code == code]
+    assert len(found) == 1
+    assert found[0].message.startswith(message)
+    assert found[0].line == 5
+
+
+def test_memory_budget_warning(tmp_path: Path) -> None:
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  push_stream_shared_memory_size 1m;\n"
+        "  push_stream_max_messages_stored_per_channel 10;\n"
+        "  push_stream_max_number_of_channels 100;\n"
+        "  server { location /p { push_stream_publisher; push_stream_channels_path $arg_id; } }\n"
+        "}\n",
+    )
+    (warning,) = [d for d in check_file(path).diagnostics if d.code == "W303"]
+    assert warning.line == 3
+    assert "need up to 1048576000 bytes" in warning.message
+
+
+def test_listen_clashes_as_nginx_reports_them(tmp_path: Path) -> None:
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n"
+        "  server { listen 8080 default_server; server_name a; }\n"
+        "  server { listen 8080; server_name a; }\n"
+        "  server { listen 8080 default_server; }\n"
+        "}\n",
+    )
+    result = check_file(path)
+    assert [(d.code, d.message) for d in result.diagnostics if d.code in ("E111", "W302")] == [
+        ("E111", "a duplicate default server for 0.0.0.0:8080"),
+        ("W302", 'conflicting server name "a" on 0.0.0.0:8080, ignored'),
+    ]
+    assert result.nginx_error is not None
+    assert result.nginx_error.line == 5
+
+
+def test_push_module_checks_report_at_the_http_closing_brace_for_nginx(tmp_path: Path) -> None:
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  push_stream_shared_memory_size 32m;\n  server {\n"
+        "    location /s { push_stream_subscriber; }\n  }\n}\n",
+    )
+    (finding,) = [d for d in check_file(path).diagnostics if d.code == "E201"]
+    assert (finding.line, finding.message) == (
+        5,
+        "push stream module: push_stream_channels_path must be set.",
+    )
+    run = _run("check", "--nginx", path)
+    assert run.stderr.splitlines()[0] == (
+        f"nginx: [error] push stream module: push_stream_channels_path must be set. in {path}:7"
+    )
