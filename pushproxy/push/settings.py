@@ -55,9 +55,9 @@ PUBLISHER_MODES: Mapping[str, LocationType] = {t.value: t for t in _PUBLISHERS}
 SUBSCRIBER_MODES: Mapping[str, LocationType] = {t.value: t for t in _SUBSCRIBERS}
 
 
-def _mode(directive: str, value: str | None, default: str, modes: Mapping[str, LocationType]) -> (
-    LocationType
-):
+def _mode(
+    directive: str, value: str | None, default: str, modes: Mapping[str, LocationType]
+) -> LocationType:
     if value is None:
         return modes[default]
     # nginx compares ASCII case-insensitively; str.lower() alone would fold non-ASCII letters.
