@@ -23,7 +23,8 @@ DEFAULT_CONF = "/etc/nginx/nginx.conf"
 
 def _parse_command(args: argparse.Namespace) -> int:
     parsed = load(args.file, prefix=args.prefix, single=args.single, comments=args.include_comments)
-    text = json.dumps(payload(parsed), indent=args.indent, ensure_ascii=False)
+    # Bytes that are not UTF-8 come out as \udcXX escapes: the JSON stays valid and lossless.
+    text = json.dumps(payload(parsed, single=args.single), indent=args.indent)
     sys.stdout.write(text + "\n")
     return 1 if parsed.errors else 0
 
@@ -154,6 +155,10 @@ Commands: pushproxy parse|check --help
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A configuration's bytes that are not UTF-8 are printed back as the same bytes.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="surrogateescape")
     arguments = list(sys.argv[1:] if argv is None else argv)
     if arguments and arguments[0].startswith("-") and arguments[0] not in ("--help", "--version"):
         return _nginx_style(arguments)

@@ -15,10 +15,19 @@ class ConfigError(PushProxyError):
     """
 
     def __init__(
-        self, message: str, *, file: str, line: int, column: int = 0, level: str = "emerg"
+        self,
+        message: str,
+        *,
+        file: str,
+        line: int,
+        column: int = 0,
+        level: str = "emerg",
+        nginx_message: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # What nginx itself prints, where pushproxy says something clearer.
+        self.nginx_message = nginx_message or message
         self.file = file
         self.line = line
         self.column = column

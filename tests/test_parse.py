@@ -67,7 +67,11 @@ def test_words_are_split_as_nginx_splits_them(
         ('a "open\n\n', 'unexpected end of file, expecting ";" or "}"', 3),
         ("a \\", 'unexpected end of file, expecting ";" or "}"', 1),
         ("x 1;\n\n  y 2 }\n", 'unexpected "}"', 3),
-        ("content_by_lua_block { if x then", 'unexpected end of file, expecting "}"', 1),
+        (
+            "content_by_lua_block { if x then",
+            "unexpected end of file, expecting terminating characters for lua code block",
+            1,
+        ),
     ],
 )
 def test_errors_carry_nginx_message_and_line(text: str, message: str, line: int) -> None:

@@ -22,7 +22,7 @@ from pushproxy.errors import ConfigError
 # nginx makes when a block closes, then cannot run for the blocks left open).
 Pass = Callable[[Sequence[Directive], bool], list[Diagnostic]]
 PASSES: tuple[Pass, ...] = (
-    lambda tree, _stopped: nginx_rules.validate(tree),
+    lambda tree, stopped: nginx_rules.validate(tree, complete=not stopped),
     push_rules.validate,
     lint_rules.listen_clashes,
 )
@@ -55,6 +55,7 @@ def _read_diagnostic(error: ConfigError) -> Diagnostic:
         line=error.line,
         column=max(error.column, 1),
         nginx_level=error.level,
+        nginx_message=error.nginx_message,
     )
 
 

@@ -8,7 +8,7 @@ from pushproxy.config.tree import Directive, ParsedConfig
 from pushproxy.errors import ConfigError
 
 
-def _statement(directive: Directive) -> dict[str, Any]:
+def _statement(directive: Directive, single: bool = False) -> dict[str, Any]:
     if directive.is_comment:
         return {"directive": "#", "line": directive.line, "args": [], "comment": directive.comment}
     entry: dict[str, Any] = {
@@ -16,10 +16,10 @@ def _statement(directive: Directive) -> dict[str, Any]:
         "line": directive.line,
         "args": list(directive.args),
     }
-    if directive.includes:
-        entry["includes"] = list(directive.includes)
+    if directive.includes or (directive.name == "include" and not single):
+        entry["includes"] = list(directive.includes)  # [] when a glob matched nothing
     if directive.block is not None:
-        entry["block"] = [_statement(d) for d in directive.block]
+        entry["block"] = [_statement(d, single) for d in directive.block]
     return entry
 
 
@@ -27,7 +27,7 @@ def _error(error: ConfigError) -> tuple[int | None, str]:
     return (error.line or None), error.nginx_text()
 
 
-def payload(parsed: ParsedConfig) -> dict[str, Any]:
+def payload(parsed: ParsedConfig, *, single: bool = False) -> dict[str, Any]:
     """crossplane's payload; a file that stopped at a syntax error lists no statements."""
     config = []
     for config_file in parsed.files:
@@ -39,7 +39,7 @@ def payload(parsed: ParsedConfig) -> dict[str, Any]:
                 "errors": [{"error": text, "line": line} for line, text in errors],
                 "parsed": []
                 if config_file.stopped_early
-                else [_statement(d) for d in config_file.parsed],
+                else [_statement(d, single) for d in config_file.parsed],
             }
         )
     return {

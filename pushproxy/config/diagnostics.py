@@ -70,6 +70,7 @@ class Diagnostic:
     nginx_level: str | None = "emerg"
     nginx_fatal: bool = True
     nginx_place: tuple[str, int] | None = None
+    nginx_message: str | None = None  # nginx's text where `message` says it more clearly
 
     @property
     def nginx_file_line(self) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from pushproxy.config.parse import ConfigSyntaxError, decode, parse_text
 from pushproxy.config.tree import ConfigFile, Directive, ParsedConfig
@@ -69,7 +69,35 @@ def load(
         )
         for name in order
     )
-    return ParsedConfig(files=files, errors=tuple(e for f in files for e in f.errors))
+    partial = ParsedConfig(files=files)
+    errors = sorted((e for f in files for e in f.errors), key=_reading_position(partial))
+    return ParsedConfig(files=files, errors=tuple(errors))
+
+
+def _reading_position(parsed: ParsedConfig) -> Callable[[ConfigError], int]:
+    """Where nginx meets an error while reading, for sorting errors in nginx's order."""
+    tree, _ = inline(parsed)
+    order: dict[tuple[str, int], int] = {}
+    last_in_file: dict[str, int] = {}
+
+    def number(items: Sequence[Directive]) -> None:
+        for directive in items:
+            position = len(order)
+            order.setdefault((directive.file, directive.end_line), position)
+            last_in_file[directive.file] = position
+            if directive.block:
+                number(directive.block)
+
+    number(tree)
+
+    def position(error: ConfigError) -> int:
+        found = order.get((error.file, error.line))
+        if found is not None and not error.stops_reading:
+            return found
+        # A syntax error comes right after the last statement read from its file.
+        return last_in_file.get(error.file, -1) + 1 if error.file in last_in_file else len(order)
+
+    return position
 
 
 def _resolve_includes(
@@ -148,6 +176,8 @@ def _cycles(
                             file=directive.file,
                             line=directive.end_line,
                             column=directive.column,
+                            # nginx recurses until it runs out of file descriptors
+                            nginx_message=f'open() "{target}" failed (24: Too many open files)',
                         )
                     )
                 elif target not in done:

@@ -8,14 +8,15 @@ set at a level comes from the enclosing one, and list-like directives (`add_head
 
 from __future__ import annotations
 
+import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from pushproxy.config import pcre
+from pushproxy.config import pcre, units
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
-from pushproxy.config.directive_spec import Merge
+from pushproxy.config.directive_spec import Merge, ValueType
 from pushproxy.config.directives import specs_for
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
@@ -27,7 +28,7 @@ _NOT_INHERITED = frozenset(
         "location", "if", "limit_except", "proxy_pass", "return", "rewrite", "set", "break",
         "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass", "memcached_pass",
         "push_stream_publisher", "push_stream_subscriber", "push_stream_channels_statistics",
-        "include", "server", "upstream", "map", "geo", "split_clients", "types",
+        "include", "server", "upstream", "map", "geo", "split_clients",
     }
 )  # fmt: skip
 
@@ -42,12 +43,39 @@ def _inherited(name: str) -> bool:
     return not specs or any(s.merge is not Merge.NONE for s in specs)
 
 
+_PARSERS: Mapping[ValueType, Callable[[str], object]] = {
+    ValueType.FLAG: units.parse_flag,
+    ValueType.SIZE: units.parse_size,
+    ValueType.OFFSET: units.parse_offset,
+    ValueType.MSEC: units.parse_msec,
+    ValueType.SEC: units.parse_sec,
+    ValueType.NUMBER: units.parse_number,
+}
+
+
+def _typed(effective: Settings) -> Mapping[str, object]:
+    """Values of single-valued typed directives, parsed once (invalid ones are `check`'s)."""
+    values: dict[str, object] = {}
+    for name, found in effective.items():
+        directive = found[-1]
+        for spec in specs_for(name):
+            parse = _PARSERS.get(spec.value) if spec.value else None
+            if parse is None or len(directive.args) != 1:
+                continue
+            with contextlib.suppress(ValueError):  # an invalid value is `check`'s to report
+                values[name] = parse(directive.args[0])
+            break
+    return MappingProxyType(values)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Level:
-    """Directives at one level: `own` as written, `effective` after the merge."""
+    """Directives at one level: `own` as written, `effective` after the merge, and `values`:
+    the typed value of each flag, size, time and number in effect (parsed at load)."""
 
     own: Settings
     effective: Settings
+    values: Mapping[str, object]
 
     @classmethod
     def of(cls, block: Sequence[Directive], parent: Level | None = None) -> Level:
@@ -60,7 +88,11 @@ class Level:
         if parent is not None:
             effective.update((k, v) for k, v in parent.effective.items() if _inherited(k))
         effective.update(own_settings)
-        return cls(own=MappingProxyType(own_settings), effective=MappingProxyType(effective))
+        return cls(
+            own=MappingProxyType(own_settings),
+            effective=MappingProxyType(effective),
+            values=_typed(effective),
+        )
 
     def all(self, name: str) -> tuple[Directive, ...]:
         return self.effective.get(name, ())

@@ -35,6 +35,7 @@ _WORDS = frozenset({"WORD", "DQUOTED", "SQUOTED"})
 _TERMINALS = ("COMMENT", "SEMI", "LBRACE", "RBRACE", "DQUOTED", "SQUOTED", "WORD")
 _EOF_ERROR = 'unexpected end of file, expecting ";" or "}"'
 _EOF_IN_BLOCK = 'unexpected end of file, expecting "}"'
+_LUA_EOF_ERROR = "unexpected end of file, expecting terminating characters for lua code block"
 
 # Lua as lua-nginx-module's reader skips it while looking for the block's closing brace:
 # comments, long brackets and strings may hold braces.
@@ -177,7 +178,7 @@ def _tokens(text: str, scan: re.Pattern[str]) -> Iterator[Token]:
         for match in scan.finditer(text, pos):
             kind = match.lastgroup
             if match.start() != pos:  # nothing matched at pos: an unclosed quote or final "\\"
-                raise _LexError(_EOF_ERROR, size)
+                raise _unclosed(text, pos)
             if kind is None:
                 yield ("$END", "", size)
                 return
@@ -185,6 +186,8 @@ def _tokens(text: str, scan: re.Pattern[str]) -> Iterator[Token]:
                 raise _LexError(f'unexpected "{_one_byte(text[pos])}"', pos)
             value = match.group(kind)
             pos = match.end()
+            if len(value) >= _MAY_BE_TOO_LONG:
+                _check_length(kind, value, pos, text)
             if kind == "DQUOTED" or kind == "SQUOTED":
                 quote_end = pos
             if not lua:
@@ -192,7 +195,7 @@ def _tokens(text: str, scan: re.Pattern[str]) -> Iterator[Token]:
                 continue
             if kind in _WORDS:
                 if first_word is None:
-                    first_word = value
+                    first_word = value if kind == "WORD" else value[1:-1]
             elif (
                 kind == "LBRACE" and first_word is not None and first_word.endswith("_by_lua_block")
             ):
@@ -207,9 +210,57 @@ def _tokens(text: str, scan: re.Pattern[str]) -> Iterator[Token]:
     raise _LexError(_EOF_ERROR, size)
 
 
+# nginx reads the file through a 4096-byte buffer: a token (from where its scan started) that
+# needs more than that fails. Only tokens this long in characters can be that long in bytes.
+_BUFFER = 4096
+_MAY_BE_TOO_LONG = _BUFFER // 4
+
+
+def _byte_length(text: str) -> int:
+    return len(text.encode("utf-8", "surrogateescape"))
+
+
+def _started(start_text: str, offset: int) -> _LexError:
+    return _LexError(f'too long parameter "{start_text[:10]}..." started', offset)
+
+
+def _check_length(kind: str, value: str, end: int, text: str) -> None:
+    """nginx's "too long parameter" errors (the token scan outgrew the read buffer)."""
+    start = end - len(value)
+    if kind in ("WORD", "COMMENT"):
+        # The character after the token must be read too, unless the file ends there.
+        length = _byte_length(value)
+        if length > _BUFFER or (length == _BUFFER and end < len(text)):
+            raise _started(value, start)
+    elif kind in ("DQUOTED", "SQUOTED"):
+        content = _byte_length(value) - 2  # the scan starts after the opening quote
+        if content >= _BUFFER:
+            raise _LexError(
+                f'too long parameter, probably missing terminating "{value[0]}" character', start
+            )
+        # After the closing quote nginx reads one more character, and after whitespace there
+        # one more again, before the scan's start moves on.
+        after = len(text) - end
+        if (content == _BUFFER - 1 and after >= 1) or (
+            content == _BUFFER - 2 and after >= 2 and text[end] in " \t\r\n"
+        ):
+            raise _started(value[1:], start)
+
+
+def _unclosed(text: str, start: int) -> _LexError:
+    """Nothing matched at `start`: a quote never closed, or a backslash at the very end."""
+    start += len(text[start:]) - len(text[start:].lstrip(" \t\r\n"))
+    if text[start] in "\"'" and _byte_length(text[start + 1 :]) > _BUFFER:
+        return _LexError(
+            f'too long parameter, probably missing terminating "{text[start]}" character', start
+        )
+    return _LexError(_EOF_ERROR, len(text))
+
+
 def _lua_body_end(text: str, start: int) -> int:
     """Index of the brace that closes a Lua block whose body starts at `start`."""
     depth, pos, size = 1, start, len(text)
+    last_open = start - 1  # lua-nginx-module reports a missing end at the last "{" it read
     scan = _LUA_PIECE.match
     while pos < size:
         match = scan(text, pos)
@@ -217,12 +268,13 @@ def _lua_body_end(text: str, start: int) -> int:
         piece = match.group()
         if piece == "{":
             depth += 1
+            last_open = pos
         elif piece == "}":
             depth -= 1
             if depth == 0:
                 return pos
         pos = match.end()
-    raise _LexError(_EOF_IN_BLOCK, size)
+    raise _LexError(_LUA_EOF_ERROR, last_open)
 
 
 class _Builder:

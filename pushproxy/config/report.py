@@ -103,4 +103,5 @@ def nginx(first_error: Diagnostic | None, notices: Sequence[Diagnostic], conf: s
 
 def _placed(d: Diagnostic) -> str:
     file, line = d.nginx_file_line
-    return f"{d.message} in {file}:{line}" if line else d.message
+    message = d.nginx_message or d.message
+    return f"{message} in {file}:{line}" if line else message

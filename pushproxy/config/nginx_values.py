@@ -1,0 +1,320 @@
+"""How nginx's directive handlers judge argument values, and the texts they print.
+
+Each check takes the directive (and its table row) and returns nginx's message(s), or nothing
+when nginx would accept the value. The walk that applies them is `nginx_rules`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from pushproxy.config import units
+from pushproxy.config.directive_spec import DirectiveSpec, ValueType
+from pushproxy.config.pcre import compile_error
+from pushproxy.config.tree import Directive
+
+# nginx's texts (src/core/ngx_conf_file.c and the handlers named beside each).
+MESSAGES: dict[str, str] = {
+    "unknown": 'unknown directive "{name}"',
+    "not_allowed": '"{name}" directive is not allowed here',
+    "arguments": 'invalid number of arguments in "{name}" directive',
+    "no_opening": 'directive "{name}" has no opening "{{"',
+    "not_terminated": 'directive "{name}" is not terminated by ";"',
+    "duplicate": '"{name}" directive is duplicate',
+    "flag": 'invalid value "{value}" in "{name}" directive, it must be "on" or "off"',
+    "slot_invalid_value": '"{name}" directive invalid value',
+    "slot_invalid_number": '"{name}" directive invalid number',
+    "invalid_value": 'invalid value "{value}"',  # enum and bitmask slots
+    "invalid_value_in": 'invalid value "{value}" in "{name}" directive',  # upstream keepalive
+    "invalid_number": 'invalid number "{value}"',  # worker_connections
+    "between": "value must be between {low} and {high}",
+    "at_least": "value must be equal to or greater than {low}",
+    "return_code": 'invalid return code "{value}"',
+    "invalid_condition": 'invalid condition "{value}"',
+    "unexpected_in_condition": 'unexpected "{value}" in condition',
+    "invalid_parameter": 'invalid parameter "{value}"',
+    "empty_replacement": "empty replacement",
+    "unexpected_brace": 'unexpected "{{"',  # an entry of a map, types... block given a block
+    "map_parameters": "invalid number of the map parameters",
+    "map_default": "duplicate default map parameter",
+    "geo_parameters": "invalid number of the geo parameters",
+    "charset_map_parameters": "invalid parameters number",
+    "include_arguments": 'invalid number of arguments in "include" directive',
+    "percent": 'invalid percent value "{value}"',
+    "location_modifier": 'invalid location modifier "{value}"',
+    "inside_exact": 'location "{name}" cannot be inside the exact location "{parent}"',
+    "inside_named": 'location "{name}" cannot be inside the named location "{parent}"',
+    "named_nested": 'named location "{name}" can be on the server level only',
+    "outside": 'location "{name}" is outside location "{parent}"',
+    "duplicate_location": 'duplicate location "{name}"',
+    "no_events": 'no "events" section in configuration',
+    "no_listen": 'no "listen" is defined for server',
+    "no_upstream_servers": "no servers are inside upstream",
+    "ignored": 'pushproxy ignores "{name}": {effect}',
+    "third_party": 'pushproxy ignores "{name}", a directive of the third-party module {module}',
+}
+
+def text(key: str, **values: object) -> str:
+    return MESSAGES[key].format(**values)
+
+
+# ---- generic slot values: each check returns nginx's message, or None when the value is fine
+
+def _slot_check(parse: Callable[[str], object], key: str) -> Callable[[DirectiveSpec, Directive],
+                                                                       str | None]:
+    def check(spec: DirectiveSpec, directive: Directive) -> str | None:
+        try:
+            parse(directive.args[0])
+        except units.InvalidValue:
+            return text(key, name=spec.name, value=directive.args[0])
+        return None
+
+    return check
+
+
+def _number(spec: DirectiveSpec, directive: Directive) -> str | None:
+    try:
+        number = units.parse_number(directive.args[0])
+    except units.InvalidValue:
+        return text("slot_invalid_number", name=spec.name)
+    if spec.bounds is None:
+        return None
+    low, high = spec.bounds
+    if high == -1:
+        return None if number >= low else text("at_least", low=low)
+    return None if low <= number <= high else text("between", low=low, high=high)
+
+
+def _enum(spec: DirectiveSpec, directive: Directive) -> str | None:
+    try:
+        units.parse_enum(directive.args[0], spec.values)
+    except units.InvalidValue:
+        return text("invalid_value", value=directive.args[0])
+    return None
+
+
+def _bitmask(spec: DirectiveSpec, directive: Directive) -> str | None:
+    for arg in directive.args:
+        try:
+            units.parse_enum(arg, spec.values)
+        except units.InvalidValue:
+            return text("invalid_value", value=arg)
+    return None
+
+
+def _bufs(spec: DirectiveSpec, directive: Directive) -> str | None:
+    try:
+        units.parse_bufs(directive.args[0], directive.args[1])
+    except units.InvalidValue:
+        return text("slot_invalid_value", name=spec.name)
+    return None
+
+
+def _worker_processes(spec: DirectiveSpec, directive: Directive) -> str | None:
+    if directive.args[0] == "auto":  # compared with case, unlike flags
+        return None
+    return _slot_check(units.parse_number, "slot_invalid_value")(spec, directive)
+
+
+def _keepalive_timeout(spec: DirectiveSpec, directive: Directive) -> str | None:
+    try:
+        units.parse_msec(directive.args[0])
+        if len(directive.args) > 1:
+            units.parse_sec(directive.args[1])
+    except units.InvalidValue:
+        return text("slot_invalid_value", name=spec.name)
+    return None
+
+
+def _cached_connections(spec: DirectiveSpec, directive: Directive) -> str | None:
+    value = directive.args[0]
+    try:
+        if units.parse_number(value) > 0:
+            return None
+    except units.InvalidValue:
+        pass
+    return text("invalid_value_in", value=value, name=spec.name)
+
+
+def _return(spec: DirectiveSpec, directive: Directive) -> str | None:
+    first = directive.args[0]
+    try:
+        code = units.parse_number(first)
+    except units.InvalidValue:
+        redirect = first.startswith(("http://", "https://", "$scheme"))
+        return None if len(directive.args) == 1 and redirect else text("return_code",
+                                                                        value=first)
+    return None if code <= 999 else text("return_code", value=first)
+
+
+VALUE_CHECKS: dict[ValueType, Callable[[DirectiveSpec, Directive], str | None]] = {
+    ValueType.FLAG: _slot_check(units.parse_flag, "flag"),
+    ValueType.SIZE: _slot_check(units.parse_size, "slot_invalid_value"),
+    ValueType.OFFSET: _slot_check(units.parse_offset, "slot_invalid_value"),
+    ValueType.MSEC: _slot_check(units.parse_msec, "slot_invalid_value"),
+    ValueType.SEC: _slot_check(units.parse_sec, "slot_invalid_value"),
+    ValueType.NUMBER: _number,
+    ValueType.ENUM: _enum,
+    ValueType.BITMASK: _bitmask,
+    ValueType.BUFS: _bufs,
+    ValueType.WORKER_PROCESSES: _worker_processes,
+    ValueType.CONNECTIONS: _slot_check(units.parse_number, "invalid_number"),
+    ValueType.KEEPALIVE_TIMEOUT: _keepalive_timeout,
+    ValueType.CACHED_CONNECTIONS: _cached_connections,
+    ValueType.RETURN: _return,
+}
+
+
+def regex_errors(pattern: str, *, caseless: bool = False) -> list[tuple[str, str]]:
+    error = compile_error(pattern, caseless=caseless)
+    return [] if error is None else [("E110", error.nginx_text(pattern))]
+
+
+def _server_name(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_core_server_name(): names starting with `~` are regexes."""
+    return [found for arg in d.args if arg.startswith("~") for found in regex_errors(arg[1:])]
+
+
+def _rewrite(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_rewrite(): replacement, regex, then the flag."""
+    if not d.args[1]:
+        return [("E106", text("empty_replacement"))]
+    found = regex_errors(d.args[0])
+    if not found and len(d.args) == 3 and d.args[2] not in _REWRITE_FLAGS:
+        found = [("E106", text("invalid_parameter", value=d.args[2]))]
+    return found
+
+
+_REWRITE_FLAGS = ("last", "break", "redirect", "permanent")
+_FILE_TESTS = ("-f", "!-f", "-d", "!-d", "-e", "!-e", "-x", "!-x")
+_COMPARISONS = ("=", "!=")
+_MATCHES = ("~", "~*", "!~", "!~*")
+
+
+def _if(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_rewrite_if_condition(): `(`, a variable test or a file test, `)`."""
+    words = list(d.args)
+    if not words[0].startswith("("):
+        return [("E106", text("invalid_condition", value=words[0]))]
+    cur = 1 if words[0] == "(" else 0
+    words[0] = words[0][1:] if cur == 0 else words[0]
+    last = len(words) - 1
+    if not words[last].endswith(")"):
+        return [("E106", text("invalid_condition", value=words[last]))]
+    if words[last] == ")":
+        last -= 1
+    else:
+        words[last] = words[last][:-1]
+    condition = words[cur : last + 1] or [")"]
+    first = condition[0]
+    if len(first) > 1 and first.startswith("$"):
+        if len(condition) not in (1, 3):
+            return [("E106", text("invalid_condition", value=first))]
+        if len(condition) == 1 or condition[1] in _COMPARISONS:
+            return []
+        if condition[1] in _MATCHES:
+            return regex_errors(condition[2], caseless=condition[1].endswith("*"))
+        return [("E106", text("unexpected_in_condition", value=condition[1]))]
+    if first in _FILE_TESTS and len(condition) == 2:
+        return []
+    return [("E106", text("invalid_condition", value=first))]
+
+
+# ---- entries of free-form blocks, judged by the block's own handler (cf->handler)
+
+_Finding = tuple[Directive, str, str]
+
+
+def _map_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
+    """ngx_http_map(): `key value` pairs; a key starting with `~` (`~*`: any case) is a regex."""
+    has_default = False
+    for entry in entries:
+        words = (entry.name, *entry.args)
+        if len(words) == 1 and entry.name in ("hostnames", "volatile"):
+            continue
+        if len(words) != 2:
+            yield entry, "E103", text("map_parameters")
+            continue
+        if entry.name == "default":
+            if has_default:
+                yield entry, "E107", text("map_default")
+            has_default = True
+        elif entry.name.startswith("~"):
+            caseless = entry.name.startswith("~*")
+            pattern = entry.name[2:] if caseless else entry.name[1:]
+            for code, message in regex_errors(pattern, caseless=caseless):
+                yield entry, code, message
+
+
+def _geo_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
+    for entry in entries:
+        if not entry.args and entry.name in ("ranges", "proxy_recursive"):
+            continue
+        if len(entry.args) != 1:
+            yield entry, "E103", text("geo_parameters")
+
+
+def _types_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
+    for entry in entries:
+        if entry.name == "include" and len(entry.args) != 1:
+            yield entry, "E103", text("include_arguments")
+
+
+_PERCENT = re.compile(r"[0-9]*(?:\.[0-9]{0,2})?%")
+
+
+def _split_clients_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
+    for entry in entries:
+        percent = entry.name
+        if percent == "*":
+            continue
+        if not _PERCENT.fullmatch(percent) or not any(c in "123456789" for c in percent):
+            yield entry, "E106", text("percent", value=percent)
+
+
+def _charset_map_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
+    for entry in entries:
+        if len(entry.args) != 1:
+            yield entry, "E103", text("charset_map_parameters")
+
+
+_ENTRY_CHECKS: dict[str, Callable[[Sequence[Directive]], Iterator[_Finding]]] = {
+    "map": _map_entries,
+    "geo": _geo_entries,
+    "types": _types_entries,
+    "split_clients": _split_clients_entries,
+    "charset_map": _charset_map_entries,
+}
+
+
+def free_form_entries(block_name: str, entries: Sequence[Directive]) -> Iterator[_Finding]:
+    """What the handler of a map, geo, types... block says about its entries, in order."""
+    lines = [entry for entry in entries if not entry.is_comment]
+    for entry in lines:
+        if entry.block is not None:  # ngx_conf_parse() refuses it before the handler runs
+            yield entry, "E105", text("unexpected_brace")
+    check = _ENTRY_CHECKS.get(block_name)
+    if check is not None:
+        yield from check([entry for entry in lines if entry.block is None])
+
+
+def _zone_of_limit_req(args: tuple[str, ...]) -> str | None:
+    zones = [arg[5:] for arg in args if arg.startswith("zone=")]
+    return f"limit_req zone {zones[0]}" if zones else None
+
+
+# limit_req and limit_conn may repeat, once per zone: the zone is their slot.
+ZONE_SLOTS: dict[tuple[str, str], Callable[[tuple[str, ...]], str | None]] = {
+    ("ngx_http_limit_req_module", "limit_req"): _zone_of_limit_req,
+    ("ngx_http_limit_conn_module", "limit_conn"): lambda args: f"limit_conn zone {args[0]}",
+    ("ngx_stream_limit_conn_module", "limit_conn"): lambda args: f"limit_conn zone {args[0]}",
+}
+
+
+# Checks made by particular nginx handlers beyond the generic slot checks.
+HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]]]] = {
+    ("ngx_http_core_module", "server_name"): _server_name,
+    ("ngx_http_rewrite_module", "rewrite"): _rewrite,
+    ("ngx_http_rewrite_module", "if"): _if,
+}
