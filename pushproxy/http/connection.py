@@ -1,0 +1,251 @@
+"""One client connection: h11's state machine over a trio stream, with nginx's timeouts.
+
+`HttpConnection` reads requests and request bodies and writes responses, whole or streamed.
+Every wait is bounded: the request head by `client_header_timeout`, each body read by
+`client_body_timeout`, each write by `send_timeout`; idle keep-alive by `keepalive_timeout`.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from email.utils import formatdate
+
+import h11
+import trio
+
+from pushproxy import __version__
+from pushproxy.http.pages import error_page
+
+Headers = Sequence[tuple[bytes, bytes]]
+SERVER_HEADER = f"pushproxy/{__version__}".encode()
+_READ_SIZE = 65536
+
+
+_date_cache: list[tuple[int, bytes]] = [(0, b"")]
+
+
+def http_now() -> bytes:
+    """The `Date` header value, formatted once a second."""
+    now = int(time.time())
+    second, text = _date_cache[0]
+    if second != now:
+        text = formatdate(now, usegmt=True).encode("ascii")
+        _date_cache[0] = (now, text)
+    return text
+
+
+class ClientGone(Exception):
+    """The client closed the connection, broke the protocol or timed out."""
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds `client_max_body_size` (nginx answers 413)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Timeouts in seconds and sizes in bytes, from the server's configuration."""
+
+    header_timeout: float = 60.0
+    body_timeout: float = 60.0
+    send_timeout: float = 60.0
+    keepalive_timeout: float = 75.0
+    keepalive_requests: int = 1000
+    max_header_bytes: int = 4 * 8192
+
+
+class HttpConnection:
+    """A server-side HTTP/1.x connection. Not safe for concurrent writers."""
+
+    __slots__ = ("_h11", "limits", "requests_served", "reuse", "stream")
+
+    def __init__(self, stream: trio.abc.Stream, limits: Limits) -> None:
+        self.stream = stream
+        self.limits = limits
+        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
+        self.requests_served = 0
+        self.reuse = True
+
+    # reading
+
+    async def _receive(self) -> None:
+        try:
+            data = await self.stream.receive_some(_READ_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
+            raise ClientGone from error
+        self._h11.receive_data(bytes(data))
+
+    async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
+        while True:
+            event = self._h11.next_event()
+            if event is h11.NEED_DATA:
+                await self._receive()
+                continue
+            if isinstance(event, h11.ConnectionClosed):
+                raise ClientGone
+            return event  # type: ignore[return-value]
+
+    async def next_request(self) -> h11.Request | None:
+        """The next request head; None when the client is done (closed, or idle too long).
+
+        The wait for a request's first byte is bounded by `keepalive_timeout` (by
+        `client_header_timeout` on a new connection), the rest of the head by
+        `client_header_timeout`. h11.RemoteProtocolError means a malformed request: the caller
+        answers 400 and closes.
+        """
+        idle = self.limits.header_timeout
+        if self.requests_served:
+            if not self.keep_alive or self.requests_served >= self.limits.keepalive_requests:
+                return None
+            self._h11.start_next_cycle()
+            idle = self.limits.keepalive_timeout
+        event = self._h11.next_event()
+        try:
+            if event is h11.NEED_DATA:
+                with trio.move_on_after(idle) as idle_scope:
+                    await self._receive()
+                if idle_scope.cancelled_caught:
+                    return None
+                event = self._h11.next_event()
+            with trio.move_on_after(self.limits.header_timeout) as head_scope:
+                while event is h11.NEED_DATA:
+                    await self._receive()
+                    event = self._h11.next_event()
+            if head_scope.cancelled_caught:
+                return None
+        except ClientGone:
+            return None
+        if isinstance(event, h11.Request):
+            self.requests_served += 1
+            return event
+        return None
+
+    @property
+    def waiting_for_continue(self) -> bool:
+        return self._h11.they_are_waiting_for_100_continue
+
+    async def body_chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
+        """The request body as it arrives; BodyTooLarge past `max_size` (0/None: no limit)."""
+        if self.waiting_for_continue:
+            await self._send(h11.InformationalResponse(status_code=100, headers=[]))
+        total = 0
+        while True:
+            with trio.move_on_after(self.limits.body_timeout) as scope:
+                event = await self._next_event()
+            if scope.cancelled_caught:
+                raise ClientGone  # nginx answers 408 into the void and closes
+            if isinstance(event, h11.Data):
+                total += len(event.data)
+                if max_size and total > max_size:
+                    raise BodyTooLarge
+                yield bytes(event.data)
+            elif isinstance(event, h11.EndOfMessage):
+                return
+            else:
+                raise ClientGone
+
+    async def read_body(self, max_size: int | None = None) -> bytes:
+        parts = [chunk async for chunk in self.body_chunks(max_size)]
+        return b"".join(parts)
+
+    async def discard_body(self) -> None:
+        """Read and drop what is left of the request body, so keep-alive can go on."""
+        if self._h11.their_state is h11.SEND_BODY:
+            async for _ in self.body_chunks():
+                pass
+
+    # writing
+
+    async def _send(self, event: h11.Event) -> None:
+        data = self._h11.send(event)
+        if data:
+            await self.send_raw(data)
+
+    async def send_raw(self, data: bytes) -> None:
+        try:
+            with trio.fail_after(self.limits.send_timeout):
+                await self.stream.send_all(data)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as error:
+            raise ClientGone from error
+
+    def _head(self, status: int, headers: Headers, reason: bytes = b"") -> h11.Response:
+        full: list[tuple[bytes, bytes]] = [(b"Server", SERVER_HEADER), (b"Date", http_now())]
+        full.extend(headers)
+        return h11.Response(status_code=status, headers=full, reason=reason)
+
+    async def respond(
+        self, status: int, headers: Headers = (), body: bytes = b"", *, head_only: bool = False
+    ) -> None:
+        """A whole response with its Content-Length (no body bytes for HEAD)."""
+        full = [*headers, (b"Content-Length", str(len(body)).encode())]
+        data = self._h11.send(self._head(status, full))
+        if body and not head_only:
+            data += self._h11.send(h11.Data(data=body))
+        data += self._h11.send(h11.EndOfMessage())
+        await self.send_raw(data)
+
+    async def start(self, status: int, headers: Headers = ()) -> None:
+        """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0."""
+        await self._send(self._head(status, headers))
+
+    async def write(self, data: bytes) -> None:
+        if data:
+            await self._send(h11.Data(data=data))
+
+    async def write_pieces(self, pieces: list[bytes]) -> None:
+        """Several pieces, each framed on its own (one chunk each), in one write."""
+        send = self._h11.send
+        await self.send_raw(b"".join([send(h11.Data(data=piece)) for piece in pieces if piece]))
+
+    async def wait_peer_closed(self, *, consume: bool) -> None:
+        """Return when the client closes its side. With `consume`, bytes it sends meanwhile
+        are dropped (a streaming subscriber has nothing more to say); without, the wait ends
+        quietly at the first byte, which belongs to the next request (never returns then).
+        """
+        sock = getattr(self.stream, "socket", None)
+        if sock is None:
+            await trio.sleep_forever()
+            return
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                data = sock.recv(65536) if consume else sock.recv(1, socket.MSG_PEEK)
+            except BlockingIOError:
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            if not consume:
+                await trio.sleep_forever()
+
+    async def finish(self, data: bytes = b"") -> None:
+        out = self._h11.send(h11.Data(data=data)) if data else b""
+        out += self._h11.send(h11.EndOfMessage())
+        await self.send_raw(out)
+
+    async def error(self, status: int, *, close: bool = False, head_only: bool = False) -> None:
+        """nginx's HTML error page for `status`."""
+        headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")]
+        if close:
+            headers.append((b"Connection", b"close"))
+        await self.respond(status, headers, error_page(status), head_only=head_only)
+
+    def end_after_response(self) -> None:
+        """No further request on this connection (a stream was cut, say)."""
+        self.reuse = False
+
+    @property
+    def can_respond(self) -> bool:
+        return self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE)
+
+    @property
+    def keep_alive(self) -> bool:
+        return self.reuse and self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE
+
+    async def close(self) -> None:
+        with trio.move_on_after(1):
+            await self.stream.aclose()

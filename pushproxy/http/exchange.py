@@ -1,0 +1,39 @@
+"""One request as handlers see it: the connection to answer on, the head, the variables."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import h11
+
+from pushproxy.config.complex import ComplexValue
+from pushproxy.http.connection import HttpConnection
+
+
+@dataclass(slots=True, eq=False, kw_only=True)
+class Exchange:
+    """A request being answered. `lookup` resolves nginx variables (`arg_id`, `1`, `host`...)."""
+
+    conn: HttpConnection
+    request: h11.Request
+    method: str
+    lookup: Callable[[str], str | None]
+
+    @property
+    def http_version(self) -> bytes:
+        return self.request.http_version
+
+    def header(self, name: bytes) -> bytes | None:
+        """The first header of that name (names compare case-insensitively, whole)."""
+        wanted = name.lower()
+        for key, value in self.request.headers:
+            if key == wanted:
+                return bytes(value)
+        return None
+
+    def evaluate(self, value: ComplexValue) -> str:
+        return value.evaluate(self.lookup)
+
+    def evaluate_bytes(self, value: ComplexValue) -> bytes:
+        return self.evaluate(value).encode("utf-8", "surrogateescape")

@@ -1,0 +1,31 @@
+"""nginx's own error pages and reason phrases."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+
+# nginx's texts where they differ from Python's.
+_REASONS = {
+    413: "Request Entity Too Large",
+    414: "Request-URI Too Large",
+    494: "Request Header Or Cookie Too Large",
+}
+
+
+def reason(status: int) -> str:
+    if status in _REASONS:
+        return _REASONS[status]
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
+def error_page(status: int) -> bytes:
+    """The body nginx sends with an error status (`ngx_http_error_pages`)."""
+    title = f"{status} {reason(status)}".rstrip()
+    return (
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
+        f"<center><h1>{title}</h1></center>\r\n<hr><center>pushproxy</center>\r\n"
+        "</body>\r\n</html>\r\n"
+    ).encode()

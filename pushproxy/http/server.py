@@ -1,0 +1,234 @@
+"""The HTTP server: listeners from the configuration, one task per connection, nginx routing,
+and the handler each location names.
+
+Everything a connection does lives in the server's nursery; a stop cancels it. A request goes:
+h11 head → server block (address, Host) → location → push handler, `return`, or 404.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import h11
+import trio
+
+from pushproxy.config.model import Config, Level, Location
+from pushproxy.http.connection import ClientGone, HttpConnection, Limits
+from pushproxy.http.exchange import Exchange
+from pushproxy.http.responses import handle_return
+from pushproxy.http.routing import ServerRouter, request_host
+from pushproxy.http.variables import BadRequest, ConnectionInfo, RequestVars, parse_target
+from pushproxy.push.publisher import handle_publisher
+from pushproxy.push.runtime import PushRuntime
+from pushproxy.push.settings import LocationType
+from pushproxy.push.statistics import handle_statistics
+from pushproxy.push.subscriber import handle_subscriber
+
+log = logging.getLogger("pushproxy")
+
+# One listening socket: the address and port as configured (port 0 binds any free port).
+ListenKey = tuple[str, int]
+
+
+def _seconds(level: Level, name: str, default: float) -> float:
+    value = level.values.get(name)
+    return value / 1000 if isinstance(value, int) else default
+
+
+def limits_of(level: Level) -> Limits:
+    """Connection limits from the http level (the server is chosen after the head is read)."""
+    buffers = level.last("large_client_header_buffers")
+    max_header = 4 * 8192
+    if buffers is not None and len(buffers.args) == 2:
+        try:
+            from pushproxy.config.units import parse_number, parse_size
+
+            max_header = parse_number(buffers.args[0]) * parse_size(buffers.args[1])
+        except ValueError:
+            pass
+    requests = level.values.get("keepalive_requests", 1000)
+    return Limits(
+        header_timeout=_seconds(level, "client_header_timeout", 60.0),
+        body_timeout=_seconds(level, "client_body_timeout", 60.0),
+        send_timeout=_seconds(level, "send_timeout", 60.0),
+        keepalive_timeout=_seconds(level, "keepalive_timeout", 75.0),
+        keepalive_requests=requests if isinstance(requests, int) else 1000,
+        max_header_bytes=max_header,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    """One configuration as the server uses it; a reload swaps it whole."""
+
+    config: Config
+    router: ServerRouter
+    limits: Limits
+    listens: tuple[ListenKey, ...]
+
+    @classmethod
+    def build(cls, config: Config) -> Site:
+        http = config.http
+        if http is None:
+            return cls(config=config, router=ServerRouter.build(()), limits=Limits(), listens=())
+        listens: dict[ListenKey, None] = {}
+        for server in http.servers:
+            for listen in server.listens:
+                listens.setdefault((listen.host, listen.port), None)
+        return cls(
+            config=config,
+            router=ServerRouter.build(http.servers, hostname=socket.gethostname()),
+            limits=limits_of(http.level),
+            listens=tuple(listens),
+        )
+
+
+def _bind_host(host: str) -> str | None:
+    if host in ("*", ""):
+        return None  # every IPv4 address
+    if host.startswith("[") and host.endswith("]"):
+        return host[1:-1]
+    return host
+
+
+class HttpServer:
+    """Serves one configuration; `serve()` runs until cancelled."""
+
+    def __init__(self, config: Config) -> None:
+        self.site = Site.build(config)
+        self.push: PushRuntime | None = None
+        self.bound: dict[ListenKey, list[tuple[str, int]]] = {}
+
+    async def open_listeners(self) -> list[tuple[ListenKey, trio.SocketListener]]:
+        opened: list[tuple[ListenKey, trio.SocketListener]] = []
+        for key in self.site.listens:
+            host, port = key
+            bind = _bind_host(host)
+            listeners = await trio.open_tcp_listeners(port, host=bind or "0.0.0.0")
+            for listener in listeners:
+                opened.append((key, listener))
+                name = listener.socket.getsockname()
+                self.bound.setdefault(key, []).append((name[0], name[1]))
+        return opened
+
+    async def serve(
+        self,
+        listeners: Sequence[tuple[ListenKey, trio.SocketListener]] | None = None,
+        *,
+        task_status: trio.TaskStatus[HttpServer] = trio.TASK_STATUS_IGNORED,
+    ) -> None:
+        self.push = PushRuntime(self.site.config)
+        opened = list(listeners) if listeners is not None else await self.open_listeners()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.push.run_timers)
+            for key, listener in opened:
+                nursery.start_soon(self._accept, listener, key, nursery)
+            task_status.started(self)
+
+    def port(self, key: ListenKey | None = None) -> int:
+        """The port a listen entry got (for `listen ...:0` in tests)."""
+        key = key or self.site.listens[0]
+        return self.bound[key][0][1]
+
+    async def _accept(
+        self, listener: trio.SocketListener, key: ListenKey, nursery: trio.Nursery
+    ) -> None:
+        async with listener:
+            while True:
+                stream = await listener.accept()
+                nursery.start_soon(self._connection, stream, key)
+
+    async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
+        local = stream.socket.getsockname()
+        peer = stream.socket.getpeername()
+        info = ConnectionInfo(
+            remote_addr=peer[0], remote_port=peer[1], server_addr=local[0], server_port=local[1]
+        )
+        conn = HttpConnection(stream, self.site.limits)
+        try:
+            while True:
+                try:
+                    request = await conn.next_request()
+                except h11.RemoteProtocolError:
+                    if conn.can_respond:
+                        await conn.error(400, close=True)
+                    break
+                if request is None:
+                    break
+                await self._request(conn, request, info, key[1])
+                if conn.can_respond:
+                    break  # the handler gave up without answering (client gone)
+                await conn.discard_body()
+                if not conn.keep_alive:
+                    break
+        except ClientGone:
+            pass
+        finally:
+            await conn.close()
+
+    async def _request(
+        self, conn: HttpConnection, request: h11.Request, info: ConnectionInfo, port: int
+    ) -> None:
+        try:
+            await self._dispatch(conn, request, info, port)
+        except (ClientGone, trio.Cancelled):
+            raise
+        except Exception:
+            log.exception("unhandled error for %s %s", request.method, request.target)
+            if conn.can_respond:
+                await conn.error(500, close=True)
+
+    async def _dispatch(
+        self, conn: HttpConnection, request: h11.Request, info: ConnectionInfo, port: int
+    ) -> None:
+        site, push = self.site, self.push
+        assert push is not None
+        try:
+            target = parse_target(bytes(request.target))
+            host = request_host(target, request.headers, request.http_version)
+        except BadRequest:
+            await conn.error(400, close=True)
+            return
+        server = site.router.select(info.server_addr, port, host)
+        match = server.locations.match(target.uri)
+        variables = RequestVars(
+            method=bytes(request.method),
+            target=target,
+            http_version=bytes(request.http_version),
+            headers=request.headers,
+            connection=info,
+            server_name=server.name,
+            host=host,
+            captures=server.captures.then(match.captures),
+            clock=push.clock,
+        )
+        exchange = Exchange(
+            conn=conn,
+            request=request,
+            method=request.method.decode("latin-1"),
+            lookup=variables.lookup,
+        )
+        location = match.location
+        if match.redirect_to_slash:
+            await conn.respond(301, [(b"Location", match.redirect_target(target.args).encode())])
+            return
+        await self._handle(exchange, location, push)
+
+    async def _handle(self, exchange: Exchange, location: Location, push: PushRuntime) -> None:
+        pushed = push.location(location)
+        if pushed is not None:
+            kind = pushed.settings.type
+            if kind.is_publisher:
+                await handle_publisher(exchange, location, pushed, push)
+            elif kind is LocationType.STATISTICS:
+                await handle_statistics(exchange, pushed, push)
+            else:
+                await handle_subscriber(exchange, location, pushed, push)
+            return
+        if location.level.own.get("return"):
+            await handle_return(exchange, location)
+            return
+        await exchange.conn.error(404, head_only=exchange.method == "HEAD")

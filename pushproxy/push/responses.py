@@ -1,0 +1,51 @@
+"""What every push location adds to its answers: anti-cache headers, CORS, explain texts."""
+
+from __future__ import annotations
+
+from pushproxy.http.connection import Headers
+from pushproxy.http.exchange import Exchange
+from pushproxy.push.explain import EXPLAIN_HEADER, Explain
+from pushproxy.push.runtime import PushLocation
+
+ANTI_CACHE: tuple[tuple[bytes, bytes], ...] = (
+    (b"Expires", b"Thu, 01 Jan 1970 00:00:01 GMT"),
+    (b"Cache-Control", b"no-cache, no-store, must-revalidate"),
+)
+CORS_ALLOWED_HEADERS = b"If-Modified-Since,If-None-Match,Etag,Event-Id,Event-Type,Last-Event-Id"
+
+
+def cors(exchange: Exchange, push: PushLocation, methods: bytes) -> list[tuple[bytes, bytes]]:
+    """CORS headers when `push_stream_allowed_origins` evaluates to a value (Origin unchecked)."""
+    value = push.complex("allowed_origins")
+    if value is None:
+        return []
+    origin = exchange.evaluate_bytes(value)
+    if not origin:
+        return []
+    return [
+        (b"Access-Control-Allow-Origin", origin),
+        (b"Access-Control-Allow-Methods", methods),
+        (b"Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),
+    ]
+
+
+async def header_only(
+    exchange: Exchange,
+    status: int,
+    headers: Headers = (),
+    *,
+    explain: str | None = None,
+) -> None:
+    """A response with no body (`send_only_header_response()`)."""
+    full = list(headers)
+    if explain is not None:
+        full.append((EXPLAIN_HEADER.encode(), explain.encode()))
+    await exchange.conn.respond(status, full)
+
+
+async def refuse(exchange: Exchange, refusal: Explain, headers: Headers = ()) -> None:
+    await header_only(exchange, refusal.status, headers, explain=refusal.text)
+
+
+async def method_not_allowed(exchange: Exchange, allow: bytes, headers: Headers = ()) -> None:
+    await header_only(exchange, 405, [*headers, (b"Allow", allow)])

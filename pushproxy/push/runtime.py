@@ -1,0 +1,138 @@
+"""The push stream module at run time: the store, each push location ready to serve, timers.
+
+Built once from the configuration model (and again on reload, keeping the store). The cleanup
+timers are the module's: memory cleanup every 4 s, buffer cleanup every 5 s.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import trio
+
+from pushproxy.config.complex import ComplexValue
+from pushproxy.config.model import Config, Location
+from pushproxy.config.push_rules import location_settings, main_settings, push_locations
+from pushproxy.push.padding import Paddings, max_padding
+from pushproxy.push.settings import LocationSettings, MainSettings
+from pushproxy.push.store import BUFFER_CLEANUP_INTERVAL, MEMORY_CLEANUP_INTERVAL, Store
+from pushproxy.push.templates import LocationTemplates, TemplateRegistry
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushLocation:
+    """A push location ready to serve: settings, final templates, compiled values, and the
+    MIME types its streaming and polling answers are labelled with."""
+
+    settings: LocationSettings
+    templates: LocationTemplates
+    types: Mapping[str, bytes]
+    default_type: bytes
+
+    def complex(self, name: str) -> ComplexValue | None:
+        value = getattr(self.settings, name)
+        return value if isinstance(value, ComplexValue) else None
+
+    def content_type(self, uri: str) -> bytes:
+        """nginx's choice: the MIME type of the URI's extension, else `default_type`."""
+        name = uri.rsplit("/", 1)[-1]
+        if "." in name:
+            found = self.types.get(name.rsplit(".", 1)[-1].lower())
+            if found is not None:
+                return found
+        return self.default_type
+
+
+# nginx's built-in `types` when a configuration has none, and its `default_type`.
+_BUILTIN_TYPES = {"html": b"text/html", "gif": b"image/gif", "jpg": b"image/jpeg"}
+_DEFAULT_TYPE = b"text/plain"
+
+
+def _types(location: Location) -> Mapping[str, bytes]:
+    block = location.level.last("types")
+    if block is None or block.block is None:
+        return _BUILTIN_TYPES
+    return {
+        extension.lower(): entry.name.encode() for entry in block.block for extension in entry.args
+    }
+
+
+def trio_wall_clock() -> Callable[[], float]:
+    """Wall-clock seconds that advance with trio's clock (so MockClock drives message TTLs)."""
+    wall, base = time.time(), trio.current_time()
+    return lambda: wall + trio.current_time() - base
+
+
+class PushRuntime:
+    """What every push handler shares: one per process, like the module's shared zone.
+
+    Create it inside `trio.run`: its clock is trio's, anchored to the wall clock at creation.
+    """
+
+    def __init__(self, config: Config, *, clock: Callable[[], float] | None = None) -> None:
+        self.clock = clock or trio_wall_clock()
+        self.hostname = socket.gethostname().lower().encode()
+        self.pid = os.getpid()
+        self.started = self.clock()
+        self.locations: dict[int, PushLocation] = {}
+        self.store: Store | None = None
+        self.paddings = Paddings(0)
+        self.apply(config)
+
+    def apply(self, config: Config) -> None:
+        """Take a (re)loaded configuration; channels and messages stay."""
+        http = config.http
+        found = push_locations(http) if http is not None else []
+        if http is None or not found:
+            self.locations = {}
+            return
+        main: MainSettings = main_settings(http.level)
+        registry = TemplateRegistry()
+        locations: dict[int, PushLocation] = {}
+        for location, kind in found:
+            settings = location_settings(location, kind, main)
+            templates = LocationTemplates.build(settings, registry)
+            default_type = location.level.arg("default_type")
+            locations[id(location)] = PushLocation(
+                settings=settings,
+                templates=templates,
+                types=_types(location),
+                default_type=default_type.encode() if default_type else _DEFAULT_TYPE,
+            )
+        if self.store is None:
+            self.store = Store(main, templates=registry, clock=self.clock)
+        else:
+            self.store.reconfigure(main, registry)
+        self.paddings = Paddings(max_padding(p.settings.paddings for p in locations.values()))
+        self.locations = locations
+
+    def location(self, location: Location) -> PushLocation | None:
+        return self.locations.get(id(location))
+
+    @property
+    def uptime(self) -> int:
+        return int(self.clock() - self.started)
+
+    async def run_timers(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        """The module's cleanup timers, for as long as the server runs."""
+        task_status.started()
+        next_memory = trio.current_time() + MEMORY_CLEANUP_INTERVAL
+        next_buffer = trio.current_time() + BUFFER_CLEANUP_INTERVAL
+        while True:
+            await trio.sleep_until(min(next_memory, next_buffer))
+            store = self.store
+            now = trio.current_time()
+            if store is not None and now >= next_buffer:
+                store.collect_expired_messages()
+            if store is not None and now >= next_memory:
+                store.memory_cleanup()
+            if now >= next_buffer:
+                next_buffer += BUFFER_CLEANUP_INTERVAL
+            if now >= next_memory:
+                next_memory += MEMORY_CLEANUP_INTERVAL

@@ -1,0 +1,64 @@
+"""The subscriber location (`push_stream_subscriber`, PROTOCOL.md §5): checks, mode, then the
+mode's session (streaming and eventsource in `streaming`, polling and long-polling in
+`polling`; WebSocket has its own entry).
+"""
+
+from __future__ import annotations
+
+from pushproxy.config.model import Location
+from pushproxy.http.exchange import Exchange
+from pushproxy.push.access import subscriber_channels
+from pushproxy.push.explain import Explain
+from pushproxy.push.padding import choose_padding
+from pushproxy.push.paths import channels_from_path
+from pushproxy.push.polling import serve_polling
+from pushproxy.push.responses import ANTI_CACHE, cors, header_only, method_not_allowed, refuse
+from pushproxy.push.runtime import PushLocation, PushRuntime
+from pushproxy.push.streaming import serve_stream
+from pushproxy.push.subscription import (
+    Subscription,
+    callback,
+    last_received,
+    polling_mode,
+    user_agent,
+)
+
+
+async def handle_subscriber(
+    exchange: Exchange, location: Location, push: PushLocation, runtime: PushRuntime
+) -> None:
+    store = runtime.store
+    assert store is not None
+    headers = cors(exchange, push, b"GET")
+    if exchange.method == "OPTIONS":
+        await header_only(exchange, 200, headers)
+        return
+    headers = [*ANTI_CACHE, *headers]
+    if exchange.method != "GET":
+        await method_not_allowed(exchange, b"GET", headers)
+        return
+    path = push.complex("channels_path")
+    requested = channels_from_path(exchange.evaluate_bytes(path)) if path else ()
+    if not requested:
+        await refuse(exchange, Explain.NO_CHANNEL_ID, headers)
+        return
+    found = subscriber_channels(store, requested, push.settings)
+    if isinstance(found, Explain):
+        await refuse(exchange, found, headers)
+        return
+    polling, longpolling = polling_mode(exchange, push.settings.type)
+    subscription = Subscription(
+        exchange=exchange,
+        location=location,
+        push=push,
+        runtime=runtime,
+        channels=[(c, r.backtrack) for c, r in zip(found, requested, strict=True)],
+        last=last_received(exchange, push),
+        headers=headers,
+        padding=choose_padding(push.settings.paddings, user_agent(exchange, push)),
+        callback=callback(exchange),
+    )
+    if polling or longpolling:
+        await serve_polling(subscription, longpolling=longpolling)
+    else:
+        await serve_stream(subscription)

@@ -1,0 +1,207 @@
+"""Test clients that talk to a real server over real sockets: an h11 client that keeps
+chunk boundaries, a raw-bytes reader, and an EventSource parser."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import h11
+import trio
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes = b""
+    chunks: list[bytes] = field(default_factory=list)
+    reason: bytes = b""
+
+    def header(self, name: str) -> str | None:
+        wanted = name.lower().encode()
+        for key, value in self.headers:
+            if key.lower() == wanted:
+                return value.decode("latin-1")
+        return None
+
+    def header_names(self) -> list[bytes]:
+        return [key for key, _ in self.headers]
+
+
+class Client:
+    """One HTTP/1.1 (or 1.0) connection, keep-alive across requests."""
+
+    def __init__(self, stream: trio.SocketStream, *, http_version: str = "1.1") -> None:
+        self.stream = stream
+        self.http_version = http_version
+        self.conn = h11.Connection(h11.CLIENT)
+        self.raw_received = bytearray()
+
+    @classmethod
+    async def connect(cls, port: int, *, http_version: str = "1.1") -> Client:
+        return cls(await trio.open_tcp_stream("127.0.0.1", port), http_version=http_version)
+
+    async def send_request(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+    ) -> None:
+        if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
+            self.conn.start_next_cycle()
+        all_headers = [("Host", "localhost"), *headers]
+        if body is not None and not any(k.lower() == "content-length" for k, _ in headers):
+            all_headers.append(("Content-Length", str(len(body))))
+        data = self.conn.send(
+            h11.Request(
+                method=method,
+                target=target,
+                headers=all_headers,
+                http_version=self.http_version.encode(),
+            )
+        )
+        if body:
+            data += self.conn.send(h11.Data(data=body))
+        data += self.conn.send(h11.EndOfMessage())
+        await self.stream.send_all(data)
+
+    async def _event(self) -> h11.Event:
+        while True:
+            event = self.conn.next_event()
+            if event is h11.NEED_DATA:
+                data = await self.stream.receive_some(65536)
+                self.raw_received += data
+                self.conn.receive_data(data)
+                continue
+            return event  # type: ignore[return-value]
+
+    async def read_head(self) -> Response:
+        while True:
+            event = await self._event()
+            if isinstance(event, h11.Response):
+                return Response(
+                    status=event.status_code,
+                    headers=list(event.headers.raw_items()),
+                    reason=bytes(event.reason),
+                )
+            if isinstance(event, h11.InformationalResponse):
+                continue
+            raise AssertionError(f"unexpected {event!r}")
+
+    async def read_chunk(self) -> bytes | None:
+        """The next body piece as the server framed it (one chunk), None at the end."""
+        while True:
+            event = await self._event()
+            if isinstance(event, h11.Data):
+                data = bytes(event.data)
+                if not event.chunk_end and event.chunk_start:
+                    # a chunk split across reads: collect it whole
+                    while not event.chunk_end:
+                        event = await self._event()
+                        assert isinstance(event, h11.Data)
+                        data += bytes(event.data)
+                return data
+            if isinstance(event, h11.EndOfMessage):
+                return None
+            if isinstance(event, h11.ConnectionClosed):
+                return None
+
+    async def read_body(self, response: Response) -> Response:
+        while True:
+            chunk = await self.read_chunk()
+            if chunk is None:
+                return response
+            response.chunks.append(chunk)
+            response.body += chunk
+
+    async def request(
+        self,
+        method: str,
+        target: str,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes | None = None,
+    ) -> Response:
+        await self.send_request(method, target, headers, body)
+        response = await self.read_head()
+        return await self.read_body(response)
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
+
+
+async def request(
+    port: int,
+    method: str,
+    target: str,
+    headers: Sequence[tuple[str, str]] = (),
+    body: bytes | None = None,
+    *,
+    http_version: str = "1.1",
+) -> Response:
+    """One request on a fresh connection."""
+    client = await Client.connect(port, http_version=http_version)
+    try:
+        return await client.request(method, target, headers, body)
+    finally:
+        await client.aclose()
+
+
+@dataclass
+class Event:
+    data: str
+    event: str = "message"
+    id: str | None = None
+
+
+class EventSourceParser:
+    """The WHATWG EventSource stream parser: `data:` lines joined, `event:`, `id:`, comments."""
+
+    def __init__(self) -> None:
+        self.buffer = ""
+        self.comments: list[str] = []
+        self._data: list[str] = []
+        self._event = ""
+        self._id: str | None = None
+        self.last_event_id: str | None = None
+
+    def feed(self, text: str) -> list[Event]:
+        self.buffer += text
+        events: list[Event] = []
+        while True:
+            cut = min(
+                (i for i in (self.buffer.find("\n"), self.buffer.find("\r")) if i >= 0), default=-1
+            )
+            if cut < 0:
+                return events
+            line = self.buffer[:cut]
+            rest = self.buffer[cut + 1 :]
+            if self.buffer[cut] == "\r" and rest.startswith("\n"):
+                rest = rest[1:]
+            self.buffer = rest
+            event = self._line(line)
+            if event is not None:
+                events.append(event)
+
+    def _line(self, line: str) -> Event | None:
+        if not line:
+            if not self._data:
+                self._event = ""
+                return None
+            event = Event(data="\n".join(self._data), event=self._event or "message", id=self._id)
+            self.last_event_id = self._id if self._id is not None else self.last_event_id
+            self._data, self._event, self._id = [], "", None
+            return event
+        if line.startswith(":"):
+            self.comments.append(line[1:])
+            return None
+        name, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+        elif name == "id":
+            self._id = value
+        return None
