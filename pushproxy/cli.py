@@ -9,9 +9,11 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
 
-from pushproxy import __version__
+from pushproxy import __version__, process
 from pushproxy.config import report
 from pushproxy.config.check import CheckResult, check_file, select
 from pushproxy.config.crossplane import payload
@@ -85,7 +87,29 @@ def _subcommands() -> argparse.ArgumentParser:
     check.add_argument("--ignore", help="leave out these codes (comma-separated prefixes)")
     check.add_argument("-p", "--prefix", help="folder include paths are relative to")
     check.set_defaults(run=_check_command)
+
+    run = commands.add_parser("run", help="serve a config (nginx's -c, in the foreground)")
+    run.add_argument("-c", "--conf", default=None, help="nginx.conf (default: the bundled one)")
+    run.add_argument("-p", "--prefix", help="prefix for relative paths")
+    run.add_argument("--upstream", help="where requests that are not push go, e.g. http://127.0.0.1:8000")
+    run.add_argument("--daemon", action="store_true", help="detach like nginx's `daemon on`")
+    run.set_defaults(run=_run_command)
     return parser
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    conf = os.path.abspath(args.conf) if args.conf else bundled_config()
+    daemon = "daemon on;" if args.daemon else "daemon off;"
+    options = process.Options(conf=conf, prefix=args.prefix, globals=daemon, upstream=args.upstream)
+    return process.run(options)
+
+
+def bundled_config() -> str:
+    """The default configuration shipped with pushproxy (samples/pushproxy.conf)."""
+    packaged = resources.files("pushproxy").joinpath("samples/pushproxy.conf")
+    if packaged.is_file():
+        return str(packaged)
+    return str(Path(__file__).resolve().parents[1] / "samples" / "pushproxy.conf")
 
 
 def _nginx_style(argv: Sequence[str]) -> int:
@@ -98,6 +122,8 @@ def _nginx_style(argv: Sequence[str]) -> int:
     parser.add_argument("-V", action="store_true")
     parser.add_argument("-c")
     parser.add_argument("-p")
+    parser.add_argument("-g")
+    parser.add_argument("-s")
     parser.add_argument("-h", "-?", action="store_true", dest="help")
     args = parser.parse_args(argv)
     if args.help:
@@ -109,16 +135,27 @@ def _nginx_style(argv: Sequence[str]) -> int:
             sys.stderr.write("configure arguments: --add-module=push-stream (reimplemented)\n")
         if not (args.t or args.T):
             return 0
-    if not (args.t or args.T):
-        sys.stderr.write("pushproxy: serving is not available yet; use -t to test a config\n")
-        return 2
     prefix = args.p
     conf = args.c or DEFAULT_CONF
     if prefix and not os.path.isabs(conf):
         conf = os.path.join(prefix, conf)
     conf = os.path.abspath(conf)
-    result = check_file(conf)
+    options = process.Options(conf=conf, prefix=prefix, globals=args.g)
+    if args.s:
+        return _guarded(lambda: process.send_signal(options, args.s))
+    if not (args.t or args.T):
+        return process.run(options)
+    result = check_file(conf, prefix=prefix)
     return _print_test(result, conf, quiet=args.q, dump=args.T)
+
+
+def _guarded(action: Callable[[], int]) -> int:
+    try:
+        return action()
+    except process.StartupError as error:
+        for line in error.lines:
+            sys.stderr.write(line + "\n")
+        return 1
 
 
 def _print_test(result: CheckResult, conf: str, *, quiet: bool, dump: bool) -> int:
@@ -138,7 +175,7 @@ def _print_test(result: CheckResult, conf: str, *, quiet: bool, dump: bool) -> i
     return 1 if result.nginx_error else 0
 
 
-_NGINX_HELP = """Usage: pushproxy [-?hvVtTq] [-p prefix] [-c filename]
+_NGINX_HELP = """Usage: pushproxy [-?hvVtTq] [-s signal] [-p prefix] [-c filename] [-g directives]
 
 Options:
   -?,-h         : this help
@@ -148,9 +185,11 @@ Options:
   -T            : test configuration, dump it and exit
   -q            : suppress non-error messages during configuration testing
   -p prefix     : set prefix path
+  -s signal     : send signal to a master process: stop, quit, reopen, reload
   -c filename   : set configuration file (default: /etc/nginx/nginx.conf)
+  -g directives : set global directives out of configuration file
 
-Commands: pushproxy parse|check --help
+Commands: pushproxy run|parse|check --help
 """
 
 

@@ -86,33 +86,43 @@ class Site:
         )
 
 
-def _bind_host(host: str) -> str | None:
+def bind_address(key: ListenKey) -> tuple[socket.AddressFamily, tuple[str, int]]:
+    """The socket family and address a listen entry binds (`*` is every IPv4 address)."""
+    host, port = key
     if host in ("*", ""):
-        return None  # every IPv4 address
+        return socket.AF_INET, ("0.0.0.0", port)
     if host.startswith("[") and host.endswith("]"):
-        return host[1:-1]
-    return host
+        return socket.AF_INET6, (host[1:-1], port)
+    return socket.AF_INET, (host, port)
 
 
 class HttpServer:
-    """Serves one configuration; `serve()` runs until cancelled."""
+    """Serves one configuration at a time; `serve()` runs until cancelled or stopped.
 
-    def __init__(self, config: Config) -> None:
+    Connections run in the server's nursery. `stop()` stops accepting, closes idle
+    keep-alive connections, lets busy ones finish within a grace period, then cancels.
+    `reload()` swaps the configuration: new requests use it, listeners follow it.
+    """
+
+    def __init__(self, config: Config, *, default_upstream: str | None = None) -> None:
         self.site = Site.build(config)
+        self.default_upstream = default_upstream
         self.push: PushRuntime | None = None
         self.bound: dict[ListenKey, list[tuple[str, int]]] = {}
+        self.stopping = False
+        self._nursery: trio.Nursery | None = None
+        self._accepting: dict[ListenKey, trio.CancelScope] = {}
+        self._idle: dict[HttpConnection, trio.CancelScope] = {}
+        self._busy = 0
+        self._all_done = trio.Event()
 
-    async def open_listeners(self) -> list[tuple[ListenKey, trio.SocketListener]]:
-        opened: list[tuple[ListenKey, trio.SocketListener]] = []
-        for key in self.site.listens:
-            host, port = key
-            bind = _bind_host(host)
-            listeners = await trio.open_tcp_listeners(port, host=bind or "0.0.0.0")
-            for listener in listeners:
-                opened.append((key, listener))
-                name = listener.socket.getsockname()
-                self.bound.setdefault(key, []).append((name[0], name[1]))
-        return opened
+    async def open_listener(self, key: ListenKey) -> list[trio.SocketListener]:
+        _, (host, port) = bind_address(key)
+        listeners = await trio.open_tcp_listeners(port, host=host)
+        for listener in listeners:
+            name = listener.socket.getsockname()
+            self.bound.setdefault(key, []).append((name[0], name[1]))
+        return listeners
 
     async def serve(
         self,
@@ -121,12 +131,26 @@ class HttpServer:
         task_status: trio.TaskStatus[HttpServer] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         self.push = PushRuntime(self.site.config)
-        opened = list(listeners) if listeners is not None else await self.open_listeners()
+        if listeners is None:
+            listeners = [
+                (key, one) for key in self.site.listens for one in await self.open_listener(key)
+            ]
+        else:
+            for key, listener in listeners:
+                name = listener.socket.getsockname()
+                self.bound.setdefault(key, []).append((name[0], name[1]))
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             nursery.start_soon(self.push.run_timers)
-            for key, listener in opened:
-                nursery.start_soon(self._accept, listener, key, nursery)
+            for key, listener in listeners:
+                self._start_accepting(key, [listener])
             task_status.started(self)
+
+    def _start_accepting(self, key: ListenKey, listeners: Sequence[trio.SocketListener]) -> None:
+        assert self._nursery is not None
+        scope = self._accepting.setdefault(key, trio.CancelScope())
+        for listener in listeners:
+            self._nursery.start_soon(self._accept, listener, key, scope)
 
     def port(self, key: ListenKey | None = None) -> int:
         """The port a listen entry got (for `listen ...:0` in tests)."""
@@ -134,12 +158,46 @@ class HttpServer:
         return self.bound[key][0][1]
 
     async def _accept(
-        self, listener: trio.SocketListener, key: ListenKey, nursery: trio.Nursery
+        self, listener: trio.SocketListener, key: ListenKey, scope: trio.CancelScope
     ) -> None:
-        async with listener:
-            while True:
-                stream = await listener.accept()
-                nursery.start_soon(self._connection, stream, key)
+        assert self._nursery is not None
+        with scope:
+            async with listener:
+                while True:
+                    stream = await listener.accept()
+                    self._nursery.start_soon(self._connection, stream, key)
+
+    async def reload(self, config: Config) -> None:
+        """New requests use `config`; listeners it no longer names close, new ones open."""
+        site = Site.build(config)
+        old = set(self.site.listens)
+        for key in site.listens:
+            if key not in old:
+                self._start_accepting(key, await self.open_listener(key))
+        for key in old - set(site.listens):
+            scope = self._accepting.pop(key, None)
+            if scope is not None:
+                scope.cancel()
+            self.bound.pop(key, None)
+        self.site = site
+        if self.push is not None:
+            self.push.apply(config)
+
+    def reopen_logs(self) -> None:
+        """USR1: nothing is kept open across requests yet besides the error log."""
+
+    async def stop(self, *, grace: float) -> None:
+        """Stop accepting, close idle connections, give busy ones `grace` seconds."""
+        self.stopping = True
+        for scope in self._accepting.values():
+            scope.cancel()
+        for scope in list(self._idle.values()):
+            scope.cancel()
+        with trio.move_on_after(grace):
+            if self._busy:
+                await self._all_done.wait()
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
 
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
         local = stream.socket.getsockname()
@@ -149,16 +207,26 @@ class HttpServer:
         )
         conn = HttpConnection(stream, self.site.limits)
         try:
-            while True:
+            while not self.stopping:
+                with trio.CancelScope() as idle:
+                    self._idle[conn] = idle
+                    try:
+                        request = await conn.next_request()
+                    except h11.RemoteProtocolError:
+                        if conn.can_respond:
+                            await conn.error(400, close=True)
+                        break
+                    finally:
+                        del self._idle[conn]
+                if idle.cancelled_caught or request is None:
+                    break
+                self._busy += 1
                 try:
-                    request = await conn.next_request()
-                except h11.RemoteProtocolError:
-                    if conn.can_respond:
-                        await conn.error(400, close=True)
-                    break
-                if request is None:
-                    break
-                await self._request(conn, request, info, key[1])
+                    await self._request(conn, request, info, key[1])
+                finally:
+                    self._busy -= 1
+                    if self.stopping and not self._busy:
+                        self._all_done.set()
                 if conn.can_respond:
                     break  # the handler gave up without answering (client gone)
                 await conn.discard_body()

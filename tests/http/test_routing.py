@@ -42,6 +42,8 @@ http {
     server { listen 8080; server_name first; return 200 any-first; }
     server { listen 8080; server_name second; return 200 any-second; }
     server { listen 127.0.0.2:8080; server_name .x.test; return 200 two; }
+    server { listen 127.0.0.4:8080; server_name four; return 200 four; }
+    server { listen 127.0.0.4:8080; server_name ~^; return 200 four-regex; }
     server { listen [::]:8080; server_name six; return 200 six; }
     server { listen [::1]:8080; server_name loopback6; return 200 loopback6; }
     server { listen unix:/run/pushproxy.sock; server_name sock; return 200 sock; }
@@ -204,6 +206,8 @@ def test_request_host(target: bytes, hosts: list[bytes], version: bytes, expecte
         ("127.0.0.3", 8080, "second", "any-second"),
         ("127.0.0.3", 8080, "nothing.test", "any-first"),
         ("127.0.0.3", 8080, "", "any-first"),  # no `""` name there: the default server
+        ("127.0.0.4", 8080, "x", "four-regex"),
+        ("127.0.0.4", 8080, "", "four"),  # regex names are not tried without a host
         # IPv6, unix sockets, `localhost` and `$hostname`
         ("::1", 8080, "six", "loopback6"),
         ("::2", 8080, "loopback6", "six"),

@@ -1,0 +1,90 @@
+"""The error log, in nginx's line format: `2026/11/27 12:53:11 [error] 1234#0: message`.
+
+`error_log FILE [LEVEL]` at the main level chooses the file (`stderr` is the standard error)
+and the lowest level written. Python's `logging` records of the `pushproxy` logger go to the
+same place, so an unexpected exception is logged like any nginx error.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import TextIO
+
+from pushproxy.config.model import Config
+
+LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
+_PYTHON_LEVELS = {
+    logging.DEBUG: "debug",
+    logging.INFO: "info",
+    logging.WARNING: "warn",
+    logging.ERROR: "error",
+    logging.CRITICAL: "crit",
+}
+
+
+class ErrorLog:
+    """Where errors go. Writes are line-buffered: a line is either whole or absent."""
+
+    def __init__(self, path: str | None, level: str = "error") -> None:
+        self.path = path  # None: standard error
+        self.level = LEVELS.index(level) if level in LEVELS else LEVELS.index("error")
+        self._stream: TextIO | None = None
+        self._handler = _Handler(self)
+        logger = logging.getLogger("pushproxy")
+        logger.handlers = [self._handler]
+        logger.propagate = False
+        logger.setLevel(logging.DEBUG)
+
+    @classmethod
+    def from_config(cls, config: Config, prefix: str | None) -> ErrorLog:
+        directive = config.main.last("error_log")
+        if directive is None or not directive.args:
+            return cls(None)
+        target = directive.args[0]
+        level = directive.args[1] if len(directive.args) > 1 else "error"
+        if target == "stderr" or target.startswith("syslog:") or target.startswith("memory:"):
+            return cls(None, level)
+        path = target if os.path.isabs(target) else os.path.join(prefix or os.getcwd(), target)
+        return cls(path, level)
+
+    def _output(self) -> TextIO:
+        if self.path is None:
+            return sys.stderr
+        if self._stream is None:
+            self._stream = open(self.path, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
+        return self._stream
+
+    def log(self, level: str, message: str) -> None:
+        if LEVELS.index(level) < self.level:
+            return
+        stamp = time.strftime("%Y/%m/%d %H:%M:%S")
+        output = self._output()
+        output.write(f"{stamp} [{level}] {os.getpid()}#0: {message}\n")
+        output.flush()
+
+    def emerg(self, message: str) -> None:
+        self.log("emerg", message)
+
+    def notice(self, message: str) -> None:
+        self.log("notice", message)
+
+    def reopen(self) -> None:
+        """USR1: the file may have been rotated away; open the name anew."""
+        if self._stream is not None:
+            self._stream.close()
+            self._stream = None
+
+
+class _Handler(logging.Handler):
+    def __init__(self, error_log: ErrorLog) -> None:
+        super().__init__()
+        self.error_log = error_log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + logging.Formatter().formatException(record.exc_info)
+        self.error_log.log(_PYTHON_LEVELS.get(record.levelno, "error"), message)

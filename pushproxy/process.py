@@ -1,0 +1,282 @@
+"""Running as nginx's binary runs: read the config, bind, detach, write the pid file, serve
+until a signal says otherwise.
+
+Start order is nginx's, so harnesses written for nginx work unchanged: configuration errors go
+to stderr and exit 1; every listen socket is bound (a busy port is retried 5 times, 500 ms
+apart) before anything else; with `daemon on` the process detaches, writes its pid file and
+points its standard streams away from the launcher, so a caller that waits for EOF on the
+launcher's stderr finds the listeners accepting and the pid file written.
+Signals: TERM/INT stop now, QUIT stops gracefully, HUP reloads the configuration in place
+(a bad one is logged and the old one keeps serving), USR1 reopens the log files.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import trio
+
+from pushproxy.config.check import CheckResult, check_parsed
+from pushproxy.config.includes import inline, load
+from pushproxy.config.model import Config, build
+from pushproxy.config.parse import ConfigSyntaxError, parse_text
+from pushproxy.config.tree import Directive
+from pushproxy.http.server import HttpServer, ListenKey, bind_address
+from pushproxy.logs import ErrorLog
+
+BIND_TRIES = 5
+BIND_PAUSE = 0.5
+GRACEFUL_STOP_SECONDS = 30.0
+
+
+class StartupError(Exception):
+    """What stops a start: (level, message) entries, printed as nginx prints them."""
+
+    def __init__(self, entries: Sequence[tuple[str, str]]) -> None:
+        super().__init__("; ".join(text for _, text in entries))
+        self.entries = tuple(entries)
+
+    @property
+    def lines(self) -> list[str]:
+        return [f"pushproxy: [{level}] {text}" for level, text in self.entries]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Options:
+    conf: str
+    prefix: str | None = None
+    globals: str | None = None  # -g "directives;"
+    upstream: str | None = None  # --upstream URL: where non-push requests go by default
+
+
+def _global_directives(text: str | None) -> tuple[Directive, ...]:
+    if not text:
+        return ()
+    try:
+        return parse_text(text, file="command line")
+    except ConfigSyntaxError as error:
+        raise StartupError([("emerg", f"{error.message} in command line")]) from None
+
+
+def read_config(options: Options) -> tuple[Config, CheckResult]:
+    """The model of a configuration nginx would accept; StartupError with nginx's message."""
+    parsed = load(options.conf, prefix=options.prefix)
+    result = check_parsed(parsed)
+    error = result.nginx_error
+    if error is not None:
+        entries = [
+            (d.nginx_level or "emerg", _placed(d.nginx_message or d.message, *d.nginx_file_line))
+            for d in (*result.nginx_logged, error)
+        ]
+        raise StartupError(entries)
+    tree, _ = inline(parsed)
+    tree = (*_global_directives(options.globals), *tree)
+    return build(tree), result
+
+
+def _placed(message: str, file: str, line: int) -> str:
+    return f"{message} in {file}:{line}" if line else message
+
+
+def main_value(config: Config, name: str, default: str | None = None) -> str | None:
+    return config.main.arg(name, default)
+
+
+def pid_path(config: Config, prefix: str | None) -> str:
+    """The `pid` file: relative paths start at the prefix (nginx: logs/nginx.pid)."""
+    path = main_value(config, "pid", "logs/nginx.pid") or "logs/nginx.pid"
+    return path if os.path.isabs(path) else os.path.join(prefix or os.getcwd(), path)
+
+
+def bind_all(
+    keys: Sequence[ListenKey], error_log: ErrorLog
+) -> list[tuple[ListenKey, socket.socket]]:
+    """Listening sockets for every listen entry, retried like nginx when an address is busy."""
+    bound: list[tuple[ListenKey, socket.socket]] = []
+    pending = list(keys)
+    for attempt in range(BIND_TRIES):
+        failed: list[ListenKey] = []
+        for key in pending:
+            family, address = bind_address(key)
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+                sock.listen(511)
+            except OSError as error:
+                sock.close()
+                shown = (
+                    f"[{address[0]}]:{address[1]}"
+                    if family == socket.AF_INET6
+                    else (f"{address[0]}:{address[1]}")
+                )
+                error_log.emerg(f"bind() to {shown} failed ({error.errno}: {error.strerror})")
+                if error.errno != errno.EADDRINUSE:
+                    raise StartupError([]) from None
+                failed.append(key)
+                continue
+            sock.setblocking(False)
+            bound.append((key, sock))
+        pending = failed
+        if not pending:
+            return bound
+        if attempt < BIND_TRIES - 1:
+            time.sleep(BIND_PAUSE)
+    error_log.emerg("still could not bind()")
+    for _, sock in bound:
+        sock.close()
+    raise StartupError([])
+
+
+def daemonize(pid_file: str, stderr_target: str | None) -> None:
+    """Detach as nginx does: the launcher exits at once, the child writes the pid file and
+    then lets go of the launcher's stdin/stdout/stderr (so EOF there means ready)."""
+    if os.fork() > 0:
+        os._exit(0)
+    os.setsid()
+    os.umask(0o022)
+    write_pid(pid_file)
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    target = (
+        os.open(stderr_target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        if (stderr_target)
+        else null
+    )
+    os.dup2(target, 2)
+    if target != null:
+        os.close(target)
+    os.close(null)
+
+
+def write_pid(path: str) -> None:
+    with open(path, "w") as handle:
+        handle.write(f"{os.getpid()}\n")
+
+
+def remove_pid(path: str) -> None:
+    try:
+        with open(path) as handle:
+            if handle.read().strip() == str(os.getpid()):
+                os.unlink(path)
+    except OSError:
+        pass
+
+
+def send_signal(options: Options, name: str) -> int:
+    """`-s stop|quit|reload|reopen`: signal the running process named by the pid file."""
+    signals = {
+        "stop": signal.SIGTERM,
+        "quit": signal.SIGQUIT,
+        "reload": signal.SIGHUP,
+        "reopen": signal.SIGUSR1,
+    }
+    if name not in signals:
+        sys.stderr.write(f'pushproxy: [emerg] invalid option: "-s {name}"\n')
+        return 1
+    config, _ = read_config(options)
+    path = pid_path(config, options.prefix)
+    try:
+        with open(path) as handle:
+            text = handle.read().strip()
+    except OSError as error:
+        sys.stderr.write(
+            f'pushproxy: [error] open() "{path}" failed ({error.errno}: {error.strerror})\n'
+        )
+        return 1
+    if not text.isdigit():
+        sys.stderr.write(f'pushproxy: [error] invalid PID number "{text}" in "{path}"\n')
+        return 1
+    try:
+        os.kill(int(text), signals[name])
+    except OSError as error:
+        sys.stderr.write(
+            f"pushproxy: [alert] kill({text}, {int(signals[name])}) failed "
+            f"({error.errno}: {error.strerror})\n"
+        )
+        return 1
+    return 0
+
+
+def run(options: Options) -> int:
+    """Start, serve until stopped, return the exit status."""
+    try:
+        config, _ = read_config(options)
+    except StartupError as error:
+        for line in error.lines:
+            sys.stderr.write(line + "\n")
+        return 1
+    error_log = ErrorLog.from_config(config, options.prefix)
+    server = HttpServer(config, default_upstream=options.upstream)
+    try:
+        sockets = bind_all(server.site.listens, error_log)
+    except StartupError as error:
+        for line in error.lines:
+            sys.stderr.write(line + "\n")
+        return 1
+    working = main_value(config, "working_directory")
+    if working:
+        os.chdir(working)
+    pid_file = pid_path(config, options.prefix)
+    if (main_value(config, "daemon", "on") or "on").lower() == "on":
+        daemonize(pid_file, error_log.path)
+    else:
+        write_pid(pid_file)
+    try:
+        trio.run(_serve, server, sockets, options, error_log)
+    finally:
+        remove_pid(pid_file)
+    return 0
+
+
+async def _serve(
+    server: HttpServer,
+    sockets: list[tuple[ListenKey, socket.socket]],
+    options: Options,
+    error_log: ErrorLog,
+) -> None:
+    listeners = [
+        (key, trio.SocketListener(trio.socket.from_stdlib_socket(s))) for key, s in sockets
+    ]
+    watched = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1)
+    with trio.open_signal_receiver(*watched) as signals:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.serve, listeners)
+            error_log.notice("start worker processes")
+            async for received in signals:
+                if received in (signal.SIGTERM, signal.SIGINT):
+                    error_log.notice("signal received, exiting")
+                    await server.stop(grace=0.0)
+                    break
+                if received == signal.SIGQUIT:
+                    error_log.notice("gracefully shutting down")
+                    await server.stop(grace=GRACEFUL_STOP_SECONDS)
+                    break
+                if received == signal.SIGHUP:
+                    await _reload(server, options, error_log)
+                elif received == signal.SIGUSR1:
+                    error_log.reopen()
+                    server.reopen_logs()
+            nursery.cancel_scope.cancel()
+    error_log.notice("exit")
+
+
+async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> None:
+    try:
+        config, _ = read_config(options)
+    except StartupError as error:
+        for level, text in error.entries:
+            error_log.log(level, text)
+        return
+    await server.reload(config)
+    error_log.notice("reconfiguring")

@@ -1,0 +1,191 @@
+"""Driving pushproxy as a harness drives nginx: -c, daemon on, the pid file, -s signals."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+CONF = """daemon {daemon};
+pid {dir}/logs/test.pid;
+error_log {dir}/logs/error.log notice;
+events {{}}
+http {{
+    push_stream_shared_memory_size 32m;
+    server {{
+        listen 127.0.0.1:{port};
+        location /pub {{ push_stream_publisher admin; push_stream_channels_path $arg_id;
+                         push_stream_store_messages on; }}
+        location /stats {{ push_stream_channels_statistics; push_stream_channels_path $arg_id; }}
+        location /hello {{ return 200 "{greeting}"; }}
+    }}
+}}
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _pushproxy(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pushproxy", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _get(port: int, path: str, method: str = "GET", body: bytes = b"") -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(
+            f"{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        return data
+
+
+def _wait_gone(pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"process {pid} still running")
+
+
+@pytest.fixture
+def conf(tmp_path: Path) -> tuple[Path, int]:
+    (tmp_path / "logs").mkdir()
+    port = _free_port()
+    path = tmp_path / "nginx.conf"
+    path.write_text(CONF.format(daemon="on", dir=tmp_path, port=port, greeting="one"))
+    return path, port
+
+
+def test_daemon_is_ready_when_the_launcher_exits(conf: tuple[Path, int]) -> None:
+    path, port = conf
+    pid_file = path.parent / "logs" / "test.pid"
+    launched = subprocess.run(
+        [sys.executable, "-m", "pushproxy", "-c", str(path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,  # returns at EOF on stdout and stderr, as harnesses wait
+        timeout=20,
+        check=False,
+    )
+    assert launched.returncode == 0, launched.stderr
+    # At EOF: the pid file is written and the listener accepts, with no retry or sleep.
+    pid = int(pid_file.read_text())
+    try:
+        assert _get(port, "/hello").endswith(b"one")
+        assert b'"published_messages": 1' in _get(port, "/pub?id=c", "POST", b"kept")
+        path.write_text(path.read_text().replace('"one"', '"two"'))
+        assert _pushproxy("-c", str(path), "-s", "reload").returncode == 0
+        deadline = time.monotonic() + 10
+        while not _get(port, "/hello").endswith(b"two"):
+            assert time.monotonic() < deadline, "reload not applied"
+            time.sleep(0.02)
+        # the channel and its stored message survived the reload
+        assert b'"stored_messages": 1' in _get(port, "/stats?id=c")
+        stopped = _pushproxy("-c", str(path), "-s", "stop")
+        assert stopped.returncode == 0, stopped.stderr
+        _wait_gone(pid)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, 9)
+    assert not pid_file.exists()
+    log = (path.parent / "logs" / "error.log").read_text()
+    assert f"[notice] {pid}#0: exit" in log
+
+
+def test_bad_reload_keeps_the_old_config_serving(conf: tuple[Path, int]) -> None:
+    path, port = conf
+    assert _pushproxy("-c", str(path)).returncode == 0
+    pid = int((path.parent / "logs" / "test.pid").read_text())
+    try:
+        good = path.read_text()
+        path.write_text(good.replace("location /hello", "locaton /hello"))
+        os.kill(pid, 1)  # SIGHUP with the broken file in place
+        deadline = time.monotonic() + 10
+        log = path.parent / "logs" / "error.log"
+        while 'unknown directive "locaton"' not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        assert _get(port, "/hello").endswith(b"one")
+        path.write_text(good)
+    finally:
+        os.kill(pid, 15)
+        _wait_gone(pid)
+
+
+def test_config_errors_are_printed_like_nginx(tmp_path: Path) -> None:
+    path = tmp_path / "nginx.conf"
+    path.write_text("events {}\nhttp {\n  server { listen 80 }\n}\n")
+    run = _pushproxy("-c", str(path))
+    assert run.returncode == 1
+    assert run.stderr == f'pushproxy: [emerg] unexpected "}}" in {path}:3\n'
+
+
+def test_signal_without_a_pid_file(conf: tuple[Path, int]) -> None:
+    path, _ = conf
+    run = _pushproxy("-c", str(path), "-s", "stop")
+    assert run.returncode == 1
+    assert run.stderr == (
+        f'pushproxy: [error] open() "{path.parent}/logs/test.pid" failed '
+        "(2: No such file or directory)\n"
+    )
+
+
+def test_busy_port_is_retried_then_reported(conf: tuple[Path, int]) -> None:
+    path, port = conf
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        holder.bind(("127.0.0.1", port))
+        holder.listen()
+        started = time.monotonic()
+        run = _pushproxy("-c", str(path))
+        elapsed = time.monotonic() - started
+    assert run.returncode == 1
+    log = (path.parent / "logs" / "error.log").read_text()
+    assert log.count(f"bind() to 127.0.0.1:{port} failed (98: Address already in use)") == 5
+    assert "still could not bind()" in log
+    assert elapsed >= 4 * 0.5
+
+
+def test_foreground_stop_with_quit(conf: tuple[Path, int]) -> None:
+    path, port = conf
+    path.write_text(path.read_text().replace("daemon on;", "daemon off;"))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pushproxy", "-c", str(path)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        pid_file = path.parent / "logs" / "test.pid"
+        deadline = time.monotonic() + 10
+        while not pid_file.exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        assert int(pid_file.read_text()) == process.pid
+        assert _get(port, "/hello").endswith(b"one")
+        assert _pushproxy("-c", str(path), "-s", "quit").returncode == 0
+        assert process.wait(timeout=10) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert not (path.parent / "logs" / "test.pid").exists()
