@@ -144,11 +144,15 @@ class Listen:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Server:
+    """A server block; `own` is its level as a location (with its `if` blocks), which answers
+    requests that no location matches."""
+
     directive: Directive
     listens: tuple[Listen, ...]
     names: tuple[str, ...]
     level: Level
     locations: tuple[Location, ...]
+    own: Location
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -306,6 +310,7 @@ def _server(directive: Directive, http: Level) -> Server:
         names=names or ("",),
         level=own.level,
         locations=own.locations,
+        own=own,
     )
 
 

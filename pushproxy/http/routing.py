@@ -197,14 +197,7 @@ class LocationRouter:
 
     @classmethod
     def for_server(cls, server: Server) -> LocationRouter:
-        level = Location(
-            directive=server.directive,
-            modifier="",
-            pattern="",
-            regex=None,
-            level=server.level,
-            locations=server.locations,
-        )
+        level = server.own
         named = {loc.pattern: loc for loc in server.locations if loc.modifier == "@"}
         return cls(
             server_level=level,
