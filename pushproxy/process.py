@@ -217,7 +217,7 @@ def run(options: Options) -> int:
             sys.stderr.write(line + "\n")
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
-    server = HttpServer(config, default_upstream=options.upstream)
+    server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
     try:
         sockets = bind_all(server.site.listens, error_log)
     except StartupError as error:

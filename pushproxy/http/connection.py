@@ -60,7 +60,15 @@ class Limits:
 class HttpConnection:
     """A server-side HTTP/1.x connection. Not safe for concurrent writers."""
 
-    __slots__ = ("_h11", "limits", "requests_served", "reuse", "stream")
+    __slots__ = (
+        "_h11",
+        "body_bytes_sent",
+        "limits",
+        "requests_served",
+        "reuse",
+        "status_sent",
+        "stream",
+    )
 
     def __init__(self, stream: trio.abc.Stream, limits: Limits) -> None:
         self.stream = stream
@@ -68,6 +76,8 @@ class HttpConnection:
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
         self.requests_served = 0
         self.reuse = True
+        self.status_sent = 0  # of the current request's response (access logs)
+        self.body_bytes_sent = 0
 
     # reading
 
@@ -120,6 +130,7 @@ class HttpConnection:
             return None
         if isinstance(event, h11.Request):
             self.requests_served += 1
+            self.status_sent = self.body_bytes_sent = 0
             return event
         return None
 
@@ -172,6 +183,7 @@ class HttpConnection:
             raise ClientGone from error
 
     def _head(self, status: int, headers: Headers, reason: bytes = b"") -> h11.Response:
+        self.status_sent = status
         full: list[tuple[bytes, bytes]] = [(b"Server", SERVER_HEADER), (b"Date", http_now())]
         full.extend(headers)
         return h11.Response(status_code=status, headers=full, reason=reason)
@@ -184,6 +196,7 @@ class HttpConnection:
         data = self._h11.send(self._head(status, full))
         if body and not head_only:
             data += self._h11.send(h11.Data(data=body))
+            self.body_bytes_sent += len(body)
         data += self._h11.send(h11.EndOfMessage())
         await self.send_raw(data)
 
@@ -193,11 +206,13 @@ class HttpConnection:
 
     async def write(self, data: bytes) -> None:
         if data:
+            self.body_bytes_sent += len(data)
             await self._send(h11.Data(data=data))
 
     async def write_pieces(self, pieces: list[bytes]) -> None:
         """Several pieces, each framed on its own (one chunk each), in one write."""
         send = self._h11.send
+        self.body_bytes_sent += sum(len(piece) for piece in pieces)
         await self.send_raw(b"".join([send(h11.Data(data=piece)) for piece in pieces if piece]))
 
     async def wait_peer_closed(self, *, consume: bool) -> None:
@@ -223,6 +238,7 @@ class HttpConnection:
                 await trio.sleep_forever()
 
     async def finish(self, data: bytes = b"") -> None:
+        self.body_bytes_sent += len(data)
         out = self._h11.send(h11.Data(data=data)) if data else b""
         out += self._h11.send(h11.EndOfMessage())
         await self.send_raw(out)
@@ -233,6 +249,13 @@ class HttpConnection:
         if close:
             headers.append((b"Connection", b"close"))
         await self.respond(status, headers, error_page(status), head_only=head_only)
+
+    def take_over(self) -> tuple[trio.abc.Stream, bytes]:
+        """Leave HTTP for another protocol (an Upgrade): the stream and the bytes already
+        received past the request head. The caller writes its own 101; no request follows."""
+        self.reuse = False
+        leftover, _ = self._h11.trailing_data
+        return self.stream, bytes(leftover)
 
     def end_after_response(self) -> None:
         """No further request on this connection (a stream was cut, say)."""

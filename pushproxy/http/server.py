@@ -16,11 +16,18 @@ import h11
 import trio
 
 from pushproxy.config.model import Config, Level, Location
+from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.connection import ClientGone, HttpConnection, Limits
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.responses import handle_return
 from pushproxy.http.routing import ServerRouter, request_host
-from pushproxy.http.variables import BadRequest, ConnectionInfo, RequestVars, parse_target
+from pushproxy.http.variables import (
+    BadRequest,
+    ConnectionInfo,
+    RequestVars,
+    Response,
+    parse_target,
+)
 from pushproxy.push.publisher import handle_publisher
 from pushproxy.push.runtime import PushRuntime
 from pushproxy.push.settings import LocationType
@@ -104,9 +111,13 @@ class HttpServer:
     `reload()` swaps the configuration: new requests use it, listeners follow it.
     """
 
-    def __init__(self, config: Config, *, default_upstream: str | None = None) -> None:
+    def __init__(
+        self, config: Config, *, default_upstream: str | None = None, prefix: str | None = None
+    ) -> None:
         self.site = Site.build(config)
         self.default_upstream = default_upstream
+        self.prefix = prefix
+        self.access_logs = AccessLogs(config.http, prefix)
         self.push: PushRuntime | None = None
         self.bound: dict[ListenKey, list[tuple[str, int]]] = {}
         self.stopping = False
@@ -139,12 +150,15 @@ class HttpServer:
             for key, listener in listeners:
                 name = listener.socket.getsockname()
                 self.bound.setdefault(key, []).append((name[0], name[1]))
-        async with trio.open_nursery() as nursery:
-            self._nursery = nursery
-            nursery.start_soon(self.push.run_timers)
-            for key, listener in listeners:
-                self._start_accepting(key, [listener])
-            task_status.started(self)
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                nursery.start_soon(self.push.run_timers)
+                for key, listener in listeners:
+                    self._start_accepting(key, [listener])
+                task_status.started(self)
+        finally:
+            self.access_logs.close()
 
     def _start_accepting(self, key: ListenKey, listeners: Sequence[trio.SocketListener]) -> None:
         assert self._nursery is not None
@@ -180,11 +194,14 @@ class HttpServer:
                 scope.cancel()
             self.bound.pop(key, None)
         self.site = site
+        self.access_logs.close()
+        self.access_logs = AccessLogs(config.http, self.prefix)
         if self.push is not None:
             self.push.apply(config)
 
     def reopen_logs(self) -> None:
-        """USR1: nothing is kept open across requests yet besides the error log."""
+        """USR1: access log files are opened anew (after a rotation)."""
+        self.access_logs.reopen()
 
     async def stop(self, *, grace: float) -> None:
         """Stop accepting, close idle connections, give busy ones `grace` seconds."""
@@ -280,10 +297,18 @@ class HttpServer:
             lookup=variables.lookup,
         )
         location = match.location
-        if match.redirect_to_slash:
-            await conn.respond(301, [(b"Location", match.redirect_target(target.args).encode())])
-            return
-        await self._handle(exchange, location, push)
+        try:
+            if match.redirect_to_slash:
+                location_header = match.redirect_target(target.args).encode()
+                await conn.respond(301, [(b"Location", location_header)])
+            else:
+                await self._handle(exchange, location, push)
+        finally:
+            if conn.status_sent:
+                variables.respond(
+                    Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
+                )
+                self.access_logs.write(location.level, variables.lookup)
 
     async def _handle(self, exchange: Exchange, location: Location, push: PushRuntime) -> None:
         pushed = push.location(location)

@@ -1,0 +1,125 @@
+"""Access logs: `log_format` compiled once, `access_log` per location, lines as nginx writes.
+
+A variable that is empty or unset is written `-`; with `escape=default` a variable's `"`, `\\`
+and bytes below 32 or above 126 become `\\xXX`, with `escape=json` JSON escapes, with
+`escape=none` nothing. Files are opened once and kept; `reopen()` (USR1) opens the names anew.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
+from pushproxy.config.model import Http, Level
+
+COMBINED = (
+    '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
+    '"$http_referer" "$http_user_agent"'
+)
+
+
+def _escape_default(value: bytes) -> bytes:
+    out = bytearray()
+    for byte in value:
+        if byte in (0x22, 0x5C) or byte < 0x20 or byte > 0x7E:
+            out += b"\\x%02X" % byte
+        else:
+            out.append(byte)
+    return bytes(out)
+
+
+def _escape_json(value: bytes) -> bytes:
+    text = value.decode("utf-8", "surrogateescape")
+    return json.dumps(text)[1:-1].encode("utf-8", "surrogateescape")
+
+
+_ESCAPES: Mapping[str, Callable[[bytes], bytes]] = {
+    "default": _escape_default,
+    "json": _escape_json,
+    "none": lambda value: value,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class LogFormat:
+    value: ComplexValue
+    escape: Callable[[bytes], bytes]
+
+    def line(self, lookup: Callable[[str], str | None]) -> bytes:
+        parts = self.value.parts
+        out = [parts[0].encode("utf-8", "surrogateescape")]
+        for index in range(1, len(parts), 2):
+            found = lookup(parts[index])
+            if found:
+                out.append(self.escape(found.encode("utf-8", "surrogateescape")))
+            else:
+                out.append(b"-")
+            out.append(parts[index + 1].encode("utf-8", "surrogateescape"))
+        return b"".join(out) + b"\n"
+
+
+def _compile(args: tuple[str, ...]) -> LogFormat | None:
+    escape = _ESCAPES["default"]
+    if args and args[0].startswith("escape="):
+        escape = _ESCAPES.get(args[0].removeprefix("escape="), escape)
+        args = args[1:]
+    try:
+        return LogFormat(compile_value("".join(args)), escape)
+    except ComplexValueError:
+        return None
+
+
+class AccessLogs:
+    """Every log format of the http block and the files the locations write to."""
+
+    def __init__(self, http: Http | None, prefix: str | None = None) -> None:
+        combined = _compile((COMBINED,))
+        assert combined is not None
+        self.formats: dict[str, LogFormat] = {"combined": combined}
+        if http is not None:
+            for directive in http.level.own.get("log_format", ()):
+                compiled = _compile(directive.args[1:]) if directive.args else None
+                if compiled is not None:
+                    self.formats[directive.args[0]] = compiled
+        self.prefix = prefix or os.getcwd()
+        self._files: dict[str, BinaryIO] = {}
+
+    def targets(self, level: Level) -> list[tuple[str, LogFormat]]:
+        """(path, format) for each `access_log` in effect; none for `off` or none given."""
+        found = []
+        for directive in level.all("access_log"):
+            if not directive.args or directive.args[0] == "off":
+                return []
+            path = directive.args[0]
+            if path.startswith("syslog:"):
+                continue
+            if not os.path.isabs(path) and path != "/dev/stdout":
+                path = os.path.join(self.prefix, path)
+            name = directive.args[1] if len(directive.args) > 1 else "combined"
+            log_format = self.formats.get(name)
+            if log_format is not None:
+                found.append((path, log_format))
+        return found
+
+    def write(self, level: Level, lookup: Callable[[str], str | None]) -> None:
+        for path, log_format in self.targets(level):
+            handle = self._files.get(path)
+            if handle is None:
+                try:
+                    handle = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
+                except OSError:
+                    continue
+                self._files[path] = handle
+            handle.write(log_format.line(lookup))
+
+    def reopen(self) -> None:
+        for handle in self._files.values():
+            handle.close()
+        self._files.clear()
+
+    def close(self) -> None:
+        self.reopen()
