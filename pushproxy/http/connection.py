@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import socket
 import time
+import zlib
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -17,6 +18,7 @@ import h11
 import trio
 
 from pushproxy import __version__
+from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.pages import error_page
 
 Headers = Sequence[tuple[bytes, bytes]]
@@ -61,8 +63,10 @@ class HttpConnection:
     """A server-side HTTP/1.x connection. Not safe for concurrent writers."""
 
     __slots__ = (
+        "_deflate",
         "_h11",
         "body_bytes_sent",
+        "gzip",
         "limits",
         "requests_served",
         "reuse",
@@ -78,6 +82,8 @@ class HttpConnection:
         self.reuse = True
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
+        self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
+        self._deflate: zlib._Compress | None = None
 
     # reading
 
@@ -131,6 +137,7 @@ class HttpConnection:
         if isinstance(event, h11.Request):
             self.requests_served += 1
             self.status_sent = self.body_bytes_sent = 0
+            self.gzip = None
             return event
         return None
 
@@ -185,8 +192,28 @@ class HttpConnection:
     def _head(self, status: int, headers: Headers, reason: bytes = b"") -> h11.Response:
         self.status_sent = status
         full: list[tuple[bytes, bytes]] = [(b"Server", SERVER_HEADER), (b"Date", http_now())]
-        full.extend(headers)
+        if self.gzip is not None and self.gzip.compresses(status, headers):
+            # The compressed length is not known up front: the body goes chunked.
+            full.extend(h for h in headers if h[0].lower() != b"content-length")
+            full.append((b"Content-Encoding", b"gzip"))
+            if self.gzip.vary:
+                full.append((b"Vary", b"Accept-Encoding"))
+            self._deflate = self.gzip.compressor()
+        else:
+            full.extend(headers)
+            self._deflate = None
         return h11.Response(status_code=status, headers=full, reason=reason)
+
+    def _piece(self, data: bytes) -> bytes:
+        """A body piece as it goes out: compressed and flushed when gzip is on."""
+        if self._deflate is None:
+            return data
+        return self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
+
+    def _last_piece(self, data: bytes) -> bytes:
+        if self._deflate is None:
+            return data
+        return self._deflate.compress(data) + self._deflate.flush()
 
     async def respond(
         self, status: int, headers: Headers = (), body: bytes = b"", *, head_only: bool = False
@@ -194,9 +221,11 @@ class HttpConnection:
         """A whole response with its Content-Length (no body bytes for HEAD)."""
         full = [*headers, (b"Content-Length", str(len(body)).encode())]
         data = self._h11.send(self._head(status, full))
-        if body and not head_only:
-            data += self._h11.send(h11.Data(data=body))
-            self.body_bytes_sent += len(body)
+        if not head_only:
+            body = self._last_piece(body)
+            if body:
+                data += self._h11.send(h11.Data(data=body))
+                self.body_bytes_sent += len(body)
         data += self._h11.send(h11.EndOfMessage())
         await self.send_raw(data)
 
@@ -206,12 +235,13 @@ class HttpConnection:
 
     async def write(self, data: bytes) -> None:
         if data:
-            self.body_bytes_sent += len(data)
-            await self._send(h11.Data(data=data))
+            await self.write_pieces([data])
 
     async def write_pieces(self, pieces: list[bytes]) -> None:
         """Several pieces, each framed on its own (one chunk each), in one write."""
         send = self._h11.send
+        if self._deflate is not None:
+            pieces = [self._piece(piece) for piece in pieces]
         self.body_bytes_sent += sum(len(piece) for piece in pieces)
         await self.send_raw(b"".join([send(h11.Data(data=piece)) for piece in pieces if piece]))
 
@@ -238,6 +268,7 @@ class HttpConnection:
                 await trio.sleep_forever()
 
     async def finish(self, data: bytes = b"") -> None:
+        data = self._last_piece(data)
         self.body_bytes_sent += len(data)
         out = self._h11.send(h11.Data(data=data)) if data else b""
         out += self._h11.send(h11.EndOfMessage())

@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import h11
 import trio
 
-from pushproxy.config.model import Config, Level, Location
+from pushproxy.config.model import Config, Level, Location, walk_locations
 from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.connection import ClientGone, HttpConnection, Limits
 from pushproxy.http.exchange import Exchange
+from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.responses import handle_return
 from pushproxy.http.routing import ServerRouter, request_host
 from pushproxy.http.variables import (
@@ -75,21 +76,31 @@ class Site:
     router: ServerRouter
     limits: Limits
     listens: tuple[ListenKey, ...]
+    gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
 
     @classmethod
     def build(cls, config: Config) -> Site:
         http = config.http
         if http is None:
-            return cls(config=config, router=ServerRouter.build(()), limits=Limits(), listens=())
+            return cls(
+                config=config, router=ServerRouter.build(()), limits=Limits(), listens=(), gzip={}
+            )
         listens: dict[ListenKey, None] = {}
         for server in http.servers:
             for listen in server.listens:
                 listens.setdefault((listen.host, listen.port), None)
+        gzip: dict[int, GzipPolicy] = {}
+        for server in http.servers:
+            for location in (server.own, *walk_locations(server.locations)):
+                policy = GzipPolicy.of(location.level)
+                if policy is not None:
+                    gzip[id(location)] = policy
         return cls(
             config=config,
             router=ServerRouter.build(http.servers, hostname=socket.gethostname()),
             limits=limits_of(http.level),
             listens=tuple(listens),
+            gzip=gzip,
         )
 
 
@@ -297,6 +308,9 @@ class HttpServer:
             lookup=variables.lookup,
         )
         location = match.location
+        policy = site.gzip.get(id(location))
+        if policy is not None and policy.accepts(request.headers, request.http_version):
+            conn.gzip = policy
         try:
             if match.redirect_to_slash:
                 location_header = match.redirect_target(target.args).encode()

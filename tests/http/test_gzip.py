@@ -1,0 +1,79 @@
+"""gzip as nginx's filter applies it: which responses, and streams flushed piece by piece."""
+
+from __future__ import annotations
+
+import zlib
+
+from conftest import ServeFactory
+from helpers import Client, request
+
+CONF = """
+events {}
+http {
+    push_stream_shared_memory_size 32m;
+    gzip on;
+    gzip_types application/json text/plain;
+    gzip_min_length 5;
+    gzip_vary on;
+    server {
+        listen 127.0.0.1:0;
+        location /pub { push_stream_publisher; push_stream_channels_path $arg_id; }
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_message_template "<~text~>";
+            default_type text/plain;
+        }
+        location /tiny { default_type text/plain; return 200 "abc"; }
+        location /html { default_type text/html; return 200 "<p>hello hello hello</p>"; }
+        location /other { default_type image/png; return 200 "not text at all"; }
+        location /off { gzip off; default_type text/html; return 200 "plain plain plain"; }
+    }
+}
+"""
+GZIP = [("Accept-Encoding", "gzip, deflate")]
+
+
+def _gunzip(data: bytes) -> bytes:
+    return zlib.decompress(data, 16 + zlib.MAX_WBITS)
+
+
+async def test_which_responses_are_compressed(serve: ServeFactory) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        html = await request(port, "GET", "/html", GZIP)
+        assert html.header("Content-Encoding") == "gzip"
+        assert html.header("Vary") == "Accept-Encoding"
+        assert html.header("Content-Length") is None
+        assert _gunzip(html.body) == b"<p>hello hello hello</p>"
+        plain = await request(port, "GET", "/html")
+        assert (plain.header("Content-Encoding"), plain.body) == (None, b"<p>hello hello hello</p>")
+        for path in ("/tiny", "/other", "/off"):
+            response = await request(port, "GET", path, GZIP)
+            assert response.header("Content-Encoding") is None, path
+        proxied = await request(port, "GET", "/html", [*GZIP, ("Via", "1.1 cache")])
+        assert proxied.header("Content-Encoding") is None  # gzip_proxied off
+        old = await request(port, "GET", "/html", GZIP, http_version="1.0")
+        assert old.header("Content-Encoding") is None  # gzip_http_version 1.1
+
+
+async def test_publisher_and_stream_are_compressed(serve: ServeFactory) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        subscriber = await Client.connect(port)
+        await subscriber.send_request("GET", "/sub/ch", GZIP)
+        head = await subscriber.read_head()
+        assert head.header("Content-Encoding") == "gzip"
+        published = await request(port, "POST", "/pub?id=ch", GZIP, body=b"first message")
+        assert published.header("Content-Encoding") == "gzip"
+        assert b'"published_messages": 1' in _gunzip(published.body)
+        # each message is flushed: it can be inflated before the stream ends
+        inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = await subscriber.read_chunk()
+        assert chunk is not None
+        assert inflate.decompress(chunk) == b"<first message>"
+        await request(port, "POST", "/pub?id=ch", body=b"second")
+        chunk = await subscriber.read_chunk()
+        assert chunk is not None
+        assert inflate.decompress(chunk) == b"<second>"
+        await subscriber.aclose()
