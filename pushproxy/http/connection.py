@@ -19,7 +19,8 @@ import trio
 
 from pushproxy import __version__
 from pushproxy.http.gzip import GzipPolicy
-from pushproxy.http.pages import error_page
+from pushproxy.http.pages import SENT_AS, error_page
+from pushproxy.http.pages import reason as reason_phrase
 
 Headers = Sequence[tuple[bytes, bytes]]
 SERVER_HEADER = f"pushproxy/{__version__}".encode()
@@ -43,6 +44,14 @@ class ClientGone(Exception):
     """The client closed the connection, broke the protocol or timed out."""
 
 
+class HeadTooLarge(Exception):
+    """The request line (414) or the header lines (400) outgrow `large_client_header_buffers`."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
 class BodyTooLarge(Exception):
     """The request body exceeds `client_max_body_size` (nginx answers 413)."""
 
@@ -57,6 +66,7 @@ class Limits:
     keepalive_timeout: float = 75.0
     keepalive_requests: int = 1000
     max_header_bytes: int = 4 * 8192
+    max_line_bytes: int = 8192  # one of the large_client_header_buffers
 
 
 class HttpConnection:
@@ -65,6 +75,7 @@ class HttpConnection:
     __slots__ = (
         "_deflate",
         "_h11",
+        "_head_probe",
         "body_bytes_sent",
         "gzip",
         "limits",
@@ -84,6 +95,7 @@ class HttpConnection:
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
         self._deflate: zlib._Compress | None = None
+        self._head_probe: bytearray | None = None  # the start of a request head being read
 
     # reading
 
@@ -92,7 +104,15 @@ class HttpConnection:
             data = await self.stream.receive_some(_READ_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
             raise ClientGone from error
+        if self._head_probe is not None and len(self._head_probe) <= self.limits.max_line_bytes:
+            self._head_probe += data
         self._h11.receive_data(bytes(data))
+
+    def _oversized_status(self) -> int:
+        """nginx: a request line longer than one buffer is 414, else the headers are (400)."""
+        head = bytes(self._head_probe or b"")
+        end = head.find(b"\n")
+        return 414 if end < 0 or end > self.limits.max_line_bytes else 494
 
     async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
         while True:
@@ -118,8 +138,9 @@ class HttpConnection:
                 return None
             self._h11.start_next_cycle()
             idle = self.limits.keepalive_timeout
-        event = self._h11.next_event()
+        self._head_probe = bytearray()
         try:
+            event = self._h11.next_event()
             if event is h11.NEED_DATA:
                 with trio.move_on_after(idle) as idle_scope:
                     await self._receive()
@@ -134,6 +155,12 @@ class HttpConnection:
                 return None
         except ClientGone:
             return None
+        except h11.RemoteProtocolError as error:
+            if error.error_status_hint == 431:  # h11: the head outgrew its buffer
+                raise HeadTooLarge(self._oversized_status()) from error
+            raise
+        finally:
+            self._head_probe = None
         if isinstance(event, h11.Request):
             self.requests_served += 1
             self.status_sent = self.body_bytes_sent = 0
@@ -148,7 +175,9 @@ class HttpConnection:
     async def body_chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
         """The request body as it arrives; BodyTooLarge past `max_size` (0/None: no limit)."""
         if self.waiting_for_continue:
-            await self._send(h11.InformationalResponse(status_code=100, headers=[]))
+            await self._send(
+                h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
+            )
         total = 0
         while True:
             with trio.move_on_after(self.limits.body_timeout) as scope:
@@ -202,7 +231,9 @@ class HttpConnection:
         else:
             full.extend(headers)
             self._deflate = None
-        return h11.Response(status_code=status, headers=full, reason=reason)
+        return h11.Response(
+            status_code=status, headers=full, reason=reason or reason_phrase(status).encode()
+        )
 
     def _piece(self, data: bytes) -> bytes:
         """A body piece as it goes out: compressed and flushed when gzip is on."""
@@ -275,11 +306,12 @@ class HttpConnection:
         await self.send_raw(out)
 
     async def error(self, status: int, *, close: bool = False, head_only: bool = False) -> None:
-        """nginx's HTML error page for `status`."""
+        """nginx's HTML error page for `status` (494 goes out as 400, with its own title)."""
         headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")]
         if close:
             headers.append((b"Connection", b"close"))
-        await self.respond(status, headers, error_page(status), head_only=head_only)
+        page = error_page(status)
+        await self.respond(SENT_AS.get(status, status), headers, page, head_only=head_only)
 
     def take_over(self) -> tuple[trio.abc.Stream, bytes]:
         """Leave HTTP for another protocol (an Upgrade): the stream and the bytes already

@@ -21,9 +21,13 @@ def reason(status: int) -> str:
         return ""
 
 
+# nginx's own codes that go out as 400, with their own page title.
+SENT_AS = {494: 400}
+
+
 def error_page(status: int) -> bytes:
     """The body nginx sends with an error status (`ngx_http_error_pages`)."""
-    title = f"{status} {reason(status)}".rstrip()
+    title = f"{SENT_AS.get(status, status)} {reason(status)}".rstrip()
     return (
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
         f"<center><h1>{title}</h1></center>\r\n<hr><center>pushproxy</center>\r\n"

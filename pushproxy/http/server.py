@@ -7,6 +7,7 @@ h11 head → server block (address, Host) → location → push handler, `return
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 from collections.abc import Mapping, Sequence
@@ -16,8 +17,9 @@ import h11
 import trio
 
 from pushproxy.config.model import Config, Level, Location, walk_locations
+from pushproxy.config.units import parse_msec, parse_number, parse_size
 from pushproxy.http.accesslog import AccessLogs
-from pushproxy.http.connection import ClientGone, HttpConnection, Limits
+from pushproxy.http.connection import ClientGone, HeadTooLarge, HttpConnection, Limits
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.responses import handle_return
@@ -48,24 +50,52 @@ def _seconds(level: Level, name: str, default: float) -> float:
 
 def limits_of(level: Level) -> Limits:
     """Connection limits from the http level (the server is chosen after the head is read)."""
+    count, size = 4, 8192
     buffers = level.last("large_client_header_buffers")
-    max_header = 4 * 8192
     if buffers is not None and len(buffers.args) == 2:
-        try:
-            from pushproxy.config.units import parse_number, parse_size
-
-            max_header = parse_number(buffers.args[0]) * parse_size(buffers.args[1])
-        except ValueError:
-            pass
+        with contextlib.suppress(ValueError):
+            count, size = parse_number(buffers.args[0]), parse_size(buffers.args[1])
+    keepalive = 75.0
+    directive = level.last("keepalive_timeout")  # `timeout [header_timeout]`
+    if directive is not None and directive.args:
+        with contextlib.suppress(ValueError):
+            keepalive = parse_msec(directive.args[0]) / 1000
     requests = level.values.get("keepalive_requests", 1000)
     return Limits(
         header_timeout=_seconds(level, "client_header_timeout", 60.0),
         body_timeout=_seconds(level, "client_body_timeout", 60.0),
         send_timeout=_seconds(level, "send_timeout", 60.0),
-        keepalive_timeout=_seconds(level, "keepalive_timeout", 75.0),
+        keepalive_timeout=keepalive,
         keepalive_requests=requests if isinstance(requests, int) else 1000,
-        max_header_bytes=max_header,
+        max_header_bytes=count * size,
+        max_line_bytes=size,
     )
+
+
+def _worker_connections(config: Config) -> int:
+    value = config.events.arg("worker_connections", "512") or "512"
+    return int(value) if value.isdigit() else 512
+
+
+def _body_too_large(request: h11.Request, level: Level) -> bool:
+    """`client_max_body_size` (0: no limit) against the announced Content-Length."""
+    limit = level.values.get("client_max_body_size", 1024 * 1024)
+    if not isinstance(limit, int) or not limit:
+        return False
+    for name, value in request.headers:
+        if name == b"content-length":
+            return value.isdigit() and int(value) > limit
+    return False
+
+
+def _oversized_line(request: h11.Request, limit: int) -> int | None:
+    """nginx's per-line limit: a request line (414) or a header line (400) over one buffer."""
+    if len(request.method) + len(request.target) + 10 > limit:
+        return 414
+    for name, value in request.headers:
+        if len(name) + len(value) + 2 > limit:
+            return 494
+    return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -77,13 +107,19 @@ class Site:
     limits: Limits
     listens: tuple[ListenKey, ...]
     gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
+    max_connections: int  # worker_connections
 
     @classmethod
     def build(cls, config: Config) -> Site:
         http = config.http
         if http is None:
             return cls(
-                config=config, router=ServerRouter.build(()), limits=Limits(), listens=(), gzip={}
+                config=config,
+                router=ServerRouter.build(()),
+                limits=Limits(),
+                listens=(),
+                gzip={},
+                max_connections=_worker_connections(config),
             )
         listens: dict[ListenKey, None] = {}
         for server in http.servers:
@@ -101,6 +137,7 @@ class Site:
             limits=limits_of(http.level),
             listens=tuple(listens),
             gzip=gzip,
+            max_connections=_worker_connections(config),
         )
 
 
@@ -136,6 +173,7 @@ class HttpServer:
         self._accepting: dict[ListenKey, trio.CancelScope] = {}
         self._idle: dict[HttpConnection, trio.CancelScope] = {}
         self._busy = 0
+        self._open = 0
         self._all_done = trio.Event()
 
     async def open_listener(self, key: ListenKey) -> list[trio.SocketListener]:
@@ -190,6 +228,11 @@ class HttpServer:
             async with listener:
                 while True:
                     stream = await listener.accept()
+                    if self._open >= self.site.max_connections:
+                        # nginx: "worker_connections are not enough"; the client is dropped
+                        log.warning("%d worker_connections are not enough", self._open)
+                        await stream.aclose()
+                        continue
                     self._nursery.start_soon(self._connection, stream, key)
 
     async def reload(self, config: Config) -> None:
@@ -234,6 +277,7 @@ class HttpServer:
             remote_addr=peer[0], remote_port=peer[1], server_addr=local[0], server_port=local[1]
         )
         conn = HttpConnection(stream, self.site.limits)
+        self._open += 1
         try:
             while not self.stopping:
                 with trio.CancelScope() as idle:
@@ -244,9 +288,16 @@ class HttpServer:
                         if conn.can_respond:
                             await conn.error(400, close=True)
                         break
+                    except HeadTooLarge as too_large:
+                        await conn.error(too_large.status, close=True)
+                        break
                     finally:
                         del self._idle[conn]
                 if idle.cancelled_caught or request is None:
+                    break
+                oversized = _oversized_line(request, conn.limits.max_line_bytes)
+                if oversized is not None:
+                    await conn.error(oversized, close=True)
                     break
                 self._busy += 1
                 try:
@@ -263,6 +314,7 @@ class HttpServer:
         except ClientGone:
             pass
         finally:
+            self._open -= 1
             await conn.close()
 
     async def _request(
@@ -308,6 +360,9 @@ class HttpServer:
             lookup=variables.lookup,
         )
         location = match.location
+        if _body_too_large(request, location.level):
+            await conn.error(413, close=True)  # nginx refuses before reading the body
+            return
         policy = site.gzip.get(id(location))
         if policy is not None and policy.accepts(request.headers, request.http_version):
             conn.gzip = policy

@@ -1,0 +1,146 @@
+"""The front door over real sockets: keep-alive, pipelining, limits, timeouts, bad requests."""
+
+from __future__ import annotations
+
+import trio
+import trio.testing
+from conftest import ServeFactory
+from helpers import Client, request
+
+CONF = """
+events {{ worker_connections {connections}; }}
+http {{
+    push_stream_shared_memory_size 32m;
+    keepalive_timeout 5s;
+    keepalive_requests 3;
+    client_header_timeout 7s;
+    large_client_header_buffers 4 1k;
+    client_max_body_size 100;
+    server {{
+        listen 127.0.0.1:0;
+        location /pub {{ push_stream_publisher; push_stream_channels_path $arg_id; }}
+        location /hello {{ return 200 "hi"; }}
+        location /big {{ client_max_body_size 1k; push_stream_publisher;
+                         push_stream_channels_path $arg_id; }}
+    }}
+}}
+"""
+
+
+def conf(connections: int = 512) -> str:
+    return CONF.format(connections=connections)
+
+
+async def _raw(port: int, data: bytes) -> bytes:
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(data)
+        received = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+        return received
+
+
+async def test_keep_alive_and_pipelining(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        port = server.port()
+        pipelined = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" * 3
+        received = await _raw(port, pipelined)
+        # keepalive_requests 3: three answers on one connection, then nginx closes it
+        assert received.count(b"HTTP/1.1 200 OK") == 3
+        assert received.endswith(b"hi")
+
+
+async def test_expect_continue_and_chunked_body(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        port = server.port()
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(
+                b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n"
+            )
+            interim = await stream.receive_some(1000)
+            assert interim.startswith(b"HTTP/1.1 100 Continue\r\n")
+            await stream.send_all(b"5\r\nhello\r\n0\r\n\r\n")
+            with trio.fail_after(5):
+                answer = await stream.receive_some(65536)
+        assert answer.startswith(b"HTTP/1.1 200 OK")
+        assert b'"published_messages": 1' in answer
+
+
+async def test_head_and_limits(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        port = server.port()
+        head = await request(port, "HEAD", "/nothing")
+        assert (head.status, head.body) == (404, b"")
+        too_big = await request(port, "POST", "/pub?id=c", body=b"x" * 101)
+        assert too_big.status == 413
+        assert b"<title>413 Request Entity Too Large</title>" in too_big.body
+        fits = await request(port, "POST", "/big?id=c", body=b"x" * 1000)
+        assert fits.status == 200
+        long_uri = await _raw(port, b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+        assert long_uri.startswith(b"HTTP/1.1 414 ")
+        long_header = await _raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"b" * 2000 + b"\r\n\r\n")
+        assert long_header.startswith(b"HTTP/1.1 400 ")
+        assert b"<title>400 Request Header Or Cookie Too Large</title>" in long_header
+
+
+async def test_malformed_request_gets_400_and_close(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        received = await _raw(server.port(), b"NONSENSE\r\n\r\n")
+        assert received.startswith(b"HTTP/1.1 400 ")
+        assert b"Connection: close" in received
+
+
+async def test_missing_host_on_http11_is_400(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        received = await _raw(server.port(), b"GET /hello HTTP/1.1\r\n\r\n")
+        assert received.startswith(b"HTTP/1.1 400 ")
+
+
+async def test_idle_keepalive_closes_after_keepalive_timeout(
+    serve: ServeFactory, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0
+    async with serve(conf()) as server:
+        client = await Client.connect(server.port())
+        assert (await client.request("GET", "/hello")).status == 200
+        start = trio.current_time()
+        with trio.fail_after(60):
+            assert await client.stream.receive_some(100) == b""  # closed by the server
+        assert 5 <= trio.current_time() - start < 6
+        await client.aclose()
+
+
+async def test_slow_request_head_times_out(
+    serve: ServeFactory, mock_clock: trio.testing.MockClock
+) -> None:
+    mock_clock.autojump_threshold = 0
+    async with serve(conf()) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        await stream.send_all(b"GET /hello HTTP/1.1\r\n")  # and never the rest
+        start = trio.current_time()
+        with trio.fail_after(60):
+            assert await stream.receive_some(100) == b""
+        assert 7 <= trio.current_time() - start < 8
+        await stream.aclose()
+
+
+async def test_worker_connections_caps_concurrent_connections(serve: ServeFactory) -> None:
+    async with serve(conf(connections=2)) as server:
+        port = server.port()
+        first = await Client.connect(port)
+        second = await Client.connect(port)
+        assert (await first.request("GET", "/hello")).status == 200
+        assert (await second.request("GET", "/hello")).status == 200
+        third = await trio.open_tcp_stream("127.0.0.1", port)
+        await third.send_all(b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n")
+        with trio.fail_after(5):
+            assert await third.receive_some(100) == b""  # dropped
+        await third.aclose()
+        await first.aclose()
+        await trio.sleep(0.05)
+        assert (await request(port, "GET", "/hello")).status == 200
+        await second.aclose()
