@@ -82,7 +82,9 @@ async def test_head_and_limits(serve: ServeFactory) -> None:
         assert fits.status == 200
         long_uri = await _raw(port, b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n")
         assert long_uri.startswith(b"HTTP/1.1 414 ")
-        long_header = await _raw(port, b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"b" * 2000 + b"\r\n\r\n")
+        long_header = await _raw(
+            port, b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"b" * 2000 + b"\r\n\r\n"
+        )
         assert long_header.startswith(b"HTTP/1.1 400 ")
         assert b"<title>400 Request Header Or Cookie Too Large</title>" in long_header
 
