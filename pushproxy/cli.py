@@ -99,8 +99,9 @@ def _subcommands() -> argparse.ArgumentParser:
 
 def _run_command(args: argparse.Namespace) -> int:
     conf = os.path.abspath(args.conf) if args.conf else bundled_config()
-    daemon = "daemon on;" if args.daemon else "daemon off;"
-    options = process.Options(conf=conf, prefix=args.prefix, globals=daemon, upstream=args.upstream)
+    options = process.Options(
+        conf=conf, prefix=args.prefix, upstream=args.upstream, daemon=args.daemon
+    )
     return process.run(options)
 
 

@@ -54,6 +54,7 @@ class Options:
     prefix: str | None = None
     globals: str | None = None  # -g "directives;"
     upstream: str | None = None  # --upstream URL: where non-push requests go by default
+    daemon: bool | None = None  # None: as the configuration's `daemon` says (on by default)
 
 
 def _global_directives(text: str | None) -> tuple[Directive, ...]:
@@ -228,7 +229,10 @@ def run(options: Options) -> int:
     if working:
         os.chdir(working)
     pid_file = pid_path(config, options.prefix)
-    if (main_value(config, "daemon", "on") or "on").lower() == "on":
+    daemon = options.daemon
+    if daemon is None:
+        daemon = (main_value(config, "daemon", "on") or "on").lower() == "on"
+    if daemon:
         daemonize(pid_file, error_log.path)
     else:
         write_pid(pid_file)
