@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import pytest
 
 from pushproxy.config.diagnostics import Diagnostic
-from pushproxy.config.nginx_rules import validate
+from pushproxy.config.nginx_rules import missing_events, validate
 from pushproxy.config.tree import Directive
 
 FILE = "/etc/nginx/nginx.conf"
@@ -169,13 +169,17 @@ def test_duplicate_locations_come_when_http_ends() -> None:
     ]
 
 
-def test_missing_events_comes_last_without_a_line() -> None:
+def test_missing_events_is_its_own_check_without_a_line() -> None:
     tree = (d("http", block=[d("nope")], file="/x/main.conf"),)
-    found = validate(tree)
-    assert found[-1] == Diagnostic(
-        code="E111", message='no "events" section in configuration', file="/x/main.conf", line=0
-    )
-    assert [x.code for x in found] == ["E101", "E111"]
+    assert [x.code for x in validate(tree)] == ["E101"]
+    assert missing_events(tree) == [
+        Diagnostic(
+            code="E111", message='no "events" section in configuration', file="/x/main.conf",
+            line=0,
+        )
+    ]
+    assert missing_events(tree, complete=False) == []
+    assert missing_events((d("events", block=[]), *tree)) == []
 
 
 def test_comments_are_not_directives() -> None:

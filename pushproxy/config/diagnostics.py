@@ -37,6 +37,7 @@ CODES: tuple[Code, ...] = (
     Code(code="E110", severity=Severity.ERROR, title="regular expression does not compile"),
     Code(code="E111", severity=Severity.ERROR, title="invalid configuration structure"),
     Code(code="E112", severity=Severity.ERROR, title="unknown upstream host"),
+    Code(code="E113", severity=Severity.ERROR, title="unknown variable"),
     Code(code="E201", severity=Severity.ERROR, title="push stream validation"),
     Code(code="E301", severity=Severity.ERROR, title="capture not defined by the location regex"),
     Code(code="W301", severity=Severity.WARNING, title="location can never match"),

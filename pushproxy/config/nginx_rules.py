@@ -75,7 +75,6 @@ def _split_location(args: tuple[str, ...]) -> tuple[str | None, str, bool]:
 class _Walker:
     def __init__(self) -> None:
         self.found: list[Diagnostic] = []
-        self.has_events = False
         self.servers: list[list[_Location]] = []
 
     def block(self, items: Sequence[Directive], scope: _Scope) -> None:
@@ -95,8 +94,6 @@ class _Walker:
                                       level=None, hint=_THIRD_PARTY_HINT))
             return
         spec = spec_in(d.name, scope.context)
-        if spec is not None and scope.context is Ctx.MAIN and d.name == "events":
-            self.has_events = True  # nginx would stop at any error in it, not report it missing
         if spec is None:
             self.found.append(_at(d, "E102", text("not_allowed", name=d.name)))
             self.enter(specs[0], d, scope, None)
@@ -243,14 +240,19 @@ def _duplicate_locations(locations: list[_Location]) -> Iterator[Diagnostic]:
 
 
 def validate(tree: Sequence[Directive], *, complete: bool = True) -> list[Diagnostic]:
-    """Every judgement nginx makes on the spliced config `tree`, in the order nginx makes them.
+    """Every judgement nginx makes while reading the spliced config `tree`, in its order.
 
-    `complete=False` says reading stopped early (a syntax error): the checks nginx makes only
-    after the whole file was read, like the missing `events` section, are then left out.
+    `complete=False` says reading stopped early (a syntax error). The missing `events` check,
+    made after everything else (also after the http block's variables), is `missing_events`.
     """
     walker = _Walker()
     walker.block(tree, _Scope(context=Ctx.MAIN))
-    if complete and not walker.has_events:
-        file = next((d.file for d in tree), "")
-        walker.found.append(Diagnostic(code="E111", message=text("no_events"), file=file, line=0))
     return walker.found
+
+
+def missing_events(tree: Sequence[Directive], *, complete: bool = True) -> list[Diagnostic]:
+    """`no "events" section in configuration`, which nginx finds only once all is read."""
+    if not complete or any(d.name == "events" and d.block is not None for d in tree):
+        return []
+    file = next((d.file for d in tree), "")
+    return [Diagnostic(code="E111", message=text("no_events"), file=file, line=0)]
