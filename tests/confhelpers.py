@@ -15,6 +15,7 @@ Layout of a case, `tests/configs/<case>/`:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -26,6 +27,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pushproxy.cli import main
 
 TESTS = Path(__file__).resolve().parent
 CONFIGS = TESTS / "configs"
@@ -148,13 +151,21 @@ def single_payload(full: JSON) -> JSON:
 
 
 def pushproxy(*args: str) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [sys.executable, "-m", "pushproxy", *args],
-        capture_output=True,
-        timeout=TIMEOUT,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    """The command line, run in this process (a new interpreter per case costs minutes over
+    the corpus): its exact output bytes and exit code. tests/test_check.py runs real
+    subprocesses."""
+    out, err = io.BytesIO(), io.BytesIO()
+    streams = (sys.stdout, sys.stderr)
+    wrappers = [io.TextIOWrapper(b, encoding="utf-8", errors="surrogateescape") for b in (out, err)]
+    sys.stdout, sys.stderr = wrappers
+    try:
+        code = main(list(args))
+    finally:
+        sys.stdout, sys.stderr = streams
+        for wrapper in wrappers:
+            wrapper.flush()
+            wrapper.detach()  # keep the buffer open once the wrapper is gone
+    return subprocess.CompletedProcess(["pushproxy", *args], code, out.getvalue(), err.getvalue())
 
 
 def parse_payload(path: Path, *flags: str) -> JSON:

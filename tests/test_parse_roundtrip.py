@@ -80,7 +80,7 @@ def cycle(items: list[str]) -> Iterator[str]:
         yield from items
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tree=trees, style=styles)
 def test_rendered_tree_reads_back(tree: list[Node], style: list[str]) -> None:
     rendered = render(tree, styles=cycle(style))
@@ -89,7 +89,7 @@ def test_rendered_tree_reads_back(tree: list[Node], style: list[str]) -> None:
     assert lines_of(parsed) == rendered.lines
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(tree=trees, style=styles)
 def test_comments_are_dropped_unless_asked(tree: list[Node], style: list[str]) -> None:
     rendered = render(tree, styles=cycle(style))
