@@ -83,6 +83,7 @@ class HttpConnection:
         "reuse",
         "status_sent",
         "stream",
+        "taken_over",
     )
 
     def __init__(self, stream: trio.abc.Stream, limits: Limits) -> None:
@@ -91,6 +92,7 @@ class HttpConnection:
         self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
         self.requests_served = 0
         self.reuse = True
+        self.taken_over = False
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
@@ -317,6 +319,7 @@ class HttpConnection:
         """Leave HTTP for another protocol (an Upgrade): the stream and the bytes already
         received past the request head. The caller writes its own 101; no request follows."""
         self.reuse = False
+        self.taken_over = True
         leftover, _ = self._h11.trailing_data
         return self.stream, bytes(leftover)
 
@@ -326,7 +329,8 @@ class HttpConnection:
 
     @property
     def can_respond(self) -> bool:
-        return self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE)
+        """Whether an HTTP response can still be written (not after one, nor after a 101)."""
+        return not self.taken_over and self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE)
 
     @property
     def keep_alive(self) -> bool:

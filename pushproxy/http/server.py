@@ -36,6 +36,8 @@ from pushproxy.push.runtime import PushRuntime
 from pushproxy.push.settings import LocationType
 from pushproxy.push.statistics import handle_statistics
 from pushproxy.push.subscriber import handle_subscriber
+from pushproxy.push.websocket import handle_websocket
+from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 
 log = logging.getLogger("pushproxy")
 
@@ -167,6 +169,7 @@ class HttpServer:
         self.prefix = prefix
         self.access_logs = AccessLogs(config.http, prefix)
         self.push: PushRuntime | None = None
+        self.proxy: ProxyRuntime | None = None
         self.bound: dict[ListenKey, list[tuple[str, int]]] = {}
         self.stopping = False
         self._nursery: trio.Nursery | None = None
@@ -191,6 +194,7 @@ class HttpServer:
         task_status: trio.TaskStatus[HttpServer] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         self.push = PushRuntime(self.site.config)
+        self.proxy = ProxyRuntime(self.site.config, self.default_upstream)
         if listeners is None:
             listeners = [
                 (key, one) for key in self.site.listens for one in await self.open_listener(key)
@@ -203,6 +207,7 @@ class HttpServer:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self.push.run_timers)
+                nursery.start_soon(self.proxy.run)
                 for key, listener in listeners:
                     self._start_accepting(key, [listener])
                 task_status.started(self)
@@ -387,10 +392,15 @@ class HttpServer:
                 await handle_publisher(exchange, location, pushed, push)
             elif kind is LocationType.STATISTICS:
                 await handle_statistics(exchange, pushed, push)
+            elif kind is LocationType.WEBSOCKET:
+                await handle_websocket(exchange, location, pushed, push)
             else:
                 await handle_subscriber(exchange, location, pushed, push)
             return
         if location.level.own.get("return"):
             await handle_return(exchange, location)
+            return
+        if self.proxy is not None and self.proxy.handles(location):
+            await handle_proxy(exchange, location, self.proxy)
             return
         await exchange.conn.error(404, head_only=exchange.method == "HEAD")

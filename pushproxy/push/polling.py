@@ -10,15 +10,17 @@ from __future__ import annotations
 import trio
 
 from pushproxy.http.connection import ClientGone, HttpConnection
+from pushproxy.http.exchange import Exchange
 from pushproxy.push.messages import Message, http_date
 from pushproxy.push.responses import header_only
 from pushproxy.push.selection import poll
-from pushproxy.push.subscription import Subscription
+from pushproxy.push.subscription import Subscription, wait_client_closed
 from pushproxy.push.templates import JSONP_CONTENT_TYPE
+from pushproxy.push.validators import etag_matches
 
 
 def _validators(last_modified: int, etag: int) -> list[tuple[bytes, bytes]]:
-    """`add_polling_headers()`: Last-Modified when > 0, `Etag: W/<tag>` when >= 0."""
+    """Last-Modified when > 0, `Etag: W/<tag>` when >= 0."""
     headers = []
     if last_modified > 0:
         headers.append((b"Last-Modified", http_date(last_modified)))
@@ -27,24 +29,54 @@ def _validators(last_modified: int, etag: int) -> list[tuple[bytes, bytes]]:
     return headers
 
 
-def _content_type(subscription: Subscription) -> bytes:
+def _polling_headers(
+    subscription: Subscription, last_modified: int, etag: int
+) -> list[tuple[bytes, bytes]]:
+    """`add_polling_headers()`, which every polling answer gets, a 304 included: the content
+    type (JSONP's, or nginx's choice for the URI) and the validators."""
     if subscription.callback is not None:
-        return JSONP_CONTENT_TYPE.encode()
-    return subscription.push.content_type(subscription.exchange.lookup("uri") or "")
+        content_type = JSONP_CONTENT_TYPE.encode()
+    else:
+        content_type = subscription.push.content_type(subscription.exchange.lookup("uri") or "")
+    return [
+        *subscription.headers,
+        (b"Content-Type", content_type),
+        *_validators(last_modified, etag),
+    ]
+
+
+def _not_modified(exchange: Exchange, etag: int) -> bool:
+    """nginx's not-modified filter on a 200 with an Etag: If-None-Match naming it turns the
+    answer into a 304, unless the request has If-Modified-Since (which the module's locations
+    switch off, so it always counts as modified).
+    """
+    if exchange.header(b"if-modified-since") is not None:
+        return False
+    wanted = exchange.header(b"if-none-match")
+    return wanted is not None and etag_matches(wanted, b"W/%d" % etag if etag >= 0 else None)
 
 
 async def _answer(
     subscription: Subscription, pieces: list[bytes], last_modified: int, etag: int
 ) -> None:
-    head = [
-        *subscription.headers,
-        (b"Content-Type", _content_type(subscription)),
-        *_validators(last_modified, etag),
-    ]
-    conn = subscription.exchange.conn
-    await conn.start(200, head)
+    """A 200 with `pieces`, one chunk each (or the not-modified filter's 304)."""
+    exchange = subscription.exchange
+    conn = exchange.conn
+    if _not_modified(exchange, etag):
+        # The filter's 304 drops the body, Content-Type and Content-Length.
+        await conn.start(304, [*subscription.headers, *_validators(last_modified, etag)])
+        await conn.finish()
+        return
+    await conn.start(200, _polling_headers(subscription, last_modified, etag))
     await conn.write_pieces(pieces)
     await conn.finish()
+
+
+async def _not_modified_answer(subscription: Subscription, last_modified: int, etag: int) -> None:
+    """The module's own 304: header-only, with the polling headers."""
+    await header_only(
+        subscription.exchange, 304, _polling_headers(subscription, last_modified, etag)
+    )
 
 
 class LongPollSession:
@@ -64,6 +96,7 @@ class LongPollSession:
             self.done.set()
 
     def channel_deleted(self, message: Message, remaining: int) -> None:
+        # Any deleted channel answers, even when others remain (§6.5).
         if self.answer is None:
             self.answer = message
             self.deleted = True
@@ -71,28 +104,29 @@ class LongPollSession:
 
 
 async def serve_polling(subscription: Subscription, *, longpolling: bool) -> None:
-    exchange, push, runtime = subscription.exchange, subscription.push, subscription.runtime
-    store = runtime.store
-    assert store is not None
-    templates, callback = push.templates, subscription.callback
+    templates, callback = subscription.push.templates, subscription.callback
     result = poll(subscription.channels, subscription.last)
     if result.found:
         pieces = templates.polling_pieces(result.messages, callback)
         await _answer(subscription, pieces, result.last_modified, result.etag)
-        return
-    if not longpolling:
-        await header_only(
-            exchange, 304, [*subscription.headers, *_validators(result.last_modified, result.etag)]
-        )
-        return
+    elif longpolling:
+        await _wait_and_answer(subscription)
+    else:
+        await _not_modified_answer(subscription, result.last_modified, result.etag)
+
+
+async def _wait_and_answer(subscription: Subscription) -> None:
+    """Long-polling with nothing to send yet: wait subscribed, then answer once."""
+    store = subscription.runtime.store
+    assert store is not None
     session = LongPollSession()
     connection = store.register(session)
     try:
         for channel, _ in subscription.channels:
             store.subscribe(connection, channel)
-        ttl = push.settings.longpolling_connection_ttl
+        ttl = subscription.push.settings.longpolling_connection_ttl
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_client, exchange.conn, session)
+            nursery.start_soon(_watch_client, subscription.exchange.conn, session)
             with trio.move_on_after(ttl if ttl else float("inf")):
                 await session.done.wait()
             nursery.cancel_scope.cancel()
@@ -100,24 +134,24 @@ async def serve_polling(subscription: Subscription, *, longpolling: bool) -> Non
         store.unregister(connection)
     if session.client_gone:
         return
-    message = session.answer
-    now = store.now()
+    templates, callback = subscription.push.templates, subscription.callback
+    message, now = session.answer, store.now()
     try:
-        if message is not None and not session.deleted:
+        if message is not None:
+            # A deletion answers like a timeout: validators of now and tag 0.
+            last_modified, etag = (now, 0) if session.deleted else (message.time, message.tag)
             pieces = templates.single_message_pieces(message, callback)
-            await _answer(subscription, pieces, message.time, message.tag)
-        elif message is not None:
-            await _answer(subscription, templates.single_message_pieces(message, callback), now, 0)
+            await _answer(subscription, pieces, last_modified, etag)
         elif store.settings.timeout_with_body:
             pieces = templates.single_message_pieces(store.timeout_message, callback)
             await _answer(subscription, pieces, now, 0)
         else:
-            await header_only(exchange, 304, [*subscription.headers, *_validators(now, 0)])
+            await _not_modified_answer(subscription, now, 0)
     except ClientGone:
-        pass
+        pass  # the client left as the answer went out
 
 
 async def _watch_client(conn: HttpConnection, session: LongPollSession) -> None:
-    await conn.wait_peer_closed(consume=False)
+    await wait_client_closed(conn, consume=False)
     session.client_gone = True
     session.done.set()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import trio
@@ -18,7 +18,7 @@ from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Config, Location
 from pushproxy.config.push_rules import location_settings, main_settings, push_locations
 from pushproxy.push.padding import Paddings, max_padding
-from pushproxy.push.settings import LocationSettings, MainSettings
+from pushproxy.push.settings import LocationSettings, LocationType, MainSettings
 from pushproxy.push.store import BUFFER_CLEANUP_INTERVAL, MEMORY_CLEANUP_INTERVAL, Store
 from pushproxy.push.templates import LocationTemplates, TemplateRegistry
 
@@ -61,6 +61,19 @@ def _types(location: Location) -> Mapping[str, bytes]:
     }
 
 
+def _with_conditions(
+    found: Iterable[tuple[Location, LocationType]],
+) -> Iterator[tuple[Location, LocationType]]:
+    """Push locations and their `if` blocks: a block serves as its location does, with the
+    settings it overrides (`if ($arg_qs = "on") { push_stream_last_event_id ...; }`)."""
+    for location, kind in found:
+        pending = [location]
+        while pending:
+            current = pending.pop(0)
+            yield current, kind
+            pending.extend(current.conditions)
+
+
 def trio_wall_clock() -> Callable[[], float]:
     """Wall-clock seconds that advance with trio's clock (so MockClock drives message TTLs)."""
     wall, base = time.time(), trio.current_time()
@@ -93,7 +106,7 @@ class PushRuntime:
         main: MainSettings = main_settings(http.level)
         registry = TemplateRegistry()
         locations: dict[int, PushLocation] = {}
-        for location, kind in found:
+        for location, kind in _with_conditions(found):
             settings = location_settings(location, kind, main)
             templates = LocationTemplates.build(settings, registry)
             default_type = location.level.arg("default_type")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from email.utils import mktime_tz, parsedate_tz
 from itertools import islice
 
 from pushproxy.push.channels import Channel
@@ -43,22 +42,6 @@ def parse_tag(value: bytes | None) -> int:
         return -1
     tag = int(value)
     return tag if tag <= _NGX_INT_MAX else -1
-
-
-def parse_http_time(value: bytes | None) -> int:
-    """An If-Modified-Since (or `push_stream_last_received_message_time`) value in seconds;
-    -1 when missing or unparsable (the JavaScript client sends `null`).
-    """
-    if not value:
-        return -1
-    parsed = parsedate_tz(value.decode("latin-1"))
-    if parsed is None:
-        return -1
-    try:
-        seconds = int(mktime_tz(parsed))
-    except (OverflowError, ValueError):
-        return -1
-    return seconds if seconds >= 0 else -1
 
 
 def _start(messages: Iterable[Message], last: LastReceived) -> int | None:

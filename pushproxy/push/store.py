@@ -153,7 +153,9 @@ class Store:
         channel = Channel(
             channel_id,
             wildcard=wildcard,
-            for_events=channel_id == settings.events_channel_id,
+            # the empty id is an ordinary channel when no events channel is configured
+            for_events=bool(settings.events_channel_id)
+            and channel_id == settings.events_channel_id,
             expires=self.now() + settings.channel_inactivity_time,
             size=size,
         )

@@ -13,9 +13,10 @@ import trio
 
 from pushproxy.http.connection import ClientGone, HttpConnection
 from pushproxy.push.messages import Message
+from pushproxy.push.padding import PaddingRule, Paddings
 from pushproxy.push.selection import old_messages
-from pushproxy.push.subscription import Subscription
-from pushproxy.push.templates import EVENTSOURCE_CONTENT_TYPE, RenderMode
+from pushproxy.push.subscription import Subscription, wait_client_closed
+from pushproxy.push.templates import EVENTSOURCE_CONTENT_TYPE, LocationTemplates, RenderMode
 
 # Bytes queued for one subscriber before it counts as too slow and is dropped.
 OUTBOX_LIMIT = 4 * 1024 * 1024
@@ -35,30 +36,41 @@ class StreamSession:
         "pending",
         "pending_bytes",
         "templates",
+        "writer",
     )
 
-    def __init__(self, subscription: Subscription) -> None:
-        push = subscription.push
-        self.templates = push.templates
-        self.eventsource = self.templates.mode is RenderMode.EVENTSOURCE
-        self._paddings = subscription.runtime.paddings
-        self._padding = subscription.padding
+    def __init__(
+        self, templates: LocationTemplates, paddings: Paddings, padding: PaddingRule | None
+    ) -> None:
+        self.templates = templates
+        self.eventsource = templates.mode is RenderMode.EVENTSOURCE
+        self._paddings = paddings
+        self._padding = padding
         self._lot = trio.lowlevel.ParkingLot()
         self.pending: list[bytes] = []
         self.pending_bytes = 0
         self.live = False  # a live message went out since the writer last looked (ping reset)
         self.finished = False  # every channel was deleted: footer, then the end
-        self.overflow = False
+        self.overflow = False  # too slow: dropped without a footer
+        self.writer = trio.CancelScope()  # the writer's scope; an overflow cancels its write
 
     def pieces(self, message: Message) -> list[bytes]:
+        """A message as written to this subscriber: its shared pieces, then the padding its
+        user agent asks for (measured on the rendering, as the module does)."""
         pieces = self.templates.message_pieces(message)
-        rendered = self.templates.render(message)
         padding = self._paddings.after_message(
-            self._padding, len(rendered), eventsource=self.eventsource
+            self._padding, len(self.templates.render(message)), eventsource=self.eventsource
         )
         if padding:
             pieces.append(padding)
         return pieces
+
+    def header_pieces(self) -> list[bytes]:
+        header = self.templates.header
+        padding = self._paddings.after_header(
+            self._padding, len(header), eventsource=self.eventsource
+        )
+        return [piece for piece in (header, padding) if piece]
 
     def ping_pieces(self, ping: Message) -> list[bytes]:
         """Eventsource pings are a bare comment line; other pings are templated and padded."""
@@ -67,10 +79,17 @@ class StreamSession:
         return self.pieces(ping)
 
     def _queue(self, pieces: list[bytes]) -> None:
-        self.pending += pieces
-        self.pending_bytes += sum(len(p) for p in pieces)
-        if self.pending_bytes > OUTBOX_LIMIT:
+        if self.overflow:
+            return
+        size = sum(len(piece) for piece in pieces)
+        if self.pending_bytes + size > OUTBOX_LIMIT:
+            # nginx would hit its send timeout: drop the subscriber now, keep nothing queued.
             self.overflow = True
+            self.pending, self.pending_bytes = [], 0
+            self.writer.cancel()
+            return
+        self.pending += pieces
+        self.pending_bytes += size
         self._lot.unpark_all()
 
     def deliver(self, message: Message) -> None:
@@ -78,9 +97,9 @@ class StreamSession:
         self._queue(self.pieces(message))
 
     def channel_deleted(self, message: Message, remaining: int) -> None:
+        self._queue(self.pieces(message))
         if remaining == 0:
             self.finished = True
-        self._queue(self.pieces(message))
 
     def take(self) -> list[bytes]:
         pieces, self.pending, self.pending_bytes = self.pending, [], 0
@@ -105,19 +124,11 @@ async def serve_stream(subscription: Subscription) -> None:
     store = runtime.store
     assert store is not None
     conn = exchange.conn
-    session = StreamSession(subscription)
-    templates = push.templates
-    settings = push.settings
-    head = [*subscription.headers, (b"Content-Type", _content_type(subscription))]
-    await conn.start(200, head)
-    first = [templates.header] if templates.header else []
-    if templates.header:
-        first.append(
-            runtime.paddings.after_header(
-                subscription.padding, len(templates.header), eventsource=session.eventsource
-            )
-        )
+    session = StreamSession(push.templates, runtime.paddings, subscription.padding)
+    await conn.start(200, [*subscription.headers, (b"Content-Type", _content_type(subscription))])
+    first = session.header_pieces()
     connection = store.register(session)
+    ended_well = False  # stays False when the client left or fell too far behind
     try:
         # Old messages, then the subscription, channel by channel; no await in between, so
         # no message published meanwhile is missed or sent twice.
@@ -125,63 +136,57 @@ async def serve_stream(subscription: Subscription) -> None:
             for message in old_messages(channel, backtrack, subscription.last):
                 first += session.pieces(message)
             store.subscribe(connection, channel)
-        await conn.write_pieces(first)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_client, conn, nursery.cancel_scope)
-            ended_well = await _write_loop(
-                session,
-                conn,
-                store.ping_message,
-                settings.ping_message_interval,
-                settings.subscriber_connection_ttl,
-            )
-            nursery.cancel_scope.cancel()
-        if ended_well:
-            await conn.write_pieces(
-                session.take() + ([templates.footer] if templates.footer else [])
-            )
-            await conn.finish()
+        with session.writer:
+            await conn.write_pieces(first)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch_client, conn, session.writer)
+                await _write_loop(session, conn, store.ping_message, subscription)
+                ended_well = True
+                session.writer.cancel()
     except ClientGone:
         pass
     finally:
+        # Unsubscribed before the footer goes out, as the module finalizes.
         store.unregister(connection)
+    try:
+        if ended_well:
+            footer = [push.templates.footer] if push.templates.footer else []
+            await conn.write_pieces(session.take() + footer)
+            await conn.finish()
+    except ClientGone:
+        pass
     # The watcher consumed whatever the client sent meanwhile: no next request to read.
     conn.end_after_response()
 
 
 async def _watch_client(conn: HttpConnection, scope: trio.CancelScope) -> None:
-    await conn.wait_peer_closed(consume=True)
+    await wait_client_closed(conn, consume=True)
     scope.cancel()
 
 
 async def _write_loop(
-    session: StreamSession,
-    conn: HttpConnection,
-    ping: Message,
-    ping_interval: float | None,
-    ttl: float | None,
-) -> bool:
-    """Send what the store queues, pings when idle; True when the stream should end with the
-    footer (TTL or all channels deleted), False when the subscriber fell too far behind.
-    """
+    session: StreamSession, conn: HttpConnection, ping: Message, subscription: Subscription
+) -> None:
+    """Send what the store queues, and pings when idle, until the connection TTL or the
+    deletion of every channel (then the stream ends with the footer)."""
+    settings = subscription.push.settings
+    interval, ttl = settings.ping_message_interval, settings.subscriber_connection_ttl
     now = trio.current_time()
     end_at = now + ttl if ttl else float("inf")
-    next_ping = now + ping_interval if ping_interval else float("inf")
+    next_ping = now + interval if interval else float("inf")
     while True:
-        if session.overflow:
-            return False
         if session.pending:
-            if session.live and ping_interval:
-                next_ping = trio.current_time() + ping_interval
-                session.live = False
+            if session.live and interval:
+                next_ping = trio.current_time() + interval  # live messages reset the ping
+            session.live = False
             await conn.write_pieces(session.take())
             continue
         if session.finished:
-            return True
+            return
         await session.wait(min(end_at, next_ping))
         now = trio.current_time()
         if now >= end_at:
-            return True
-        if now >= next_ping and not session.pending and ping_interval:
+            return
+        if interval and now >= next_ping and not session.pending:
             session.pending += session.ping_pieces(ping)
-            next_ping = now + ping_interval
+            next_ping = now + interval

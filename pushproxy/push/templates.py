@@ -250,7 +250,8 @@ class LocationTemplates:
         return _pieces(
             (message.event_id_line or b"") if eventsource else b"",
             (message.event_type_line or b"") if eventsource else b"",
-            (callback or b"") + JSONP_OPEN if jsonp and wrap else b"",
+            (callback or b"") if jsonp and wrap else b"",
+            JSONP_OPEN if jsonp and wrap else b"",
             JSONP_SEPARATOR if jsonp and separator else b"",
             self.render(message),
             JSONP_CLOSE if jsonp and wrap else b"",

@@ -9,10 +9,10 @@ from pushproxy.push.selection import (
     LastReceived,
     has_old_messages,
     old_messages,
-    parse_http_time,
     parse_tag,
     poll,
 )
+from pushproxy.push.validators import parse_http_time
 
 T = 1_700_000_000
 

@@ -71,3 +71,10 @@ def test_delete_notifies_the_events_channel() -> None:
 def test_events_channel_must_fit() -> None:
     with pytest.raises(StoreError):
         make_store(shared_memory_size=10, events_channel_id=b"ev")
+
+
+def test_the_empty_id_is_an_ordinary_channel_without_events_channel() -> None:
+    store = make_store()
+    empty = channel(store, b"")
+    assert not empty.for_events
+    assert store.events_channel is None

@@ -255,6 +255,11 @@ def test_long_polling_timeout_with_body_example() -> None:
     )
 
 
+def test_long_polling_jsonp_pieces_are_written_one_by_one() -> None:
+    pieces = location(header=b"H", footer=b"F").single_message_pieces(msg(b"m"), b"cb")
+    assert pieces == [b"H", b"cb", b"([", b"m", b"]);", b"F"]
+
+
 def test_long_polling_deleted_channel_example() -> None:
     templates = location(message=b'{"id":"~id~", "message":"~text~", "channel":"~channel~"}')
     deleted = deleted_message(b"ch1", b"Channel deleted")

@@ -1,0 +1,464 @@
+"""Streaming subscribers over real sockets (PROTOCOL.md §2, §5, §6.1, §6.2, §9.4)."""
+
+from __future__ import annotations
+
+import trio
+
+from .wire import (
+    EPOCH,
+    PUBLISHER,
+    STATISTICS,
+    Client,
+    MockClock,
+    RawClient,
+    ServeFactory,
+    assert_anti_cache,
+    assert_cors,
+    assert_header_only,
+    config,
+    http_time,
+    now_of,
+    open_stream,
+    publish,
+    read_chunks,
+    request,
+    store_of,
+    wait_connections,
+    wait_subscribers,
+)
+
+CONF = config(
+    PUBLISHER
+    + STATISTICS
+    + """
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_header_template "HEADER";
+            push_stream_message_template "~id~:~text~";
+            push_stream_footer_template "FOOTER";
+        }
+        location ~ /plain/(.*) {
+            push_stream_subscriber streaming;
+            push_stream_channels_path $1;
+        }
+        location ~ /html/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            default_type "text/html; charset=utf-8";
+            push_stream_allowed_origins "*";
+        }
+        location ~ /ping/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_message_template "~id~:~text~";
+            push_stream_ping_message_interval 1s;
+        }
+        location ~ /ttl/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_header_template "HEADER";
+            push_stream_footer_template "FOOTER";
+            push_stream_subscriber_connection_ttl 3s;
+        }
+        location ~ /tokens/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_message_template "~ID~|~channel~|~text~|~size~|~time~|~tag~|~x~|~";
+        }
+"""
+)
+
+
+async def test_response_head_and_chunk_per_piece(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        await publish(port, "ch1", b"old")
+        client, head = await open_stream(port, "/sub/ch1.b1")
+        assert head.status == 200
+        assert head.header("Transfer-Encoding") == "chunked"
+        assert head.header("Content-Length") is None
+        assert head.header("Content-Type") == "text/plain"
+        assert head.header("Last-Modified") is None
+        assert head.header("Etag") is None
+        assert_anti_cache(head)
+        assert_cors(head, None)
+        assert await read_chunks(client, 2) == [b"HEADER", b"1:old"]
+        await wait_subscribers(server, b"ch1", 1)
+        await publish(port, "ch1", b"live 1")
+        await publish(port, "ch1", b"live 2")
+        assert await read_chunks(client, 2) == [b"2:live 1", b"3:live 2"]
+        await client.aclose()
+        await wait_connections(server, 0)
+
+
+async def test_default_template_and_content_type(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        client, head = await open_stream(port, "/html/ch1")
+        assert head.header("Content-Type") == "text/html; charset=utf-8"
+        assert_cors(head, "*")
+        await wait_subscribers(server, b"ch1", 1)
+        await publish(port, "ch1", b"just the text")
+        assert await read_chunks(client, 1) == [b"just the text"]
+        await client.aclose()
+        # `.b1` is the extension nginx sees: no such MIME type, so the default type
+        other, head = await open_stream(port, "/plain/page.html")
+        assert head.header("Content-Type") == "text/html"
+        await other.aclose()
+        backtrack, head = await open_stream(port, "/html/ch.b1")
+        assert head.header("Content-Type") == "text/html; charset=utf-8"
+        await backtrack.aclose()
+
+
+async def test_template_tokens(serve: ServeFactory, autojump_clock: MockClock) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        client, _ = await open_stream(port, "/tokens/ch1")
+        await wait_subscribers(server, b"ch1", 1)
+        await publish(port, "ch1", b"~channel~~text~")
+        now = now_of(server)
+        (chunk,) = await read_chunks(client, 1)
+        prefix = b"1|ch1|~channel~~text~|15|%s|" % http_time(now).encode()
+        assert chunk.startswith(prefix), chunk
+        assert chunk[len(prefix) :].split(b"|")[1:] == [b"~x~", b"~"]
+        await client.aclose()
+
+
+async def test_old_messages_then_live_per_channel_in_path_order(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        for number in range(1, 4):
+            await publish(port, "a", b"a%d" % number)
+            await publish(port, "b", b"b%d" % number)
+        client, _ = await open_stream(port, "/sub/b.b2/a.b5/c")
+        assert await read_chunks(client, 6) == [
+            b"HEADER",
+            b"2:b2",
+            b"3:b3",
+            b"1:a1",
+            b"2:a2",
+            b"3:a3",
+        ]
+        await wait_subscribers(server, b"c", 1)
+        await publish(port, "c", b"c1")
+        await publish(port, "a", b"a4")
+        assert await read_chunks(client, 2) == [b"1:c1", b"4:a4"]
+        await client.aclose()
+
+
+async def test_duplicate_channel_delivers_twice(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        client, _ = await open_stream(port, "/sub/a/a")
+        await wait_subscribers(server, b"a", 2)
+        await publish(port, "a", b"x")
+        assert await read_chunks(client, 3) == [b"HEADER", b"1:x", b"1:x"]
+        await client.aclose()
+
+
+async def test_pings_follow_the_interval_and_live_messages_reset_them(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        await publish(port, "ch1", b"old")
+        client, _ = await open_stream(port, "/ping/ch1.b1")
+        start = trio.current_time()
+        assert await read_chunks(client, 1) == [b"1:old"]
+        assert await read_chunks(client, 1) == [b"-1: "]
+        assert trio.current_time() - start == 1.0
+        await trio.sleep(0.5)
+        await publish(port, "ch1", b"live")
+        assert await read_chunks(client, 1) == [b"2:live"]
+        published = trio.current_time()
+        assert await read_chunks(client, 1) == [b"-1: "]
+        assert trio.current_time() - published == 1.0
+        assert await read_chunks(client, 1) == [b"-1: "]
+        assert trio.current_time() - published == 2.0
+        await client.aclose()
+
+
+async def test_custom_ping_text(serve: ServeFactory, autojump_clock: MockClock) -> None:
+    conf = config(
+        """
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_message_template "~id~:~text~:~channel~:~tag~:~time~";
+            push_stream_ping_message_interval 2s;
+        }
+""",
+        http='    push_stream_ping_message_text "pinging you!!!";',
+    )
+    async with serve(conf) as server:
+        client, _ = await open_stream(server.port(), "/sub/ch1")
+        assert await read_chunks(client, 1) == [b"-1:pinging you!!!::0:" + EPOCH.encode()]
+        await client.aclose()
+
+
+async def test_connection_ttl_ends_with_footer(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        start = trio.current_time()
+        client, _ = await open_stream(port, "/ttl/ch1")
+        assert await read_chunks(client, 1) == [b"HEADER"]
+        await wait_subscribers(server, b"ch1", 1)
+        await publish(port, "ch1", b"msg")
+        assert await read_chunks(client, 2) == [b"msg", b"FOOTER"]
+        assert await client.read_chunk() is None
+        assert trio.current_time() - start == 3.0
+        await wait_subscribers(server, b"ch1", 0)
+        await client.aclose()
+
+
+async def test_delete_of_one_channel_keeps_the_stream(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        client, _ = await open_stream(port, "/sub/ch1/ch2")
+        await wait_subscribers(server, b"ch2", 1)
+        assert (await request(port, "DELETE", "/pub?id=ch1")).status == 200
+        assert await read_chunks(client, 2) == [b"HEADER", b"-2:Channel deleted"]
+        await publish(port, "ch2", b"still here")
+        assert await read_chunks(client, 1) == [b"1:still here"]
+        assert (await request(port, "DELETE", "/pub?id=ch2")).status == 200
+        assert await read_chunks(client, 2) == [b"-2:Channel deleted", b"FOOTER"]
+        assert await client.read_chunk() is None
+        await client.aclose()
+        await wait_connections(server, 0)
+
+
+async def test_client_leaving_unsubscribes(serve: ServeFactory, autojump_clock: MockClock) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        clients = []
+        for _ in range(3):
+            client, _ = await open_stream(port, "/sub/ch1")
+            clients.append(client)
+        await wait_subscribers(server, b"ch1", 3)
+        for client in clients:
+            await client.aclose()
+        await wait_subscribers(server, b"ch1", 0)
+        assert store_of(server).totals().subscribers == 0
+
+
+async def test_client_sending_bytes_keeps_the_stream(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        client, _ = await open_stream(port, "/sub/ch1")
+        await wait_subscribers(server, b"ch1", 1)
+        await client.stream.send_all(b"garbage after the request")
+        await publish(port, "ch1", b"x")
+        assert await read_chunks(client, 2) == [b"HEADER", b"1:x"]
+        await client.aclose()
+
+
+async def test_http_1_0_stream_is_unchunked_and_closed(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        client = await RawClient.connect(port)
+        await client.send(b"GET /ttl/ch1 HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        status, headers = await client.read_head()
+        assert status == b"HTTP/1.1 200 OK"
+        assert "transfer-encoding" not in headers
+        assert "content-length" not in headers
+        await wait_subscribers(server, b"ch1", 1)
+        await publish(port, "ch1", b"msg")
+        assert await client.read_until_closed() == b"HEADERmsgFOOTER"
+        await client.aclose()
+
+
+async def test_status_line_has_the_reason_phrase(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        client = await RawClient.connect(server.port())
+        await client.send(b"GET /sub/ch1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        status, _ = await client.read_head()
+        await client.aclose()
+        assert status == b"HTTP/1.1 200 OK"
+
+
+async def test_options_head_and_mode_header(serve: ServeFactory, autojump_clock: MockClock) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        options = await request(port, "OPTIONS", "/html/ch1")
+        assert_header_only(options, 200)
+        assert_anti_cache(options, present=False)
+        assert_cors(options, "*")
+        no_path = await request(port, "OPTIONS", "/sub/")
+        assert_header_only(no_path, 200)
+        for method in ("HEAD", "POST", "DELETE"):
+            refused = await request(port, method, "/html/ch1")
+            assert_header_only(refused, 405)
+            assert refused.header("Allow") == "GET"
+            assert_anti_cache(refused)
+            assert_cors(refused, "*")
+        empty = await request(port, "GET", "/sub/")
+        assert_header_only(empty, 400, "No channel id provided.")
+        assert_anti_cache(empty)
+        await publish(port, "ch1", b"stored")
+        polled = await request(port, "GET", "/sub/ch1.b1", [("X-Nginx-PushStream-Mode", "POLLING")])
+        assert (polled.status, polled.chunks) == (200, [b"HEADER", b"1:stored", b"FOOTER"])
+        assert polled.header("Etag") == "W/1"
+
+
+async def test_padding_by_user_agent(serve: ServeFactory, autojump_clock: MockClock) -> None:
+    conf = config(
+        PUBLISHER
+        + """
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_header_template "0123456789";
+            push_stream_padding_by_user_agent "[T|t]est 1,1024,508:[T|t]est 2,4097,0";
+            push_stream_user_agent $arg_ua;
+        }
+"""
+    )
+    async with serve(conf) as server:
+        port = server.port()
+        one, _ = await open_stream(port, "/sub/ch1?ua=test%201")
+        assert await read_chunks(one, 2) == [b"0123456789", b"\r\n" * 550]
+        two, _ = await open_stream(port, "/sub/ch1?ua=my%20Test%202")
+        header, padding = await read_chunks(two, 2)
+        assert (header, len(padding), padding[:3]) == (b"0123456789", 4097, b"\n\r\n")
+        # without the directive's value (empty) the User-Agent header is not read either
+        none, _ = await open_stream(port, "/sub/ch1", [("User-Agent", "test 1")])
+        await wait_subscribers(server, b"ch1", 3)
+        await publish(port, "ch1", b"x" * 105)
+        assert await read_chunks(one, 2) == [b"x" * 105, b"\r\n" * 250]
+        assert await read_chunks(two, 1) == [b"x" * 105]
+        assert await read_chunks(none, 2) == [b"0123456789", b"x" * 105]
+        for client in (one, two, none):
+            await client.aclose()
+
+
+async def test_padding_up_to_the_largest_minimum(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    conf = config(
+        PUBLISHER
+        + """
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_padding_by_user_agent "[T|t]est 3,0,545";
+        }
+"""
+    )
+    async with serve(conf) as server:
+        port = server.port()
+        client, _ = await open_stream(port, "/sub/ch2", [("User-Agent", "a Test 3")])
+        await wait_subscribers(server, b"ch2", 1)
+        await publish(port, "ch2", b"1")
+        await publish(port, "ch2", b"y" * 105)
+        await publish(port, "ch2", b"z" * 545)
+        await publish(port, "ch2", b"w")
+        first, pad1, second, pad2, third, last = await read_chunks(client, 6)
+        # odd sizes start with the LF of the repeated CRLF
+        assert (first, len(pad1), pad1[:3]) == (b"1", 545, b"\n\r\n")
+        assert (second, len(pad2)) == (b"y" * 105, 500)
+        assert (third, last) == (b"z" * 545, b"w")
+        await client.aclose()
+
+
+async def test_ping_and_deleted_messages_are_padded(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    conf = config(
+        PUBLISHER
+        + """
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_padding_by_user_agent "agent,0,150";
+            push_stream_ping_message_interval 1s;
+        }
+"""
+    )
+    async with serve(conf) as server:
+        port = server.port()
+        client, _ = await open_stream(port, "/sub/ch1", [("User-Agent", "agent")])
+        assert await read_chunks(client, 2) == [b" ", b"\r\n" * 75]
+        assert (await request(port, "DELETE", "/pub?id=ch1")).status == 200
+        assert await read_chunks(client, 2) == [b"Channel deleted", b"\r\n" * 75]
+        assert await client.read_chunk() is None
+        await client.aclose()
+
+
+async def test_many_subscribers_share_one_publish(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        clients: list[Client] = []
+        for _ in range(50):
+            client, _ = await open_stream(port, "/sub/fan")
+            clients.append(client)
+        await wait_subscribers(server, b"fan", 50)
+        for number in range(1, 4):
+            await publish(port, "fan", b"m%d" % number)
+        store = store_of(server)
+        channel = store.find_channel(b"fan")
+        assert channel is not None
+        # rendered once per template of the configuration, whatever the number of subscribers
+        assert all(len(message.rendered) == len(store.templates) for message in channel.messages)
+        for client in clients:
+            assert await read_chunks(client, 4) == [b"HEADER", b"1:m1", b"2:m2", b"3:m3"]
+            await client.aclose()
+        await wait_connections(server, 0)
+
+
+async def test_a_subscriber_that_cannot_keep_up_is_dropped(
+    serve: ServeFactory, mock_clock: MockClock
+) -> None:
+    # Megabytes cross the sockets here: with autojump, virtual time would leap whenever every
+    # task waits on the kernel and fire the body and send timeouts; run at real speed instead.
+    mock_clock.rate = 1
+    conf = config(
+        PUBLISHER.replace("push_stream_store_messages on;", "client_max_body_size 2m;")
+        + """
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_footer_template "FOOTER";
+        }
+""",
+        http="    send_timeout 1h;",
+    ).replace("push_stream_shared_memory_size 32m;", "push_stream_shared_memory_size 256m;")
+    async with serve(conf) as server:
+        port = server.port()
+        slow = await RawClient.connect(port)
+        await slow.send(b"GET /sub/ch1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        await wait_subscribers(server, b"ch1", 1)
+        publisher = await Client.connect(port)
+        start = trio.current_time()
+        # far more than the outbox and the socket buffers hold; publishers never wait
+        for _ in range(40):
+            answer = await publisher.request("POST", "/pub?id=ch1", body=b"x" * 1024 * 1024)
+            assert answer.status == 200
+        await wait_subscribers(server, b"ch1", 0)
+        # dropped for its outbox, not by the send timeout
+        assert trio.current_time() - start < 60
+        received = await slow.read_until_closed()
+        assert not received.endswith(b"FOOTER\r\n0\r\n\r\n")
+        assert len(received) < 40 * 1024 * 1024
+        await publisher.aclose()
+        await slow.aclose()
