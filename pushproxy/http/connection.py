@@ -73,6 +73,7 @@ class HttpConnection:
     """A server-side HTTP/1.x connection. Not safe for concurrent writers."""
 
     __slots__ = (
+        "_client_keeps_alive",
         "_deflate",
         "_h11",
         "_head_probe",
@@ -93,6 +94,7 @@ class HttpConnection:
         self.requests_served = 0
         self.reuse = True
         self.taken_over = False
+        self._client_keeps_alive = False
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
@@ -167,6 +169,10 @@ class HttpConnection:
             self.requests_served += 1
             self.status_sent = self.body_bytes_sent = 0
             self.gzip = None
+            self._client_keeps_alive = event.http_version == b"1.1" and not any(
+                name == b"connection" and b"close" in value.lower()
+                for name, value in event.headers
+            )
             return event
         return None
 
@@ -233,6 +239,10 @@ class HttpConnection:
         else:
             full.extend(headers)
             self._deflate = None
+        if self._client_keeps_alive and self.reuse and not any(
+            name.lower() == b"connection" for name, _ in headers
+        ):
+            full.append((b"Connection", b"keep-alive"))  # as nginx says it; h11 does not
         return h11.Response(
             status_code=status, headers=full, reason=reason or reason_phrase(status).encode()
         )
@@ -274,26 +284,26 @@ class HttpConnection:
         """Several pieces, each framed on its own (one chunk each), in one write."""
         send = self._h11.send
         if self._deflate is not None:
-            pieces = [self._piece(piece) for piece in pieces]
+            pieces = [self._piece(piece) for piece in pieces if piece]
         self.body_bytes_sent += sum(len(piece) for piece in pieces)
         await self.send_raw(b"".join([send(h11.Data(data=piece)) for piece in pieces if piece]))
 
     async def wait_peer_closed(self, *, consume: bool) -> None:
-        """Return when the client closes its side. With `consume`, bytes it sends meanwhile
-        are dropped (a streaming subscriber has nothing more to say); without, the wait ends
-        quietly at the first byte, which belongs to the next request (never returns then).
+        """Return when the client closes its side of the connection.
+
+        With `consume`, bytes it sends meanwhile are dropped (a streaming subscriber has nothing
+        more to say); without, the first byte belongs to the next request and is left in place
+        (peeked), and the wait never ends. Reads the socket directly: h11 is not reading now.
         """
         sock = getattr(self.stream, "socket", None)
         if sock is None:
             await trio.sleep_forever()
             return
+        flags = 0 if consume else socket.MSG_PEEK
         while True:
-            await trio.lowlevel.wait_readable(sock)
             try:
-                data = sock.recv(65536) if consume else sock.recv(1, socket.MSG_PEEK)
-            except BlockingIOError:
-                continue
-            except OSError:
+                data = await sock.recv(65536 if consume else 1, flags)
+            except (OSError, trio.ClosedResourceError):
                 return
             if not data:
                 return

@@ -23,6 +23,7 @@ from pushproxy.http.connection import ClientGone, HeadTooLarge, HttpConnection, 
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.responses import handle_return
+from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter, request_host
 from pushproxy.http.variables import (
     BadRequest,
@@ -31,13 +32,13 @@ from pushproxy.http.variables import (
     Response,
     parse_target,
 )
+from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 from pushproxy.push.publisher import handle_publisher
 from pushproxy.push.runtime import PushRuntime
 from pushproxy.push.settings import LocationType
 from pushproxy.push.statistics import handle_statistics
 from pushproxy.push.subscriber import handle_subscriber
 from pushproxy.push.websocket import handle_websocket
-from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 
 log = logging.getLogger("pushproxy")
 
@@ -109,6 +110,7 @@ class Site:
     limits: Limits
     listens: tuple[ListenKey, ...]
     gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
+    rewrite: RewritePhase
     max_connections: int  # worker_connections
 
     @classmethod
@@ -121,6 +123,7 @@ class Site:
                 limits=Limits(),
                 listens=(),
                 gzip={},
+                rewrite=RewritePhase(),
                 max_connections=_worker_connections(config),
             )
         listens: dict[ListenKey, None] = {}
@@ -129,7 +132,7 @@ class Site:
                 listens.setdefault((listen.host, listen.port), None)
         gzip: dict[int, GzipPolicy] = {}
         for server in http.servers:
-            for location in (server.own, *walk_locations(server.locations)):
+            for location in walk_locations([server.own]):
                 policy = GzipPolicy.of(location.level)
                 if policy is not None:
                     gzip[id(location)] = policy
@@ -139,6 +142,7 @@ class Site:
             limits=limits_of(http.level),
             listens=tuple(listens),
             gzip=gzip,
+            rewrite=RewritePhase(),
             max_connections=_worker_connections(config),
         )
 
@@ -346,7 +350,6 @@ class HttpServer:
             await conn.error(400, close=True)
             return
         server = site.router.select(info.server_addr, port, host)
-        match = server.locations.match(target.uri)
         variables = RequestVars(
             method=bytes(request.method),
             target=target,
@@ -355,7 +358,7 @@ class HttpServer:
             connection=info,
             server_name=server.name,
             host=host,
-            captures=server.captures.then(match.captures),
+            captures=server.captures,
             clock=push.clock,
         )
         exchange = Exchange(
@@ -364,7 +367,14 @@ class HttpServer:
             method=request.method.decode("latin-1"),
             lookup=variables.lookup,
         )
-        location = match.location
+        # The server's rewrite phase runs before a location is chosen; a `return` there answers.
+        location, returned = site.rewrite.run(server.server.own, variables)
+        match = None
+        if not returned:
+            match = server.locations.match(target.uri)
+            if match.captures is not None:
+                variables.add_captures(match.captures)
+            location, _ = site.rewrite.run(match.location, variables)
         if _body_too_large(request, location.level):
             await conn.error(413, close=True)  # nginx refuses before reading the body
             return
@@ -372,7 +382,7 @@ class HttpServer:
         if policy is not None and policy.accepts(request.headers, request.http_version):
             conn.gzip = policy
         try:
-            if match.redirect_to_slash:
+            if match is not None and match.redirect_to_slash:
                 location_header = match.redirect_target(target.args).encode()
                 await conn.respond(301, [(b"Location", location_header)])
             else:

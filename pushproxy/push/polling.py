@@ -14,7 +14,7 @@ from pushproxy.http.exchange import Exchange
 from pushproxy.push.messages import Message, http_date
 from pushproxy.push.responses import header_only
 from pushproxy.push.selection import poll
-from pushproxy.push.subscription import Subscription, wait_client_closed
+from pushproxy.push.subscription import Subscription
 from pushproxy.push.templates import JSONP_CONTENT_TYPE
 from pushproxy.push.validators import etag_matches
 
@@ -152,6 +152,6 @@ async def _wait_and_answer(subscription: Subscription) -> None:
 
 
 async def _watch_client(conn: HttpConnection, session: LongPollSession) -> None:
-    await wait_client_closed(conn, consume=False)
+    await conn.wait_peer_closed(consume=False)
     session.client_gone = True
     session.done.set()

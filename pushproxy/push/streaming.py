@@ -15,7 +15,7 @@ from pushproxy.http.connection import ClientGone, HttpConnection
 from pushproxy.push.messages import Message
 from pushproxy.push.padding import PaddingRule, Paddings
 from pushproxy.push.selection import old_messages
-from pushproxy.push.subscription import Subscription, wait_client_closed
+from pushproxy.push.subscription import Subscription
 from pushproxy.push.templates import EVENTSOURCE_CONTENT_TYPE, LocationTemplates, RenderMode
 
 # Bytes queued for one subscriber before it counts as too slow and is dropped.
@@ -160,7 +160,7 @@ async def serve_stream(subscription: Subscription) -> None:
 
 
 async def _watch_client(conn: HttpConnection, scope: trio.CancelScope) -> None:
-    await wait_client_closed(conn, consume=True)
+    await conn.wait_peer_closed(consume=True)
     scope.cancel()
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass
 
-import trio
-
 from pushproxy.config.model import Location
-from pushproxy.http.connection import HttpConnection
 from pushproxy.http.exchange import Exchange
 from pushproxy.push.channels import Channel
 from pushproxy.push.padding import PaddingRule
@@ -79,26 +75,3 @@ def polling_mode(exchange: Exchange, kind: LocationType) -> tuple[bool, bool]:
     polling = kind is LocationType.POLLING or asked == b"polling"
     longpolling = kind is LocationType.LONG_POLLING or asked == b"long-polling"
     return polling, longpolling
-
-
-async def wait_client_closed(conn: HttpConnection, *, consume: bool) -> None:
-    """Return when the client closes its side of the connection.
-
-    With `consume`, bytes it sends meanwhile are dropped (a streaming subscriber has nothing
-    more to say); without, the first byte belongs to the next request and is left in place
-    (peeked), and the wait never ends. Reads the socket directly: h11 is not reading now.
-    """
-    sock = getattr(conn.stream, "socket", None)
-    if sock is None:
-        await trio.sleep_forever()
-        return
-    flags = 0 if consume else socket.MSG_PEEK
-    while True:
-        try:
-            data = await sock.recv(65536 if consume else 1, flags)
-        except (OSError, trio.ClosedResourceError):
-            return
-        if not data:
-            return
-        if not consume:
-            await trio.sleep_forever()

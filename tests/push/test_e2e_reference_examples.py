@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-import pytest
 import trio
 from helpers import EventSourceParser
 
@@ -308,11 +307,6 @@ async def test_reference_statistics_and_limits(
         assert_header_only(four, 403, "Subscribed too much wildcard channels.")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs `if` in pushproxy/http/server.py: a request runs with the configuration of "
-    "the `if` block whose condition holds (nginx's rewrite phase)",
-)
 async def test_reference_if_blocks(serve: ServeFactory, autojump_clock: MockClock) -> None:
     async with serve(REFERENCE) as server:
         port = server.port()

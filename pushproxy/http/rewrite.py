@@ -1,0 +1,129 @@
+"""nginx's rewrite phase, as far as pushproxy honours it: `set`, `if`, `return`, `break`.
+
+A level's rewrite directives run in configuration order. `set` assigns a variable; an `if`
+whose condition holds is entered, and from then on the request is served with the `if` block's
+configuration (the rest of the outer level's rewrite directives do not run); `return` and
+`break` stop the phase. Conditions are compiled once per configuration.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pushproxy.config import pcre
+from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
+from pushproxy.config.model import Location
+from pushproxy.config.tree import Directive
+from pushproxy.http.variables import Captures, RequestVars
+
+_FILE_TESTS: dict[str, Callable[[str], bool]] = {
+    "-f": os.path.isfile,
+    "-d": os.path.isdir,
+    "-e": os.path.exists,
+    "-x": lambda path: os.access(path, os.X_OK),
+}
+_REGEX_OPERATORS = ("~", "~*", "!~", "!~*")
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """One `if (...)` condition. `kind`: "var", "=", "!=", a regex operator, or a file test."""
+
+    kind: str
+    subject: ComplexValue
+    value: ComplexValue | None = None
+    regex: re.Pattern[str] | None = None
+
+    def holds(self, variables: RequestVars) -> bool:
+        subject = self.subject.evaluate(variables.lookup)
+        if self.kind == "var":
+            return subject not in ("", "0")
+        if self.regex is not None:
+            match = self.regex.search(subject)
+            if match is not None and not self.kind.startswith("!"):
+                variables.add_captures(
+                    Captures(
+                        tuple(g or "" for g in match.groups()),
+                        {k: v or "" for k, v in match.groupdict().items()},
+                    )
+                )
+            return (match is not None) != self.kind.startswith("!")
+        if self.kind in ("=", "!="):
+            assert self.value is not None
+            return (subject == self.value.evaluate(variables.lookup)) == (self.kind == "=")
+        negated = self.kind.startswith("!")
+        return _FILE_TESTS[self.kind.lstrip("!")](subject) != negated
+
+
+def compile_condition(directive: Directive) -> Condition | None:
+    """The condition of an `if` directive, split as ngx_http_rewrite_if_condition() does."""
+    args = list(directive.args)
+    if not args or not args[0].startswith("(") or not args[-1].endswith(")"):
+        return None
+    args[0] = args[0][1:]
+    args[-1] = args[-1][:-1]
+    args = [a for i, a in enumerate(args) if a or 0 < i < len(args) - 1]
+    try:
+        if len(args) == 1 and args[0].startswith("$"):
+            return Condition("var", compile_value(args[0]))
+        if len(args) == 2 and args[0].lstrip("!") in _FILE_TESTS:
+            return Condition(args[0], compile_value(args[1]))
+        if len(args) == 3 and args[1] in ("=", "!="):
+            return Condition(args[1], compile_value(args[0]), compile_value(args[2]))
+        if len(args) == 3 and args[1] in _REGEX_OPERATORS:
+            caseless = args[1].endswith("*")
+            python = pcre.translate(args[2])[0]
+            regex = re.compile(python, re.IGNORECASE if caseless else 0)
+            return Condition(args[1], compile_value(args[0]), regex=regex)
+    except (ComplexValueError, re.error):
+        return None
+    return None
+
+
+class RewritePhase:
+    """The rewrite directives of one configuration, compiled on first use and kept."""
+
+    def __init__(self) -> None:
+        self._conditions: dict[int, Condition | None] = {}
+        self._values: dict[int, ComplexValue | None] = {}
+
+    def _condition(self, directive: Directive) -> Condition | None:
+        key = id(directive)
+        if key not in self._conditions:
+            self._conditions[key] = compile_condition(directive)
+        return self._conditions[key]
+
+    def _value(self, directive: Directive) -> ComplexValue | None:
+        key = id(directive)
+        if key not in self._values:
+            try:
+                self._values[key] = compile_value(directive.args[1])
+            except (ComplexValueError, IndexError):
+                self._values[key] = None
+        return self._values[key]
+
+    def run(self, location: Location, variables: RequestVars) -> tuple[Location, bool]:
+        """The location whose configuration serves the request, and whether the phase ended
+        at a `return` (which that location's handler then answers)."""
+        block = location.directive.block if location.directive is not None else None
+        if not block:
+            return location, False
+        entered = {id(c.directive): c for c in location.conditions if c.directive is not None}
+        for directive in block:
+            name = directive.name
+            if name == "set" and len(directive.args) == 2:
+                value = self._value(directive)
+                if value is not None:
+                    variables.set(directive.args[0].lstrip("$"), value.evaluate(variables.lookup))
+            elif name == "if" and id(directive) in entered:
+                condition = self._condition(directive)
+                if condition is not None and condition.holds(variables):
+                    return self.run(entered[id(directive)], variables)
+            elif name == "return":
+                return location, True
+            elif name == "break":
+                break
+        return location, False

@@ -1,0 +1,95 @@
+"""The rewrite phase: `if` conditions as nginx evaluates them, `set`, `return`, order."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ServeFactory
+from helpers import request
+
+from pushproxy.config.parse import parse_text
+from pushproxy.http.rewrite import compile_condition
+from pushproxy.http.variables import ConnectionInfo, RequestVars, parse_target
+
+
+def _vars(target: str = "/p?a=1&b=&z=0", headers: tuple[tuple[bytes, bytes], ...] = ()) -> (
+    RequestVars
+):
+    return RequestVars(
+        method=b"GET",
+        target=parse_target(target.encode()),
+        http_version=b"1.1",
+        headers=[(b"host", b"example.com"), *headers],
+        connection=ConnectionInfo(
+            remote_addr="127.0.0.1", remote_port=5, server_addr="127.0.0.1", server_port=80
+        ),
+        server_name="example.com",
+        host="example.com",
+    )
+
+
+@pytest.mark.parametrize(
+    ("condition", "holds"),
+    [
+        ("if ($arg_a) {}", True),
+        ("if ($arg_b) {}", False),  # empty
+        ("if ($arg_z) {}", False),  # "0"
+        ("if ( $arg_a ) {}", True),
+        ('if ($arg_a = "1") {}', True),
+        ("if ($arg_a = 1) {}", True),
+        ("if ($arg_a != 1) {}", False),
+        ('if ($arg_b = "") {}', True),
+        ("if ($host ~ ^example) {}", True),
+        ("if ($host ~ ^EXAMPLE) {}", False),
+        ("if ($host ~* ^EXAMPLE) {}", True),
+        ("if ($host !~ ^example) {}", False),
+        ("if ($host !~* ^other) {}", True),
+        ("if (-f /etc/hostname) {}", True),
+        ("if (!-f /nonexistent/file) {}", True),
+        ("if (-d /etc) {}", True),
+        ("if (-e /nonexistent) {}", False),
+    ],
+)
+def test_conditions(condition: str, holds: bool) -> None:
+    (directive,) = parse_text(condition)
+    compiled = compile_condition(directive)
+    assert compiled is not None
+    assert compiled.holds(_vars()) is holds
+
+
+def test_regex_condition_sets_captures() -> None:
+    (directive,) = parse_text("if ($uri ~ ^/(?<first>[a-z]+)/(\\d+)) {}")
+    compiled = compile_condition(directive)
+    assert compiled is not None
+    variables = _vars("/abc/42")
+    assert compiled.holds(variables)
+    assert (variables.lookup("first"), variables.lookup("2")) == ("abc", "42")
+
+
+CONF = """
+events {}
+http {
+    server {
+        listen 127.0.0.1:0;
+        if ($arg_blocked) { return 403; }
+        set $greeting hello;
+        location /a {
+            set $who world;
+            if ($arg_x = "1") { set $who one; return 200 "$greeting $who (if)"; }
+            return 200 "$greeting $who";
+        }
+        location /b {
+            return 204;
+            if ($arg_x) { return 200 "never"; }
+        }
+    }
+}
+"""
+
+
+async def test_rewrite_phase_over_http(serve: ServeFactory) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        assert (await request(port, "GET", "/a")).body == b"hello world"
+        assert (await request(port, "GET", "/a?x=1")).body == b"hello one (if)"
+        assert (await request(port, "GET", "/a?blocked=1")).status == 403
+        assert (await request(port, "GET", "/b?x=1")).status == 204  # return came first
