@@ -653,7 +653,8 @@ async def test_trio_websocket_client(serve: ServeFactory, autojump_clock: MockCl
         await wait_connections(server, 0)
 
 
-async def test_large_messages(serve: ServeFactory, autojump_clock: MockClock) -> None:
+async def test_large_messages(serve: ServeFactory) -> None:
+    # Real time: under an autojump clock, time would jump while megabytes are in flight.
     large = "^|" + "0123456789" * 419430 + "|$"
     small = "^|" + "0123456789" * 1020 + "|$"
     async with serve(CONF) as server:
@@ -667,7 +668,8 @@ async def test_large_messages(serve: ServeFactory, autojump_clock: MockClock) ->
             assert json.loads(await ws.get_message())["message"] == small
 
 
-async def test_a_slow_client_is_dropped(serve: ServeFactory, autojump_clock: MockClock) -> None:
+async def test_a_slow_client_is_dropped(serve: ServeFactory) -> None:
+    # Real time: the drop comes from the queue bound, not a timer (see test_large_messages).
     conf = """
 events {}
 http {
