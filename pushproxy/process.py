@@ -34,6 +34,7 @@ from pushproxy.logs import ErrorLog
 BIND_TRIES = 5
 BIND_PAUSE = 0.5
 GRACEFUL_STOP_SECONDS = 30.0
+FAST_STOP_SECONDS = 0.5  # time for subscribers to get their footers
 
 
 class StartupError(Exception):
@@ -209,8 +210,14 @@ def send_signal(options: Options, name: str) -> int:
     return 0
 
 
+WATCHED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1)
+
+
 def run(options: Options) -> int:
     """Start, serve until stopped, return the exit status."""
+    # From the start, as nginx does: a signal sent as soon as the pid file exists must not
+    # kill the process before its handlers are in place; it waits until they are.
+    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
     try:
         config, _ = read_config(options)
     except StartupError as error:
@@ -252,15 +259,16 @@ async def _serve(
     listeners = [
         (key, trio.SocketListener(trio.socket.from_stdlib_socket(s))) for key, s in sockets
     ]
-    watched = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1)
-    with trio.open_signal_receiver(*watched) as signals:
+    with trio.open_signal_receiver(*WATCHED_SIGNALS) as signals:
+        # Signals held back since the start are delivered now, to the receiver.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED_SIGNALS)
         async with trio.open_nursery() as nursery:
             await nursery.start(server.serve, listeners)
             error_log.notice("start worker processes")
             async for received in signals:
                 if received in (signal.SIGTERM, signal.SIGINT):
                     error_log.notice("signal received, exiting")
-                    await server.stop(grace=0.0)
+                    await server.stop(grace=FAST_STOP_SECONDS)
                     break
                 if received == signal.SIGQUIT:
                     error_log.notice("gracefully shutting down")

@@ -273,6 +273,8 @@ class HttpServer:
             scope.cancel()
         for scope in list(self._idle.values()):
             scope.cancel()
+        if self.push is not None:
+            self.push.end_sessions()  # subscribers get their footers now, whatever the grace
         with trio.move_on_after(grace):
             if self._busy:
                 await self._all_done.wait()

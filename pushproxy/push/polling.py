@@ -125,11 +125,13 @@ async def _wait_and_answer(subscription: Subscription) -> None:
         for channel, _ in subscription.channels:
             store.subscribe(connection, channel)
         ttl = subscription.push.settings.longpolling_connection_ttl
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_watch_client, subscription.exchange.conn, session)
-            with trio.move_on_after(ttl if ttl else float("inf")):
-                await session.done.wait()
-            nursery.cancel_scope.cancel()
+        # A stop (the runtime's session scope) is answered like the TTL, as the module does.
+        with subscription.runtime.session():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_watch_client, subscription.exchange.conn, session)
+                with trio.move_on_after(ttl if ttl else float("inf")):
+                    await session.done.wait()
+                nursery.cancel_scope.cancel()
     finally:
         store.unregister(connection)
     if session.client_gone:

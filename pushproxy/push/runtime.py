@@ -10,6 +10,7 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import trio
@@ -92,6 +93,7 @@ class PushRuntime:
         self.pid = os.getpid()
         self.started = self.clock()
         self.locations: dict[int, PushLocation] = {}
+        self._sessions: set[trio.CancelScope] = set()
         self.store: Store | None = None
         self.paddings = Paddings(0)
         self.apply(config)
@@ -129,6 +131,22 @@ class PushRuntime:
     @property
     def uptime(self) -> int:
         return int(self.clock() - self.started)
+
+    @contextmanager
+    def session(self) -> Iterator[trio.CancelScope]:
+        """The scope a subscriber session runs in; `end_sessions()` cancels them all (a stop:
+        each ends as the module ends it, with the footer or the long-poll timeout answer)."""
+        scope = trio.CancelScope()
+        self._sessions.add(scope)
+        try:
+            with scope:
+                yield scope
+        finally:
+            self._sessions.discard(scope)
+
+    def end_sessions(self) -> None:
+        for scope in list(self._sessions):
+            scope.cancel()
 
     async def run_timers(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

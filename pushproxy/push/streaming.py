@@ -9,6 +9,8 @@ a publisher or grows memory without bound.
 
 from __future__ import annotations
 
+from contextlib import suppress
+
 import trio
 
 from pushproxy.http.connection import ClientGone, HttpConnection
@@ -18,6 +20,7 @@ from pushproxy.push.selection import old_messages
 from pushproxy.push.subscription import Subscription
 from pushproxy.push.templates import EVENTSOURCE_CONTENT_TYPE, LocationTemplates, RenderMode
 
+STOP_WRITE_SECONDS = 1.0  # at most this long for the last bytes of a stream
 # Bytes queued for one subscriber before it counts as too slow and is dropped.
 OUTBOX_LIMIT = 4 * 1024 * 1024
 
@@ -136,25 +139,30 @@ async def serve_stream(subscription: Subscription) -> None:
             for message in old_messages(channel, backtrack, subscription.last):
                 first += session.pieces(message)
             store.subscribe(connection, channel)
-        with session.writer:
+        with runtime.session() as stopping, session.writer:
             await conn.write_pieces(first)
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_client, conn, session.writer)
-                await _write_loop(session, conn, store.ping_message, subscription)
-                ended_well = True
+                try:
+                    await _write_loop(session, conn, store.ping_message, subscription)
+                    ended_well = True
+                except ClientGone:
+                    pass
                 session.writer.cancel()
+        ended_well = ended_well or stopping.cancelled_caught  # a stop ends with the footer
     except ClientGone:
         pass
     finally:
         # Unsubscribed before the footer goes out, as the module finalizes.
         store.unregister(connection)
-    try:
-        if ended_well:
-            footer = [push.templates.footer] if push.templates.footer else []
+    if ended_well:
+        footer = [push.templates.footer] if push.templates.footer else []
+        # Shielded and brief: at a stop the server's own scope may be ending too.
+        with trio.CancelScope(shield=True), trio.move_on_after(STOP_WRITE_SECONDS), suppress(
+            ClientGone
+        ):
             await conn.write_pieces(session.take() + footer)
             await conn.finish()
-    except ClientGone:
-        pass
     # The watcher consumed whatever the client sent meanwhile: no next request to read.
     conn.end_after_response()
 

@@ -221,7 +221,8 @@ async def _subscribe_and_serve(
                 return
         if first:
             await conn.send_raw(b"".join(first))
-        await _Serving(conn, push, store, connection, session).run(leftover)
+        with runtime.session():  # a stop cancels it: footer and close frame (§9.6)
+            await _Serving(conn, push, store, connection, session).run(leftover)
     finally:
         store.unregister(connection)
 

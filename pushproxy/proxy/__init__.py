@@ -1,0 +1,13 @@
+"""The reverse proxy: every location that is not a push location, passed to an upstream as
+nginx's proxy module passes it (`proxy_pass`, `upstream` blocks, `proxy_*` directives).
+
+upstream.py  peers, smooth weighted round-robin, passive health, backup peers (pure)
+pool.py      idle keep-alive connections per upstream (pure bookkeeping)
+request.py   the request line and headers nginx sends upstream (pure)
+response.py  the response head nginx sends back: hidden headers, `proxy_redirect` (pure)
+settings.py  a location's `proxy_*` directives, read once at load (pure)
+body.py      the client's request body as the upstream gets it (buffered, spooled, streamed)
+forward.py   one request: connect, send, read, stream back, retry on the next peer
+tunnel.py    `Upgrade` (WebSocket) connections spliced after the upstream's 101
+handler.py   `ProxyRuntime` and `handle_proxy`, what the HTTP server calls
+"""

@@ -1,0 +1,175 @@
+"""Connections to upstream peers: opened within `proxy_connect_timeout`, kept idle in each
+upstream's pool (`keepalive`) and taken back for the same peer, swept when idle too long,
+all closed when the server stops.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+
+import trio
+
+from pushproxy.proxy.pool import IdlePool
+from pushproxy.proxy.upstream import Endpoint, UpstreamGroup
+
+
+class UpstreamFailure(Exception):
+    """A try on a peer failed. `condition` is the `proxy_next_upstream` word for it
+    (`error`, `timeout`, `invalid_header`, `http_500`...); `message` what nginx logs (None:
+    nothing to log); `sent` whether any of the request had gone out."""
+
+    def __init__(self, condition: str, message: str | None, *, sent: bool) -> None:
+        super().__init__(message or condition)
+        self.condition = condition
+        self.message = message
+        self.sent = sent
+
+    @property
+    def counts(self) -> bool:
+        """Whether the peer's health suffers (nginx: a 403 or 404 only moves on)."""
+        return self.condition not in ("http_403", "http_404")
+
+    @property
+    def status(self) -> int:
+        """What the client gets when no other peer is tried."""
+        return 504 if self.condition == "timeout" else 502
+
+
+def describe(error: BaseException) -> str:
+    """`(111: Connection refused)`, as nginx puts an errno in its messages."""
+    cause: BaseException | None = error
+    while cause is not None and not isinstance(cause, OSError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, OSError) and cause.errno:
+        return f"({cause.errno}: {os.strerror(cause.errno)})"
+    return f"({type(error).__name__})"
+
+
+TIMED_OUT = f"({errno.ETIMEDOUT}: Connection timed out)"
+
+
+class UpstreamConnection:
+    """One connection to a peer, with what `keepalive_requests`/`keepalive_time` need."""
+
+    __slots__ = ("endpoint", "opened", "requests", "stream")
+
+    def __init__(self, stream: trio.SocketStream, endpoint: Endpoint, opened: float) -> None:
+        self.stream = stream
+        self.endpoint = endpoint
+        self.opened = opened
+        self.requests = 0
+
+    def close_now(self) -> None:
+        self.stream.socket.close()
+
+    def looks_alive(self) -> bool:
+        """An idle connection the peer has not closed and sent nothing on."""
+        try:
+            return peek(self.stream.socket) is None
+        except OSError:
+            return False
+
+
+def peek(sock: trio.socket.SocketType) -> bytes | None:
+    """The first byte waiting on a socket (b"": closed by the peer), None if none yet;
+    OSError if the socket failed. trio's own `recv` is a coroutine: this looks without
+    waiting, through a plain socket object on the same descriptor."""
+    probe = socket.socket(fileno=sock.fileno())
+    try:
+        return probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+    except BlockingIOError:
+        return None
+    finally:
+        probe.detach()
+
+
+async def open_stream(endpoint: Endpoint, connect_timeout: float) -> trio.SocketStream:
+    """UpstreamFailure (`error` or `timeout`, nothing sent) when the peer cannot be reached."""
+    try:
+        with trio.fail_after(connect_timeout):
+            if endpoint.unix is not None:
+                return await trio.open_unix_socket(endpoint.unix)
+            family = socket.AF_INET6 if ":" in endpoint.host else socket.AF_INET
+            sock = trio.socket.socket(family, socket.SOCK_STREAM)
+            try:
+                await sock.connect((endpoint.host, endpoint.port))
+            except BaseException:
+                sock.close()
+                raise
+            return trio.SocketStream(sock)
+    except trio.TooSlowError:
+        message = f"upstream timed out {TIMED_OUT} while connecting to upstream"
+        raise UpstreamFailure("timeout", message, sent=False) from None
+    except OSError as error:
+        message = f"connect() failed {describe(error)} while connecting to upstream"
+        raise UpstreamFailure("error", message, sent=False) from None
+
+
+class Connector:
+    """Every upstream's idle pool; `run()` sweeps them and closes them all at the end."""
+
+    __slots__ = ("_closed", "_pools", "_wake")
+
+    def __init__(self) -> None:
+        self._pools: dict[int, IdlePool[UpstreamConnection]] = {}
+        self._wake = trio.Event()
+        self._closed = False  # run() is over: nothing is kept any more
+
+    def idle(self, group: UpstreamGroup) -> int:
+        pool = self._pools.get(id(group))
+        return len(pool) if pool is not None else 0
+
+    async def checkout(
+        self, group: UpstreamGroup, endpoint: Endpoint, connect_timeout: float
+    ) -> tuple[UpstreamConnection, bool]:
+        """An idle connection to `endpoint` if one is alive (True), else a new one."""
+        pool = self._pools.get(id(group))
+        now = trio.current_time()
+        while pool is not None:
+            found, expired = pool.take(endpoint, now)
+            for gone in expired:
+                gone.close_now()
+            if found is None:
+                break
+            if found.looks_alive():
+                found.requests += 1
+                return found, True
+            found.close_now()
+        stream = await open_stream(endpoint, connect_timeout)
+        fresh = UpstreamConnection(stream, endpoint, now)
+        fresh.requests = 1
+        return fresh, False
+
+    def checkin(self, group: UpstreamGroup, conn: UpstreamConnection) -> None:
+        """A connection whose response was read whole and may be reused."""
+        now = trio.current_time()
+        settings = group.keepalive
+        if self._closed or not settings.may_keep(
+            requests=conn.requests, opened=conn.opened, now=now
+        ):
+            conn.close_now()
+            return
+        pool = self._pools.setdefault(id(group), IdlePool(settings))
+        for gone in pool.put(conn.endpoint, conn, now):
+            gone.close_now()
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            while True:
+                if not any(len(pool) for pool in self._pools.values()):
+                    self._wake = trio.Event()
+                    await self._wake.wait()
+                    continue
+                await trio.sleep(1.0)
+                now = trio.current_time()
+                for pool in self._pools.values():
+                    for gone in pool.expire(now):
+                        gone.close_now()
+        finally:
+            self._closed = True
+            for pool in self._pools.values():
+                for gone in pool.drain():
+                    gone.close_now()

@@ -1,0 +1,415 @@
+"""One request through an upstream: pick a peer, connect, send, read the response head, then
+stream the body back as it comes (never a whole body in memory), or move to the next peer.
+
+nginx's behaviour kept here:
+- timeouts: `proxy_connect_timeout` to connect, `proxy_send_timeout` per write,
+  `proxy_read_timeout` between two reads once the request is out;
+- `proxy_next_upstream`: a failed try (error, timeout, invalid header, or a listed status) goes
+  to the next peer only while nothing was sent to the client, peers and tries are left, the
+  body can be sent again, and, once the request went out, only for idempotent methods unless
+  `non_idempotent`; otherwise 502 (504 for a timeout), or the listed status passes through;
+- a failure after the response started closes the client connection mid-response;
+- the client closing its connection while the upstream works ends the request (unless
+  `proxy_ignore_client_abort`);
+- an `Upgrade` request the upstream answers with 101 becomes a tunnel.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import h11
+import trio
+
+from pushproxy.config.complex import Lookup
+from pushproxy.http.connection import BodyTooLarge, ClientGone
+from pushproxy.http.exchange import Exchange
+from pushproxy.proxy.body import RequestBody
+from pushproxy.proxy.connect import (
+    TIMED_OUT,
+    Connector,
+    UpstreamConnection,
+    UpstreamFailure,
+    describe,
+)
+from pushproxy.proxy.request import NON_IDEMPOTENT
+from pushproxy.proxy.response import RedirectBase, client_headers, own_headers
+from pushproxy.proxy.settings import NEXT_STATUSES, ProxySettings
+from pushproxy.proxy.tunnel import splice
+from pushproxy.proxy.upstream import Peer, UpstreamGroup
+
+log = logging.getLogger("pushproxy")
+_READ_SIZE = 65536
+
+# (condition, whether the request went out, tries still to be counted) → may go to the next peer
+MayRetry = Callable[[str, bool, int], bool]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """A request ready to go: where, and the bytes of its head."""
+
+    exchange: Exchange
+    settings: ProxySettings
+    group: UpstreamGroup
+    scheme: str
+    method: str
+    target: bytes
+    head: bytes  # request line and headers, as sent
+    shadow: h11.Request  # the same request as h11 tracks it (method, Connection, Upgrade)
+    body: RequestBody
+    lookup: Lookup
+    upgrade: bool  # the client asked for a protocol switch
+
+    def context(self, peer: Peer | None) -> str:
+        """The tail nginx puts on an upstream error line."""
+        look = self.lookup
+        upstream = ""
+        if peer is not None:
+            upstream = f', upstream: "{self.scheme}://{peer.name}{self.target.decode("latin-1")}"'
+        return (
+            f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
+            f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
+        )
+
+
+class _Stale(Exception):
+    """A reused idle connection the peer had closed: try again on a new one."""
+
+
+async def forward(job: Job, connector: Connector) -> None:
+    """Answer the client from the group's peers; never raises but ClientGone."""
+    settings = job.settings
+    attempts = job.group.balancer.start(settings.next_upstream_tries)
+    started = trio.current_time()
+
+    def may_retry(condition: str, sent: bool, pending: int) -> bool:
+        if not settings.retries_on(condition):
+            return False
+        if sent and job.method in NON_IDEMPOTENT and not settings.retries_on("non_idempotent"):
+            return False
+        if job.body.started and not job.body.replayable:
+            return False
+        limit = settings.next_upstream_timeout
+        if limit and trio.current_time() - started >= limit:
+            return False
+        return attempts.tries - pending > 0
+
+    while True:
+        peer = attempts.next(trio.current_time())
+        if peer is None:
+            log.error("no live upstreams while connecting to upstream, %s", job.context(None))
+            await _fail(job, 502)
+            return
+        try:
+            await _try_peer(job, connector, peer, may_retry)
+        except UpstreamFailure as failure:
+            attempts.done(peer, trio.current_time(), failed=failure.counts)
+            if failure.message:
+                log.error("%s, %s", failure.message, job.context(peer))
+            if not may_retry(failure.condition, failure.sent, 0):
+                await _fail(job, failure.status)
+                return
+            continue
+        attempts.done(peer, trio.current_time(), failed=False)
+        return
+
+
+async def _fail(job: Job, status: int) -> None:
+    conn = job.exchange.conn
+    if conn.can_respond:
+        await conn.error(status, head_only=job.method == "HEAD")
+
+
+async def _try_peer(job: Job, connector: Connector, peer: Peer, may_retry: MayRetry) -> None:
+    while True:
+        upstream, reused = await connector.checkout(
+            job.group, peer.spec.endpoint, job.settings.connect_timeout
+        )
+        try:
+            await _Attempt(job, connector, upstream, reused, may_retry).run()
+        except _Stale:
+            continue  # the next idle connection, or in the end a new one
+        return
+
+
+class _Attempt:
+    """One request on one upstream connection: a sender task and the reader (this task)."""
+
+    def __init__(
+        self,
+        job: Job,
+        connector: Connector,
+        upstream: UpstreamConnection,
+        reused: bool,
+        may_retry: MayRetry,
+    ) -> None:
+        self.job = job
+        self.connector = connector
+        self.upstream = upstream
+        self.reused = reused
+        self.may_retry = may_retry
+        self.h11 = h11.Connection(
+            h11.CLIENT, max_incomplete_event_size=max(job.settings.buffer_size, 1024)
+        )
+        self.h11.send(job.shadow)
+        self.h11.send(h11.EndOfMessage())
+        self.head_scope = trio.CancelScope()
+        self.sender_done = trio.Event()
+        self.request_sent = False
+        self.sent_all = False
+        self.head_received = False
+        self.received_any = False
+        self.eof = False
+        self.error: BaseException | None = None  # what ends the attempt, raised after the nursery
+        self.keep = False
+        self.finished = False  # the whole response was read from the upstream
+
+    async def run(self) -> None:
+        tunnel: h11.InformationalResponse | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._send, nursery)
+                try:
+                    tunnel = await self._receive()
+                except (UpstreamFailure, _Stale, ClientGone, BodyTooLarge) as error:
+                    self.error = self.error or error
+                nursery.cancel_scope.cancel()
+            if self.error is not None:
+                raise self.error
+            if tunnel is not None:
+                await self._tunnel(tunnel)
+        finally:
+            if self.keep:
+                self.connector.checkin(self.job.group, self.upstream)
+            else:
+                self.upstream.close_now()
+
+    # sending
+
+    async def _write(self, data: bytes) -> None:
+        self.request_sent = True
+        try:
+            with trio.fail_after(self.job.settings.send_timeout):
+                await self.upstream.stream.send_all(data)
+        except trio.TooSlowError:
+            message = f"upstream timed out {TIMED_OUT} while sending request to upstream"
+            raise UpstreamFailure("timeout", message, sent=True) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            if self.reused and not self.received_any and not self.job.body.started:
+                raise _Stale from None
+            message = f"send() failed {describe(error)} while sending request to upstream"
+            raise UpstreamFailure("error", message, sent=True) from None
+
+    async def _send(self, nursery: trio.Nursery) -> None:
+        job = self.job
+        try:
+            await self._write(job.head)
+            await job.body.send(self._write)
+        except (UpstreamFailure, _Stale, ClientGone, BodyTooLarge) as error:
+            if not self.head_received or isinstance(error, ClientGone):
+                self.error = error
+                self.head_scope.cancel()
+                if isinstance(error, ClientGone):
+                    nursery.cancel_scope.cancel()
+            elif isinstance(error, BodyTooLarge):
+                job.exchange.conn.end_after_response()
+            return
+        finally:
+            self.sender_done.set()
+        self.sent_all = True
+        if not self.head_received:
+            self.head_scope.deadline = trio.current_time() + job.settings.read_timeout
+        if not job.settings.ignore_client_abort and not job.upgrade:
+            nursery.start_soon(self._watch_client, nursery)
+
+    async def _watch_client(self, nursery: trio.Nursery) -> None:
+        await self.job.exchange.conn.wait_peer_closed(consume=False)
+        if self.finished:
+            return  # the client read the whole response and left: nothing to end here
+        log.info(
+            "client prematurely closed connection while %s upstream, %s",
+            "reading" if self.head_received else "waiting for",
+            self.job.context(None),
+        )
+        self.error = ClientGone()
+        nursery.cancel_scope.cancel()
+
+    # receiving
+
+    async def _recv(self) -> None:
+        """More of the response into h11; UpstreamFailure (or _Stale) if the read fails."""
+        try:
+            data = await self.upstream.stream.receive_some(_READ_SIZE)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            if self.reused and not self.received_any and not self.job.body.started:
+                raise _Stale from None
+            phase = "upstream" if self.head_received else "response header from upstream"
+            message = f"recv() failed {describe(error)} while reading {phase}"
+            raise UpstreamFailure("error", message, sent=True) from None
+        if data:
+            self.received_any = True
+        else:
+            self.eof = True
+        self.h11.receive_data(data)
+
+    async def _read_head(self) -> h11.Response | h11.InformationalResponse:
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError:
+                if self.eof and not self.received_any and self.reused:
+                    raise _Stale from None
+                if self.eof:
+                    message = "upstream prematurely closed connection"
+                    condition = "error"
+                else:
+                    message = "upstream sent invalid header"
+                    condition = "invalid_header"
+                message += " while reading response header from upstream"
+                raise UpstreamFailure(condition, message, sent=True) from None
+            if event is h11.NEED_DATA:
+                await self._recv()
+                if self.sent_all:
+                    self.head_scope.deadline = trio.current_time() + self.job.settings.read_timeout
+            elif isinstance(event, h11.Response):
+                return event
+            elif isinstance(event, h11.InformationalResponse) and event.status_code == 101:
+                return event  # other 1xx heads are not passed on, as in nginx
+
+    async def _receive(self) -> h11.InformationalResponse | None:
+        """Read the head and answer the client; the 101 head when a tunnel is to follow."""
+        head: h11.Response | h11.InformationalResponse | None = None
+        with self.head_scope:
+            head = await self._read_head()
+        if head is None:
+            if self.error is not None:
+                raise self.error
+            message = f"upstream timed out {TIMED_OUT} while reading response header from upstream"
+            raise UpstreamFailure("timeout", message, sent=True)
+        self.head_received = True
+        if isinstance(head, h11.InformationalResponse):
+            await self.sender_done.wait()
+            if not self.job.upgrade or not self.sent_all:
+                message = "upstream sent unexpected 101 while reading response header from upstream"
+                raise UpstreamFailure("invalid_header", message, sent=True)
+            return head
+        condition = NEXT_STATUSES.get(head.status_code)
+        if condition is not None and self.may_retry(condition, self.request_sent, 1):
+            raise UpstreamFailure(condition, None, sent=True)
+        await self._respond(head)
+        return None
+
+    def _headers(self, head: h11.Response | h11.InformationalResponse) -> list[tuple[bytes, bytes]]:
+        job, settings = self.job, self.job.settings
+        base = None
+        if settings.absolute_redirect:
+            look = job.lookup
+            port = look("server_port") or "0"
+            host = look("server_name") if settings.server_name_in_redirect else look("host")
+            base = RedirectBase(
+                scheme=look("scheme") or "http",
+                host=host or "",
+                port=int(port) if settings.port_in_redirect and port.isdigit() else 0,
+            )
+        return client_headers(
+            list(head.headers.raw_items()),
+            hidden=settings.hidden,
+            redirects=settings.redirects,
+            lookup=job.lookup,
+            base=base,
+            switching=head.status_code == 101,
+        )
+
+    async def _respond(self, head: h11.Response) -> None:
+        """Send the head, then the body as it arrives; a cut ends the client connection."""
+        conn = self.job.exchange.conn
+        headers = self._headers(head)
+        # The connection's own head (status for the logs, gzip), with the upstream's Server
+        # and Date instead of ours where they pass.
+        response = conn._head(head.status_code, headers, bytes(head.reason))
+        if len(own_headers(headers)) < 2:
+            response = _passed_own(response, headers)
+        await conn.send_raw(conn._h11.send(response))
+        pieces: list[bytes] = []
+        while True:
+            try:
+                event = self.h11.next_event()
+            except h11.RemoteProtocolError:
+                await self._flush(pieces)
+                self._cut("upstream prematurely closed connection while reading upstream")
+                return
+            if isinstance(event, h11.Data):
+                pieces.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                self.finished = True
+                await conn.finish(b"".join(pieces))
+                await self._settle()
+                return
+            elif event is h11.NEED_DATA:
+                await self._flush(pieces)
+                with trio.move_on_after(self.job.settings.read_timeout) as scope:
+                    try:
+                        await self._recv()
+                    except (UpstreamFailure, _Stale) as error:
+                        self._cut(str(error) if isinstance(error, UpstreamFailure) else None)
+                        return
+                if scope.cancelled_caught:
+                    self._cut(f"upstream timed out {TIMED_OUT} while reading upstream")
+                    return
+
+    async def _settle(self) -> None:
+        """Keep the connection if both messages ended cleanly (the sender may still be on
+        its way out of its last write)."""
+        with trio.move_on_after(1.0):
+            await self.sender_done.wait()
+        self.keep = (
+            self.sent_all and self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
+        )
+
+    def _cut(self, message: str | None) -> None:
+        if message:
+            log.error("%s, %s", message, self.job.context(None))
+        self.job.exchange.conn.end_after_response()
+
+    async def _flush(self, pieces: list[bytes]) -> None:
+        if pieces:
+            data = b"".join(pieces)
+            pieces.clear()
+            await self.job.exchange.conn.write(data)
+
+    # upgrade
+
+    async def _tunnel(self, head: h11.InformationalResponse) -> None:
+        conn = self.job.exchange.conn
+        headers = self._headers(head)
+        lines = [b"HTTP/1.1 101 %s\r\n" % bytes(head.reason or b"Switching Protocols")]
+        lines += [b"%s: %s\r\n" % pair for pair in [*own_headers(headers), *headers]]
+        client, client_first = conn.take_over()
+        conn.status_sent = 101
+        await conn.send_raw(b"".join([*lines, b"\r\n"]))
+        upstream_first, _ = self.h11.trailing_data
+        settings = self.job.settings
+        await splice(
+            client,
+            self.upstream.stream,
+            client_first=client_first,
+            upstream_first=bytes(upstream_first),
+            idle_timeout=settings.read_timeout,
+            client_send_timeout=conn.limits.send_timeout,
+            upstream_send_timeout=settings.send_timeout,
+        )
+
+
+def _passed_own(response: h11.Response, headers: list[tuple[bytes, bytes]]) -> h11.Response:
+    """Drop our Server/Date where the upstream's passes (ours come first)."""
+    passed = {name.lower() for name, _ in headers} & {b"server", b"date"}
+    items: list[tuple[bytes, bytes]] = []
+    for name, value in response.headers.raw_items():
+        if name.lower() in passed:
+            passed.discard(name.lower())
+            continue
+        items.append((name, value))
+    return h11.Response(status_code=response.status_code, headers=items, reason=response.reason)

@@ -1,0 +1,252 @@
+"""What the HTTP server calls: `ProxyRuntime` (one per served configuration) and
+`handle_proxy` for a location with `proxy_pass`, or any location the default upstream serves.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import h11
+
+from pushproxy.config.complex import Lookup
+from pushproxy.config.model import Config, Location, walk_locations
+from pushproxy.errors import ConfigError
+from pushproxy.http.connection import BodyTooLarge
+from pushproxy.http.exchange import Exchange
+from pushproxy.http.variables import RequestVars, parse_target
+from pushproxy.proxy.body import RequestBody, client_framing
+from pushproxy.proxy.connect import Connector
+from pushproxy.proxy.forward import Job, forward
+from pushproxy.proxy.request import build_headers, request_head, upstream_target
+from pushproxy.proxy.settings import ProxySettings
+from pushproxy.proxy.upstream import (
+    ProxyUrl,
+    Resolve,
+    UpstreamGroup,
+    Upstreams,
+    parse_proxy_url,
+    resolve_host,
+)
+
+log = logging.getLogger("pushproxy")
+
+
+def default_upstream_url(text: str) -> ProxyUrl:
+    """`--upstream URL`: `http://host:port` (or a block's name); ValueError otherwise. A
+    path is not allowed: every request URI passes unchanged, as `proxy_pass` without one."""
+    url = parse_proxy_url(text)
+    if url.uri not in (None, "/"):
+        raise ValueError(f'the default upstream "{text}" may not have a URI part')
+    return parse_proxy_url(text.removesuffix("/")) if url.uri else url
+
+
+class ProxyRuntime:
+    """The upstreams of one configuration, their peers' health and their idle connections.
+
+    Built at load (names resolved then, as nginx does); `run()` is the task that sweeps and
+    finally closes idle upstream connections.
+    """
+
+    __slots__ = (
+        "_default_text", "_groups", "_inherited", "_resolve", "_settings", "connector",
+        "default", "upstreams",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        config: Config,
+        default_upstream: str | None = None,
+        *,
+        resolve: Resolve = resolve_host,
+    ) -> None:
+        self._default_text = default_upstream
+        self._resolve = resolve
+        self.connector = Connector()
+        self.apply(config)
+
+    def apply(self, config: Config) -> None:
+        """Take a (re)loaded configuration: upstreams and locations anew (peers' health
+        starts over, as after nginx's reload); idle connections of the old upstreams expire
+        in their pools. ConfigError if it names a host that does not resolve."""
+        self.upstreams = Upstreams.build(config.http, self._resolve)
+        text = self._default_text
+        self.default = default_upstream_url(text) if text else None
+        self._settings: dict[int, ProxySettings] = {}
+        self._groups: dict[int, UpstreamGroup] = {}
+        # `if` blocks without their own proxy_pass → the location whose proxy_pass they keep
+        self._inherited: dict[int, Location] = {}
+        if self.default is not None:
+            self._group(self.default, None)
+        http = config.http
+        for server in http.servers if http is not None else ():
+            for location in walk_locations(server.locations):
+                if "proxy_pass" in location.level.own:
+                    self._inherit(location, location.conditions)
+                    self.settings(location)
+
+    def _inherit(self, passing: Location, blocks: tuple[Location, ...]) -> None:
+        for block in blocks:
+            if "proxy_pass" not in block.level.own:
+                self._inherited[id(block)] = passing
+                self._inherit(passing, block.conditions)
+
+    def handles(self, location: Location) -> bool:
+        """Whether a (non-push, no `return`) location goes upstream."""
+        return (
+            self.default is not None
+            or "proxy_pass" in location.level.own
+            or id(location) in self._inherited
+        )
+
+    def settings(self, location: Location) -> ProxySettings:
+        found = self._settings.get(id(location))
+        if found is None:
+            passing = self._inherited.get(id(location))
+            found = ProxySettings.build(location, self.default, passing=passing)
+            if found.url is not None:
+                self._groups[id(location)] = self._group(found.url, location)
+            self._settings[id(location)] = found
+        return found
+
+    def group(self, location: Location) -> UpstreamGroup | None:
+        """The group of a location whose `proxy_pass` has no variables."""
+        return self._groups.get(id(location))
+
+    def _group(self, url: ProxyUrl, location: Location | None) -> UpstreamGroup:
+        try:
+            group = self.upstreams.for_url(url)
+        except OSError:
+            group = None
+        if group is None:
+            directive = location.level.last("proxy_pass") if location is not None else None
+            raise ConfigError(
+                f'host not found in upstream "{url.authority}"',
+                file=directive.file if directive else "",
+                line=directive.end_line if directive else 0,
+            )
+        return group
+
+    async def run(self) -> None:
+        await self.connector.run()
+
+
+def _with_proxy(lookup: Lookup, host: str, port: int) -> Lookup:
+    def proxied(name: str) -> str | None:
+        if name == "proxy_host":
+            return host
+        if name == "proxy_port":
+            return str(port)
+        return lookup(name)
+
+    return proxied
+
+
+async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRuntime) -> None:
+    """Pass the request upstream and its response back (or nginx's error page)."""
+    conn = exchange.conn
+    settings = runtime.settings(location)
+    head_only = exchange.method == "HEAD"
+    url, group = settings.url, runtime.group(location)
+    if url is None and settings.target is not None:
+        text = exchange.evaluate(settings.target)
+        try:
+            url = parse_proxy_url(text)
+        except ValueError as error:
+            log.error("%s", error)
+            await conn.error(500, head_only=head_only)
+            return
+        group = runtime.upstreams.for_url(url, resolve=False)
+        if group is None:
+            log.error('no resolver defined to resolve "%s"', url.host)
+            await conn.error(502, head_only=head_only)
+            return
+    if url is None or group is None:
+        await conn.error(404, head_only=head_only)
+        return
+    if url.scheme != "http":
+        log.error('"%s": only http:// upstreams are supported', url.source)
+        await conn.error(502, head_only=head_only)
+        return
+
+    owner = getattr(exchange.lookup, "__self__", None)
+    if isinstance(owner, RequestVars):  # so that logs see $proxy_host too
+        owner.set_proxy(url.authority, url.effective_port)
+    lookup = _with_proxy(exchange.lookup, url.authority, url.effective_port)
+
+    request = exchange.request
+    length, _ = client_framing(request)
+    max_size = settings.client_max_body_size
+    try:
+        if max_size and length is not None and length > max_size:
+            raise BodyTooLarge
+        if settings.set_body is not None:
+            body = RequestBody.fixed(settings.set_body.evaluate(lookup).encode())
+        elif not settings.pass_request_body:
+            body = RequestBody.fixed(None)
+        else:
+            body = await RequestBody.read(
+                conn,
+                request,
+                max_size=max_size,
+                buffer_size=settings.client_body_buffer_size,
+                stream_chunked=not settings.request_buffering and settings.http_version == "1.1",
+            )
+    except BodyTooLarge:
+        log.error(
+            "client intended to send too large body: %s bytes",
+            length if length is not None else f"more than {max_size}",
+        )
+        await conn.error(413, close=True, head_only=head_only)
+        return
+
+    job = _job(exchange, settings, group, url, body, lookup)
+    try:
+        await forward(job, runtime.connector)
+    except BodyTooLarge:
+        if conn.can_respond:
+            await conn.error(413, close=True, head_only=head_only)
+    finally:
+        await body.aclose()
+
+
+def _job(
+    exchange: Exchange,
+    settings: ProxySettings,
+    group: UpstreamGroup,
+    url: ProxyUrl,
+    body: RequestBody,
+    lookup: Lookup,
+) -> Job:
+    request = exchange.request
+    method = settings.method.evaluate(lookup) if settings.method else exchange.method
+    target = upstream_target(
+        parse_target(bytes(request.target)),
+        uri_part=url.uri,
+        prefix=settings.prefix,
+        from_variables=settings.url is None,
+    )
+    headers = build_headers(
+        settings.headers,
+        list(request.headers.raw_items()),
+        lookup,
+        framing=body.framing,
+        pass_request_headers=settings.pass_request_headers,
+    )
+    # h11 follows the response as it would for this request: the method (a HEAD response has
+    # no body), Connection (whether it may be reused) and Upgrade (whether 101 may come).
+    tracked = [(b"Host", b"upstream"), (b"Content-Length", b"0")]
+    tracked += [(n, v) for n, v in headers if n.lower() in (b"connection", b"upgrade")]
+    upgrade = any(n.lower() == b"upgrade" for n, _ in headers)
+    return Job(
+        exchange=exchange,
+        settings=settings,
+        group=group,
+        scheme=url.scheme,
+        method=method,
+        target=target,
+        head=request_head(method, target, settings.http_version, headers),
+        shadow=h11.Request(method=method, target=b"/", headers=tracked),
+        body=body,
+        lookup=lookup,
+        upgrade=upgrade and exchange.header(b"upgrade") is not None,
+    )

@@ -1,0 +1,202 @@
+"""The response head nginx sends back for an upstream's (ngx_http_upstream_process_headers()).
+
+Pure. nginx drops the upstream's hop-by-hop headers and the ones it hides (by default
+`Date`, `Server`, `X-Pad`, `X-Accel-*`; `proxy_hide_header` adds, `proxy_pass_header` takes
+away), sends its own `Server` and `Date` unless the upstream's are passed, rewrites `Location`
+and `Refresh` with `proxy_redirect` and makes a rewritten relative `Location` absolute
+(`absolute_redirect`). Like nginx's header filter it puts `Content-Type`, `Content-Length`,
+`Last-Modified` and a rewritten `Location` first, after `Server` and `Date`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pushproxy.config import pcre
+from pushproxy.config.complex import ComplexValue, Lookup, compile_value
+from pushproxy.config.tree import Directive
+from pushproxy.http.connection import SERVER_HEADER, http_now
+
+Headers = Sequence[tuple[bytes, bytes]]
+
+DEFAULT_HIDDEN = frozenset(
+    {
+        b"date", b"server", b"x-pad", b"x-accel-expires", b"x-accel-redirect",
+        b"x-accel-limit-rate", b"x-accel-buffering", b"x-accel-charset",
+    }
+)  # fmt: skip
+# Never copied: the connection to the client has its own framing and persistence.
+HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
+_FIRST = (b"content-type", b"content-length", b"last-modified")
+
+
+def hidden_headers(hide: Iterable[str], passed: Iterable[str]) -> frozenset[bytes]:
+    """`proxy_hide_header` and `proxy_pass_header` applied to nginx's defaults."""
+    names = set(DEFAULT_HIDDEN) | {h.lower().encode() for h in hide}
+    names -= {p.lower().encode() for p in passed}
+    return frozenset(names)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Redirect:
+    """One `proxy_redirect`: a prefix (complex value) or a regex, and its replacement."""
+
+    prefix: ComplexValue | None = None
+    regex: re.Pattern[str] | None = None
+    replacement: ComplexValue
+
+    def apply(self, value: str, lookup: Lookup) -> str | None:
+        """The rewritten value, or None when this rule does not match."""
+        if self.regex is not None:
+            match = self.regex.match(value)
+            if match is None:
+                return None
+
+            def with_captures(name: str) -> str | None:
+                if name.isdigit():
+                    index = int(name)
+                    return match[index] if index <= (self.regex.groups if self.regex else 0) else ""
+                group = match.groupdict().get(name)
+                return group if group is not None else lookup(name)
+
+            return self.replacement.evaluate(with_captures) + value[match.end() :]
+        assert self.prefix is not None
+        prefix = self.prefix.evaluate(lookup)
+        if not value.startswith(prefix):  # nginx compares case-sensitively
+            return None
+        return self.replacement.evaluate(lookup) + value[len(prefix) :]
+
+
+def default_redirect(url: str, uri_part: str | None, location_name: str) -> Redirect:
+    """`proxy_redirect default`: the `proxy_pass` URL becomes the location's name."""
+    if uri_part is not None:
+        return Redirect(prefix=compile_value(url), replacement=compile_value(location_name))
+    return Redirect(prefix=compile_value(url + "/"), replacement=compile_value("/"))
+
+
+def redirect_rules(
+    directives: Sequence[Directive], default: Redirect | None
+) -> tuple[Redirect, ...]:
+    """The `proxy_redirect` list in effect; `default` is the location's default rule (None
+    when `proxy_pass` has variables, where nginx has none)."""
+    if not directives:
+        return (default,) if default is not None else ()
+    rules: list[Redirect] = []
+    for directive in directives:
+        args = directive.args
+        if args == ("off",):
+            rules.clear()
+        elif args == ("default",):
+            if default is not None:
+                rules.append(default)
+        elif len(args) == 2:
+            rules.append(_rule(args[0], args[1]))
+    return tuple(rules)
+
+
+def _rule(source: str, replacement: str) -> Redirect:
+    value = compile_value(replacement)
+    if source.startswith("~*"):
+        return Redirect(regex=_regex(source[2:], caseless=True), replacement=value)
+    if source.startswith("~"):
+        return Redirect(regex=_regex(source[1:], caseless=False), replacement=value)
+    return Redirect(prefix=compile_value(source), replacement=value)
+
+
+def _regex(pattern: str, *, caseless: bool) -> re.Pattern[str]:
+    return re.compile(pcre.translate(pattern)[0], re.IGNORECASE if caseless else 0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RedirectBase:
+    """`absolute_redirect`: what a rewritten relative `Location` is made absolute with."""
+
+    scheme: str
+    host: str
+    port: int
+
+    def absolute(self, location: str) -> str:
+        default_port = 443 if self.scheme == "https" else 80
+        port = "" if self.port in (0, default_port) else f":{self.port}"
+        return f"{self.scheme}://{self.host}{port}{location}"
+
+
+def _rewrite(value: str, rules: Sequence[Redirect], lookup: Lookup) -> str | None:
+    for rule in rules:
+        rewritten = rule.apply(value, lookup)
+        if rewritten is not None:
+            return rewritten
+    return None
+
+
+def _text(value: bytes) -> str:
+    return value.decode("utf-8", "surrogateescape")
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
+
+
+def client_headers(
+    upstream: Headers,
+    *,
+    hidden: frozenset[bytes],
+    redirects: Sequence[Redirect] = (),
+    lookup: Lookup = lambda _: None,
+    base: RedirectBase | None = None,
+    switching: bool = False,
+) -> list[tuple[bytes, bytes]]:
+    """The upstream's headers the client gets with its response head (`upstream`: names as
+    the upstream wrote them), in nginx's order; `Server` and `Date` only if passed (see
+    `own_headers`). `switching`: a 101, which says `Connection: upgrade`."""
+    first: dict[bytes, list[tuple[bytes, bytes]]] = {}
+    rest: list[tuple[bytes, bytes]] = []
+    location: tuple[bytes, bytes] | None = None
+    for name, value in upstream:
+        key = name.lower()
+        if key in HOP_BY_HOP or key in hidden:
+            continue
+        if key == b"location" and redirects and location is None:
+            rewritten = _rewrite(_text(value), redirects, lookup)
+            if rewritten is not None:
+                if rewritten.startswith("/") and base is not None:
+                    rewritten = base.absolute(rewritten)
+                location = (name, _bytes(rewritten))
+                continue
+        elif key == b"refresh" and redirects:
+            value = _refresh(value, redirects, lookup)
+        if key in _FIRST:
+            first.setdefault(key, []).append((name, value))
+        else:
+            rest.append((name, value))
+    out: list[tuple[bytes, bytes]] = []
+    for key in _FIRST:
+        out.extend(first.get(key, ()))
+    if location is not None:
+        out.append(location)
+    if switching:
+        out.append((b"Connection", b"upgrade"))
+    return out + rest
+
+
+def own_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+    """Our `Server` and `Date`, each unless the upstream's passes (`proxy_pass_header`)."""
+    names = {name.lower() for name, _ in headers}
+    out: list[tuple[bytes, bytes]] = []
+    if b"server" not in names:
+        out.append((b"Server", SERVER_HEADER))
+    if b"date" not in names:
+        out.append((b"Date", http_now()))
+    return out
+
+
+def _refresh(value: bytes, rules: Sequence[Redirect], lookup: Lookup) -> bytes:
+    """`Refresh: 5; url=...`: the URL after `url=` goes through `proxy_redirect`."""
+    at = value.lower().find(b"url=")
+    if at < 0:
+        return value
+    start = at + 4
+    rewritten = _rewrite(_text(value[start:]), rules, lookup)
+    return value if rewritten is None else value[:start] + _bytes(rewritten)

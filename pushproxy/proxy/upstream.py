@@ -1,0 +1,413 @@
+"""Upstream peers and how a request picks one, as ngx_http_upstream_round_robin.c does.
+
+Pure: time is passed in (`now`, seconds) and names are resolved by an injected function, so
+the balancer is table-tested without sockets or clocks.
+
+- smooth weighted round-robin: each pick adds every live peer's effective weight to its
+  current weight, takes the highest, and takes the total off the chosen one;
+- passive health: `max_fails` failures mark a peer down for `fail_timeout`; a failure also
+  lowers its effective weight, which recovers by one per pick;
+- backup peers are asked only when no primary peer is left for this request;
+- a group of one primary peer and no backups never marks its peer down (nginx's `single`).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from pushproxy.config import units
+from pushproxy.config.model import Http, Upstream
+from pushproxy.errors import ConfigError
+from pushproxy.proxy.pool import KeepaliveSettings
+
+log = logging.getLogger("pushproxy")
+
+# Host name → addresses (IP literals), the way `getaddrinfo` answers; raises OSError.
+Resolve = Callable[[str], Sequence[str]]
+
+
+def resolve_host(host: str) -> tuple[str, ...]:
+    """Every address of a name, in resolver order, once each (an IP literal as itself)."""
+    try:
+        return (str(ipaddress.ip_address(host)),)
+    except ValueError:
+        pass
+    infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    return tuple(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Endpoint:
+    """Where to connect: an IP address and port, or a unix socket path."""
+
+    host: str = ""
+    port: int = 0
+    unix: str | None = None
+
+    @property
+    def name(self) -> str:
+        """As nginx logs it: `127.0.0.1:8080`, `[::1]:8080`, `unix:/run/app.sock`."""
+        if self.unix is not None:
+            return f"unix:{self.unix}"
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProxyUrl:
+    """`proxy_pass` as ngx_parse_url() splits it. `authority` is what `$proxy_host` says
+    (`host:port` as written, `host` alone when no port was written, `localhost` for a unix
+    socket); `uri` is None when the URL has no URI part (then the request URI passes as is)."""
+
+    source: str
+    scheme: str
+    host: str
+    port: int | None
+    unix: str | None
+    uri: str | None
+
+    @property
+    def authority(self) -> str:
+        if self.unix is not None:
+            return "localhost"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port is None else f"{host}:{self.port}"
+
+    @property
+    def effective_port(self) -> int:
+        return self.port if self.port is not None else (443 if self.scheme == "https" else 80)
+
+
+def parse_proxy_url(text: str) -> ProxyUrl:
+    """ValueError with nginx's wording for what it would reject."""
+    lowered = text[:8].lower()
+    if lowered.startswith("http://"):
+        scheme, rest = "http", text[7:]
+    elif lowered.startswith("https://"):
+        scheme, rest = "https", text[8:]
+    else:
+        raise ValueError(f'invalid URL prefix in "{text}"')
+    if rest[:5].lower() == "unix:":
+        path, colon, tail = rest[5:].partition(":")
+        if not path:
+            raise ValueError(f'no path in the unix domain socket in "{text}"')
+        return ProxyUrl(
+            source=text, scheme=scheme, host="", port=None, unix=path, uri=tail if colon else None
+        )
+    cut = len(rest)
+    for mark in "/?":
+        found = rest.find(mark)
+        if found >= 0:
+            cut = min(cut, found)
+    authority, uri = rest[:cut], rest[cut:] or None
+    host, port = split_host_port(authority, text)
+    return ProxyUrl(source=text, scheme=scheme, host=host, port=port, unix=None, uri=uri)
+
+
+def split_host_port(authority: str, source: str) -> tuple[str, int | None]:
+    """`host`, `host:port`, `[v6]`, `[v6]:port`; ValueError as nginx words it."""
+    host, port_text = authority, ""
+    if authority.startswith("["):
+        close = authority.find("]")
+        if close < 0:
+            raise ValueError(f'invalid host in "{source}"')
+        host, tail = authority[1:close], authority[close + 1 :]
+        if tail and not tail.startswith(":"):
+            raise ValueError(f'invalid host in "{source}"')
+        port_text = tail[1:]
+    elif ":" in authority:
+        host, _, port_text = authority.rpartition(":")
+    if not host:
+        raise ValueError(f'no host in "{source}"')
+    if not port_text:
+        if authority.endswith(":"):
+            raise ValueError(f'invalid port in "{source}"')
+        return host, None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError(f'invalid port in "{source}"')
+    return host, int(port_text)
+
+
+# peers and their health
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerSpec:
+    endpoint: Endpoint
+    weight: int = 1
+    max_fails: int = 1
+    fail_timeout: float = 10.0
+    backup: bool = False
+    down: bool = False
+
+
+class Peer:
+    """One peer's shared, changing state (ngx_http_upstream_rr_peer_t)."""
+
+    __slots__ = ("accessed", "checked", "current_weight", "effective_weight", "fails", "spec")
+
+    def __init__(self, spec: PeerSpec) -> None:
+        self.spec = spec
+        self.current_weight = 0
+        self.effective_weight = spec.weight
+        self.fails = 0
+        self.accessed = 0.0
+        self.checked = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.spec.endpoint.name
+
+    def available(self, now: float) -> bool:
+        spec = self.spec
+        if spec.down:
+            return False
+        return not (
+            spec.max_fails
+            and self.fails >= spec.max_fails
+            and now - self.checked <= spec.fail_timeout
+        )
+
+
+def _pick(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
+    """ngx_http_upstream_get_peer(): the smooth weighted round-robin step."""
+    best: Peer | None = None
+    best_index = -1
+    total = 0
+    for index, peer in enumerate(peers):
+        if index in tried or not peer.available(now):
+            continue
+        peer.current_weight += peer.effective_weight
+        total += peer.effective_weight
+        if peer.effective_weight < peer.spec.weight:
+            peer.effective_weight += 1
+        if best is None or peer.current_weight > best.current_weight:
+            best, best_index = peer, index
+    if best is None:
+        return None
+    tried.add(best_index)
+    best.current_weight -= total
+    if now - best.checked > best.spec.fail_timeout:
+        best.checked = now
+    return best
+
+
+class Balancer:
+    """The peers of one upstream: primaries, then backups."""
+
+    __slots__ = ("backup", "name", "primary", "single")
+
+    def __init__(self, name: str, specs: Iterable[PeerSpec]) -> None:
+        specs = list(specs)
+        self.name = name
+        self.primary = [Peer(s) for s in specs if not s.backup]
+        self.backup = [Peer(s) for s in specs if s.backup]
+        self.single = len(self.primary) == 1 and not self.backup
+
+    def start(self, max_tries: int = 0) -> Attempts:
+        """One request's walk over the peers; `max_tries` (`proxy_next_upstream_tries`) caps
+        the number of peers tried, 0 leaves it at the number of peers."""
+        tries = len(self.primary) + len(self.backup)
+        if max_tries and tries > max_tries:
+            tries = max_tries
+        return Attempts(self, tries)
+
+    def failed(self, peer: Peer, now: float) -> None:
+        """ngx_http_upstream_free_round_robin_peer() with NGX_PEER_FAILED."""
+        spec = peer.spec
+        peer.fails += 1
+        peer.accessed = peer.checked = now
+        if spec.max_fails:
+            peer.effective_weight = max(0, peer.effective_weight - spec.weight // spec.max_fails)
+            if peer.fails >= spec.max_fails:
+                log.warning('upstream server temporarily disabled: "%s" (%s)', peer.name, self.name)
+
+    @staticmethod
+    def succeeded(peer: Peer) -> None:
+        if peer.accessed < peer.checked:  # the peer was checked again after its last failure
+            peer.fails = 0
+
+
+class Attempts:
+    """The peers one request tries, each at most once (nginx's `tried` bitmap and `tries`)."""
+
+    __slots__ = ("_backup", "_balancer", "_tried", "tries")
+
+    def __init__(self, balancer: Balancer, tries: int) -> None:
+        self._balancer = balancer
+        self._tried: set[int] = set()
+        self._backup = False
+        self.tries = tries
+
+    def next(self, now: float) -> Peer | None:
+        """The peer to try now; None when none is left ("no live upstreams")."""
+        balancer = self._balancer
+        if self.tries <= 0:
+            return None
+        if balancer.single:
+            only = balancer.primary[0]
+            return None if only.spec.down or self._tried else self._mark(0, only)
+        if not self._backup:
+            peer = _pick(balancer.primary, self._tried, now)
+            if peer is not None or not balancer.backup:
+                return peer
+            self._backup, self._tried = True, set()
+        return _pick(balancer.backup, self._tried, now)
+
+    def _mark(self, index: int, peer: Peer) -> Peer:
+        self._tried.add(index)
+        return peer
+
+    def done(self, peer: Peer, now: float, *, failed: bool) -> None:
+        """The try on `peer` is over; `failed` counts against its health."""
+        balancer = self._balancer
+        if balancer.single:
+            self.tries = 0
+            return
+        if failed:
+            balancer.failed(peer, now)
+        else:
+            balancer.succeeded(peer)
+        self.tries -= 1
+
+
+# the configured upstreams
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpstreamGroup:
+    """A balancer and what its connections may be kept for. `name` is the block's name or,
+    for a `proxy_pass` without a block, the `host:port` it names."""
+
+    name: str
+    balancer: Balancer
+    keepalive: KeepaliveSettings
+
+
+def _seconds(text: str, default: float) -> float:
+    try:
+        return float(units.parse_sec(text))
+    except ValueError:
+        return default
+
+
+def _peer_specs(block: Upstream, resolve: Resolve) -> list[PeerSpec]:
+    """ConfigError (nginx's words) for an address that does not parse or resolve."""
+    specs: list[PeerSpec] = []
+    for server in block.servers:
+        try:
+            found = endpoints(server.address, 80, resolve)
+        except (OSError, ValueError):
+            directive = server.directive
+            raise ConfigError(
+                f'host not found in upstream "{server.address}"',
+                file=directive.file,
+                line=directive.end_line,
+            ) from None
+        specs.extend(
+            PeerSpec(
+                endpoint=endpoint,
+                weight=server.weight,
+                max_fails=server.max_fails,
+                fail_timeout=_seconds(server.fail_timeout, 10.0),
+                backup=server.backup,
+                down=server.down,
+            )
+            for endpoint in found
+        )
+    return specs
+
+
+def endpoints(address: str, default_port: int, resolve: Resolve) -> tuple[Endpoint, ...]:
+    """The endpoints of `host[:port]` or `unix:/path`; OSError when the name does not resolve."""
+    if address[:5].lower() == "unix:":
+        return (Endpoint(unix=address[5:]),)
+    host, port = split_host_port(address, address)
+    return tuple(Endpoint(host=ip, port=port or default_port) for ip in resolve(host))
+
+
+def _keepalive(block: Upstream) -> KeepaliveSettings:
+    level = block.level
+
+    def number(name: str, default: int) -> int:
+        text = level.arg(name)
+        return int(text) if text is not None and text.isdigit() else default
+
+    def seconds(name: str, default: float) -> float:
+        text = level.arg(name)
+        if text is None:
+            return default
+        try:
+            return units.parse_msec(text) / 1000
+        except ValueError:
+            return default
+
+    return KeepaliveSettings(
+        connections=number("keepalive", 0),
+        timeout=seconds("keepalive_timeout", 60.0),
+        requests=number("keepalive_requests", 1000),
+        max_age=seconds("keepalive_time", 3600.0),
+    )
+
+
+class Upstreams:
+    """Every upstream a configuration names: blocks by name, and one implicit group per
+    `host:port` that a `proxy_pass` names directly (resolved once, at load)."""
+
+    __slots__ = ("_resolve", "blocks", "implicit")
+
+    def __init__(self, blocks: Mapping[str, UpstreamGroup], resolve: Resolve) -> None:
+        self.blocks = MappingProxyType(dict(blocks))
+        self.implicit: dict[str, UpstreamGroup] = {}
+        self._resolve = resolve
+
+    @classmethod
+    def build(cls, http: Http | None, resolve: Resolve = resolve_host) -> Upstreams:
+        """ConfigError when a peer's name does not resolve."""
+        groups: dict[str, UpstreamGroup] = {}
+        if http is not None:
+            for name, block in http.upstreams.items():
+                groups[name.lower()] = UpstreamGroup(
+                    name=name,
+                    balancer=Balancer(name, _peer_specs(block, resolve)),
+                    keepalive=_keepalive(block),
+                )
+        return cls(groups, resolve)
+
+    def for_url(self, url: ProxyUrl, *, resolve: bool = True) -> UpstreamGroup | None:
+        """The group a URL names: a block (when no port is written), else the implicit group
+        for its `host:port`, made on first use when `resolve` allows (at load). None when the
+        name would need resolving and may not be (nginx: "no resolver defined")."""
+        if url.unix is None and url.port is None:
+            block = self.blocks.get(url.host.lower())
+            if block is not None:
+                return block
+        key = f"{url.scheme}://{url.unix or url.host.lower()}:{url.effective_port}"
+        group = self.implicit.get(key)
+        if group is not None:
+            return group
+        if url.unix is not None:
+            found: tuple[Endpoint, ...] = (Endpoint(unix=url.unix),)
+        else:
+            try:
+                found = (
+                    Endpoint(host=str(ipaddress.ip_address(url.host)), port=url.effective_port),
+                )
+            except ValueError:
+                if not resolve:
+                    return None
+                found = tuple(
+                    Endpoint(host=ip, port=url.effective_port) for ip in self._resolve(url.host)
+                )
+        name = url.authority if url.unix is None else f"unix:{url.unix}"
+        group = UpstreamGroup(
+            name=name,
+            balancer=Balancer(name, (PeerSpec(endpoint=e) for e in found)),
+            keepalive=KeepaliveSettings(),
+        )
+        self.implicit[key] = group
+        return group

@@ -1,0 +1,51 @@
+"""A server stop ends subscribers as the module does: footers, close frames, timeout answers."""
+
+from __future__ import annotations
+
+import trio
+from conftest import ServeFactory
+from helpers import Client, request
+
+from .wire import wait_subscribers
+
+CONF = """
+events {}
+http {
+    push_stream_shared_memory_size 32m;
+    server {
+        listen 127.0.0.1:0;
+        location /pub { push_stream_publisher admin; push_stream_channels_path $arg_id; }
+        location ~ /sub/(.*) {
+            push_stream_subscriber;
+            push_stream_channels_path $1;
+            push_stream_header_template "HEAD";
+            push_stream_footer_template "FOOT";
+        }
+        location ~ /lp/(.*) { push_stream_subscriber long-polling; push_stream_channels_path $1; }
+    }
+}
+"""
+
+
+async def test_stop_sends_footers_and_timeout_answers(serve: ServeFactory) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        stream = await Client.connect(port)
+        await stream.send_request("GET", "/sub/a")
+        assert (await stream.read_head()).status == 200
+        assert await stream.read_chunk() == b"HEAD"
+        answers = []
+
+        async def long_poll() -> None:
+            answers.append(await request(port, "GET", "/lp/b"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(long_poll)
+            await wait_subscribers(server, b"b", 1)
+            with trio.fail_after(5):
+                await server.stop(grace=1.0)
+        assert await stream.read_chunk() == b"FOOT"
+        assert await stream.read_chunk() is None  # the chunked body ended properly
+        (answer,) = answers
+        assert (answer.status, answer.header("Etag")) == (304, "W/0")
+        await stream.aclose()
