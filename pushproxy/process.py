@@ -28,6 +28,7 @@ from pushproxy.config.includes import inline, load
 from pushproxy.config.model import Config, build
 from pushproxy.config.parse import ConfigSyntaxError, parse_text
 from pushproxy.config.tree import Directive
+from pushproxy.errors import ConfigError
 from pushproxy.http.server import HttpServer, ListenKey, bind_address
 from pushproxy.logs import ErrorLog
 
@@ -225,7 +226,14 @@ def run(options: Options) -> int:
             sys.stderr.write(line + "\n")
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
-    server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
+    try:
+        server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
+    except ConfigError as error:
+        sys.stderr.write(f"pushproxy: [{error.level}] {error.nginx_text()}\n")
+        return 1
+    except ValueError as error:  # --upstream that is not a URL pushproxy can proxy to
+        sys.stderr.write(f"pushproxy: [emerg] {error}\n")
+        return 1
     try:
         sockets = bind_all(server.site.listens, error_log)
     except StartupError as error:
@@ -286,9 +294,12 @@ async def _serve(
 async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> None:
     try:
         config, _ = read_config(options)
+        await server.reload(config)
     except StartupError as error:
         for level, text in error.entries:
             error_log.log(level, text)
         return
-    await server.reload(config)
+    except ConfigError as error:
+        error_log.log(error.level, error.nginx_text())
+        return
     error_log.notice("reconfiguring")

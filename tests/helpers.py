@@ -52,7 +52,8 @@ class Client:
         if self.conn.our_state is h11.DONE and self.conn.their_state is h11.DONE:
             self.conn.start_next_cycle()
         all_headers = [("Host", "localhost"), *headers]
-        if body is not None and not any(k.lower() == "content-length" for k, _ in headers):
+        framed = {k.lower() for k, _ in headers} & {"content-length", "transfer-encoding"}
+        if body is not None and not framed:
             all_headers.append(("Content-Length", str(len(body))))
         data = self.conn.send(h11.Request(method=method, target=target, headers=all_headers))
         if body:

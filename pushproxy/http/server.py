@@ -91,6 +91,11 @@ def _body_too_large(request: h11.Request, level: Level) -> bool:
     return False
 
 
+def _length_and_chunked(request: h11.Request) -> bool:
+    names = {name for name, _ in request.headers}
+    return b"content-length" in names and b"transfer-encoding" in names
+
+
 def _oversized_line(request: h11.Request, limit: int) -> int | None:
     """nginx's per-line limit: a request line (414) or a header line (400) over one buffer."""
     if len(request.method) + len(request.target) + 10 > limit:
@@ -173,7 +178,8 @@ class HttpServer:
         self.prefix = prefix
         self.access_logs = AccessLogs(config.http, prefix)
         self.push: PushRuntime | None = None
-        self.proxy: ProxyRuntime | None = None
+        # Built now, not in serve(): a bad upstream is a startup error, reported before detaching.
+        self.proxy = ProxyRuntime(config, default_upstream)
         self.bound: dict[ListenKey, list[tuple[str, int]]] = {}
         self.stopping = False
         self._nursery: trio.Nursery | None = None
@@ -198,7 +204,6 @@ class HttpServer:
         task_status: trio.TaskStatus[HttpServer] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         self.push = PushRuntime(self.site.config)
-        self.proxy = ProxyRuntime(self.site.config, self.default_upstream)
         if listeners is None:
             listeners = [
                 (key, one) for key in self.site.listens for one in await self.open_listener(key)
@@ -245,7 +250,9 @@ class HttpServer:
                     self._nursery.start_soon(self._connection, stream, key)
 
     async def reload(self, config: Config) -> None:
-        """New requests use `config`; listeners it no longer names close, new ones open."""
+        """New requests use `config`; listeners it no longer names close, new ones open.
+        ConfigError (an upstream that does not resolve) leaves the old configuration serving."""
+        self.proxy.apply(config)
         site = Site.build(config)
         old = set(self.site.listens)
         for key in site.listens:
@@ -309,6 +316,11 @@ class HttpServer:
                 oversized = _oversized_line(request, conn.limits.max_line_bytes)
                 if oversized is not None:
                     await conn.error(oversized, close=True)
+                    break
+                if _length_and_chunked(request):
+                    # nginx: 'client sent "Content-Length" and "Transfer-Encoding" headers at the
+                    # same time'. Passing such a request on invites request smuggling.
+                    await conn.error(400, close=True)
                     break
                 self._busy += 1
                 try:
@@ -412,7 +424,7 @@ class HttpServer:
         if location.level.own.get("return"):
             await handle_return(exchange, location)
             return
-        if self.proxy is not None and self.proxy.handles(location):
+        if self.proxy.handles(location):
             await handle_proxy(exchange, location, self.proxy)
             return
         await exchange.conn.error(404, head_only=exchange.method == "HEAD")

@@ -1,8 +1,10 @@
 """The reverse proxy: every location that is not a push location, passed to an upstream as
 nginx's proxy module passes it (`proxy_pass`, `upstream` blocks, `proxy_*` directives).
 
+address.py   `proxy_pass` URLs, peer addresses, names resolved at load
 upstream.py  peers, smooth weighted round-robin, passive health, backup peers (pure)
 pool.py      idle keep-alive connections per upstream (pure bookkeeping)
+connect.py   opening upstream connections, the pools' I/O side, the failures of a try
 request.py   the request line and headers nginx sends upstream (pure)
 response.py  the response head nginx sends back: hidden headers, `proxy_redirect` (pure)
 settings.py  a location's `proxy_*` directives, read once at load (pure)

@@ -11,8 +11,9 @@ import socket
 
 import trio
 
+from pushproxy.proxy.address import Endpoint
 from pushproxy.proxy.pool import IdlePool
-from pushproxy.proxy.upstream import Endpoint, UpstreamGroup
+from pushproxy.proxy.upstream import UpstreamGroup
 
 
 class UpstreamFailure(Exception):

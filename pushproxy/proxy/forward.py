@@ -11,7 +11,8 @@ nginx's behaviour kept here:
 - a failure after the response started closes the client connection mid-response;
 - the client closing its connection while the upstream works ends the request (unless
   `proxy_ignore_client_abort`);
-- an `Upgrade` request the upstream answers with 101 becomes a tunnel.
+- an `Upgrade` request the upstream answers with 101 becomes a tunnel;
+- `proxy_buffering` on or off, the body goes out as it comes (nothing is held back).
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ from pushproxy.proxy.connect import (
     describe,
 )
 from pushproxy.proxy.request import NON_IDEMPOTENT
-from pushproxy.proxy.response import RedirectBase, client_headers, own_headers
+from pushproxy.proxy.response import RedirectBase, client_headers, own_headers, without_own
 from pushproxy.proxy.settings import NEXT_STATUSES, ProxySettings
-from pushproxy.proxy.tunnel import splice
+from pushproxy.proxy.tunnel import switch_protocols
 from pushproxy.proxy.upstream import Peer, UpstreamGroup
 
 log = logging.getLogger("pushproxy")
@@ -187,6 +188,12 @@ class _Attempt:
             else:
                 self.upstream.close_now()
 
+    def _stale(self) -> bool:
+        """A failure that says the idle connection was dead before we used it, with the
+        request still ours to send again."""
+        body = self.job.body
+        return self.reused and not self.received_any and (body.replayable or not body.started)
+
     # sending
 
     async def _write(self, data: bytes) -> None:
@@ -198,7 +205,7 @@ class _Attempt:
             message = f"upstream timed out {TIMED_OUT} while sending request to upstream"
             raise UpstreamFailure("timeout", message, sent=True) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
-            if self.reused and not self.received_any and not self.job.body.started:
+            if self._stale():
                 raise _Stale from None
             message = f"send() failed {describe(error)} while sending request to upstream"
             raise UpstreamFailure("error", message, sent=True) from None
@@ -244,7 +251,7 @@ class _Attempt:
         try:
             data = await self.upstream.stream.receive_some(_READ_SIZE)
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
-            if self.reused and not self.received_any and not self.job.body.started:
+            if self._stale():
                 raise _Stale from None
             phase = "upstream" if self.head_received else "response header from upstream"
             message = f"recv() failed {describe(error)} while reading {phase}"
@@ -260,7 +267,7 @@ class _Attempt:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError:
-                if self.eof and not self.received_any and self.reused:
+                if self.eof and self._stale():
                     raise _Stale from None
                 if self.eof:
                     message = "upstream prematurely closed connection"
@@ -306,13 +313,10 @@ class _Attempt:
         job, settings = self.job, self.job.settings
         base = None
         if settings.absolute_redirect:
-            look = job.lookup
-            port = look("server_port") or "0"
-            host = look("server_name") if settings.server_name_in_redirect else look("host")
-            base = RedirectBase(
-                scheme=look("scheme") or "http",
-                host=host or "",
-                port=int(port) if settings.port_in_redirect and port.isdigit() else 0,
+            base = RedirectBase.of(
+                job.lookup,
+                server_name=settings.server_name_in_redirect,
+                port=settings.port_in_redirect,
             )
         return client_headers(
             list(head.headers.raw_items()),
@@ -331,7 +335,7 @@ class _Attempt:
         # and Date instead of ours where they pass.
         response = conn._head(head.status_code, headers, bytes(head.reason))
         if len(own_headers(headers)) < 2:
-            response = _passed_own(response, headers)
+            response = without_own(response, headers)
         await conn.send_raw(conn._h11.send(response))
         pieces: list[bytes] = []
         while True:
@@ -383,33 +387,14 @@ class _Attempt:
     # upgrade
 
     async def _tunnel(self, head: h11.InformationalResponse) -> None:
-        conn = self.job.exchange.conn
         headers = self._headers(head)
-        lines = [b"HTTP/1.1 101 %s\r\n" % bytes(head.reason or b"Switching Protocols")]
-        lines += [b"%s: %s\r\n" % pair for pair in [*own_headers(headers), *headers]]
-        client, client_first = conn.take_over()
-        conn.status_sent = 101
-        await conn.send_raw(b"".join([*lines, b"\r\n"]))
-        upstream_first, _ = self.h11.trailing_data
         settings = self.job.settings
-        await splice(
-            client,
+        await switch_protocols(
+            self.job.exchange.conn,
+            bytes(head.reason),
+            [*own_headers(headers), *headers],
             self.upstream.stream,
-            client_first=client_first,
-            upstream_first=bytes(upstream_first),
+            bytes(self.h11.trailing_data[0]),
             idle_timeout=settings.read_timeout,
-            client_send_timeout=conn.limits.send_timeout,
             upstream_send_timeout=settings.send_timeout,
         )
-
-
-def _passed_own(response: h11.Response, headers: list[tuple[bytes, bytes]]) -> h11.Response:
-    """Drop our Server/Date where the upstream's passes (ours come first)."""
-    passed = {name.lower() for name, _ in headers} & {b"server", b"date"}
-    items: list[tuple[bytes, bytes]] = []
-    for name, value in response.headers.raw_items():
-        if name.lower() in passed:
-            passed.discard(name.lower())
-            continue
-        items.append((name, value))
-    return h11.Response(status_code=response.status_code, headers=items, reason=response.reason)

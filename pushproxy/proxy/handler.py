@@ -14,19 +14,13 @@ from pushproxy.errors import ConfigError
 from pushproxy.http.connection import BodyTooLarge
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.variables import RequestVars, parse_target
+from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
 from pushproxy.proxy.forward import Job, forward
 from pushproxy.proxy.request import build_headers, request_head, upstream_target
 from pushproxy.proxy.settings import ProxySettings
-from pushproxy.proxy.upstream import (
-    ProxyUrl,
-    Resolve,
-    UpstreamGroup,
-    Upstreams,
-    parse_proxy_url,
-    resolve_host,
-)
+from pushproxy.proxy.upstream import UpstreamGroup, Upstreams
 
 log = logging.getLogger("pushproxy")
 
@@ -192,16 +186,15 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
                 stream_chunked=not settings.request_buffering and settings.http_version == "1.1",
             )
     except BodyTooLarge:
-        log.error(
-            "client intended to send too large body: %s bytes",
-            length if length is not None else f"more than {max_size}",
-        )
+        if length is not None:
+            log.error("client intended to send too large body: %d bytes", length)
+        else:
+            log.error("client intended to send too large chunked body: over %d bytes", max_size)
         await conn.error(413, close=True, head_only=head_only)
         return
 
-    job = _job(exchange, settings, group, url, body, lookup)
     try:
-        await forward(job, runtime.connector)
+        await forward(_job(exchange, settings, group, url, body, lookup), runtime.connector)
     except BodyTooLarge:
         if conn.can_respond:
             await conn.error(413, close=True, head_only=head_only)

@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import h11
+
 from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, Lookup, compile_value
 from pushproxy.config.tree import Directive
@@ -117,6 +119,17 @@ class RedirectBase:
     host: str
     port: int
 
+    @classmethod
+    def of(cls, lookup: Lookup, *, server_name: bool, port: bool) -> RedirectBase:
+        """From the request: `$host` (`$server_name` with `server_name_in_redirect`), and
+        the server's port unless `port_in_redirect off`."""
+        number = lookup("server_port") or "0"
+        return cls(
+            scheme=lookup("scheme") or "http",
+            host=(lookup("server_name") if server_name else lookup("host")) or "",
+            port=int(number) if port and number.isdigit() else 0,
+        )
+
     def absolute(self, location: str) -> str:
         default_port = 443 if self.scheme == "https" else 80
         port = "" if self.port in (0, default_port) else f":{self.port}"
@@ -200,3 +213,15 @@ def _refresh(value: bytes, rules: Sequence[Redirect], lookup: Lookup) -> bytes:
     start = at + 4
     rewritten = _rewrite(_text(value[start:]), rules, lookup)
     return value if rewritten is None else value[:start] + _bytes(rewritten)
+
+
+def without_own(response: h11.Response, headers: list[tuple[bytes, bytes]]) -> h11.Response:
+    """Drop our Server/Date where the upstream's passes (ours come first)."""
+    passed = {name.lower() for name, _ in headers} & {b"server", b"date"}
+    items: list[tuple[bytes, bytes]] = []
+    for name, value in response.headers.raw_items():
+        if name.lower() in passed:
+            passed.discard(name.lower())
+            continue
+        items.append((name, value))
+    return h11.Response(status_code=response.status_code, headers=items, reason=response.reason)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Level, Location, compile_complex
 from pushproxy.errors import ConfigError
+from pushproxy.proxy.address import ProxyUrl, parse_proxy_url
 from pushproxy.proxy.request import HeaderPlan
 from pushproxy.proxy.response import (
     Redirect,
@@ -17,7 +18,6 @@ from pushproxy.proxy.response import (
     hidden_headers,
     redirect_rules,
 )
-from pushproxy.proxy.upstream import ProxyUrl, parse_proxy_url
 
 # proxy_next_upstream's conditions; `http_*` ones are statuses that count as failures.
 NEXT_STATUSES = {

@@ -10,7 +10,39 @@ from __future__ import annotations
 
 import trio
 
+from pushproxy.http.connection import HttpConnection
+
+Headers = list[tuple[bytes, bytes]]
 _READ_SIZE = 65536
+
+
+async def switch_protocols(
+    conn: HttpConnection,
+    reason: bytes,
+    headers: Headers,
+    upstream: trio.abc.Stream,
+    upstream_first: bytes,
+    *,
+    idle_timeout: float,
+    upstream_send_timeout: float,
+) -> None:
+    """Send the client the upstream's 101 (with `headers`), then splice the two; the client
+    connection leaves HTTP for good. Both streams are closed by `splice`; if the 101 cannot
+    be sent (ClientGone), the caller closes the upstream."""
+    lines = [b"HTTP/1.1 101 %s\r\n" % (reason or b"Switching Protocols")]
+    lines += [b"%s: %s\r\n" % pair for pair in headers]
+    client, client_first = conn.take_over()
+    conn.status_sent = 101  # for the access log
+    await conn.send_raw(b"".join([*lines, b"\r\n"]))
+    await splice(
+        client,
+        upstream,
+        client_first=client_first,
+        upstream_first=upstream_first,
+        idle_timeout=idle_timeout,
+        client_send_timeout=conn.limits.send_timeout,
+        upstream_send_timeout=upstream_send_timeout,
+    )
 
 
 class _Splice:

@@ -96,6 +96,16 @@ async def test_malformed_request_gets_400_and_close(serve: ServeFactory) -> None
         assert b"Connection: close" in received
 
 
+async def test_length_and_chunked_together_is_400(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        received = await _raw(
+            server.port(),
+            b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+        )
+        assert received.startswith(b"HTTP/1.1 400 ")
+
+
 async def test_missing_host_on_http11_is_400(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
         received = await _raw(server.port(), b"GET /hello HTTP/1.1\r\n\r\n")

@@ -1,0 +1,75 @@
+"""Debian's nginx for the proxy tests: started on 127.0.0.1 with its own prefix and config,
+in the foreground, bounded in time, always stopped with the test's nursery."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from pathlib import Path
+
+import trio
+from confhelpers import nginx_binary
+
+NGINX = nginx_binary()
+
+_MAIN = """
+daemon off;
+master_process off;
+worker_processes 1;
+error_log {prefix}/error.log info;
+pid {prefix}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {prefix}/tmp/body;
+    proxy_temp_path {prefix}/tmp/proxy;
+    fastcgi_temp_path {prefix}/tmp/fastcgi;
+    uwsgi_temp_path {prefix}/tmp/uwsgi;
+    scgi_temp_path {prefix}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        {server}
+    }}
+}}
+"""
+
+
+async def _free_port() -> int:
+    sock = trio.socket.socket()
+    await sock.bind(("127.0.0.1", 0))
+    port: int = sock.getsockname()[1]
+    sock.close()
+    return port
+
+
+@asynccontextmanager
+async def running_nginx(directory: Path, server: str) -> AsyncIterator[int]:
+    """nginx serving one `server { ... }` body on a free port, which it yields."""
+    assert NGINX is not None
+    prefix = directory / "nginx"
+    (prefix / "tmp").mkdir(parents=True, exist_ok=True)
+    port = await _free_port()
+    conf = prefix / "nginx.conf"
+    conf.write_text(_MAIN.format(prefix=prefix, port=port, server=server))
+    command = [NGINX, "-e", str(prefix / "error.log"), "-p", f"{prefix}/", "-c", str(conf)]
+    async with trio.open_nursery() as nursery:
+        run = partial(trio.run_process, command, check=False, stdin=subprocess.DEVNULL)
+        process: trio.Process = await nursery.start(run)
+        try:
+            with trio.fail_after(10):
+                while True:
+                    if process.returncode is not None:
+                        log = (prefix / "error.log").read_text(errors="replace")
+                        raise AssertionError(f"nginx exited: {log}")
+                    try:
+                        stream = await trio.open_tcp_stream("127.0.0.1", port)
+                    except OSError:
+                        await trio.sleep(0.02)
+                        continue
+                    await stream.aclose()
+                    break
+            yield port
+        finally:
+            nursery.cancel_scope.cancel()

@@ -1,0 +1,62 @@
+"""Config text and small client helpers for the proxy tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import h11
+import trio
+from helpers import Client, Response
+
+
+def conf(locations: str, *, http: str = "", server: str = "") -> str:
+    """An nginx.conf with one server on 127.0.0.1:0."""
+    return f"""
+events {{}}
+http {{
+    {http}
+    server {{
+        listen 127.0.0.1:0;
+        {server}
+        {locations}
+    }}
+}}
+"""
+
+
+def echoed(response: Response) -> dict[str, Any]:
+    """The upstream app's echo of the request it received."""
+    assert response.status == 200, (response.status, response.body[:300])
+    data: dict[str, Any] = json.loads(response.body)
+    return data
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    """Wait until `condition()` holds (what the other side does takes a few scheduler turns)."""
+    with trio.fail_after(seconds):
+        while True:
+            if condition():
+                return
+            await trio.sleep(0.01)
+
+
+async def send_chunked(
+    client: Client,
+    method: str,
+    target: str,
+    body: bytes,
+    headers: Sequence[tuple[str, str]] = (),
+) -> Response:
+    """A request with a chunked body (16 KiB chunks) and no Content-Length; the response."""
+    conn = client.conn
+    if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+        conn.start_next_cycle()
+    all_headers = [("Host", "localhost"), ("Transfer-Encoding", "chunked"), *headers]
+    data = conn.send(h11.Request(method=method, target=target, headers=all_headers))
+    for start in range(0, len(body), 16384):
+        data += conn.send(h11.Data(data=body[start : start + 16384]))
+    data += conn.send(h11.EndOfMessage())
+    await client.stream.send_all(data)
+    return await client.read_body(await client.read_head())

@@ -1,0 +1,219 @@
+"""Against Debian's nginx: pushproxy in front of nginx serving files, and nginx and pushproxy
+side by side in front of the same upstream, sending it the same requests."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import Client, Response, request
+
+from .conftest import AppFactory, ProxyFactory
+from .nginx import NGINX, running_nginx
+from .support import conf, send_chunked
+from .upstream_app import pattern_bytes
+
+pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+
+
+async def test_static_files_from_nginx_through_the_proxy(
+    proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    www = tmp_path / "www"
+    www.mkdir()
+    big = pattern_bytes(2 * 1024 * 1024 + 5)
+    (www / "big.bin").write_bytes(big)
+    (www / "index.html").write_text("<p>home</p>")
+    async with running_nginx(tmp_path, f"root {www};") as nginx_port:
+        text = conf(f"location / {{ proxy_pass http://127.0.0.1:{nginx_port}; }}")
+        async with proxy(text) as server:
+            client = await Client.connect(server.port())
+            whole = await client.request("GET", "/big.bin")
+            head = await client.request("HEAD", "/big.bin")
+            part = await client.request("GET", "/big.bin", [("Range", "bytes=100-199")])
+            etag = whole.header("ETag") or ""
+            cached = await client.request("GET", "/big.bin", [("If-None-Match", etag)])
+            index = await client.request("GET", "/")
+            missing = await client.request("GET", "/nope")
+            await client.aclose()
+    assert whole.status == 200
+    assert whole.body == big
+    assert whole.header("Content-Length") == str(len(big))
+    assert whole.header("Last-Modified") is not None
+    assert (whole.header("Server") or "").startswith("pushproxy")
+    assert head.header("Content-Length") == str(len(big))
+    assert head.body == b""
+    assert part.status == 206
+    assert part.body == big[100:200]
+    assert part.header("Content-Range") == f"bytes 100-199/{len(big)}"
+    assert cached.status == 304
+    assert cached.body == b""
+    assert index.body == b"<p>home</p>"
+    assert missing.status == 404
+    assert b"nginx" in missing.body  # nginx's own page, passed as it came
+
+
+LOCATIONS = """
+    location /plain/ {{ proxy_pass http://127.0.0.1:{port}; }}
+    location /api/ {{ proxy_pass http://127.0.0.1:{port}/v2/; }}
+    location /short {{ proxy_pass http://127.0.0.1:{port}/long/; }}
+    location = /exact {{ proxy_pass http://127.0.0.1:{port}/other; }}
+    location ~ ^/re/ {{ proxy_pass http://127.0.0.1:{port}; }}
+    location /vars/ {{ proxy_pass http://127.0.0.1:{port}/fixed$is_args$args; }}
+    location /set/ {{
+        proxy_pass http://127.0.0.1:{port}/;
+        proxy_set_header Host $host;
+        proxy_set_header X-Real-IP $remote_addr;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_set_header Accept-Encoding "";
+        proxy_set_header X-Empty $arg_missing;
+    }}
+    location /bare/ {{
+        proxy_pass http://127.0.0.1:{port};
+        proxy_pass_request_headers off;
+        proxy_set_header X-Only yes;
+    }}
+    location /keep/ {{
+        proxy_pass http://127.0.0.1:{port};
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+    }}
+    location /method/ {{ proxy_pass http://127.0.0.1:{port}; proxy_method PUT; }}
+    location /redirect/ {{ proxy_pass http://127.0.0.1:{port}/; }}
+    location /cond/ {{
+        proxy_pass http://127.0.0.1:{port}/base/;
+        proxy_set_header X-Outer outer;
+        if ($arg_flag) {{ add_header X-Flag yes; }}
+    }}
+    location /condpass/ {{
+        proxy_pass http://127.0.0.1:{port}/base/;
+        if ($arg_other) {{ proxy_pass http://127.0.0.1:{port}; }}
+    }}
+"""
+
+REQUESTS: list[tuple[str, str, list[tuple[str, str]], bytes | None]] = [
+    ("GET", "/plain/a/b?c=1&d", [("X-A", "1"), ("x-a", "2")], None),
+    ("GET", "/plain/a%20b//c/../d?x", [], None),
+    ("GET", "/api/users/7?fields=name", [("Accept", "*/*")], None),
+    ("GET", "/api/a%2Fb/%7Euser/x%3Fy", [], None),
+    ("GET", "/api//double//slash", [], None),
+    ("GET", "/short/x", [], None),
+    ("GET", "/shortcut", [], None),
+    ("GET", "/exact?q=1", [], None),
+    ("GET", "/re/any/thing?x", [], None),
+    ("GET", "/vars/ignored?k=v", [], None),
+    ("GET", "/vars/ignored", [], None),
+    (
+        "GET",
+        "/set/x",
+        [
+            ("X-Forwarded-For", "203.0.113.7"),
+            ("Accept-Encoding", "gzip"),
+            ("X-Empty", "from client"),
+            ("Cookie", "a=1"),
+        ],
+        None,
+    ),
+    ("GET", "/bare/x", [("X-A", "1")], None),
+    (
+        "GET",
+        "/keep/x",
+        [
+            ("Connection", "keep-alive"),
+            ("Keep-Alive", "300"),
+            ("TE", "trailers"),
+            ("Upgrade", "h2c"),
+            ("Proxy-Connection", "keep-alive"),
+        ],
+        None,
+    ),
+    ("POST", "/plain/form", [("Content-Type", "application/x-www-form-urlencoded")], b"a=1&b=2"),
+    ("POST", "/plain/empty", [], b""),
+    ("POST", "/plain/chunked", [("Transfer-Encoding", "chunked")], pattern_bytes(40_000)),
+    ("PATCH", "/keep/small-chunked", [("Transfer-Encoding", "chunked")], b"tiny"),
+    ("PUT", "/keep/put", [("Expect", "100-continue")], b"payload"),
+    ("GET", "/method/x", [], None),
+    ("HEAD", "/plain/head", [], None),
+    ("DELETE", "/plain/thing", [], None),
+    ("GET", "/cond/x?flag=1", [], None),
+    ("GET", "/cond/x", [], None),
+    ("GET", "/condpass/x?other=1", [], None),
+    ("GET", "/condpass/x", [], None),
+]
+
+
+async def _send(
+    port: int, method: str, target: str, headers: list[tuple[str, str]], body: bytes | None
+) -> Response:
+    chunked = ("Transfer-Encoding", "chunked")
+    if chunked not in headers:
+        return await request(port, method, target, headers, body)
+    client = await Client.connect(port)
+    try:
+        rest = [h for h in headers if h != chunked]
+        return await send_chunked(client, method, target, body or b"", rest)
+    finally:
+        await client.aclose()
+
+
+def _seen(response: Response, method: str) -> dict[str, Any]:
+    assert response.status == 200, response.body[:200]
+    if method == "HEAD":
+        return {"status": response.status}
+    data: dict[str, Any] = json.loads(response.body)
+    del data["app"]
+    return data
+
+
+async def test_the_upstream_gets_what_nginx_sends(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path
+) -> None:
+    upstream = await app("a")
+    locations = LOCATIONS.format(port=upstream.port)
+    async with running_nginx(tmp_path, locations) as nginx_port, proxy(conf(locations)) as server:
+        for method, target, headers, body in REQUESTS:
+            theirs = await _send(nginx_port, method, target, headers, body)
+            ours = await _send(server.port(), method, target, headers, body)
+            got_theirs = upstream.requests[-2]
+            got_ours = upstream.requests[-1]
+            assert (got_ours.method, got_ours.target) == (got_theirs.method, got_theirs.target)
+            assert got_ours.http_version == got_theirs.http_version, target
+            assert got_ours.headers == got_theirs.headers, target
+            assert got_ours.body == got_theirs.body, target
+            assert _seen(ours, method) == _seen(theirs, method), target
+
+
+async def test_responses_match_nginx(proxy: ProxyFactory, app: AppFactory, tmp_path: Path) -> None:
+    upstream = await app("a")
+    locations = LOCATIONS.format(port=upstream.port)
+    own = f"http://127.0.0.1:{upstream.port}"
+    targets = [
+        f"/redirect/headers?status=302&location={own}/next",
+        "/redirect/headers?status=301&location=/relative",
+        "/plain/headers?location=http://elsewhere/x",
+        "/plain/chunked",
+        "/plain/status/503",
+        "/plain/close-delimited",
+    ]
+    async with running_nginx(tmp_path, locations) as nginx_port, proxy(conf(locations)) as server:
+        for target in targets:
+            theirs = await request(nginx_port, "GET", target)
+            ours = await request(server.port(), "GET", target)
+            assert ours.status == theirs.status, target
+            assert ours.body == theirs.body, target
+            assert _names(ours) == _names(theirs), target
+            location = (theirs.header("Location") or "").replace(
+                f":{nginx_port}/", f":{server.port()}/"
+            )
+            assert ours.header("Location") == (location or None), target
+
+
+def _names(response: Response) -> list[str]:
+    """Header names nginx and pushproxy both send, in order (nginx adds Connection)."""
+    return [
+        name.decode().lower()
+        for name, _ in response.headers
+        if name.lower() not in (b"connection", b"keep-alive")
+    ]
