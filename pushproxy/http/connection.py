@@ -173,6 +173,8 @@ class HttpConnection:
                 name == b"connection" and b"close" in value.lower()
                 for name, value in event.headers
             )
+            if self.requests_served >= self.limits.keepalive_requests:
+                self.reuse = False  # the last one: its response says so
             return event
         return None
 
@@ -239,10 +241,11 @@ class HttpConnection:
         else:
             full.extend(headers)
             self._deflate = None
-        if self._client_keeps_alive and self.reuse and not any(
+        if self._client_keeps_alive and not any(
             name.lower() == b"connection" for name, _ in headers
         ):
-            full.append((b"Connection", b"keep-alive"))  # as nginx says it; h11 does not
+            # As nginx says it; h11 itself closes after a response that says `close`.
+            full.append((b"Connection", b"keep-alive" if self.reuse else b"close"))
         return h11.Response(
             status_code=status, headers=full, reason=reason or reason_phrase(status).encode()
         )

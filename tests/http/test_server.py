@@ -47,8 +47,11 @@ async def test_keep_alive_and_pipelining(serve: ServeFactory) -> None:
         port = server.port()
         pipelined = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" * 3
         received = await _raw(port, pipelined)
-        # keepalive_requests 3: three answers on one connection, then nginx closes it
+        # keepalive_requests 3: three answers on one connection, then nginx closes it, and the
+        # third answer says so
         assert received.count(b"HTTP/1.1 200 OK") == 3
+        assert received.count(b"Connection: keep-alive") == 2
+        assert received.count(b"Connection: close") == 1
         assert received.endswith(b"hi")
 
 

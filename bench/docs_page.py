@@ -1,0 +1,117 @@
+"""docs/performance.md: the latest full run's table, machine, command and plot, and how the
+figures are made (so a reader can judge them without reading the bench)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+METHOD = """\
+## How the figures are made
+
+- **Servers.** Every measurement starts its server fresh, with its own configuration in a
+  temporary folder, listening on 127.0.0.1, and stops it afterwards. The runs alternate:
+  pushproxy, nginx + nchan, pushproxy, nginx + nchan, ... The reference is Debian's `nginx`
+  with `libnginx-mod-nchan` (`load_module` of the nchan module, one worker); pushproxy runs as
+  `pushproxy -c` on the equivalent push stream configuration (`worker_processes 1`). Both keep
+  the last 10 messages of a channel. The configurations are in `bench/configs.py`.
+- **Framing.** Streaming subscribers of both servers receive each message as one HTTP chunk,
+  byte for byte the same: nchan's `chunked` subscriber, and pushproxy's streaming location with
+  the template `~text~` (the published body ends in a newline). EventSource and WebSocket use
+  each server's own framing (`data:` lines; one text frame per message).
+- **Load generator.** `bench/loadgen/*.c`, built by the bench with `gcc -O2 -Wall -Wextra`:
+  one thread, epoll, non-blocking sockets. Subscribers decode chunked (or close-delimited)
+  bodies, EventSource events and WebSocket frames into whole messages and check each one: its
+  channel, its sequence number (in order, none lost, none duplicated, per connection) and its
+  latency from the monotonic timestamp in its body. Publishers use keep-alive connections; each
+  channel is always published by the same connection, so any reordering is the server's.
+  Before measuring, every subscriber must receive a warm-up message on its channel: a
+  subscriber counts only once it is really subscribed.
+- **One run, several figures.** Connecting 10,000 subscribers is the slow step, so one
+  generator run measures several parts on the same subscribers, in this order: an idle hold
+  (memory), a fan-out, then a fixed publishing rate (latency), letting the server go quiet
+  between them.
+- **Fan-out** publishes as fast as the server answers (each publisher waits for the reply)
+  within a time budget; a server that takes fewer messages in the budget is measured on those,
+  and the notes say so. deliveries/s = messages received / (first publish → last delivery).
+  Its p99 is mostly queueing: the whole burst is in flight.
+- **Latency** is measured at a fixed publishing rate; a message's timestamp is the time it was
+  *scheduled*, so a server that makes the publisher fall behind pays for it in latency. At
+  20 msg/s, 1k, 5k and 10k subscribers ask for 20k, 100k and 200k deliveries/s: a server
+  slower than that queues, and its latency grows with the length of the run. A run waits
+  3 s after its last publish; "≥" marks a percentile that falls on a delivery that had not
+  come by then (the figure is the time waited, a lower bound).
+- **CPU per delivery** = the server's utime + stime (`/proc/PID/stat`, all its processes)
+  during the measurement / deliveries. **Memory** = VmRSS (`/proc/PID/status`, summed over
+  the server's processes) with the subscribers held minus before they connected, per
+  subscriber.
+- **Reverse proxy**: `wrk -t1 -c64` for a 1 KiB file from an upstream nginx, through nginx's
+  `proxy_pass` (upstream `keepalive 64`) or through pushproxy to the same upstream.
+- **What limited a figure** comes from the CPU shares of the run (100% = one core): the
+  server's, the load generator's ("client"), and the rest of the machine's ("others",
+  `/proc/stat`). A server at 85% or more is CPU-bound; "others" high means something else on
+  the machine took CPU during that run. With few cores the generator, the server and the
+  kernel's loopback work share them: read the ratios more than the absolute numbers.
+- **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
+  (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
+  (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
+  problems of a run), `report.py` (table), `plot.py`, `docs_page.py` (this page),
+  `procstat.py` (/proc). `python bench/run.py --render bench/results/<run>.json` rewrites this
+  page from a saved full run.
+"""
+
+
+def _machine(machine: dict[str, Any]) -> str:
+    return (
+        f"{machine['cores']} cores, {machine['model']}, {machine['kernel']}, "
+        f"{machine['memory_gib']} GiB, Python {machine['python']}"
+    )
+
+
+def _self_test(test: dict[str, Any]) -> str:
+    if not test or test.get("error") or not test.get("generator_capacity_per_s"):
+        return "Load generator self-test: not run or failed."
+    return (
+        f"Load generator self-test (`loadgen hub`, a minimal C fan-out server, 1,000 "
+        f"subscribers): {test['deliveries_per_s']:,.0f} deliveries/s, "
+        f"{test['generator_us_per_delivery']:.2f} µs of generator CPU per delivery, so one core "
+        f"of generator sustains about **{test['generator_capacity_per_s']:,.0f} deliveries/s**; "
+        f"lost {test.get('expected', 0) - test.get('unique', 0):,}."
+    )
+
+
+def write(path: Path, result: dict[str, Any], table: str, plot: Path | None) -> None:
+    lines = [
+        "# Performance",
+        "",
+        "pushproxy measured side by side with nginx + nchan (the push server Debian packages) "
+        "by `bench/run.py`. This page is written by the bench; the figures below are the "
+        "latest full run.",
+        "",
+        "## Run it",
+        "",
+        "```sh",
+        "python bench/run.py            # full: every workload, 3 runs each, about 10 minutes",
+        "python bench/run.py --quick    # smaller workloads, under 2 minutes, leaves this page",
+        "```",
+        "",
+        "Needs `gcc`, Debian's `nginx` and `libnginx-mod-nchan`, `wrk`, and matplotlib (the "
+        "`bench` extra). Results go to `bench/results/` (JSON and markdown).",
+        "",
+        "## Latest run",
+        "",
+        f"- Command: `{result['command']}`",
+        f"- Date: {result['started']}, {result['duration_s'] / 60:.1f} minutes, "
+        f"{result['runs']} runs per server and workload",
+        f"- Machine: {_machine(result['machine'])}",
+        f"- {_self_test(result.get('self_test', {}))}",
+        "",
+        "Median (min-max) of the runs; ↑ higher is better, ↓ lower is better; the ratio is "
+        "pushproxy / nginx + nchan, run by run, then of the medians.",
+        "",
+        table,
+    ]
+    if plot is not None:
+        lines += ["", f"![deliveries/s and p99 latency against subscribers]({plot.name})", ""]
+    lines += ["", METHOD]
+    path.write_text("\n".join(lines))
