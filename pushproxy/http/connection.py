@@ -7,10 +7,11 @@ Every wait is bounded: the request head by `client_header_timeout`, each body re
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -73,6 +74,7 @@ class HttpConnection:
     """A server-side HTTP/1.x connection. Not safe for concurrent writers."""
 
     __slots__ = (
+        "_chunked",
         "_client_keeps_alive",
         "_deflate",
         "_h11",
@@ -94,6 +96,7 @@ class HttpConnection:
         self.requests_served = 0
         self.reuse = True
         self.taken_over = False
+        self._chunked = False
         self._client_keeps_alive = False
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
@@ -277,7 +280,38 @@ class HttpConnection:
 
     async def start(self, status: int, headers: Headers = ()) -> None:
         """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0."""
-        await self._send(self._head(status, headers))
+        head = self._head(status, headers)
+        # h11 frames a body without Content-Length as chunks for HTTP/1.1 clients.
+        self._chunked = self._h11.their_http_version == b"1.1" and not any(
+            name.lower() == b"content-length" for name, _ in headers
+        )
+        await self._send(head)
+
+    def direct_sender(self) -> Callable[[list[bytes]], tuple[bytes, bool]] | None:
+        """A synchronous, non-blocking write of body pieces, for fan-out: no task switch, no
+        awaiting. It returns the framed bytes the socket did not take (to send the usual way)
+        and False when the client is gone. None when pieces need the async path (gzip)."""
+        sock = getattr(self.stream, "socket", None)
+        if sock is None or self._deflate is not None or self.taken_over:
+            return None
+        fd = sock.fileno()
+        chunked = self._chunked
+
+        def send(pieces: list[bytes]) -> tuple[bytes, bool]:
+            if chunked:
+                data = b"".join([b"%x\r\n%b\r\n" % (len(p), p) for p in pieces if p])
+            else:
+                data = b"".join(pieces)
+            self.body_bytes_sent += len(data)
+            try:
+                sent = os.write(fd, data)
+            except BlockingIOError:
+                return data, True
+            except OSError:
+                return b"", False
+            return data[sent:], True
+
+        return send
 
     async def write(self, data: bytes) -> None:
         if data:

@@ -1,7 +1,9 @@
 """Streaming and eventsource subscribers (§6.1, §6.3): one long response per connection.
 
-The store hands each live message to `StreamSession.deliver`, which only queues the message's
-pieces (the same bytes objects for every subscriber) and wakes the session's writer. The writer
+The store hands each live message to `StreamSession.deliver`. When nothing is queued and the
+writer is idle, the message's pieces (the same bytes objects for every subscriber) go straight
+to the socket with one non-blocking write: no task switch per subscriber per message, the hot
+path of fan-out. What the socket does not take is queued and the session's writer wakes; it
 sends everything queued in one write, one chunk per piece. A subscriber whose queue outgrows its
 bound, or whose socket takes longer than `send_timeout`, is closed: a slow reader never holds up
 a publisher or grows memory without bound.
@@ -9,6 +11,7 @@ a publisher or grows memory without bound.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 
 import trio
@@ -30,21 +33,31 @@ class StreamSession:
 
     __slots__ = (
         "_lot",
+        "clock",
         "_padding",
         "_paddings",
+        "direct",
         "eventsource",
         "finished",
-        "live",
+        "live_at",
         "overflow",
         "pending",
         "pending_bytes",
+        "raw",
         "templates",
         "writer",
+        "writing",
     )
 
     def __init__(
-        self, templates: LocationTemplates, paddings: Paddings, padding: PaddingRule | None
+        self,
+        templates: LocationTemplates,
+        paddings: Paddings,
+        padding: PaddingRule | None,
+        *,
+        clock: Callable[[], float] = trio.current_time,
     ) -> None:
+        self.clock = clock
         self.templates = templates
         self.eventsource = templates.mode is RenderMode.EVENTSOURCE
         self._paddings = paddings
@@ -52,10 +65,14 @@ class StreamSession:
         self._lot = trio.lowlevel.ParkingLot()
         self.pending: list[bytes] = []
         self.pending_bytes = 0
-        self.live = False  # a live message went out since the writer last looked (ping reset)
+        self.live_at = float("-inf")  # when the last live message went out (pings count from it)
         self.finished = False  # every channel was deleted: footer, then the end
         self.overflow = False  # too slow: dropped without a footer
         self.writer = trio.CancelScope()  # the writer's scope; an overflow cancels its write
+        # Set once the head is out: the synchronous write used while the writer is idle.
+        self.direct: Callable[[list[bytes]], tuple[bytes, bool]] | None = None
+        self.raw = b""  # framed bytes a direct write left over, sent before any piece
+        self.writing = False  # the writer is in a write: bytes must not interleave
 
     def pieces(self, message: Message) -> list[bytes]:
         """A message as written to this subscriber: its shared pieces, then the padding its
@@ -84,29 +101,56 @@ class StreamSession:
     def _queue(self, pieces: list[bytes]) -> None:
         if self.overflow:
             return
+        if self.direct is not None and not self.pending and not self.raw and not self.writing:
+            left, alive = self.direct(pieces)
+            if not alive:
+                self._drop()
+            elif left:
+                self.raw = left
+                self.pending_bytes = len(left)
+                self._lot.unpark_all()
+            return
         size = sum(len(piece) for piece in pieces)
         if self.pending_bytes + size > OUTBOX_LIMIT:
-            # nginx would hit its send timeout: drop the subscriber now, keep nothing queued.
-            self.overflow = True
-            self.pending, self.pending_bytes = [], 0
-            self.writer.cancel()
+            self._drop()  # nginx would hit its send timeout
             return
         self.pending += pieces
         self.pending_bytes += size
         self._lot.unpark_all()
 
+    def _drop(self) -> None:
+        """Too slow or gone: end the subscriber now, keep nothing queued."""
+        self.overflow = True
+        self.pending, self.pending_bytes, self.raw = [], 0, b""
+        self.writer.cancel()
+
     def deliver(self, message: Message) -> None:
-        self.live = True
+        self.live_at = self.clock()
         self._queue(self.pieces(message))
 
     def channel_deleted(self, message: Message, remaining: int) -> None:
         self._queue(self.pieces(message))
         if remaining == 0:
             self.finished = True
+            self._lot.unpark_all()  # the writer ends the stream with the footer
 
     def take(self) -> list[bytes]:
         pieces, self.pending, self.pending_bytes = self.pending, [], 0
         return pieces
+
+    async def flush(self, conn: HttpConnection) -> None:
+        """The writer's send: leftover framed bytes first, then the queued pieces."""
+        self.writing = True
+        try:
+            while self.raw or self.pending:
+                if self.raw:
+                    raw, self.raw = self.raw, b""
+                    self.pending_bytes -= len(raw)
+                    await conn.send_raw(raw)
+                else:
+                    await conn.write_pieces(self.take())
+        finally:
+            self.writing = False
 
     async def wait(self, deadline: float) -> None:
         with trio.move_on_at(deadline):
@@ -140,7 +184,9 @@ async def serve_stream(subscription: Subscription) -> None:
                 first += session.pieces(message)
             store.subscribe(connection, channel)
         with runtime.session() as stopping, session.writer:
-            await conn.write_pieces(first)
+            session.pending[:0] = first  # ahead of anything published meanwhile
+            await session.flush(conn)
+            session.direct = conn.direct_sender()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_watch_client, conn, session.writer)
                 try:
@@ -161,7 +207,9 @@ async def serve_stream(subscription: Subscription) -> None:
         with trio.CancelScope(shield=True), trio.move_on_after(STOP_WRITE_SECONDS), suppress(
             ClientGone
         ):
-            await conn.write_pieces(session.take() + footer)
+            if not session.overflow:
+                session.pending += footer
+                await session.flush(conn)
             await conn.finish()
     # The watcher consumed whatever the client sent meanwhile: no next request to read.
     conn.end_after_response()
@@ -183,11 +231,8 @@ async def _write_loop(
     end_at = now + ttl if ttl else float("inf")
     next_ping = now + interval if interval else float("inf")
     while True:
-        if session.pending:
-            if session.live and interval:
-                next_ping = trio.current_time() + interval  # live messages reset the ping
-            session.live = False
-            await conn.write_pieces(session.take())
+        if session.pending or session.raw:
+            await session.flush(conn)
             continue
         if session.finished:
             return
@@ -195,6 +240,9 @@ async def _write_loop(
         now = trio.current_time()
         if now >= end_at:
             return
+        if interval and session.live_at + interval > next_ping:
+            next_ping = session.live_at + interval  # a live message reset the ping timer
+            continue
         if interval and now >= next_ping and not session.pending:
             session.pending += session.ping_pieces(ping)
             next_ping = now + interval

@@ -22,7 +22,7 @@ def session(
         LocationSettings(type=kind, **settings),  # type: ignore[arg-type]
         TemplateRegistry(),
     )
-    return StreamSession(templates, Paddings(500), padding)
+    return StreamSession(templates, Paddings(500), padding, clock=lambda: 0.0)
 
 
 def message(text: bytes, number: int = 1) -> Message:
@@ -34,8 +34,8 @@ def test_pieces_are_shared_between_subscribers() -> None:
         LocationSettings(type=LocationType.STREAMING, message_template=b"~id~:~text~"),
         TemplateRegistry(),
     )
-    first = StreamSession(templates, Paddings(0), None)
-    second = StreamSession(templates, Paddings(0), None)
+    first = StreamSession(templates, Paddings(0), None, clock=lambda: 0.0)
+    second = StreamSession(templates, Paddings(0), None, clock=lambda: 0.0)
     shared = message(b"hello")
     first.deliver(shared)
     second.deliver(shared)
