@@ -33,9 +33,9 @@ class StreamSession:
 
     __slots__ = (
         "_lot",
-        "clock",
         "_padding",
         "_paddings",
+        "clock",
         "direct",
         "eventsource",
         "finished",
