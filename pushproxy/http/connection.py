@@ -121,16 +121,6 @@ class HttpConnection:
         end = head.find(b"\n")
         return 414 if end < 0 or end > self.limits.max_line_bytes else 494
 
-    async def _next_event(self) -> h11.Event | type[h11.PAUSED]:
-        while True:
-            event = self._h11.next_event()
-            if event is h11.NEED_DATA:
-                await self._receive()
-                continue
-            if isinstance(event, h11.ConnectionClosed):
-                raise ClientGone
-            return event  # type: ignore[return-value]
-
     async def next_request(self) -> h11.Request | None:
         """The next request head; None when the client is done (closed, or idle too long).
 
@@ -154,12 +144,13 @@ class HttpConnection:
                 if idle_scope.cancelled_caught:
                     return None
                 event = self._h11.next_event()
-            with trio.move_on_after(self.limits.header_timeout) as head_scope:
-                while event is h11.NEED_DATA:
-                    await self._receive()
-                    event = self._h11.next_event()
-            if head_scope.cancelled_caught:
-                return None
+            if event is h11.NEED_DATA:  # a timeout scope only when there is something to wait for
+                with trio.move_on_after(self.limits.header_timeout) as head_scope:
+                    while event is h11.NEED_DATA:
+                        await self._receive()
+                        event = self._h11.next_event()
+                if head_scope.cancelled_caught:
+                    return None
         except ClientGone:
             return None
         except h11.RemoteProtocolError as error:
@@ -193,10 +184,13 @@ class HttpConnection:
             )
         total = 0
         while True:
-            with trio.move_on_after(self.limits.body_timeout) as scope:
-                event = await self._next_event()
-            if scope.cancelled_caught:
-                raise ClientGone  # nginx answers 408 into the void and closes
+            event = self._h11.next_event()
+            if event is h11.NEED_DATA:  # a small body often came with the head: no wait at all
+                with trio.move_on_after(self.limits.body_timeout) as scope:
+                    await self._receive()
+                if scope.cancelled_caught:
+                    raise ClientGone  # nginx answers 408 into the void and closes
+                continue
             if isinstance(event, h11.Data):
                 total += len(event.data)
                 if max_size and total > max_size:
