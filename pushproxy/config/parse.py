@@ -2,16 +2,13 @@
 
 Lark compiles grammar/nginx.lark into LALR tables once; a small driver here runs those tables
 over the lexer's tokens and builds Directives directly (Lark's own tree builder costs several
-times more per token, and parsing speed is a feature). The lexer scans with one regex made of the
-grammar's terminals and adds the two rules of nginx's reader that are not regular: the character
-after a closing quote, and raw Lua bodies of `*_by_lua_block` directives.
+times more per token, and parsing speed is a feature). The lexer (lexer.py) scans with one
+regex made of the grammar's terminals and adds the rules of nginx's reader that are not regular.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_left
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -21,40 +18,22 @@ from typing import Any
 from lark import Lark
 from lark.parsers.lalr_analysis import Shift
 
+from pushproxy.config.lexer import (
+    EOF_ERROR,
+    EOF_IN_BLOCK,
+    TERMINALS,
+    WORDS,
+    LexError,
+    Lines,
+    Token,
+    tokens,
+)
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 
 # nginx resolves these escapes in every word; any other `\X` stays as the two characters.
 _ESCAPES = {'"': '"', "'": "'", "\\": "\\", "t": "\t", "r": "\r", "n": "\n"}
 _ESCAPE_RE = re.compile(r"\\([\s\S])")
-
-# What may follow a closing quote (nginx's `need_space`): whitespace, ";", "{", or ")" which
-# then starts a new word (so `if ($a = "b")` reads `b` and `)`).
-_AFTER_QUOTE_OK = frozenset(" \t\r\n;{)")
-_WORDS = frozenset({"WORD", "DQUOTED", "SQUOTED"})
-_TERMINALS = ("COMMENT", "SEMI", "LBRACE", "RBRACE", "DQUOTED", "SQUOTED", "WORD")
-_EOF_ERROR = 'unexpected end of file, expecting ";" or "}"'
-_EOF_IN_BLOCK = 'unexpected end of file, expecting "}"'
-_LUA_EOF_ERROR = "unexpected end of file, expecting terminating characters for lua code block"
-
-# Lua as lua-nginx-module's reader skips it while looking for the block's closing brace:
-# comments, long brackets and strings may hold braces.
-_LUA_PIECE = re.compile(
-    r"""--\[(?P<c>=*)\[[\s\S]*?\](?P=c)\]
-      | --[^\n]*
-      | \[(?P<s>=*)\[[\s\S]*?\](?P=s)\]
-      | "(?:[^"\\\n]|\\[\s\S])*"
-      | '(?:[^'\\\n]|\\[\s\S])*'
-      | [{}]
-      | [^-\["'{}]+
-      | [\s\S]""",
-    re.VERBOSE,
-)
-
-# A token: (terminal name, text, offset). Plain tuples: the parser touches every one; lines
-# and columns are looked up only for what is reported (statement heads, ends, errors).
-Token = tuple[str, str, int]
-
 
 class ConfigSyntaxError(ConfigError):
     """A syntax error, with what nginx had already read and acted on before reaching it."""
@@ -91,11 +70,6 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
-def _one_byte(char: str) -> str:
-    """nginx prints one byte of the offending character (`%c`)."""
-    return char.encode("utf-8", "surrogateescape")[:1].decode("utf-8", "surrogateescape")
-
-
 @dataclass(frozen=True, slots=True)
 class _Tables:
     """The grammar compiled: scanner regex, LALR actions (>= 0 shift, < 0 reduce) and rules."""
@@ -111,7 +85,7 @@ class _Tables:
 def _tables() -> _Tables:
     lark = Lark(grammar_text(), parser="lalr", lexer="basic")
     patterns = {t.name: t.pattern.to_regexp() for t in lark.terminals}
-    alternatives = "|".join(f"(?P<{name}>{patterns[name]})" for name in _TERMINALS)
+    alternatives = "|".join(f"(?P<{name}>{patterns[name]})" for name in TERMINALS)
     # Leading whitespace rides along with each token; `\Z` takes trailing whitespace.
     scan = re.compile(f"(?:{patterns['WS']})?(?:{alternatives}|\\Z)")
     rules = tuple(lark.rules)
@@ -136,153 +110,12 @@ def _tables() -> _Tables:
     )
 
 
-class _LexError(Exception):
-    def __init__(self, message: str, offset: int) -> None:
-        super().__init__(message)
-        self.offset = offset
-
-
-class _Lines:
-    """Offsets to (line, column), by binary search over where the newlines are."""
-
-    __slots__ = ("newlines", "size")
-
-    def __init__(self, text: str) -> None:
-        self.newlines = [m.start() for m in _NEWLINE.finditer(text)]
-        self.size = len(text)
-
-    def line(self, offset: int) -> int:
-        return bisect_left(self.newlines, offset) + 1
-
-    def column(self, offset: int) -> int:
-        index = bisect_left(self.newlines, offset)
-        return offset - (self.newlines[index - 1] if index else -1)
-
-    @property
-    def eof_line(self) -> int:
-        """nginx counts a line per LF read, so at the end the line is one past the last LF."""
-        return len(self.newlines) + 1
-
-
-_NEWLINE = re.compile("\n")
-
-
-def _tokens(text: str, scan: re.Pattern[str]) -> Iterator[Token]:
-    """nginx's tokenizer: terminals by regex, plus the quote and Lua rules. Ends with `$END`."""
-    size = len(text)
-    lua = "_by_lua_block" in text
-    first_word: str | None = None  # first word of the statement being read (for Lua)
-    quote_end = -1  # where the last quoted word ended
-    pos = 0
-    while pos <= size:
-        for match in scan.finditer(text, pos):
-            kind = match.lastgroup
-            if match.start() != pos:  # nothing matched at pos: an unclosed quote or final "\\"
-                raise _unclosed(text, pos)
-            if kind is None:
-                yield ("$END", "", size)
-                return
-            if pos == quote_end and match.start(kind) == pos and text[pos] not in _AFTER_QUOTE_OK:
-                raise _LexError(f'unexpected "{_one_byte(text[pos])}"', pos)
-            value = match.group(kind)
-            pos = match.end()
-            if len(value) >= _MAY_BE_TOO_LONG:
-                _check_length(kind, value, pos, text)
-            if kind == "DQUOTED" or kind == "SQUOTED":
-                quote_end = pos
-            if not lua:
-                yield (kind, value, pos - len(value))
-                continue
-            if kind in _WORDS:
-                if first_word is None:
-                    first_word = value if kind == "WORD" else value[1:-1]
-            elif (
-                kind == "LBRACE" and first_word is not None and first_word.endswith("_by_lua_block")
-            ):
-                body_end = _lua_body_end(text, pos)
-                yield ("LUA_BODY", text[pos:body_end], pos - 1)
-                first_word = None
-                pos = body_end + 1
-                break  # scan on after the Lua body
-            elif kind != "COMMENT":
-                first_word = None
-            yield (kind, value, pos - len(value))
-    raise _LexError(_EOF_ERROR, size)
-
-
-# nginx reads the file through a 4096-byte buffer: a token (from where its scan started) that
-# needs more than that fails. Only tokens this long in characters can be that long in bytes.
-_BUFFER = 4096
-_MAY_BE_TOO_LONG = _BUFFER // 4
-
-
-def _byte_length(text: str) -> int:
-    return len(text.encode("utf-8", "surrogateescape"))
-
-
-def _started(start_text: str, offset: int) -> _LexError:
-    return _LexError(f'too long parameter "{start_text[:10]}..." started', offset)
-
-
-def _check_length(kind: str, value: str, end: int, text: str) -> None:
-    """nginx's "too long parameter" errors (the token scan outgrew the read buffer)."""
-    start = end - len(value)
-    if kind in ("WORD", "COMMENT"):
-        # The character after the token must be read too, unless the file ends there.
-        length = _byte_length(value)
-        if length > _BUFFER or (length == _BUFFER and end < len(text)):
-            raise _started(value, start)
-    elif kind in ("DQUOTED", "SQUOTED"):
-        content = _byte_length(value) - 2  # the scan starts after the opening quote
-        if content >= _BUFFER:
-            raise _LexError(
-                f'too long parameter, probably missing terminating "{value[0]}" character', start
-            )
-        # After the closing quote nginx reads one more character, and after whitespace there
-        # one more again, before the scan's start moves on.
-        after = len(text) - end
-        if (content == _BUFFER - 1 and after >= 1) or (
-            content == _BUFFER - 2 and after >= 2 and text[end] in " \t\r\n"
-        ):
-            raise _started(value[1:], start)
-
-
-def _unclosed(text: str, start: int) -> _LexError:
-    """Nothing matched at `start`: a quote never closed, or a backslash at the very end."""
-    start += len(text[start:]) - len(text[start:].lstrip(" \t\r\n"))
-    if text[start] in "\"'" and _byte_length(text[start + 1 :]) > _BUFFER:
-        return _LexError(
-            f'too long parameter, probably missing terminating "{text[start]}" character', start
-        )
-    return _LexError(_EOF_ERROR, len(text))
-
-
-def _lua_body_end(text: str, start: int) -> int:
-    """Index of the brace that closes a Lua block whose body starts at `start`."""
-    depth, pos, size = 1, start, len(text)
-    last_open = start - 1  # lua-nginx-module reports a missing end at the last "{" it read
-    scan = _LUA_PIECE.match
-    while pos < size:
-        match = scan(text, pos)
-        assert match is not None  # the last alternative takes any character
-        piece = match.group()
-        if piece == "{":
-            depth += 1
-            last_open = pos
-        elif piece == "}":
-            depth -= 1
-            if depth == 0:
-                return pos
-        pos = match.end()
-    raise _LexError(_LUA_EOF_ERROR, last_open)
-
-
 class _Builder:
     """Semantic actions: turn reduced statements into Directives."""
 
     __slots__ = ("comments", "file", "lines")
 
-    def __init__(self, file: str, comments: bool, lines: _Lines) -> None:
+    def __init__(self, file: str, comments: bool, lines: Lines) -> None:
         self.file = file
         self.comments = comments
         self.lines = lines
@@ -378,9 +211,9 @@ class _Builder:
                     items.extend(self.items(value))
                 continue
             kind = value[0]
-            if kind in _WORDS and words is None:
+            if kind in WORDS and words is None:
                 words = [value]
-            elif kind == "COMMENT" or kind in _WORDS:
+            elif kind == "COMMENT" or kind in WORDS:
                 if words is not None:
                     words.append(value)
                 else:
@@ -408,14 +241,14 @@ def parse_text(
     """Parse one file's text; raise ConfigSyntaxError with nginx's message for the first error."""
     tables = _tables()
     actions, rules, end_state = tables.actions, tables.rules, tables.end
-    lines = _Lines(text)
+    lines = Lines(text)
     builder = _Builder(file, comments, lines)
     reduce = builder.reduce
     states: list[int] = [tables.start]
     values: list[Any] = []
-    tokens = _tokens(text, tables.scan)
+    stream = tokens(text, tables.scan)
     try:
-        for token in tokens:
+        for token in stream:
             kind = token[0]
             while True:
                 action = actions[states[-1]].get(kind)
@@ -449,14 +282,14 @@ def parse_text(
                 if kind == "$END" and states[-1] == end_state:
                     result: tuple[Directive, ...] = values[-1]
                     return result
-    except _LexError as error:
+    except LexError as error:
         syntax = _located(str(error), error.offset, lines, file)
         syntax.partial = builder.partial(values)
         raise syntax from None
     raise AssertionError("the token stream always ends with $END")
 
 
-def _located(message: str, offset: int, lines: _Lines, file: str) -> ConfigSyntaxError:
+def _located(message: str, offset: int, lines: Lines, file: str) -> ConfigSyntaxError:
     if offset >= lines.size:
         return ConfigSyntaxError(message, file=file, line=lines.eof_line)
     return ConfigSyntaxError(
@@ -466,14 +299,14 @@ def _located(message: str, offset: int, lines: _Lines, file: str) -> ConfigSynta
 
 def _unexpected(
     token: Token,
-    lines: _Lines,
+    lines: Lines,
     file: str,
     expected: dict[str, int],
     partial: tuple[Directive, ...],
 ) -> ConfigSyntaxError:
     kind, value, offset = token
     if kind == "$END":
-        message = _EOF_ERROR if "SEMI" in expected else _EOF_IN_BLOCK
+        message = EOF_ERROR if "SEMI" in expected else EOF_IN_BLOCK
     else:
         message = f'unexpected "{value[0]}"'
     error = _located(message, offset, lines, file)
