@@ -29,7 +29,8 @@ from pushproxy.config.model import Config, build
 from pushproxy.config.parse import ConfigSyntaxError, parse_text
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
-from pushproxy.http.server import HttpServer, ListenKey, bind_address
+from pushproxy.http.server import HttpServer
+from pushproxy.http.site import ListenKey, bind_address
 from pushproxy.logs import ErrorLog
 
 BIND_TRIES = 5

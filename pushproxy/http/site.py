@@ -1,0 +1,137 @@
+"""One configuration as the server uses it (routers, limits, gzip, rewrite, listen sockets), and
+the checks made on a request head before any handler runs."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import h11
+
+from pushproxy.config.model import Config, Level, walk_locations
+from pushproxy.config.units import parse_msec, parse_number, parse_size
+from pushproxy.http.connection import Limits
+from pushproxy.http.gzip import GzipPolicy
+from pushproxy.http.rewrite import RewritePhase
+from pushproxy.http.routing import ServerRouter
+
+# One listening socket: the address and port as configured (port 0 binds any free port).
+ListenKey = tuple[str, int]
+
+
+def _seconds(level: Level, name: str, default: float) -> float:
+    value = level.values.get(name)
+    return value / 1000 if isinstance(value, int) else default
+
+
+def limits_of(level: Level) -> Limits:
+    """Connection limits from the http level (the server is chosen after the head is read)."""
+    count, size = 4, 8192
+    buffers = level.last("large_client_header_buffers")
+    if buffers is not None and len(buffers.args) == 2:
+        with contextlib.suppress(ValueError):
+            count, size = parse_number(buffers.args[0]), parse_size(buffers.args[1])
+    keepalive = 75.0
+    directive = level.last("keepalive_timeout")  # `timeout [header_timeout]`
+    if directive is not None and directive.args:
+        with contextlib.suppress(ValueError):
+            keepalive = parse_msec(directive.args[0]) / 1000
+    requests = level.values.get("keepalive_requests", 1000)
+    return Limits(
+        header_timeout=_seconds(level, "client_header_timeout", 60.0),
+        body_timeout=_seconds(level, "client_body_timeout", 60.0),
+        send_timeout=_seconds(level, "send_timeout", 60.0),
+        keepalive_timeout=keepalive,
+        keepalive_requests=requests if isinstance(requests, int) else 1000,
+        max_header_bytes=count * size,
+        max_line_bytes=size,
+    )
+
+
+def _worker_connections(config: Config) -> int:
+    value = config.events.arg("worker_connections", "512") or "512"
+    return int(value) if value.isdigit() else 512
+
+
+def body_too_large(request: h11.Request, level: Level) -> bool:
+    """`client_max_body_size` (0: no limit) against the announced Content-Length."""
+    limit = level.values.get("client_max_body_size", 1024 * 1024)
+    if not isinstance(limit, int) or not limit:
+        return False
+    for name, value in request.headers:
+        if name == b"content-length":
+            return value.isdigit() and int(value) > limit
+    return False
+
+
+def length_and_chunked(request: h11.Request) -> bool:
+    names = {name for name, _ in request.headers}
+    return b"content-length" in names and b"transfer-encoding" in names
+
+
+def oversized_line(request: h11.Request, limit: int) -> int | None:
+    """nginx's per-line limit: a request line (414) or a header line (400) over one buffer."""
+    if len(request.method) + len(request.target) + 10 > limit:
+        return 414
+    for name, value in request.headers:
+        if len(name) + len(value) + 2 > limit:
+            return 494
+    return None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Site:
+    """One configuration as the server uses it; a reload swaps it whole."""
+
+    config: Config
+    router: ServerRouter
+    limits: Limits
+    listens: tuple[ListenKey, ...]
+    gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
+    rewrite: RewritePhase
+    max_connections: int  # worker_connections
+
+    @classmethod
+    def build(cls, config: Config) -> Site:
+        http = config.http
+        if http is None:
+            return cls(
+                config=config,
+                router=ServerRouter.build(()),
+                limits=Limits(),
+                listens=(),
+                gzip={},
+                rewrite=RewritePhase(),
+                max_connections=_worker_connections(config),
+            )
+        listens: dict[ListenKey, None] = {}
+        for server in http.servers:
+            for listen in server.listens:
+                listens.setdefault((listen.host, listen.port), None)
+        gzip: dict[int, GzipPolicy] = {}
+        for server in http.servers:
+            for location in walk_locations([server.own]):
+                policy = GzipPolicy.of(location.level)
+                if policy is not None:
+                    gzip[id(location)] = policy
+        return cls(
+            config=config,
+            router=ServerRouter.build(http.servers, hostname=socket.gethostname()),
+            limits=limits_of(http.level),
+            listens=tuple(listens),
+            gzip=gzip,
+            rewrite=RewritePhase(),
+            max_connections=_worker_connections(config),
+        )
+
+
+def bind_address(key: ListenKey) -> tuple[socket.AddressFamily, tuple[str, int]]:
+    """The socket family and address a listen entry binds (`*` is every IPv4 address)."""
+    host, port = key
+    if host in ("*", ""):
+        return socket.AF_INET, ("0.0.0.0", port)
+    if host.startswith("[") and host.endswith("]"):
+        return socket.AF_INET6, (host[1:-1], port)
+    return socket.AF_INET, (host, port)
