@@ -78,8 +78,3 @@ def compile_value(source: str) -> ComplexValue:
         literal_start = i
     parts.append(source[literal_start:])
     return ComplexValue(source, tuple(parts))
-
-
-def captures_used(value: ComplexValue) -> tuple[str, ...]:
-    """The regex captures a value refers to: digits and any other names it might bind."""
-    return tuple(v for v in value.variables if v.isdigit())

@@ -121,10 +121,6 @@ class Location:
     conditions: tuple[Location, ...] = ()  # `if` blocks inside the location
 
     @property
-    def is_regex(self) -> bool:
-        return self.regex is not None
-
-    @property
     def capture_names(self) -> frozenset[str]:
         """`1`..`N` and the named groups the location regex defines."""
         if self.regex is None:
@@ -192,27 +188,29 @@ class Config:
 LOCATION_MODIFIERS = ("=", "^~", "~", "~*")
 
 
-def location_parts(directive: Directive) -> tuple[str, str]:
-    """(modifier, pattern) as ngx_http_core_location() reads them; ConfigError if invalid."""
-    args = directive.args
+def split_location(args: tuple[str, ...]) -> tuple[str | None, str]:
+    """(modifier, pattern) as ngx_http_core_location() reads them: the modifier separate or
+    glued (`=/a`, `^~/a`, `~*\\.php$`); "" for a prefix, "@" for a named location, None for an
+    invalid separate modifier (`~~`)."""
     if len(args) == 2:
-        if args[0] not in LOCATION_MODIFIERS:
-            raise ConfigError(
-                f'invalid location modifier "{args[0]}"',
-                file=directive.file,
-                line=directive.end_line,
-            )
-        return args[0], args[1]
+        return (args[0] if args[0] in LOCATION_MODIFIERS else None), args[1]
     name = args[0] if args else ""
-    if name.startswith("="):
-        return "=", name[1:]
-    if name.startswith("~*"):
-        return "~*", name[2:]
-    if name.startswith("~"):
-        return "~", name[1:]
-    if name.startswith("@"):
-        return "@", name
-    return "", name
+    for modifier in ("=", "^~", "~*", "~"):
+        if name.startswith(modifier):
+            return modifier, name[len(modifier) :]
+    return ("@" if name.startswith("@") else ""), name
+
+
+def location_parts(directive: Directive) -> tuple[str, str]:
+    """`split_location` of a directive; ConfigError with nginx's message if the modifier is bad."""
+    modifier, pattern = split_location(directive.args)
+    if modifier is None:
+        raise ConfigError(
+            f'invalid location modifier "{directive.args[0]}"',
+            file=directive.file,
+            line=directive.end_line,
+        )
+    return modifier, pattern
 
 
 def compile_regex(directive: Directive, pattern: str, *, caseless: bool) -> re.Pattern[str]:

@@ -18,6 +18,7 @@ from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.directive_spec import Ctx, DirectiveSpec, arity_accepts
 from pushproxy.config.directives import spec_in, specs_for, third_party_module
 from pushproxy.config.directives_ignored import ignored_effect
+from pushproxy.config.model import split_location
 from pushproxy.config.nginx_values import (
     HANDLER_CHECKS,
     VALUE_CHECKS,
@@ -57,19 +58,10 @@ class _Scope:
     ignored: bool = False  # inside a block pushproxy ignores: no notices for its content
 
 
-_LOCATION_MODIFIERS = {"=": "exact", "^~": "prefix", "~": "regex", "~*": "regex"}
-
-
-def _split_location(args: tuple[str, ...]) -> tuple[str | None, str, bool]:
-    """(kind or None for a bad modifier, name, caseless) as ngx_http_core_location() reads them."""
-    if len(args) == 2:
-        modifier, name = args
-        return _LOCATION_MODIFIERS.get(modifier), name, modifier == "~*"
-    raw = args[0]
-    for prefix in ("=", "^~", "~*", "~"):
-        if raw.startswith(prefix):
-            return _LOCATION_MODIFIERS[prefix], raw[len(prefix):], prefix == "~*"
-    return ("named" if raw.startswith("@") else "prefix"), raw, False
+# Location kinds by modifier (model.split_location reads the modifier as nginx does).
+_LOCATION_KINDS = {
+    "=": "exact", "^~": "prefix", "": "prefix", "~": "regex", "~*": "regex", "@": "named",
+}  # fmt: skip
 
 
 class _Walker:
@@ -150,7 +142,9 @@ class _Walker:
         return None
 
     def location(self, d: Directive, scope: _Scope) -> _Location | None:
-        kind, name, caseless = _split_location(d.args)
+        modifier, name = split_location(d.args)
+        kind = _LOCATION_KINDS.get(modifier) if modifier is not None else None
+        caseless = modifier == "~*"
         if kind is None:
             self.found.append(_at(d, "E108", text("location_modifier", value=d.args[0])))
             return None

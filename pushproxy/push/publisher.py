@@ -14,8 +14,14 @@ from pushproxy.push import info
 from pushproxy.push.access import publisher_channels
 from pushproxy.push.channels import Channel
 from pushproxy.push.explain import Explain
-from pushproxy.push.paths import channels_from_path
-from pushproxy.push.responses import ANTI_CACHE, cors, header_only, method_not_allowed, refuse
+from pushproxy.push.responses import (
+    ANTI_CACHE,
+    cors,
+    header_only,
+    method_not_allowed,
+    refuse,
+    requested_channels,
+)
 from pushproxy.push.runtime import PushLocation, PushRuntime
 from pushproxy.push.settings import LocationType
 from pushproxy.push.store import DeleteResult, Store
@@ -40,8 +46,7 @@ async def handle_publisher(
     if method.encode() not in allowed.split(b", "):
         await method_not_allowed(exchange, allowed, headers)
         return
-    path = push.complex("channels_path")
-    requested = channels_from_path(exchange.evaluate_bytes(path)) if path else ()
+    requested = requested_channels(exchange, push)
     if not requested:
         await refuse(exchange, Explain.NO_CHANNEL_ID, headers)
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pushproxy.http.connection import Headers
 from pushproxy.http.exchange import Exchange
 from pushproxy.push.explain import EXPLAIN_HEADER, Explain
+from pushproxy.push.paths import RequestedChannel, channels_from_path
 from pushproxy.push.runtime import PushLocation
 
 ANTI_CACHE: tuple[tuple[bytes, bytes], ...] = (
@@ -27,6 +28,12 @@ def cors(exchange: Exchange, push: PushLocation, methods: bytes) -> list[tuple[b
         (b"Access-Control-Allow-Methods", methods),
         (b"Access-Control-Allow-Headers", CORS_ALLOWED_HEADERS),
     ]
+
+
+def requested_channels(exchange: Exchange, push: PushLocation) -> tuple[RequestedChannel, ...]:
+    """The request's channels: `push_stream_channels_path` evaluated, unescaped, split (§3)."""
+    path = push.complex("channels_path")
+    return channels_from_path(exchange.evaluate_bytes(path)) if path else ()
 
 
 async def header_only(

@@ -7,8 +7,13 @@ from pushproxy.http.exchange import Exchange
 from pushproxy.push import info
 from pushproxy.push.access import statistics_lookup
 from pushproxy.push.explain import Explain
-from pushproxy.push.paths import channels_from_path
-from pushproxy.push.responses import ANTI_CACHE, header_only, method_not_allowed, refuse
+from pushproxy.push.responses import (
+    ANTI_CACHE,
+    header_only,
+    method_not_allowed,
+    refuse,
+    requested_channels,
+)
 from pushproxy.push.runtime import PushLocation, PushRuntime
 
 MODULE_TAG = b"0.5.5"  # the module version whose behaviour is served
@@ -29,8 +34,7 @@ async def handle_statistics(exchange: Exchange, push: PushLocation, runtime: Pus
     info_format = info.negotiate(exchange.header(b"accept"))
     totals = store.totals()
     now = runtime.clock()
-    path = push.complex("channels_path")
-    requested = channels_from_path(exchange.evaluate_bytes(path)) if path else ()
+    requested = requested_channels(exchange, push)
     if not requested:
         worker = info.WorkerInfo(
             pid=runtime.pid, subscribers=totals.subscribers, uptime=runtime.uptime

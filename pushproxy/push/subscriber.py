@@ -10,9 +10,15 @@ from pushproxy.http.exchange import Exchange
 from pushproxy.push.access import subscriber_channels
 from pushproxy.push.explain import Explain
 from pushproxy.push.padding import choose_padding
-from pushproxy.push.paths import channels_from_path
 from pushproxy.push.polling import serve_polling
-from pushproxy.push.responses import ANTI_CACHE, cors, header_only, method_not_allowed, refuse
+from pushproxy.push.responses import (
+    ANTI_CACHE,
+    cors,
+    header_only,
+    method_not_allowed,
+    refuse,
+    requested_channels,
+)
 from pushproxy.push.runtime import PushLocation, PushRuntime
 from pushproxy.push.streaming import serve_stream
 from pushproxy.push.subscription import (
@@ -37,8 +43,7 @@ async def handle_subscriber(
     if exchange.method != "GET":
         await method_not_allowed(exchange, b"GET", headers)
         return
-    path = push.complex("channels_path")
-    requested = channels_from_path(exchange.evaluate_bytes(path)) if path else ()
+    requested = requested_channels(exchange, push)
     if not requested:
         await refuse(exchange, Explain.NO_CHANNEL_ID, headers)
         return

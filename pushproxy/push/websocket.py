@@ -34,8 +34,7 @@ from pushproxy.push.access import subscriber_channels
 from pushproxy.push.channels import Connection
 from pushproxy.push.explain import Explain
 from pushproxy.push.messages import Message
-from pushproxy.push.paths import channels_from_path
-from pushproxy.push.responses import ANTI_CACHE, method_not_allowed, refuse
+from pushproxy.push.responses import ANTI_CACHE, method_not_allowed, refuse, requested_channels
 from pushproxy.push.runtime import PushLocation, PushRuntime
 from pushproxy.push.selection import old_messages
 from pushproxy.push.store import Store
@@ -197,8 +196,7 @@ async def _subscribe_and_serve(
     conn = exchange.conn
     store = runtime.store
     assert store is not None
-    path = push.complex("channels_path")
-    requested = channels_from_path(exchange.evaluate_bytes(path)) if path else ()
+    requested = requested_channels(exchange, push)
     if not requested:
         return  # the module's 400 comes after its 101 and never reaches the client
     found = subscriber_channels(store, requested, push.settings)

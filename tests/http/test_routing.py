@@ -375,3 +375,11 @@ def test_no_location_matches_the_server_level(port: int, uri: str, expected: str
     assert label(match.location) == expected
     assert match.location.directive is not None
     assert (match.location.directive.name == "server") == (expected == "(server)")
+
+
+def test_glued_no_regex_modifier_stops_the_regex_search() -> None:
+    # nginx reads `^~/a` as `^~ /a` (checked against nginx 1.22: /ab answers "noregex")
+    text = "http { server { location ^~/a { } location ~ /a { } } }"
+    router = LocationRouter.for_server(servers(text)[0])
+    match = router.match("/ab")
+    assert (match.location.modifier, match.location.pattern) == ("^~", "/a")
