@@ -26,6 +26,7 @@ _FILE_TESTS: dict[str, Callable[[str], bool]] = {
     "-x": lambda path: os.access(path, os.X_OK),
 }
 _REGEX_OPERATORS = ("~", "~*", "!~", "!~*")
+_REWRITE_DIRECTIVES = frozenset({"set", "if", "return", "break"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +90,21 @@ class RewritePhase:
     def __init__(self) -> None:
         self._conditions: dict[int, Condition | None] = {}
         self._values: dict[int, ComplexValue | None] = {}
+        self._scripts: dict[int, tuple[tuple[Directive, Location | None], ...]] = {}
+
+    def _script(self, location: Location) -> tuple[tuple[Directive, Location | None], ...]:
+        """The level's rewrite directives in order, each `if` with its block's location: worked
+        out once per level, not on every request (a server block holds much else)."""
+        key = id(location)
+        script = self._scripts.get(key)
+        if script is None:
+            block = location.directive.block if location.directive is not None else None
+            inner = {id(c.directive): c for c in location.conditions if c.directive is not None}
+            script = tuple(
+                (d, inner.get(id(d))) for d in block or () if d.name in _REWRITE_DIRECTIVES
+            )
+            self._scripts[key] = script
+        return script
 
     def _condition(self, directive: Directive) -> Condition | None:
         key = id(directive)
@@ -108,20 +124,16 @@ class RewritePhase:
     def run(self, location: Location, variables: RequestVars) -> tuple[Location, bool]:
         """The location whose configuration serves the request, and whether the phase ended
         at a `return` (which that location's handler then answers)."""
-        block = location.directive.block if location.directive is not None else None
-        if not block:
-            return location, False
-        entered = {id(c.directive): c for c in location.conditions if c.directive is not None}
-        for directive in block:
+        for directive, inner in self._script(location):
             name = directive.name
             if name == "set" and len(directive.args) == 2:
                 value = self._value(directive)
                 if value is not None:
                     variables.set(directive.args[0].lstrip("$"), value.evaluate(variables.lookup))
-            elif name == "if" and id(directive) in entered:
+            elif name == "if" and inner is not None:
                 condition = self._condition(directive)
                 if condition is not None and condition.holds(variables):
-                    return self.run(entered[id(directive)], variables)
+                    return self.run(inner, variables)
             elif name == "return":
                 return location, True
             elif name == "break":
