@@ -4,6 +4,7 @@ side by side in front of the same upstream, sending it the same requests."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,10 @@ from .nginx import NGINX, running_nginx
 from .support import conf, send_chunked
 from .upstream_app import pattern_bytes
 
-pytestmark = pytest.mark.skipif(NGINX is None, reason="nginx is not installed")
+# Without nginx the comparison cannot run: skipped on a developer machine, a failure in CI.
+pytestmark = pytest.mark.skipif(
+    NGINX is None and not os.environ.get("CI"), reason="nginx is not installed"
+)
 
 
 async def test_static_files_from_nginx_through_the_proxy(
