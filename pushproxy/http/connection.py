@@ -41,6 +41,18 @@ def http_now() -> bytes:
     return text
 
 
+def own_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+    """Our `Server` and `Date`, each unless the response brings its own (a proxied response
+    with `proxy_pass_header Server`, say)."""
+    names = {name.lower() for name, _ in headers}
+    out: list[tuple[bytes, bytes]] = []
+    if b"server" not in names:
+        out.append((b"Server", SERVER_HEADER))
+    if b"date" not in names:
+        out.append((b"Date", http_now()))
+    return out
+
+
 class ClientGone(Exception):
     """The client closed the connection, broke the protocol or timed out."""
 
@@ -243,7 +255,7 @@ class HttpConnection:
 
     def _head(self, status: int, headers: Headers, reason: bytes = b"") -> h11.Response:
         self.status_sent = status
-        full: list[tuple[bytes, bytes]] = [(b"Server", SERVER_HEADER), (b"Date", http_now())]
+        full = own_headers(headers)
         if self.gzip is not None and self.gzip.compresses(status, headers):
             # The compressed length is not known up front: the body goes chunked.
             full.extend(h for h in headers if h[0].lower() != b"content-length")
@@ -288,9 +300,9 @@ class HttpConnection:
         data += self._h11.send(h11.EndOfMessage())
         await self.send_raw(data)
 
-    async def start(self, status: int, headers: Headers = ()) -> None:
+    async def start(self, status: int, headers: Headers = (), *, reason: bytes = b"") -> None:
         """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0."""
-        head = self._head(status, headers)
+        head = self._head(status, headers, reason)
         # h11 frames a body without Content-Length as chunks for HTTP/1.1 clients.
         self._chunked = self._h11.their_http_version == b"1.1" and not any(
             name.lower() == b"content-length" for name, _ in headers

@@ -25,7 +25,7 @@ import h11
 import trio
 
 from pushproxy.config.complex import Lookup
-from pushproxy.http.connection import BodyTooLarge, ClientGone
+from pushproxy.http.connection import BodyTooLarge, ClientGone, own_headers
 from pushproxy.http.exchange import Exchange
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.connect import (
@@ -36,7 +36,7 @@ from pushproxy.proxy.connect import (
     describe,
 )
 from pushproxy.proxy.request import NON_IDEMPOTENT
-from pushproxy.proxy.response import RedirectBase, client_headers, own_headers, without_own
+from pushproxy.proxy.response import RedirectBase, client_headers
 from pushproxy.proxy.settings import NEXT_STATUSES, ProxySettings
 from pushproxy.proxy.tunnel import switch_protocols
 from pushproxy.proxy.upstream import Peer, UpstreamGroup
@@ -331,12 +331,8 @@ class _Attempt:
         """Send the head, then the body as it arrives; a cut ends the client connection."""
         conn = self.job.exchange.conn
         headers = self._headers(head)
-        # The connection's own head (status for the logs, gzip), with the upstream's Server
-        # and Date instead of ours where they pass.
-        response = conn._head(head.status_code, headers, bytes(head.reason))
-        if len(own_headers(headers)) < 2:
-            response = without_own(response, headers)
-        await conn.send_raw(conn._h11.send(response))
+        # The upstream's Server and Date replace ours where they pass (proxy_pass_header).
+        await conn.start(head.status_code, headers, reason=bytes(head.reason))
         pieces: list[bytes] = []
         while True:
             try:

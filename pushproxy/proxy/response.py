@@ -14,12 +14,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-import h11
-
 from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, Lookup, compile_value
 from pushproxy.config.tree import Directive
-from pushproxy.http.connection import SERVER_HEADER, http_now
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -194,17 +191,6 @@ def client_headers(
     return out + rest
 
 
-def own_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
-    """Our `Server` and `Date`, each unless the upstream's passes (`proxy_pass_header`)."""
-    names = {name.lower() for name, _ in headers}
-    out: list[tuple[bytes, bytes]] = []
-    if b"server" not in names:
-        out.append((b"Server", SERVER_HEADER))
-    if b"date" not in names:
-        out.append((b"Date", http_now()))
-    return out
-
-
 def _refresh(value: bytes, rules: Sequence[Redirect], lookup: Lookup) -> bytes:
     """`Refresh: 5; url=...`: the URL after `url=` goes through `proxy_redirect`."""
     at = value.lower().find(b"url=")
@@ -213,15 +199,3 @@ def _refresh(value: bytes, rules: Sequence[Redirect], lookup: Lookup) -> bytes:
     start = at + 4
     rewritten = _rewrite(_text(value[start:]), rules, lookup)
     return value if rewritten is None else value[:start] + _bytes(rewritten)
-
-
-def without_own(response: h11.Response, headers: list[tuple[bytes, bytes]]) -> h11.Response:
-    """Drop our Server/Date where the upstream's passes (ours come first)."""
-    passed = {name.lower() for name, _ in headers} & {b"server", b"date"}
-    items: list[tuple[bytes, bytes]] = []
-    for name, value in response.headers.raw_items():
-        if name.lower() in passed:
-            passed.discard(name.lower())
-            continue
-        items.append((name, value))
-    return h11.Response(status_code=response.status_code, headers=items, reason=response.reason)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pushproxy.config.tree import Directive
+from pushproxy.http.connection import own_headers
 from pushproxy.proxy.response import (
     Redirect,
     RedirectBase,
     client_headers,
     default_redirect,
     hidden_headers,
-    own_headers,
     redirect_rules,
 )
 
