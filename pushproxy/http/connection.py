@@ -1,4 +1,4 @@
-"""One client connection: h11's state machine over a trio stream, with nginx's timeouts.
+"""One client connection: HTTP/1.x (`wire`) over a trio stream, with nginx's timeouts.
 
 `HttpConnection` reads requests and request bodies and writes responses, whole or streamed.
 Every wait is bounded: the request head by `client_header_timeout`, each body read by
@@ -7,6 +7,7 @@ Every wait is bounded: the request head by `client_header_timeout`, each body re
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -15,13 +16,23 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 
-import h11
 import trio
 
 from pushproxy import __version__
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.pages import SENT_AS, error_page
 from pushproxy.http.pages import reason as reason_phrase
+from pushproxy.http.wire import (
+    DEFAULT_RULES,
+    ChunkedBody,
+    HeaderRules,
+    MalformedRequest,
+    Request,
+    find_head,
+    parse_head,
+    response_head,
+    skip_blank_lines,
+)
 
 Headers = Sequence[tuple[bytes, bytes]]
 SERVER_HEADER = f"pushproxy/{__version__}".encode()
@@ -57,14 +68,6 @@ class ClientGone(Exception):
     """The client closed the connection, broke the protocol or timed out."""
 
 
-class HeadTooLarge(Exception):
-    """The request line (414) or the header lines (400) outgrow `large_client_header_buffers`."""
-
-    def __init__(self, status: int) -> None:
-        super().__init__(status)
-        self.status = status
-
-
 class BodyTooLarge(Exception):
     """The request body exceeds `client_max_body_size` (nginx answers 413)."""
 
@@ -83,152 +86,217 @@ class Limits:
 
 
 class HttpConnection:
-    """A server-side HTTP/1.x connection. Not safe for concurrent writers."""
+    """A server-side HTTP/1.x connection. Not safe for concurrent writers.
+
+    Requests are read with `wire` (nginx's rules, sans-I/O) from one buffer that is kept between
+    requests, so pipelined requests need no read at all; responses are formatted here.
+    """
 
     __slots__ = (
+        "_body_left",
+        "_buffer",
         "_chunked",
+        "_chunks",
         "_client_keeps_alive",
+        "_continue_due",
         "_deflate",
-        "_h11",
-        "_head_probe",
+        "_head_only",
+        "_response_done",
+        "_response_started",
         "body_bytes_sent",
         "gzip",
+        "header_rules",
         "limits",
+        "request",
         "requests_served",
         "reuse",
+        "scope",
         "status_sent",
         "stream",
         "taken_over",
     )
 
-    def __init__(self, stream: trio.abc.Stream, limits: Limits) -> None:
+    def __init__(
+        self, stream: trio.abc.Stream, limits: Limits, header_rules: HeaderRules = DEFAULT_RULES
+    ) -> None:
         self.stream = stream
         self.limits = limits
-        self._h11 = h11.Connection(h11.SERVER, max_incomplete_event_size=limits.max_header_bytes)
+        self.header_rules = header_rules
+        self._buffer = bytearray()
+        self.scope = trio.CancelScope()  # the connection's: see _receive_within
+        self.request: Request | None = None
         self.requests_served = 0
         self.reuse = True
         self.taken_over = False
         self._chunked = False
         self._client_keeps_alive = False
+        self._head_only = False  # a HEAD request: heads as for GET, never a body byte
+        self._response_started = False
+        self._response_done = False
+        self._body_left = 0  # Content-Length bytes of the request body not yet read
+        self._chunks: ChunkedBody | None = None  # a chunked request body not yet read to its end
+        self._continue_due = False  # `Expect: 100-continue` not yet answered
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
         self._deflate: zlib._Compress | None = None
-        self._head_probe: bytearray | None = None  # the start of a request head being read
 
     # reading
 
-    async def _receive(self) -> None:
+    async def _receive(self) -> bool:
+        """Append what the client sends to the buffer; False when it closed its side."""
+        sock = getattr(self.stream, "socket", None)
         try:
-            data = await self.stream.receive_some(_READ_SIZE)
-        except (trio.BrokenResourceError, trio.ClosedResourceError) as error:
-            raise ClientGone from error
-        if self._head_probe is not None and len(self._head_probe) <= self.limits.max_line_bytes:
-            self._head_probe += data
-        self._h11.receive_data(bytes(data))
+            if sock is None:
+                data = await self.stream.receive_some(_READ_SIZE)
+            else:  # trio's own recv wraps the same wait in more machinery
+                await trio.lowlevel.wait_readable(sock)
+                try:
+                    data = os.read(sock.fileno(), _READ_SIZE)
+                except BlockingIOError:
+                    return True
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+            return False
+        self._buffer += data
+        return bool(data)
 
-    def _oversized_status(self) -> int:
-        """nginx: a request line longer than one buffer is 414, else the headers are (400)."""
-        head = bytes(self._head_probe or b"")
-        end = head.find(b"\n")
-        return 414 if end < 0 or end > self.limits.max_line_bytes else 494
+    async def _receive_within(self, seconds: float) -> bool:
+        """`_receive`, bounded by the connection's own scope: one scope for the connection's
+        life, its deadline moved per wait, costs far less than a scope per wait. Running out
+        of time cancels that scope, which ends the connection (nginx closes it silently)."""
+        scope = self.scope
+        scope.deadline = trio.current_time() + seconds
+        try:
+            return await self._receive()
+        finally:
+            scope.deadline = math.inf
 
-    async def next_request(self) -> h11.Request | None:
+    async def next_request(self) -> Request | None:
         """The next request head; None when the client is done (closed, or idle too long).
 
         The wait for a request's first byte is bounded by `keepalive_timeout` (by
         `client_header_timeout` on a new connection), the rest of the head by
-        `client_header_timeout`. h11.RemoteProtocolError means a malformed request: the caller
-        answers 400 and closes.
+        `client_header_timeout`; running out of either cancels `scope`, which the caller runs
+        the connection in. MalformedRequest: the caller answers its status and closes.
         """
         idle = self.limits.header_timeout
         if self.requests_served:
             if not self.keep_alive or self.requests_served >= self.limits.keepalive_requests:
                 return None
-            self._h11.start_next_cycle()
             idle = self.limits.keepalive_timeout
-        self._head_probe = bytearray()
-        try:
-            event = self._h11.next_event()
-            if event is h11.NEED_DATA:
-                with trio.move_on_after(idle) as idle_scope:
-                    await self._receive()
-                if idle_scope.cancelled_caught:
+        self._response_started = self._response_done = False
+        buffer = self._buffer
+        skip_blank_lines(buffer)
+        end = find_head(buffer)
+        if end < 0:
+            if not buffer and not await self._receive_within(idle):
+                return None
+            skip_blank_lines(buffer)
+            end = find_head(buffer)
+            started = trio.current_time()
+            while end < 0:
+                self._check_head_size()
+                searched = max(0, len(buffer) - 3)
+                left = started + self.limits.header_timeout - trio.current_time()
+                if not await self._receive_within(left):
                     return None
-                event = self._h11.next_event()
-            if event is h11.NEED_DATA:  # a timeout scope only when there is something to wait for
-                with trio.move_on_after(self.limits.header_timeout) as head_scope:
-                    while event is h11.NEED_DATA:
-                        await self._receive()
-                        event = self._h11.next_event()
-                if head_scope.cancelled_caught:
-                    return None
-        except ClientGone:
-            return None
-        except h11.RemoteProtocolError as error:
-            if error.error_status_hint == 431:  # h11: the head outgrew its buffer
-                raise HeadTooLarge(self._oversized_status()) from error
-            raise
-        finally:
-            self._head_probe = None
-        if isinstance(event, h11.Request):
-            self.requests_served += 1
-            self.status_sent = self.body_bytes_sent = 0
-            self.gzip = None
-            self._client_keeps_alive = event.http_version == b"1.1" and not any(
-                name == b"connection" and b"close" in value.lower()
-                for name, value in event.headers
+                skip_blank_lines(buffer)
+                end = find_head(buffer, searched if buffer else 0)
+        if end > self.limits.max_header_bytes:
+            raise MalformedRequest(
+                self._oversized_status(bytes(buffer[:end])), "client sent too large header"
             )
-            if self.requests_served >= self.limits.keepalive_requests:
-                self.reuse = False  # the last one: its response says so
-            return event
-        return None
+        head = bytes(buffer[:end])
+        del buffer[:end]
+        request = parse_head(head, self.header_rules)
+        self.request = request
+        self.requests_served += 1
+        self.status_sent = self.body_bytes_sent = 0
+        self.gzip = None
+        self._head_only = request.method == b"HEAD"
+        self._client_keeps_alive = request.keep_alive
+        self._body_left = request.content_length or 0
+        self._chunks = ChunkedBody() if request.chunked else None
+        self._continue_due = request.expect_continue and request.has_body
+        if self.requests_served >= self.limits.keepalive_requests:
+            self.reuse = False  # the last one: its response says so
+        return request
+
+    def _check_head_size(self) -> None:
+        if len(self._buffer) > self.limits.max_header_bytes:
+            raise MalformedRequest(
+                self._oversized_status(bytes(self._buffer)), "client sent too large header"
+            )
+
+    def _oversized_status(self, head: bytes) -> int:
+        """nginx: a request line longer than one buffer is 414, else the headers are (400)."""
+        end = head.find(b"\n")
+        return 414 if end < 0 or end > self.limits.max_line_bytes else 494
 
     @property
     def waiting_for_continue(self) -> bool:
-        return self._h11.they_are_waiting_for_100_continue
+        return self._continue_due and not self._buffer and not self._response_started
+
+    @property
+    def body_pending(self) -> bool:
+        return self._body_left > 0 or self._chunks is not None
 
     async def body_chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
         """The request body as it arrives; BodyTooLarge past `max_size` (0/None: no limit)."""
         if self.waiting_for_continue:
-            await self._send(
-                h11.InformationalResponse(status_code=100, headers=[], reason=b"Continue")
-            )
+            await self.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._continue_due = False
         total = 0
-        while True:
-            event = self._h11.next_event()
-            if event is h11.NEED_DATA:  # a small body often came with the head: no wait at all
+        buffer = self._buffer
+        while self.body_pending:
+            if not buffer:  # a small body often came with the head: no wait at all
                 with trio.move_on_after(self.limits.body_timeout) as scope:
-                    await self._receive()
-                if scope.cancelled_caught:
+                    alive = await self._receive()
+                if scope.cancelled_caught or not alive:
                     raise ClientGone  # nginx answers 408 into the void and closes
                 continue
-            if isinstance(event, h11.Data):
-                total += len(event.data)
+            if self._chunks is not None:
+                try:
+                    pieces = self._chunks.take(buffer)
+                except MalformedRequest as error:
+                    self.reuse = False
+                    raise ClientGone from error
+                if self._chunks.done:
+                    self._chunks = None
+            else:
+                piece = bytes(buffer[: self._body_left])
+                del buffer[: len(piece)]
+                self._body_left -= len(piece)
+                pieces = [piece]
+            for piece in pieces:
+                total += len(piece)
                 if max_size and total > max_size:
                     raise BodyTooLarge
-                yield bytes(event.data)
-            elif isinstance(event, h11.EndOfMessage):
-                return
-            else:
-                raise ClientGone
+                if piece:
+                    yield piece
 
     async def read_body(self, max_size: int | None = None) -> bytes:
+        if not self._chunks and len(self._buffer) >= self._body_left and not self._continue_due:
+            # The whole body came with the head (most small POSTs): no iterator, no wait.
+            if max_size and self._body_left > max_size:
+                raise BodyTooLarge
+            body = bytes(self._buffer[: self._body_left])
+            del self._buffer[: self._body_left]
+            self._body_left = 0
+            return body
         parts = [chunk async for chunk in self.body_chunks(max_size)]
         return b"".join(parts)
 
     async def discard_body(self) -> None:
         """Read and drop what is left of the request body, so keep-alive can go on."""
-        if self._h11.their_state is h11.SEND_BODY:
+        if self.body_pending:
+            if self._continue_due:  # the client waits for our word: none came, none is due
+                self.reuse = False
+                return
             async for _ in self.body_chunks():
                 pass
 
     # writing
-
-    async def _send(self, event: h11.Event) -> None:
-        data = self._h11.send(event)
-        if data:
-            await self.send_raw(data)
 
     async def send_raw(self, data: bytes) -> None:
         """Write bytes; within `send_timeout` or the client counts as gone.
@@ -253,8 +321,11 @@ class HttpConnection:
         except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as error:
             raise ClientGone from error
 
-    def _head(self, status: int, headers: Headers, reason: bytes = b"") -> h11.Response:
+    def _head(
+        self, status: int, headers: Headers, reason: bytes = b"", *, streamed: bool = False
+    ) -> bytes:
         self.status_sent = status
+        self._response_started = True
         full = own_headers(headers)
         if self.gzip is not None and self.gzip.compresses(status, headers):
             # The compressed length is not known up front: the body goes chunked.
@@ -263,17 +334,28 @@ class HttpConnection:
             if self.gzip.vary:
                 full.append((b"Vary", b"Accept-Encoding"))
             self._deflate = self.gzip.compressor()
+            streamed = True
         else:
             full.extend(headers)
             self._deflate = None
-        if self._client_keeps_alive and not any(
-            name.lower() == b"connection" for name, _ in headers
-        ):
-            # As nginx says it; h11 itself closes after a response that says `close`.
-            full.append((b"Connection", b"keep-alive" if self.reuse else b"close"))
-        return h11.Response(
-            status_code=status, headers=full, reason=reason or reason_phrase(status).encode()
-        )
+        self._chunked = False
+        if streamed and status >= 200 and status not in (204, 304):
+            if self.request is not None and self.request.http_version == b"1.1":
+                self._chunked = True
+                full.append((b"Transfer-Encoding", b"chunked"))
+            else:
+                self.reuse = False  # the end of the body is the end of the connection
+        if self.body_pending and self._continue_due:
+            self.reuse = False  # the client waits for a 100 that never came: no body follows
+        if not any(name.lower() == b"connection" for name, _ in headers):
+            keep = self.reuse and self._client_keeps_alive
+            full.append((b"Connection", b"keep-alive" if keep else b"close"))
+        else:
+            self.reuse = self.reuse and not any(
+                name.lower() == b"connection" and b"close" in value.lower()
+                for name, value in headers
+            )
+        return response_head(status, reason or reason_phrase(status).encode(), full)
 
     def _piece(self, data: bytes) -> bytes:
         """A body piece as it goes out: compressed and flushed when gzip is on."""
@@ -289,25 +371,33 @@ class HttpConnection:
     async def respond(
         self, status: int, headers: Headers = (), body: bytes = b"", *, head_only: bool = False
     ) -> None:
-        """A whole response with its Content-Length (no body bytes for HEAD)."""
-        full = [*headers, (b"Content-Length", str(len(body)).encode())]
-        data = self._h11.send(self._head(status, full))
-        if not head_only:
+        """A whole response with its Content-Length (no body bytes for HEAD). Compressed, it
+        goes chunked (HTTP/1.1) or ends with the connection (HTTP/1.0)."""
+        head = self._head(status, [*headers, (b"Content-Length", b"%d" % len(body))])
+        self._response_done = True
+        if head_only or self._head_only or status in (204, 304):
+            await self.send_raw(head)
+        elif self._deflate is not None:
             body = self._last_piece(body)
-            if body:
-                data += self._h11.send(h11.Data(data=body))
-                self.body_bytes_sent += len(body)
-        data += self._h11.send(h11.EndOfMessage())
-        await self.send_raw(data)
+            self.body_bytes_sent += len(body)
+            end = b"0\r\n\r\n" if self._chunked else b""
+            await self.send_raw(head + self._frame([body]) + end)
+        else:
+            self.body_bytes_sent += len(body)
+            await self.send_raw(head + body)
 
     async def start(self, status: int, headers: Headers = (), *, reason: bytes = b"") -> None:
         """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0."""
-        head = self._head(status, headers, reason)
-        # h11 frames a body without Content-Length as chunks for HTTP/1.1 clients.
-        self._chunked = self._h11.their_http_version == b"1.1" and not any(
-            name.lower() == b"content-length" for name, _ in headers
-        )
-        await self._send(head)
+        streamed = not any(name.lower() == b"content-length" for name, _ in headers)
+        await self.send_raw(self._head(status, headers, reason, streamed=streamed))
+
+    def _frame(self, pieces: list[bytes]) -> bytes:
+        """Body pieces as they go on the wire: one chunk each when chunked."""
+        if self._head_only:
+            return b""
+        if self._chunked:
+            return b"".join([b"%x\r\n%b\r\n" % (len(p), p) for p in pieces if p])
+        return b"".join(pieces)
 
     def direct_sender(self) -> Callable[[list[bytes]], tuple[bytes, bool]] | None:
         """A synchronous, non-blocking write of body pieces, for fan-out: no task switch, no
@@ -317,13 +407,10 @@ class HttpConnection:
         if sock is None or self._deflate is not None or self.taken_over:
             return None
         fd = sock.fileno()
-        chunked = self._chunked
+        frame = self._frame
 
         def send(pieces: list[bytes]) -> tuple[bytes, bool]:
-            if chunked:
-                data = b"".join([b"%x\r\n%b\r\n" % (len(p), p) for p in pieces if p])
-            else:
-                data = b"".join(pieces)
+            data = frame(pieces)
             self.body_bytes_sent += len(data)
             try:
                 sent = os.write(fd, data)
@@ -341,18 +428,19 @@ class HttpConnection:
 
     async def write_pieces(self, pieces: list[bytes]) -> None:
         """Several pieces, each framed on its own (one chunk each), in one write."""
-        send = self._h11.send
         if self._deflate is not None:
             pieces = [self._piece(piece) for piece in pieces if piece]
-        self.body_bytes_sent += sum(len(piece) for piece in pieces)
-        await self.send_raw(b"".join([send(h11.Data(data=piece)) for piece in pieces if piece]))
+        data = self._frame(pieces)
+        if data:
+            self.body_bytes_sent += sum(len(piece) for piece in pieces)
+            await self.send_raw(data)
 
     async def wait_peer_closed(self, *, consume: bool) -> None:
         """Return when the client closes its side of the connection.
 
         With `consume`, bytes it sends meanwhile are dropped (a streaming subscriber has nothing
         more to say); without, the first byte belongs to the next request and is left in place
-        (peeked), and the wait never ends. Reads the socket directly: h11 is not reading now.
+        (peeked), and the wait never ends. Reads the socket directly: no request is being read now.
         """
         sock = getattr(self.stream, "socket", None)
         if sock is None:
@@ -371,10 +459,14 @@ class HttpConnection:
 
     async def finish(self, data: bytes = b"") -> None:
         data = self._last_piece(data)
-        self.body_bytes_sent += len(data)
-        out = self._h11.send(h11.Data(data=data)) if data else b""
-        out += self._h11.send(h11.EndOfMessage())
-        await self.send_raw(out)
+        out = self._frame([data]) if data else b""
+        if out:
+            self.body_bytes_sent += len(data)
+        if self._chunked and not self._head_only:
+            out += b"0\r\n\r\n"
+        self._response_done = True
+        if out:
+            await self.send_raw(out)
 
     async def error(self, status: int, *, close: bool = False, head_only: bool = False) -> None:
         """nginx's HTML error page for `status` (494 goes out as 400, with its own title)."""
@@ -389,8 +481,8 @@ class HttpConnection:
         received past the request head. The caller writes its own 101; no request follows."""
         self.reuse = False
         self.taken_over = True
-        leftover, _ = self._h11.trailing_data
-        return self.stream, bytes(leftover)
+        leftover, self._buffer = bytes(self._buffer), bytearray()
+        return self.stream, leftover
 
     def end_after_response(self) -> None:
         """No further request on this connection (a stream was cut, say)."""
@@ -399,11 +491,16 @@ class HttpConnection:
     @property
     def can_respond(self) -> bool:
         """Whether an HTTP response can still be written (not after one, nor after a 101)."""
-        return not self.taken_over and self._h11.our_state in (h11.IDLE, h11.SEND_RESPONSE)
+        return not self.taken_over and not self._response_started
 
     @property
     def keep_alive(self) -> bool:
-        return self.reuse and self._h11.our_state is h11.DONE and self._h11.their_state is h11.DONE
+        return (
+            self.reuse
+            and self._client_keeps_alive
+            and self._response_done
+            and not self.body_pending
+        )
 
     async def close(self) -> None:
         with trio.move_on_after(1):

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import h11
-
 from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.wire import Request
 
 
 @dataclass(slots=True, eq=False, kw_only=True)
@@ -16,7 +15,7 @@ class Exchange:
     """A request being answered. `lookup` resolves nginx variables (`arg_id`, `1`, `host`...)."""
 
     conn: HttpConnection
-    request: h11.Request
+    request: Request
     method: str
     lookup: Callable[[str], str | None]
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 
-import h11
 import trio
 
 from pushproxy.config.model import Config, Location
 from pushproxy.http.accesslog import AccessLogs
-from pushproxy.http.connection import ClientGone, HeadTooLarge, HttpConnection
+from pushproxy.http.connection import ClientGone, HttpConnection
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.responses import handle_return
 from pushproxy.http.routing import request_host
@@ -35,6 +34,7 @@ from pushproxy.http.variables import (
     Response,
     parse_target,
 )
+from pushproxy.http.wire import MalformedRequest, Request
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 from pushproxy.push.publisher import handle_publisher
 from pushproxy.push.runtime import PushRuntime
@@ -67,7 +67,7 @@ class HttpServer:
         self.stopping = False
         self._nursery: trio.Nursery | None = None
         self._accepting: dict[ListenKey, trio.CancelScope] = {}
-        self._idle: dict[HttpConnection, trio.CancelScope] = {}
+        self._idle: set[HttpConnection] = set()
         self._busy = 0
         self._open = 0
         self._all_done = trio.Event()
@@ -161,8 +161,8 @@ class HttpServer:
         self.stopping = True
         for scope in self._accepting.values():
             scope.cancel()
-        for scope in list(self._idle.values()):
-            scope.cancel()
+        for conn in list(self._idle):
+            conn.scope.cancel()
         if self.push is not None:
             self.push.end_sessions()  # subscribers get their footers now, whatever the grace
         with trio.move_on_after(grace):
@@ -177,54 +177,53 @@ class HttpServer:
         info = ConnectionInfo(
             remote_addr=peer[0], remote_port=peer[1], server_addr=local[0], server_port=local[1]
         )
-        conn = HttpConnection(stream, self.site.limits)
+        conn = HttpConnection(stream, self.site.limits, self.site.header_rules)
         self._open += 1
         try:
-            while not self.stopping:
-                with trio.CancelScope() as idle:
-                    self._idle[conn] = idle
-                    try:
-                        request = await conn.next_request()
-                    except h11.RemoteProtocolError:
-                        if conn.can_respond:
-                            await conn.error(400, close=True)
-                        break
-                    except HeadTooLarge as too_large:
-                        await conn.error(too_large.status, close=True)
-                        break
-                    finally:
-                        del self._idle[conn]
-                if idle.cancelled_caught or request is None:
-                    break
-                oversized = oversized_line(request, conn.limits.max_line_bytes)
-                if oversized is not None:
-                    await conn.error(oversized, close=True)
-                    break
-                if length_and_chunked(request):
-                    # nginx: 'client sent "Content-Length" and "Transfer-Encoding" headers at the
-                    # same time'. Passing such a request on invites request smuggling.
-                    await conn.error(400, close=True)
-                    break
-                self._busy += 1
-                try:
-                    await self._request(conn, request, info, key[1])
-                finally:
-                    self._busy -= 1
-                    if self.stopping and not self._busy:
-                        self._all_done.set()
-                if conn.can_respond:
-                    break  # the handler gave up without answering (client gone)
-                await conn.discard_body()
-                if not conn.keep_alive:
-                    break
+            with conn.scope:  # timeouts and a stop cancel it
+                await self._serve_requests(conn, info, key[1])
         except ClientGone:
             pass
         finally:
             self._open -= 1
             await conn.close()
 
+    async def _serve_requests(self, conn: HttpConnection, info: ConnectionInfo, port: int) -> None:
+        while not self.stopping:
+            self._idle.add(conn)  # a stop closes connections waiting for a request
+            try:
+                request = await conn.next_request()
+            except MalformedRequest as malformed:
+                await conn.error(malformed.status, close=True)
+                return
+            finally:
+                self._idle.discard(conn)
+            if request is None:
+                return
+            oversized = oversized_line(request, conn.limits.max_line_bytes)
+            if oversized is not None:
+                await conn.error(oversized, close=True)
+                return
+            if length_and_chunked(request):
+                # nginx: 'client sent "Content-Length" and "Transfer-Encoding" headers at the
+                # same time'. Passing such a request on invites request smuggling.
+                await conn.error(400, close=True)
+                return
+            self._busy += 1
+            try:
+                await self._request(conn, request, info, port)
+            finally:
+                self._busy -= 1
+                if self.stopping and not self._busy:
+                    self._all_done.set()
+            if conn.can_respond:
+                return  # the handler gave up without answering (client gone)
+            await conn.discard_body()
+            if not conn.keep_alive:
+                return
+
     async def _request(
-        self, conn: HttpConnection, request: h11.Request, info: ConnectionInfo, port: int
+        self, conn: HttpConnection, request: Request, info: ConnectionInfo, port: int
     ) -> None:
         try:
             await self._dispatch(conn, request, info, port)
@@ -236,21 +235,21 @@ class HttpServer:
                 await conn.error(500, close=True)
 
     async def _dispatch(
-        self, conn: HttpConnection, request: h11.Request, info: ConnectionInfo, port: int
+        self, conn: HttpConnection, request: Request, info: ConnectionInfo, port: int
     ) -> None:
         site, push = self.site, self.push
         assert push is not None
         try:
-            target = parse_target(bytes(request.target))
+            target = parse_target(request.target)
             host = request_host(target, request.headers, request.http_version)
         except BadRequest:
             await conn.error(400, close=True)
             return
         server = site.router.select(info.server_addr, port, host)
         variables = RequestVars(
-            method=bytes(request.method),
+            method=request.method,
             target=target,
-            http_version=bytes(request.http_version),
+            http_version=request.http_version,
             headers=request.headers,
             connection=info,
             server_name=server.name,

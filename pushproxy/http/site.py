@@ -8,14 +8,13 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import h11
-
 from pushproxy.config.model import Config, Level, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_size
 from pushproxy.http.connection import Limits
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
+from pushproxy.http.wire import HeaderRules, Request
 
 # One listening socket: the address and port as configured (port 0 binds any free port).
 ListenKey = tuple[str, int]
@@ -50,12 +49,21 @@ def limits_of(level: Level) -> Limits:
     )
 
 
+def header_rules_of(level: Level) -> HeaderRules:
+    """How header names are judged; like the limits, from the http level (nginx reads them
+    from the default server of the address, before the Host header chooses one)."""
+    return HeaderRules(
+        ignore_invalid=level.arg("ignore_invalid_headers", "on") == "on",
+        underscores=level.arg("underscores_in_headers", "off") == "on",
+    )
+
+
 def _worker_connections(config: Config) -> int:
     value = config.events.arg("worker_connections", "512") or "512"
     return int(value) if value.isdigit() else 512
 
 
-def body_too_large(request: h11.Request, level: Level) -> bool:
+def body_too_large(request: Request, level: Level) -> bool:
     """`client_max_body_size` (0: no limit) against the announced Content-Length."""
     limit = level.values.get("client_max_body_size", 1024 * 1024)
     if not isinstance(limit, int) or not limit:
@@ -66,12 +74,12 @@ def body_too_large(request: h11.Request, level: Level) -> bool:
     return False
 
 
-def length_and_chunked(request: h11.Request) -> bool:
+def length_and_chunked(request: Request) -> bool:
     names = {name for name, _ in request.headers}
     return b"content-length" in names and b"transfer-encoding" in names
 
 
-def oversized_line(request: h11.Request, limit: int) -> int | None:
+def oversized_line(request: Request, limit: int) -> int | None:
     """nginx's per-line limit: a request line (414) or a header line (400) over one buffer."""
     if len(request.method) + len(request.target) + 10 > limit:
         return 414
@@ -88,6 +96,7 @@ class Site:
     config: Config
     router: ServerRouter
     limits: Limits
+    header_rules: HeaderRules
     listens: tuple[ListenKey, ...]
     gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
     rewrite: RewritePhase
@@ -101,6 +110,7 @@ class Site:
                 config=config,
                 router=ServerRouter.build(()),
                 limits=Limits(),
+                header_rules=HeaderRules(),
                 listens=(),
                 gzip={},
                 rewrite=RewritePhase(),
@@ -120,6 +130,7 @@ class Site:
             config=config,
             router=ServerRouter.build(http.servers, hostname=socket.gethostname()),
             limits=limits_of(http.level),
+            header_rules=header_rules_of(http.level),
             listens=tuple(listens),
             gzip=gzip,
             rewrite=RewritePhase(),

@@ -14,10 +14,10 @@ import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Protocol
 
-import h11
 import trio
 
 from pushproxy.http.connection import BodyTooLarge, HttpConnection
+from pushproxy.http.wire import Request
 from pushproxy.proxy.request import BodyFraming
 
 Write = Callable[[bytes], Awaitable[None]]
@@ -31,16 +31,9 @@ class _SpoolFile(Protocol):
     async def aclose(self) -> None: ...
 
 
-def client_framing(request: h11.Request) -> tuple[int | None, bool]:
+def client_framing(request: Request) -> tuple[int | None, bool]:
     """(Content-Length, chunked) as the client announced its body."""
-    length: int | None = None
-    chunked = False
-    for name, value in request.headers:
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"transfer-encoding" and b"chunked" in value.lower():
-            chunked = True
-    return (None if chunked else length), chunked
+    return (None if request.chunked else request.content_length), request.chunked
 
 
 class RequestBody:
@@ -74,7 +67,7 @@ class RequestBody:
     async def read(
         cls,
         conn: HttpConnection,
-        request: h11.Request,
+        request: Request,
         *,
         max_size: int,
         buffer_size: int,

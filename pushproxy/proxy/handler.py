@@ -213,14 +213,14 @@ def _job(
     request = exchange.request
     method = settings.method.evaluate(lookup) if settings.method else exchange.method
     target = upstream_target(
-        parse_target(bytes(request.target)),
+        parse_target(request.target),
         uri_part=url.uri,
         prefix=settings.prefix,
         from_variables=settings.url is None,
     )
     headers = build_headers(
         settings.headers,
-        list(request.headers.raw_items()),
+        request.raw_items(),
         lookup,
         framing=body.framing,
         pass_request_headers=settings.pass_request_headers,

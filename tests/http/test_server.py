@@ -99,6 +99,48 @@ async def test_malformed_request_gets_400_and_close(serve: ServeFactory) -> None
         assert b"Connection: close" in received
 
 
+async def test_pipelined_posts_with_bodies_and_http10_keep_alive(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        publish = b"POST /pub?id=p HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+        chunked = (
+            b"POST /pub?id=p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"3\r\nabc\r\n0\r\n\r\n"
+        )
+        received = await _raw(server.port(), publish + chunked + b"GET /hello HTTP/1.1\r\n\r\n")
+        # Two publishes answered on one connection, then the third request (no Host) is 400.
+        assert received.count(b"HTTP/1.1 200 OK") == 2
+        assert b'"published_messages": 2' in received
+        assert received.count(b"HTTP/1.1 400 ") == 1
+        # nginx keeps an HTTP/1.0 client that asks for keep-alive.
+        ask = b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        received = await _raw(server.port(), ask + b"GET /hello HTTP/1.0\r\n\r\n")
+        assert received.count(b"HTTP/1.1 200 OK") == 2
+        assert received.count(b"Connection: keep-alive") == 1
+        assert received.count(b"Connection: close") == 1
+
+
+async def test_bad_versions_and_encodings_get_nginx_statuses(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        for head, status in (
+            (b"GET /hello HTTP/2.0\r\nHost: a\r\n\r\n", b"505"),
+            (b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: br\r\n\r\n", b"501"),
+            (b"GET /hello HTTP/1.1\r\nHost: a\r\nBroken header\r\n\r\n", b"400"),
+        ):
+            received = await _raw(server.port(), head)
+            assert received.startswith(b"HTTP/1.1 " + status + b" "), head
+            assert b"Connection: close" in received
+
+
+async def test_a_bad_chunked_body_closes_the_connection(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        received = await _raw(
+            server.port(),
+            b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"zz\r\nhello\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
+        )
+        assert b"hi" not in received  # nothing after the broken body is read as a request
+
+
 async def test_length_and_chunked_together_is_400(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
         received = await _raw(

@@ -1,0 +1,202 @@
+"""HTTP/1.x on the server side, sans-I/O: request heads, request bodies, response heads.
+
+The rules are nginx's, as a client meets them (ngx_http_parse.c):
+- a request line is `METHOD SP target SP HTTP/x.y`; methods are upper-case letters, `_` and
+  `-`; empty lines before it are skipped; HTTP/2 and later in a text request is 505;
+- a header line without a colon, or with a control byte in it, is 400; a name with other
+  characters than letters, digits and `-` is dropped (`ignore_invalid_headers on`), `_` counting
+  as valid only with `underscores_in_headers on`;
+- lines may end in CRLF or a bare LF;
+- a head longer than the header buffers is 494 ("Request Header Or Cookie Too Large"), or 414
+  while its request line is not complete;
+- `Transfer-Encoding` other than `chunked` is 501; two `Content-Length` headers, or one that
+  is not a number, are 400.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_HEAD_END = re.compile(rb"\n\r?\n")
+_REQUEST_LINE = re.compile(
+    rb"([A-Z_\-]+) +([\x21-\x7e\x80-\xff]+)(?: +HTTP/([0-9]{1,3})\.([0-9]{1,3}))? *\r?"
+)
+_HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+):[ \t]*([^\x00\r\n]*?)[ \t]*\r?")
+_VALID_NAME = re.compile(rb"[A-Za-z0-9\-]+")
+_VALID_NAME_UNDERSCORE = re.compile(rb"[A-Za-z0-9\-_]+")
+_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
+_MAX_CHUNK_LINE = 4096  # a chunk-size line or a trailer line
+
+
+class MalformedRequest(Exception):
+    """The client broke HTTP: nginx answers `status` (400, 414, 494, 501, 505) and closes."""
+
+    def __init__(self, status: int, why: str) -> None:
+        super().__init__(why)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """A request head. `headers` have lower-case names; `raw_headers` keep the client's case."""
+
+    method: bytes
+    target: bytes
+    http_version: bytes  # b"1.1", b"1.0"
+    headers: list[tuple[bytes, bytes]]
+    raw_headers: list[tuple[bytes, bytes]]
+    content_length: int | None
+    chunked: bool
+    keep_alive: bool  # what the client asks for
+    expect_continue: bool
+
+    def raw_items(self) -> list[tuple[bytes, bytes]]:
+        return self.raw_headers
+
+    @property
+    def has_body(self) -> bool:
+        return self.chunked or bool(self.content_length)
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderRules:
+    """How header names are judged (nginx's `ignore_invalid_headers`, `underscores_in_headers`)."""
+
+    ignore_invalid: bool = True
+    underscores: bool = False
+
+    def valid_name(self, name: bytes) -> bool:
+        pattern = _VALID_NAME_UNDERSCORE if self.underscores else _VALID_NAME
+        return pattern.fullmatch(name) is not None
+
+
+DEFAULT_RULES = HeaderRules()
+
+
+def find_head(buffer: bytearray, start: int = 0) -> int:
+    """The end of the request head in `buffer` (past its blank line), or -1 if incomplete."""
+    found = _HEAD_END.search(buffer, start)
+    return -1 if found is None else found.end()
+
+
+def skip_blank_lines(buffer: bytearray) -> None:
+    """nginx skips CRLFs before a request line (a client's stray CRLF after a body, say)."""
+    if buffer and buffer[0] in (0x0D, 0x0A):
+        del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]
+
+
+def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
+    """A complete request head (up to and including its blank line)."""
+    lines = head.split(b"\n")
+    line = _REQUEST_LINE.fullmatch(lines[0])
+    if line is None:
+        raise MalformedRequest(400, "client sent invalid request")
+    method, target, major, minor = line.groups()
+    if major is None:
+        raise MalformedRequest(400, "client sent a request without a version (HTTP/0.9)")
+    if int(major) != 1:
+        raise MalformedRequest(505 if int(major) > 1 else 400, "client sent unsupported version")
+    version = b"1.1" if int(minor) >= 1 else b"1.0"
+    headers: list[tuple[bytes, bytes]] = []
+    raw: list[tuple[bytes, bytes]] = []
+    length: int | None = None
+    chunked = False
+    close = keep = expect = False
+    for text in lines[1:-2]:  # the last two: the blank line's halves
+        field = _HEADER_LINE.fullmatch(text)
+        if field is None:
+            raise MalformedRequest(400, "client sent invalid header line")
+        name, value = field.groups()
+        if not rules.valid_name(name):
+            if rules.ignore_invalid:
+                continue
+            raise MalformedRequest(400, "client sent invalid header line")
+        lower = name.lower()
+        if lower == b"content-length":
+            if length is not None:
+                raise MalformedRequest(400, 'client sent duplicate header line "Content-Length"')
+            if not value.isdigit() or len(value) > 18:
+                raise MalformedRequest(400, 'client sent invalid "Content-Length" header')
+            length = int(value)
+        elif lower == b"transfer-encoding":
+            if value.lower() != b"chunked" or chunked:
+                raise MalformedRequest(501, 'client sent unknown "Transfer-Encoding"')
+            chunked = True
+        elif lower == b"connection":
+            tokens = value.lower()
+            close = close or b"close" in tokens
+            keep = keep or b"keep-alive" in tokens
+        elif lower == b"expect":
+            expect = value.lower() == b"100-continue"
+        headers.append((lower, value))
+        raw.append((name, value))
+    return Request(
+        method=method,
+        target=target,
+        http_version=version,
+        headers=headers,
+        raw_headers=raw,
+        content_length=length,
+        chunked=chunked,
+        keep_alive=not close if version == b"1.1" else keep and not close,
+        expect_continue=expect and version == b"1.1",
+    )
+
+
+class ChunkedBody:
+    """Decodes a chunked request body as bytes arrive: `take` consumes what it can."""
+
+    __slots__ = ("_left", "_state", "done")
+
+    def __init__(self) -> None:
+        self._state = "size"  # size, data, data-end, trailer
+        self._left = 0
+        self.done = False
+
+    def take(self, buffer: bytearray) -> list[bytes]:
+        """The body bytes decodable from the front of `buffer` (removed from it)."""
+        out: list[bytes] = []
+        while buffer and not self.done:
+            if self._state == "data":
+                piece = bytes(buffer[: self._left])
+                del buffer[: len(piece)]
+                self._left -= len(piece)
+                out.append(piece)
+                if not self._left:
+                    self._state = "data-end"
+                continue
+            end = buffer.find(b"\n")
+            if end < 0:
+                if len(buffer) > _MAX_CHUNK_LINE:
+                    raise MalformedRequest(400, "client sent invalid chunked body")
+                break
+            line = bytes(buffer[:end])
+            del buffer[: end + 1]
+            self._line(line)
+        return out
+
+    def _line(self, line: bytes) -> None:
+        if self._state == "size":
+            size = _CHUNK_SIZE.fullmatch(line)
+            if size is None:
+                raise MalformedRequest(400, "client sent invalid chunked body")
+            self._left = int(size.group(1), 16)
+            self._state = "data" if self._left else "trailer"
+        elif self._state == "data-end":
+            if line not in (b"", b"\r"):
+                raise MalformedRequest(400, "client sent invalid chunked body")
+            self._state = "size"
+        elif line in (b"", b"\r"):  # the trailer section ends with an empty line
+            self.done = True
+
+
+def response_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The status line and header lines. A value with CR or LF would split the response."""
+    lines = [b"HTTP/1.1 %d %b\r\n" % (status, reason)]
+    for name, value in headers:
+        if b"\n" in value or b"\r" in value:
+            raise ValueError(f"header {name!r} has a line break in its value")
+        lines.append(b"%b: %b\r\n" % (name, value))
+    lines.append(b"\r\n")
+    return b"".join(lines)

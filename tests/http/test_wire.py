@@ -1,0 +1,130 @@
+"""The request head and body reader (sans-I/O): nginx's rules, case by case."""
+
+from __future__ import annotations
+
+import pytest
+
+from pushproxy.http.wire import (
+    ChunkedBody,
+    HeaderRules,
+    MalformedRequest,
+    find_head,
+    parse_head,
+    response_head,
+    skip_blank_lines,
+)
+
+
+def test_a_plain_request() -> None:
+    request = parse_head(b"GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-One:  spaced  \r\n\r\n")
+    assert (request.method, request.target, request.http_version) == (b"GET", b"/a?b=1", b"1.1")
+    assert request.headers == [(b"host", b"x"), (b"x-one", b"spaced")]
+    assert request.raw_items() == [(b"Host", b"x"), (b"X-One", b"spaced")]
+    assert request.keep_alive
+    assert not request.has_body
+
+
+def test_bare_lf_line_ends() -> None:
+    request = parse_head(b"POST /p HTTP/1.0\nContent-Length: 3\n\n")
+    assert request.http_version == b"1.0"
+    assert request.content_length == 3
+
+
+@pytest.mark.parametrize(
+    ("version", "connection", "keep_alive"),
+    [
+        (b"1.1", b"", True),
+        (b"1.1", b"close", False),
+        (b"1.1", b"Keep-Alive", True),
+        (b"1.0", b"", False),
+        (b"1.0", b"keep-alive", True),  # nginx keeps HTTP/1.0 clients that ask
+        (b"1.0", b"close", False),
+    ],
+)
+def test_keep_alive(version: bytes, connection: bytes, keep_alive: bool) -> None:
+    extra = b"Connection: " + connection + b"\r\n" if connection else b""
+    head = b"GET / HTTP/" + version + b"\r\nHost: x\r\n" + extra + b"\r\n"
+    assert parse_head(head).keep_alive is keep_alive
+
+
+@pytest.mark.parametrize(
+    ("head", "status"),
+    [
+        (b"get / HTTP/1.1\r\n\r\n", 400),  # nginx: methods are upper case
+        (b"GET / HTTP/1.1 extra\r\n\r\n", 400),
+        (b"GET /a b HTTP/1.1\r\n\r\n", 400),
+        (b"GET / HTTP/2.0\r\n\r\n", 505),
+        (b"GET / HTTP/0.9\r\n\r\n", 400),
+        (b"GET /\r\n\r\n", 400),  # no version: HTTP/0.9
+        (b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n: no name\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\n folded: line\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nX: a\x00b\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400),
+        (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+    ],
+)
+def test_malformed_heads(head: bytes, status: int) -> None:
+    with pytest.raises(MalformedRequest) as caught:
+        parse_head(head)
+    assert caught.value.status == status
+
+
+def test_invalid_header_names_are_dropped_or_refused() -> None:
+    head = b"GET / HTTP/1.1\r\nHost: x\r\nX_Under: 1\r\nX.Dot: 2\r\n\r\n"
+    assert parse_head(head).headers == [(b"host", b"x")]
+    underscores = parse_head(head, HeaderRules(underscores=True))
+    assert underscores.headers == [(b"host", b"x"), (b"x_under", b"1")]
+    with pytest.raises(MalformedRequest):
+        parse_head(head, HeaderRules(ignore_invalid=False))
+
+
+def test_body_framing_and_expect() -> None:
+    chunked = parse_head(
+        b"POST / HTTP/1.1\r\nTransfer-Encoding: Chunked\r\nExpect: 100-continue\r\n\r\n"
+    )
+    assert chunked.chunked
+    assert chunked.has_body
+    assert chunked.expect_continue
+    # An HTTP/1.0 client never waits for a 100.
+    assert not parse_head(b"POST / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n").expect_continue
+
+
+def test_find_head_and_blank_lines() -> None:
+    buffer = bytearray(b"\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\nGET /next")
+    skip_blank_lines(buffer)
+    end = find_head(buffer)
+    assert bytes(buffer[:end]).endswith(b"Host: x\r\n\r\n")
+    assert bytes(buffer[end:]) == b"GET /next"
+    assert find_head(bytearray(b"GET / HTTP/1.1\r\nHost: x\r\n")) == -1
+    assert find_head(bytearray(b"GET / HTTP/1.1\nHost: x\n\n")) > 0
+
+
+def test_chunked_body_across_reads() -> None:
+    wire = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: t\r\n\r\nNEXT"
+    decoder, buffer, body = ChunkedBody(), bytearray(), b""
+    for index in range(len(wire)):  # one byte at a time: every split point
+        buffer += wire[index : index + 1]
+        body += b"".join(decoder.take(buffer))
+        if decoder.done:
+            break
+    assert decoder.done
+    assert body == b"hello world"
+    # Fed whole, it stops at the body's end: the next request stays in the buffer.
+    decoder, buffer = ChunkedBody(), bytearray(wire)
+    assert b"".join(decoder.take(buffer)) == b"hello world"
+    assert bytes(buffer) == b"NEXT"
+
+
+@pytest.mark.parametrize("wire", [b"zz\r\nhello\r\n", b"5\r\nhelloXX0\r\n\r\n", b"1" * 5000])
+def test_chunked_body_errors(wire: bytes) -> None:
+    with pytest.raises(MalformedRequest):
+        ChunkedBody().take(bytearray(wire))
+
+
+def test_response_head_refuses_line_breaks() -> None:
+    assert response_head(200, b"OK", [(b"A", b"1")]) == b"HTTP/1.1 200 OK\r\nA: 1\r\n\r\n"
+    with pytest.raises(ValueError, match="line break"):
+        response_head(200, b"OK", [(b"A", b"1\r\nInjected: yes")])
