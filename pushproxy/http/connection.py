@@ -386,10 +386,28 @@ class HttpConnection:
             self.body_bytes_sent += len(body)
             await self.send_raw(head + body)
 
-    async def start(self, status: int, headers: Headers = (), *, reason: bytes = b"") -> None:
-        """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0."""
+    async def start(
+        self,
+        status: int,
+        headers: Headers = (),
+        *,
+        reason: bytes = b"",
+        whole: bytes | None = None,
+    ) -> None:
+        """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0.
+        With `whole`, that is the entire body: head, body and end go in one write."""
         streamed = not any(name.lower() == b"content-length" for name, _ in headers)
-        await self.send_raw(self._head(status, headers, reason, streamed=streamed))
+        head = self._head(status, headers, reason, streamed=streamed)
+        if whole is None:
+            await self.send_raw(head)
+            return
+        body = self._last_piece(whole)
+        framed = self._frame([body])
+        if framed:
+            self.body_bytes_sent += len(body)
+        end = b"0\r\n\r\n" if self._chunked and not self._head_only else b""
+        self._response_done = True
+        await self.send_raw(head + framed + end)
 
     def _frame(self, pieces: list[bytes]) -> bytes:
         """Body pieces as they go on the wire: one chunk each when chunked."""

@@ -110,6 +110,16 @@ class RequestBody:
             raise
         return cls(BodyFraming(length=size), memory, file=file)
 
+    def whole(self) -> bytes | None:
+        """The framed body when all of it is in memory (most bodies, and no body), else None.
+        Sending it counts as starting."""
+        if self._file is not None or self._chunks is not None:
+            return None
+        self.started = True
+        frame = _chunk if self.framing.chunked else _plain
+        data = b"".join([frame(piece) for piece in self._memory if piece])
+        return data + b"0\r\n\r\n" if self.framing.chunked else data
+
     async def send(self, write: Write) -> None:
         """Write the body, framed as `framing` says. A streamed body can be sent once."""
         if self.started and not self.replayable:

@@ -54,36 +54,31 @@ TIMED_OUT = f"({errno.ETIMEDOUT}: Connection timed out)"
 class UpstreamConnection:
     """One connection to a peer, with what `keepalive_requests`/`keepalive_time` need."""
 
-    __slots__ = ("endpoint", "opened", "requests", "stream")
+    __slots__ = ("_probe", "endpoint", "fileno", "opened", "requests", "stream")
 
     def __init__(self, stream: trio.SocketStream, endpoint: Endpoint, opened: float) -> None:
         self.stream = stream
+        self.fileno = stream.socket.fileno()
+        # A plain socket object on the same descriptor, for looks without waiting (trio's
+        # recv is a coroutine); detached, never closed, so the descriptor stays trio's.
+        self._probe = socket.socket(fileno=self.fileno)
         self.endpoint = endpoint
         self.opened = opened
         self.requests = 0
 
     def close_now(self) -> None:
+        self._probe.detach()
         self.stream.socket.close()
 
     def looks_alive(self) -> bool:
         """An idle connection the peer has not closed and sent nothing on."""
         try:
-            return peek(self.stream.socket) is None
+            self._probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return True
         except OSError:
             return False
-
-
-def peek(sock: trio.socket.SocketType) -> bytes | None:
-    """The first byte waiting on a socket (b"": closed by the peer), None if none yet;
-    OSError if the socket failed. trio's own `recv` is a coroutine: this looks without
-    waiting, through a plain socket object on the same descriptor."""
-    probe = socket.socket(fileno=sock.fileno())
-    try:
-        return probe.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-    except BlockingIOError:
-        return None
-    finally:
-        probe.detach()
+        return False
 
 
 async def open_stream(endpoint: Endpoint, connect_timeout: float) -> trio.SocketStream:

@@ -18,6 +18,7 @@ nginx's behaviour kept here:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ import trio
 from pushproxy.config.complex import Lookup
 from pushproxy.http.connection import BodyTooLarge, ClientGone, own_headers
 from pushproxy.http.exchange import Exchange
+from pushproxy.proxy.abort import AbortWatch
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.connect import (
     TIMED_OUT,
@@ -80,7 +82,7 @@ class _Stale(Exception):
     """A reused idle connection the peer had closed: try again on a new one."""
 
 
-async def forward(job: Job, connector: Connector) -> None:
+async def forward(job: Job, connector: Connector, aborts: AbortWatch) -> None:
     """Answer the client from the group's peers; never raises but ClientGone."""
     settings = job.settings
     attempts = job.group.balancer.start(settings.next_upstream_tries)
@@ -105,7 +107,7 @@ async def forward(job: Job, connector: Connector) -> None:
             await _fail(job, 502)
             return
         try:
-            await _try_peer(job, connector, peer, may_retry)
+            await _try_peer(job, connector, aborts, peer, may_retry)
         except UpstreamFailure as failure:
             attempts.done(peer, trio.current_time(), failed=failure.counts)
             if failure.message:
@@ -124,31 +126,36 @@ async def _fail(job: Job, status: int) -> None:
         await conn.error(status, head_only=job.method == "HEAD")
 
 
-async def _try_peer(job: Job, connector: Connector, peer: Peer, may_retry: MayRetry) -> None:
+async def _try_peer(
+    job: Job, connector: Connector, aborts: AbortWatch, peer: Peer, may_retry: MayRetry
+) -> None:
     while True:
         upstream, reused = await connector.checkout(
             job.group, peer.spec.endpoint, job.settings.connect_timeout
         )
         try:
-            await _Attempt(job, connector, upstream, reused, may_retry).run()
+            await _Attempt(job, connector, aborts, upstream, reused, may_retry).run()
         except _Stale:
             continue  # the next idle connection, or in the end a new one
         return
 
 
 class _Attempt:
-    """One request on one upstream connection: a sender task and the reader (this task)."""
+    """One request on one upstream connection. A request whose body is at hand goes out from
+    this task, which then reads the response; a streamed body or a tunnel gets a sender task."""
 
     def __init__(
         self,
         job: Job,
         connector: Connector,
+        aborts: AbortWatch,
         upstream: UpstreamConnection,
         reused: bool,
         may_retry: MayRetry,
     ) -> None:
         self.job = job
         self.connector = connector
+        self.aborts = aborts
         self.upstream = upstream
         self.reused = reused
         self.may_retry = may_retry
@@ -157,36 +164,50 @@ class _Attempt:
         )
         self.h11.send(job.shadow)
         self.h11.send(h11.EndOfMessage())
+        self.scope = trio.CancelScope()  # the whole attempt: a client abort cancels it
         self.head_scope = trio.CancelScope()
         self.sender_done = trio.Event()
+        self.watched = -1  # the client's descriptor while the abort watch has it
         self.request_sent = False
         self.sent_all = False
         self.head_received = False
         self.received_any = False
         self.eof = False
-        self.error: BaseException | None = None  # what ends the attempt, raised after the nursery
+        self.error: BaseException | None = None  # what ends the attempt, raised at the end
         self.keep = False
         self.finished = False  # the whole response was read from the upstream
 
     async def run(self) -> None:
         tunnel: h11.InformationalResponse | None = None
         try:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._send, nursery)
-                try:
-                    tunnel = await self._receive()
-                except (UpstreamFailure, _Stale, ClientGone, BodyTooLarge) as error:
-                    self.error = self.error or error
-                nursery.cancel_scope.cancel()
+            with self.scope:
+                if self.job.upgrade or self.job.body.whole() is None:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._send)
+                        tunnel = await self._receive_or_fail()
+                        nursery.cancel_scope.cancel()
+                else:
+                    await self._send()
+                    if self.error is None:
+                        await self._receive_or_fail()
             if self.error is not None:
                 raise self.error
             if tunnel is not None:
                 await self._tunnel(tunnel)
         finally:
+            if self.watched >= 0:
+                self.aborts.remove(self.watched)
             if self.keep:
                 self.connector.checkin(self.job.group, self.upstream)
             else:
                 self.upstream.close_now()
+
+    async def _receive_or_fail(self) -> h11.InformationalResponse | None:
+        try:
+            return await self._receive()
+        except (UpstreamFailure, _Stale, ClientGone, BodyTooLarge) as error:
+            self.error = self.error or error
+        return None
 
     def _stale(self) -> bool:
         """A failure that says the idle connection was dead before we used it, with the
@@ -199,8 +220,14 @@ class _Attempt:
     async def _write(self, data: bytes) -> None:
         self.request_sent = True
         try:
+            try:  # most requests fit the socket buffer: no wait, no timeout scope
+                sent = os.write(self.upstream.fileno, data)
+            except BlockingIOError:
+                sent = 0
+            if sent == len(data):
+                return
             with trio.fail_after(self.job.settings.send_timeout):
-                await self.upstream.stream.send_all(data)
+                await self.upstream.stream.send_all(data[sent:])
         except trio.TooSlowError:
             message = f"upstream timed out {TIMED_OUT} while sending request to upstream"
             raise UpstreamFailure("timeout", message, sent=True) from None
@@ -210,17 +237,21 @@ class _Attempt:
             message = f"send() failed {describe(error)} while sending request to upstream"
             raise UpstreamFailure("error", message, sent=True) from None
 
-    async def _send(self, nursery: trio.Nursery) -> None:
+    async def _send(self) -> None:
         job = self.job
         try:
-            await self._write(job.head)
-            await job.body.send(self._write)
+            whole = job.body.whole()
+            if whole is not None:  # head and body in one write
+                await self._write(job.head + whole)
+            else:
+                await self._write(job.head)
+                await job.body.send(self._write)
         except (UpstreamFailure, _Stale, ClientGone, BodyTooLarge) as error:
             if not self.head_received or isinstance(error, ClientGone):
                 self.error = error
                 self.head_scope.cancel()
                 if isinstance(error, ClientGone):
-                    nursery.cancel_scope.cancel()
+                    self.scope.cancel()
             elif isinstance(error, BodyTooLarge):
                 job.exchange.conn.end_after_response()
             return
@@ -230,10 +261,12 @@ class _Attempt:
         if not self.head_received:
             self.head_scope.deadline = trio.current_time() + job.settings.read_timeout
         if not job.settings.ignore_client_abort and not job.upgrade:
-            nursery.start_soon(self._watch_client, nursery)
+            sock = getattr(job.exchange.conn.stream, "socket", None)
+            if sock is not None and self.aborts.add(sock.fileno(), self._client_closed):
+                self.watched = sock.fileno()
 
-    async def _watch_client(self, nursery: trio.Nursery) -> None:
-        await self.job.exchange.conn.wait_peer_closed(consume=False)
+    def _client_closed(self) -> None:
+        self.watched = -1
         if self.finished:
             return  # the client read the whole response and left: nothing to end here
         log.info(
@@ -242,14 +275,17 @@ class _Attempt:
             self.job.context(None),
         )
         self.error = ClientGone()
-        nursery.cancel_scope.cancel()
+        self.scope.cancel()
 
     # receiving
 
     async def _recv(self) -> None:
         """More of the response into h11; UpstreamFailure (or _Stale) if the read fails."""
-        try:
-            data = await self.upstream.stream.receive_some(_READ_SIZE)
+        try:  # trio's own recv wraps the same wait in more machinery
+            await trio.lowlevel.wait_readable(self.upstream.stream.socket)
+            data = os.read(self.upstream.fileno, _READ_SIZE)
+        except BlockingIOError:
+            return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
             if self._stale():
                 raise _Stale from None
@@ -328,43 +364,55 @@ class _Attempt:
         )
 
     async def _respond(self, head: h11.Response) -> None:
-        """Send the head, then the body as it arrives; a cut ends the client connection."""
+        """Send the head, then the body as it arrives; a cut ends the client connection. A
+        response read whole at once goes out in one write."""
         conn = self.job.exchange.conn
         headers = self._headers(head)
-        # The upstream's Server and Date replace ours where they pass (proxy_pass_header).
-        await conn.start(head.status_code, headers, reason=bytes(head.reason))
+        reason = bytes(head.reason)
+        started = False
         pieces: list[bytes] = []
         while True:
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError:
-                await self._flush(pieces)
-                self._cut("upstream prematurely closed connection while reading upstream")
-                return
+                event = None
             if isinstance(event, h11.Data):
                 pieces.append(bytes(event.data))
-            elif isinstance(event, h11.EndOfMessage):
+                continue
+            if isinstance(event, h11.EndOfMessage) and not started:
+                self.finished = True
+                await conn.start(head.status_code, headers, reason=reason, whole=b"".join(pieces))
+                await self._settle()
+                return
+            if not started:
+                # The upstream's Server and Date replace ours where they pass (proxy_pass_header).
+                await conn.start(head.status_code, headers, reason=reason)
+                started = True
+            if isinstance(event, h11.EndOfMessage):
                 self.finished = True
                 await conn.finish(b"".join(pieces))
                 await self._settle()
                 return
-            elif event is h11.NEED_DATA:
-                await self._flush(pieces)
-                with trio.move_on_after(self.job.settings.read_timeout) as scope:
-                    try:
-                        await self._recv()
-                    except (UpstreamFailure, _Stale) as error:
-                        self._cut(str(error) if isinstance(error, UpstreamFailure) else None)
-                        return
-                if scope.cancelled_caught:
-                    self._cut(f"upstream timed out {TIMED_OUT} while reading upstream")
+            await self._flush(pieces)
+            if event is None:
+                self._cut("upstream prematurely closed connection while reading upstream")
+                return
+            with trio.move_on_after(self.job.settings.read_timeout) as scope:
+                try:
+                    await self._recv()
+                except (UpstreamFailure, _Stale) as error:
+                    self._cut(str(error) if isinstance(error, UpstreamFailure) else None)
                     return
+            if scope.cancelled_caught:
+                self._cut(f"upstream timed out {TIMED_OUT} while reading upstream")
+                return
 
     async def _settle(self) -> None:
         """Keep the connection if both messages ended cleanly (the sender may still be on
         its way out of its last write)."""
-        with trio.move_on_after(1.0):
-            await self.sender_done.wait()
+        if not self.sender_done.is_set():
+            with trio.move_on_after(1.0):
+                await self.sender_done.wait()
         self.keep = (
             self.sent_all and self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 import h11
+import trio
 
 from pushproxy.config.complex import Lookup
 from pushproxy.config.model import Config, Location, walk_locations
@@ -14,6 +15,7 @@ from pushproxy.errors import ConfigError
 from pushproxy.http.connection import BodyTooLarge
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.variables import RequestVars, parse_target
+from pushproxy.proxy.abort import AbortWatch
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
@@ -38,12 +40,12 @@ class ProxyRuntime:
     """The upstreams of one configuration, their peers' health and their idle connections.
 
     Built at load (names resolved then, as nginx does); `run()` is the task that sweeps and
-    finally closes idle upstream connections.
+    finally closes idle upstream connections, and watches the clients of requests in flight.
     """
 
     __slots__ = (
-        "_default_text", "_groups", "_inherited", "_resolve", "_settings", "connector",
-        "default", "upstreams",
+        "_default_text", "_groups", "_inherited", "_resolve", "_settings", "aborts",
+        "connector", "default", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -56,6 +58,7 @@ class ProxyRuntime:
         self._default_text = default_upstream
         self._resolve = resolve
         self.connector = Connector()
+        self.aborts = AbortWatch()
         self.apply(config)
 
     def apply(self, config: Config) -> None:
@@ -121,7 +124,10 @@ class ProxyRuntime:
         return group
 
     async def run(self) -> None:
-        await self.connector.run()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.aborts.run)
+            await self.connector.run()
+            nursery.cancel_scope.cancel()
 
 
 def _with_proxy(lookup: Lookup, host: str, port: int) -> Lookup:
@@ -194,7 +200,8 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         return
 
     try:
-        await forward(_job(exchange, settings, group, url, body, lookup), runtime.connector)
+        job = _job(exchange, settings, group, url, body, lookup)
+        await forward(job, runtime.connector, runtime.aborts)
     except BodyTooLarge:
         if conn.can_respond:
             await conn.error(413, close=True, head_only=head_only)

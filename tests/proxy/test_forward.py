@@ -322,6 +322,26 @@ async def test_a_client_that_goes_away_releases_the_upstream(
     assert "client prematurely closed connection while waiting for upstream" in caplog.text
 
 
+async def test_a_pipelined_request_is_not_taken_for_an_abort(
+    proxy: ProxyFactory, app: AppFactory
+) -> None:
+    upstream = await app("a")
+    async with proxy(at(upstream.port)) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        # The second request arrives while the first waits on the upstream.
+        await stream.send_all(
+            b"GET /slow?ms=200 HTTP/1.1\r\nHost: a\r\n\r\n"
+            b"GET /second HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        )
+        received = b""
+        with trio.fail_after(10):
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+        await stream.aclose()
+    assert received.count(b"HTTP/1.1 200 OK") == 2
+    assert received.index(b"/slow") < received.index(b"/second")
+
+
 async def test_unix_socket_upstream(proxy: ProxyFactory, app: AppFactory, tmp_path: object) -> None:
     path = f"{tmp_path}/app.sock"
     await app("u", unix=path)
