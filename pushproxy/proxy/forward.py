@@ -22,7 +22,6 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import h11
 import trio
 
 from pushproxy.config.complex import Lookup
@@ -37,6 +36,7 @@ from pushproxy.proxy.connect import (
     UpstreamFailure,
     describe,
 )
+from pushproxy.proxy.reader import InvalidResponse, ResponseHead, ResponseReader
 from pushproxy.proxy.request import NON_IDEMPOTENT
 from pushproxy.proxy.response import RedirectBase, client_headers
 from pushproxy.proxy.settings import NEXT_STATUSES, ProxySettings
@@ -61,7 +61,7 @@ class Job:
     method: str
     target: bytes
     head: bytes  # request line and headers, as sent
-    shadow: h11.Request  # the same request as h11 tracks it (method, Connection, Upgrade)
+    reusable: bool  # HTTP/1.1 and no `Connection: close`: the upstream connection may serve again
     body: RequestBody
     lookup: Lookup
     upgrade: bool  # the client asked for a protocol switch
@@ -159,11 +159,9 @@ class _Attempt:
         self.upstream = upstream
         self.reused = reused
         self.may_retry = may_retry
-        self.h11 = h11.Connection(
-            h11.CLIENT, max_incomplete_event_size=max(job.settings.buffer_size, 1024)
+        self.reader = ResponseReader(
+            head_request=job.method == "HEAD", max_head=max(job.settings.buffer_size, 1024)
         )
-        self.h11.send(job.shadow)
-        self.h11.send(h11.EndOfMessage())
         self.scope = trio.CancelScope()  # the whole attempt: a client abort cancels it
         self.head_scope = trio.CancelScope()
         self.sender_done = trio.Event()
@@ -172,13 +170,12 @@ class _Attempt:
         self.sent_all = False
         self.head_received = False
         self.received_any = False
-        self.eof = False
         self.error: BaseException | None = None  # what ends the attempt, raised at the end
         self.keep = False
         self.finished = False  # the whole response was read from the upstream
 
     async def run(self) -> None:
-        tunnel: h11.InformationalResponse | None = None
+        tunnel: ResponseHead | None = None
         try:
             with self.scope:
                 if self.job.upgrade or self.job.body.whole() is None:
@@ -202,7 +199,7 @@ class _Attempt:
             else:
                 self.upstream.close_now()
 
-    async def _receive_or_fail(self) -> h11.InformationalResponse | None:
+    async def _receive_or_fail(self) -> ResponseHead | None:
         try:
             return await self._receive()
         except (UpstreamFailure, _Stale, ClientGone, BodyTooLarge) as error:
@@ -280,7 +277,7 @@ class _Attempt:
     # receiving
 
     async def _recv(self) -> None:
-        """More of the response into h11; UpstreamFailure (or _Stale) if the read fails."""
+        """More of the response into the reader; UpstreamFailure (or _Stale) if the read fails."""
         try:  # trio's own recv wraps the same wait in more machinery
             await trio.lowlevel.wait_readable(self.upstream.stream.socket)
             data = os.read(self.upstream.fileno, _READ_SIZE)
@@ -294,37 +291,27 @@ class _Attempt:
             raise UpstreamFailure("error", message, sent=True) from None
         if data:
             self.received_any = True
-        else:
-            self.eof = True
-        self.h11.receive_data(data)
+        self.reader.feed(data)
 
-    async def _read_head(self) -> h11.Response | h11.InformationalResponse:
+    async def _read_head(self) -> ResponseHead:
         while True:
             try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError:
-                if self.eof and self._stale():
+                head = self.reader.read_head()
+            except InvalidResponse as error:
+                if self.reader.eof and self._stale():
                     raise _Stale from None
-                if self.eof:
-                    message = "upstream prematurely closed connection"
-                    condition = "error"
-                else:
-                    message = "upstream sent invalid header"
-                    condition = "invalid_header"
-                message += " while reading response header from upstream"
+                condition = "error" if self.reader.eof else "invalid_header"
+                message = f"{error} while reading response header from upstream"
                 raise UpstreamFailure(condition, message, sent=True) from None
-            if event is h11.NEED_DATA:
-                await self._recv()
-                if self.sent_all:
-                    self.head_scope.deadline = trio.current_time() + self.job.settings.read_timeout
-            elif isinstance(event, h11.Response):
-                return event
-            elif isinstance(event, h11.InformationalResponse) and event.status_code == 101:
-                return event  # other 1xx heads are not passed on, as in nginx
+            if head is not None:
+                return head
+            await self._recv()
+            if self.sent_all:
+                self.head_scope.deadline = trio.current_time() + self.job.settings.read_timeout
 
-    async def _receive(self) -> h11.InformationalResponse | None:
+    async def _receive(self) -> ResponseHead | None:
         """Read the head and answer the client; the 101 head when a tunnel is to follow."""
-        head: h11.Response | h11.InformationalResponse | None = None
+        head: ResponseHead | None = None
         with self.head_scope:
             head = await self._read_head()
         if head is None:
@@ -333,19 +320,19 @@ class _Attempt:
             message = f"upstream timed out {TIMED_OUT} while reading response header from upstream"
             raise UpstreamFailure("timeout", message, sent=True)
         self.head_received = True
-        if isinstance(head, h11.InformationalResponse):
+        if head.status == 101:
             await self.sender_done.wait()
             if not self.job.upgrade or not self.sent_all:
                 message = "upstream sent unexpected 101 while reading response header from upstream"
                 raise UpstreamFailure("invalid_header", message, sent=True)
             return head
-        condition = NEXT_STATUSES.get(head.status_code)
+        condition = NEXT_STATUSES.get(head.status)
         if condition is not None and self.may_retry(condition, self.request_sent, 1):
             raise UpstreamFailure(condition, None, sent=True)
         await self._respond(head)
         return None
 
-    def _headers(self, head: h11.Response | h11.InformationalResponse) -> list[tuple[bytes, bytes]]:
+    def _headers(self, head: ResponseHead) -> list[tuple[bytes, bytes]]:
         job, settings = self.job, self.job.settings
         base = None
         if settings.absolute_redirect:
@@ -355,47 +342,45 @@ class _Attempt:
                 port=settings.port_in_redirect,
             )
         return client_headers(
-            list(head.headers.raw_items()),
+            head.headers,
             hidden=settings.hidden,
             redirects=settings.redirects,
             lookup=job.lookup,
             base=base,
-            switching=head.status_code == 101,
+            switching=head.status == 101,
         )
 
-    async def _respond(self, head: h11.Response) -> None:
+    async def _respond(self, head: ResponseHead) -> None:
         """Send the head, then the body as it arrives; a cut ends the client connection. A
         response read whole at once goes out in one write."""
         conn = self.job.exchange.conn
         headers = self._headers(head)
-        reason = bytes(head.reason)
+        reader = self.reader
         started = False
         pieces: list[bytes] = []
         while True:
+            broken = None
             try:
-                event = self.h11.next_event()
-            except h11.RemoteProtocolError:
-                event = None
-            if isinstance(event, h11.Data):
-                pieces.append(bytes(event.data))
-                continue
-            if isinstance(event, h11.EndOfMessage) and not started:
+                pieces += reader.body()
+            except InvalidResponse as error:
+                broken = f"{error} while reading upstream"
+            if reader.done and not started:
                 self.finished = True
-                await conn.start(head.status_code, headers, reason=reason, whole=b"".join(pieces))
+                await conn.start(head.status, headers, reason=head.reason, whole=b"".join(pieces))
                 await self._settle()
                 return
             if not started:
                 # The upstream's Server and Date replace ours where they pass (proxy_pass_header).
-                await conn.start(head.status_code, headers, reason=reason)
+                await conn.start(head.status, headers, reason=head.reason)
                 started = True
-            if isinstance(event, h11.EndOfMessage):
+            if reader.done:
                 self.finished = True
                 await conn.finish(b"".join(pieces))
                 await self._settle()
                 return
             await self._flush(pieces)
-            if event is None:
-                self._cut("upstream prematurely closed connection while reading upstream")
+            if broken is not None:
+                self._cut(broken)
                 return
             with trio.move_on_after(self.job.settings.read_timeout) as scope:
                 try:
@@ -413,9 +398,7 @@ class _Attempt:
         if not self.sender_done.is_set():
             with trio.move_on_after(1.0):
                 await self.sender_done.wait()
-        self.keep = (
-            self.sent_all and self.h11.our_state is h11.DONE and self.h11.their_state is h11.DONE
-        )
+        self.keep = self.sent_all and self.job.reusable and self.reader.reusable
 
     def _cut(self, message: str | None) -> None:
         if message:
@@ -430,15 +413,15 @@ class _Attempt:
 
     # upgrade
 
-    async def _tunnel(self, head: h11.InformationalResponse) -> None:
+    async def _tunnel(self, head: ResponseHead) -> None:
         headers = self._headers(head)
         settings = self.job.settings
         await switch_protocols(
             self.job.exchange.conn,
-            bytes(head.reason),
+            head.reason,
             [*own_headers(headers), *headers],
             self.upstream.stream,
-            bytes(self.h11.trailing_data[0]),
+            self.reader.trailing(),
             idle_timeout=settings.read_timeout,
             upstream_send_timeout=settings.send_timeout,
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 
-import h11
 import trio
 
 from pushproxy.config.complex import Lookup
@@ -232,11 +231,8 @@ def _job(
         framing=body.framing,
         pass_request_headers=settings.pass_request_headers,
     )
-    # h11 follows the response as it would for this request: the method (a HEAD response has
-    # no body), Connection (whether it may be reused) and Upgrade (whether 101 may come).
-    tracked = [(b"Host", b"upstream"), (b"Content-Length", b"0")]
-    tracked += [(n, v) for n, v in headers if n.lower() in (b"connection", b"upgrade")]
     upgrade = any(n.lower() == b"upgrade" for n, _ in headers)
+    closes = any(n.lower() == b"connection" and b"close" in v.lower() for n, v in headers)
     return Job(
         exchange=exchange,
         settings=settings,
@@ -245,7 +241,7 @@ def _job(
         method=method,
         target=target,
         head=request_head(method, target, settings.http_version, headers),
-        shadow=h11.Request(method=method, target=b"/", headers=tracked),
+        reusable=settings.http_version == "1.1" and not closes and not upgrade,
         body=body,
         lookup=lookup,
         upgrade=upgrade and exchange.header(b"upgrade") is not None,

@@ -1,0 +1,81 @@
+"""The upstream response reader (sans-I/O): framing, reuse and nginx's errors, case by case."""
+
+from __future__ import annotations
+
+import pytest
+
+from pushproxy.proxy.reader import InvalidResponse, ResponseReader
+
+
+def _read(
+    wire: bytes, *, head_request: bool = False, step: int = 0
+) -> tuple[ResponseReader, bytes]:
+    """Feed `wire` (in `step`-byte pieces when given, then EOF if `wire` ends in b'<EOF>')."""
+    eof = wire.endswith(b"<EOF>")
+    wire = wire.removesuffix(b"<EOF>")
+    reader = ResponseReader(head_request=head_request, max_head=1024)
+    pieces = [wire[i : i + step] for i in range(0, len(wire), step)] if step else [wire]
+    body = b""
+    for piece in [*pieces, *([b""] if eof else [])]:
+        reader.feed(piece)
+        if reader.head is None:
+            reader.read_head()
+        if reader.head is not None:
+            body += b"".join(reader.body())
+    return reader, body
+
+
+@pytest.mark.parametrize("step", [0, 1, 7])
+@pytest.mark.parametrize(
+    ("wire", "body", "reusable"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", b"hello", True),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n",
+         b"hello", True),
+        (b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok", b"ok", False),
+        (b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", b"ok", False),
+        (b"HTTP/1.1 200 OK\r\n\r\nuntil the end<EOF>", b"until the end", False),
+        (b"HTTP/1.1 204 No Content\r\n\r\n", b"", True),
+        (b"HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n", b"", True),
+        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx", b"x", True),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nxEXTRA", b"x", False),
+    ],
+)  # fmt: skip
+def test_framing_and_reuse(wire: bytes, body: bytes, reusable: bool, step: int) -> None:
+    reader, received = _read(wire, step=step)
+    assert reader.done
+    assert received == body
+    assert reader.reusable is reusable
+
+
+def test_a_head_request_has_no_body() -> None:
+    reader, _ = _read(b"HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n", head_request=True)
+    assert reader.done
+    assert reader.reusable
+    assert reader.head is not None
+    assert reader.head.headers == [(b"Content-Length", b"1024")]
+
+
+def test_a_101_keeps_what_follows_for_the_tunnel() -> None:
+    reader, _ = _read(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x02hi")
+    assert reader.head is not None
+    assert reader.head.status == 101
+    assert reader.trailing() == b"\x81\x02hi"
+
+
+@pytest.mark.parametrize(
+    ("wire", "message"),
+    [
+        (b"SPDY/3 200 OK\r\n\r\n", "upstream sent no valid HTTP/1.0 header"),
+        (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "upstream sent invalid header"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 2000 + b"\r\n\r\n", "upstream sent too big header"),
+        (b"HTTP/1.1 200 OK\r\nContent-Le<EOF>", "upstream prematurely closed connection"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort<EOF>",
+         "upstream prematurely closed connection"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+         "upstream sent invalid chunked response"),
+    ],
+)  # fmt: skip
+def test_errors_say_what_nginx_logs(wire: bytes, message: str) -> None:
+    with pytest.raises(InvalidResponse, match=message):
+        _read(wire)
