@@ -22,8 +22,8 @@ _PASS_DIRECTIVES = (
 )  # fmt: skip
 # ngx_escape_uri(NGX_ESCAPE_URI): controls, space, `#`, `%`, `?` and bytes from 0x7f.
 _URI_UNSAFE = frozenset([*range(0x21), 0x23, 0x25, 0x3F, *range(0x7F, 0x100)])
-# Hosts that need no work: lowercase labels, no port, no trailing dot.
-_PLAIN_HOST = re.compile(rb"[a-z0-9\-]+(?:\.[a-z0-9\-]+)*")
+# Hosts that need no work: lowercase labels, perhaps a port, no trailing dot.
+_PLAIN_HOST = re.compile(rb"([a-z0-9\-]+(?:\.[a-z0-9\-]+)*)(?::[0-9]*)?")
 _STOP, _REDIRECT, _GO_ON = range(3)
 
 
@@ -33,8 +33,9 @@ def captures_of(match: re.Match[str]) -> Captures:
 
 def validate_host(raw: bytes) -> str | None:
     """ngx_http_validate_host(): lowercased, without port and trailing dot; None if invalid."""
-    if _PLAIN_HOST.fullmatch(raw):
-        return raw.decode("ascii")
+    plain = _PLAIN_HOST.fullmatch(raw)
+    if plain is not None:
+        return plain[1].decode("ascii")
     dot = end = len(raw)
     literal = rest = False
     for index, ch in enumerate(raw):

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import NamedTuple
 
 _HEAD_END = re.compile(rb"\n\r?\n")
 _REQUEST_LINE = re.compile(
     rb"([A-Z_\-]+) +([\x21-\x7e\x80-\xff]+)(?: +HTTP/([0-9]{1,3})\.([0-9]{1,3}))? *\r?"
 )
-_HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+):[ \t]*([^\x00\r\n]*?)[ \t]*\r?")
+_NAME = re.compile(rb"[^\x00-\x20\x7f]+")  # nginx 1.21.1+: a space or control in a name is 400
 _VALID_NAME = re.compile(rb"[A-Za-z0-9\-]+")
 _VALID_NAME_UNDERSCORE = re.compile(rb"[A-Za-z0-9\-_]+")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
@@ -37,9 +38,9 @@ class MalformedRequest(Exception):
         self.status = status
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Request:
-    """A request head. `headers` have lower-case names; `raw_headers` keep the client's case."""
+class Request(NamedTuple):
+    """A request head. `headers` have lower-case names; `raw_headers` keep the client's case.
+    (A named tuple: immutable, and built in a fraction of a frozen dataclass's time.)"""
 
     method: bytes
     target: bytes
@@ -104,14 +105,16 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
     chunked = False
     close = keep = expect = False
     for text in lines[1:-2]:  # the last two: the blank line's halves
-        field = _HEADER_LINE.fullmatch(text)
-        if field is None:
+        if text[-1:] == b"\r":
+            text = text[:-1]
+        name, colon, value = text.partition(b":")
+        value = value.strip(b" \t")
+        if not colon or b"\r" in value or b"\x00" in value:
             raise MalformedRequest(400, "client sent invalid header line")
-        name, value = field.groups()
         if not rules.valid_name(name):
-            if rules.ignore_invalid:
-                continue
-            raise MalformedRequest(400, "client sent invalid header line")
+            if not _NAME.fullmatch(name) or not rules.ignore_invalid:
+                raise MalformedRequest(400, "client sent invalid header line")
+            continue
         lower = name.lower()
         if lower == b"content-length":
             if length is not None:
