@@ -40,24 +40,27 @@ def check_channel_id(store: Store, channel_id: bytes) -> Explain | None:
 
 def publisher_channels(
     store: Store, requested: Sequence[RequestedChannel], method: str
-) -> list[Channel | None] | Explain:
+) -> list[Channel] | Explain:
     """The publisher's checks: POST and PUT create channels (those created before a refusal
-    stay created), other methods only look up (None when missing); only GET may touch the
-    events channel.
+    stay created), other methods only look up (missing ones are left out); only GET may touch
+    the events channel.
     """
-    found: list[Channel | None] = []
+    creating = method in _CREATING
+    found: list[Channel] = []
     for wanted in requested:
         refusal = check_channel_id(store, wanted.id)
         if refusal is not None:
             return refusal
         channel: Channel | Explain | None
-        if method in _CREATING:
+        if creating:
             channel = store.get_or_create_channel(wanted.id)
             if isinstance(channel, Explain):
                 return channel
         else:
             channel = store.find_channel(wanted.id)
-        if method != "GET" and channel is not None and channel.for_events:
+            if channel is None:
+                continue
+        if channel.for_events and method != "GET":
             return Explain.EVENTS_CHANNEL_READ_ONLY
         found.append(channel)
     return found

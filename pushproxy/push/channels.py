@@ -74,10 +74,7 @@ class Channel:
 
     def info(self) -> ChannelInfo:
         return ChannelInfo(
-            id=self.id,
-            published_messages=self.last_message_id,
-            stored_messages=len(self.messages),
-            subscribers=len(self.subscriptions),
+            self.id, self.last_message_id, len(self.messages), len(self.subscriptions)
         )
 
     def __repr__(self) -> str:

@@ -16,15 +16,18 @@ def http_date(seconds: int) -> bytes:
     return formatdate(seconds, usegmt=True).encode("ascii")
 
 
-@dataclass(slots=True, eq=False, kw_only=True)
+@dataclass(slots=True, eq=False)
 class Message:
     """One message as the channel stores it.
 
     `time` is whole seconds, `tag` tells apart messages of the same second (§4.5). `event_id` and
     `event_type` are None when the publisher sent no such header (an empty header is b"").
-    `rendered` caches the bytes per template (keyed by the template object), so fan-out
-    renders once and every subscriber shares the same bytes object; `size` is what the memory
-    budget was charged.
+    `rendered` caches the bytes per template (keyed by the template object), filled when a
+    subscriber first needs one, so fan-out renders once and every subscriber shares the same
+    bytes object; `size` is what the memory budget was charged.
+
+    Not keyword-only, unlike the other data classes: the store makes one per publish, and a
+    class called with keywords costs twice as much as with positions. Elsewhere, use keywords.
     """
 
     id: int
@@ -50,13 +53,12 @@ class Message:
     @property
     def own_bytes(self) -> int:
         """Bytes held by the message itself, rendered copies excluded."""
-        return (
-            len(self.text)
-            + len(self.event_id or b"")
-            + len(self.event_type or b"")
-            + len(self.event_id_line or b"")
-            + len(self.event_type_line or b"")
-        )
+        size = len(self.text)
+        if self.event_id_line is not None:  # set exactly when there is an event id
+            size += len(self.event_id or b"") + len(self.event_id_line)
+        if self.event_type_line is not None:
+            size += len(self.event_type or b"") + len(self.event_type_line)
+        return size
 
 
 def ping_message(text: bytes) -> Message:

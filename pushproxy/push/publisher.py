@@ -3,12 +3,19 @@
 GET answers channel info, POST/PUT publish the body to every channel of the path, an admin
 DELETE removes channels. Channel checks come first and answer as the module does; publishing
 never waits on a subscriber.
+
+A publish is the hot request: what depends only on the location is worked out once
+(`Publisher`), so a request evaluates the channels path, checks, stores and formats the answer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from dataclasses import dataclass
+
+from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Location
-from pushproxy.http.connection import BodyTooLarge
+from pushproxy.http.connection import BodyTooLarge, Headers
 from pushproxy.http.exchange import Exchange
 from pushproxy.push import info
 from pushproxy.push.access import publisher_channels
@@ -16,11 +23,11 @@ from pushproxy.push.channels import Channel
 from pushproxy.push.explain import Explain
 from pushproxy.push.responses import (
     ANTI_CACHE,
-    cors,
+    cors_headers,
     header_only,
     method_not_allowed,
+    parse_channels_path,
     refuse,
-    requested_channels,
 )
 from pushproxy.push.runtime import PushLocation, PushRuntime
 from pushproxy.push.settings import LocationType
@@ -31,99 +38,133 @@ _ADMIN_METHODS = b"GET, POST, PUT, DELETE"
 _DEFAULT_BODY_LIMIT = 1024 * 1024
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Publisher:
+    """A publisher location's per-request constants, from its settings and nginx level.
+
+    `allowed` is the `Allow` (and CORS methods) value, `methods` the same as request methods;
+    `origins` is `push_stream_allowed_origins` (None: no CORS headers, so every answer starts
+    with the anti-cache headers alone).
+    """
+
+    push: PushLocation
+    location: Location
+    allowed: bytes
+    methods: frozenset[str]
+    origins: ComplexValue | None
+    channels_path: ComplexValue | None
+    body_limit: int
+    store_messages: bool
+    info_on_publish: bool
+
+    @classmethod
+    def build(cls, push: PushLocation, location: Location) -> Publisher:
+        settings = push.settings
+        admin = settings.type is LocationType.PUBLISHER_ADMIN
+        allowed = _ADMIN_METHODS if admin else _NORMAL_METHODS
+        limit = location.level.values.get("client_max_body_size", _DEFAULT_BODY_LIMIT)
+        return cls(
+            push=push,
+            location=location,
+            allowed=allowed,
+            methods=frozenset(allowed.decode().split(", ")),
+            origins=push.complex("allowed_origins"),
+            channels_path=push.complex("channels_path"),
+            body_limit=limit if isinstance(limit, int) else _DEFAULT_BODY_LIMIT,
+            store_messages=settings.store_messages,
+            info_on_publish=settings.channel_info_on_publish,
+        )
+
+    def headers(self, exchange: Exchange) -> Headers:
+        """Anti-cache headers, then CORS ones when `push_stream_allowed_origins` has a value."""
+        if self.origins is None:
+            return ANTI_CACHE
+        return (*ANTI_CACHE, *cors_headers(exchange, self.origins, self.allowed))
+
+
+# Publishers by id(PushLocation): a location is built once per configuration, so a request
+# only looks its constants up. An entry keeps its PushLocation alive (the id stays its own)
+# and is checked by identity; a miss (a new or reloaded configuration) drops the entries of
+# locations the runtime no longer serves.
+_PUBLISHERS: dict[int, Publisher] = {}
+
+
+def publisher_of(push: PushLocation, location: Location, runtime: PushRuntime) -> Publisher:
+    found = _PUBLISHERS.get(id(push))
+    if found is None or found.push is not push or found.location is not location:
+        for key, old in list(_PUBLISHERS.items()):
+            if runtime.location(old.location) is not old.push:
+                del _PUBLISHERS[key]
+        found = _PUBLISHERS[id(push)] = Publisher.build(push, location)
+    return found
+
+
 async def handle_publisher(
     exchange: Exchange, location: Location, push: PushLocation, runtime: PushRuntime
 ) -> None:
     store = runtime.store
     assert store is not None
-    admin = push.settings.type is LocationType.PUBLISHER_ADMIN
-    allowed = _ADMIN_METHODS if admin else _NORMAL_METHODS
-    headers = [*ANTI_CACHE, *cors(exchange, push, allowed)]
+    publisher = publisher_of(push, location, runtime)
+    headers = publisher.headers(exchange)
     method = exchange.method
     if method == "OPTIONS":
         await header_only(exchange, 200, headers)
         return
-    if method.encode() not in allowed.split(b", "):
-        await method_not_allowed(exchange, allowed, headers)
+    if method not in publisher.methods:
+        await method_not_allowed(exchange, publisher.allowed, headers)
         return
-    requested = requested_channels(exchange, push)
+    path = publisher.channels_path
+    requested = parse_channels_path(exchange.evaluate_bytes(path)) if path is not None else ()
     if not requested:
         await refuse(exchange, Explain.NO_CHANNEL_ID, headers)
         return
-    found = publisher_channels(store, requested, method)
-    if isinstance(found, Explain):
-        if found is Explain.OUT_OF_MEMORY:
+    channels = publisher_channels(store, requested, method)
+    if isinstance(channels, Explain):
+        if channels is Explain.OUT_OF_MEMORY:
             await header_only(exchange, 500, headers)  # publishers get no explain header
         else:
-            await refuse(exchange, found, headers)
+            await refuse(exchange, channels, headers)
         return
-    channels = [c for c in found if c is not None]
     if method == "GET":
         await _answer_info(exchange, runtime, store, channels, headers)
-    elif method == "DELETE":
-        await _delete(exchange, location, store, channels, headers)
-    else:
-        await _publish(exchange, location, push, runtime, store, channels, headers)
-
-
-def _body_limit(location: Location) -> int:
-    value = location.level.values.get("client_max_body_size", _DEFAULT_BODY_LIMIT)
-    return value if isinstance(value, int) else _DEFAULT_BODY_LIMIT
-
-
-async def _read_body(exchange: Exchange, location: Location) -> bytes | None:
-    """The request body; None after answering 413 (it exceeds `client_max_body_size`)."""
+        return
     try:
-        return await exchange.conn.read_body(_body_limit(location))
+        body = await exchange.conn.read_body(publisher.body_limit)
     except BodyTooLarge:
-        await exchange.conn.error(413, close=True)
-        return None
-
-
-async def _publish(
-    exchange: Exchange,
-    location: Location,
-    push: PushLocation,
-    runtime: PushRuntime,
-    store: Store,
-    channels: list[Channel],
-    headers: list[tuple[bytes, bytes]],
-) -> None:
-    body = await _read_body(exchange, location)
-    if body is None:
+        await exchange.conn.error(413, close=True)  # over `client_max_body_size`
         return
-    if not body:
+    if method == "DELETE":
+        await _delete(exchange, store, channels, headers, body)
+    elif not body:
         await refuse(exchange, Explain.EMPTY_POST, headers)
-        return
-    event_id = exchange.header(b"event-id")
-    event_type = exchange.header(b"event-type")
-    for channel in channels:
-        message = store.publish(
-            channel,
-            body,
-            event_id=event_id,
-            event_type=event_type,
-            store_messages=push.settings.store_messages,
-        )
-        if message is None:
-            await exchange.conn.error(500)  # the module lets nginx answer with its page
-            return
-    if push.settings.channel_info_on_publish:
+    elif not _publish(exchange, publisher, store, channels, body):
+        await exchange.conn.error(500)  # the module lets nginx answer with its page
+    elif publisher.info_on_publish:
         await _answer_info(exchange, runtime, store, channels, headers)
     else:
         await header_only(exchange, 200, headers)
 
 
+def _publish(
+    exchange: Exchange, publisher: Publisher, store: Store, channels: list[Channel], body: bytes
+) -> bool:
+    """Publish the body to each channel in turn; False when the memory budget refused one
+    (those before it keep their message)."""
+    event_id = exchange.header(b"event-id")
+    event_type = exchange.header(b"event-type")
+    store_messages = publisher.store_messages
+    for channel in channels:
+        message = store.publish(
+            channel, body, event_id=event_id, event_type=event_type, store_messages=store_messages
+        )
+        if message is None:
+            return False
+    return True
+
+
 async def _delete(
-    exchange: Exchange,
-    location: Location,
-    store: Store,
-    channels: list[Channel],
-    headers: list[tuple[bytes, bytes]],
+    exchange: Exchange, store: Store, channels: list[Channel], headers: Headers, text: bytes
 ) -> None:
-    text = await _read_body(exchange, location)
-    if text is None:
-        return
     deleted = False
     for channel in channels:
         result = store.delete_channel(channel, text)
@@ -137,23 +178,27 @@ async def _delete(
     await refuse(exchange, Explain.CHANNEL_DELETED, headers)
 
 
-async def _answer_info(
+def _answer_info(
     exchange: Exchange,
     runtime: PushRuntime,
     store: Store,
     channels: list[Channel],
-    headers: list[tuple[bytes, bytes]],
-) -> None:
+    headers: Headers,
+) -> Awaitable[None]:
+    """The channels' info in the format `Accept` asks for, or 404 when none exists (a plain
+    function returning the answer to await: one coroutine fewer on every publish)."""
     info_format = info.negotiate(exchange.header(b"accept"))
-    body = info.render_channels(
-        info_format,
-        [c.info() for c in channels],
-        hostname=runtime.hostname,
-        now=runtime.clock(),
-        totals=store.totals(),
-    )
-    if body is None:
-        await header_only(exchange, 404, headers)
-        return
-    content_type = (b"Content-Type", info_format.content_type.encode())
-    await exchange.conn.respond(200, [*headers, content_type], body)
+    if not channels:
+        return header_only(exchange, 404, headers)
+    if len(channels) == 1:
+        # The single format has no totals, time or hostname: none is read.
+        body = info.render_channel(info_format, channels[0].info())
+    else:
+        body = info.render_group(
+            info_format,
+            [c.info() for c in channels],
+            hostname=runtime.hostname,
+            now=runtime.clock(),
+            totals=store.totals(),
+        )
+    return exchange.conn.respond(200, (*headers, info_format.content_type_header), body)

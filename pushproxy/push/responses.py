@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import Headers
 from pushproxy.http.exchange import Exchange
 from pushproxy.push.explain import EXPLAIN_HEADER, Explain
@@ -20,7 +21,14 @@ def cors(exchange: Exchange, push: PushLocation, methods: bytes) -> list[tuple[b
     value = push.complex("allowed_origins")
     if value is None:
         return []
-    origin = exchange.evaluate_bytes(value)
+    return cors_headers(exchange, value, methods)
+
+
+def cors_headers(
+    exchange: Exchange, origins: ComplexValue, methods: bytes
+) -> list[tuple[bytes, bytes]]:
+    """CORS headers when `origins` (`push_stream_allowed_origins`) evaluates to a value."""
+    origin = exchange.evaluate_bytes(origins)
     if not origin:
         return []
     return [
@@ -30,10 +38,30 @@ def cors(exchange: Exchange, push: PushLocation, methods: bytes) -> list[tuple[b
     ]
 
 
+# Evaluated channels paths → their channels. Clients repeat the same few paths, and the parse
+# is pure and its result immutable, so one parse serves every request of a path. Bounded: short
+# paths only, and the table is emptied when full (a miss only costs the parse).
+_PARSED: dict[bytes, tuple[RequestedChannel, ...]] = {}
+_PARSED_PATHS = 4096
+_PARSED_PATH_SIZE = 256
+
+
+def parse_channels_path(evaluated: bytes) -> tuple[RequestedChannel, ...]:
+    """`channels_from_path`, remembered for short paths."""
+    found = _PARSED.get(evaluated)
+    if found is None:
+        found = channels_from_path(evaluated)
+        if len(evaluated) <= _PARSED_PATH_SIZE:
+            if len(_PARSED) >= _PARSED_PATHS:
+                _PARSED.clear()
+            _PARSED[evaluated] = found
+    return found
+
+
 def requested_channels(exchange: Exchange, push: PushLocation) -> tuple[RequestedChannel, ...]:
     """The request's channels: `push_stream_channels_path` evaluated, unescaped, split (§3)."""
     path = push.complex("channels_path")
-    return channels_from_path(exchange.evaluate_bytes(path)) if path else ()
+    return parse_channels_path(exchange.evaluate_bytes(path)) if path else ()
 
 
 async def header_only(

@@ -20,7 +20,7 @@ from pushproxy.push.explain import Explain
 from pushproxy.push.info import Totals
 from pushproxy.push.messages import Message, deleted_message, ping_message, timeout_message
 from pushproxy.push.settings import MainSettings
-from pushproxy.push.templates import TemplateRegistry, rendered_all
+from pushproxy.push.templates import TemplateRegistry
 
 MEMORY_CLEANUP_INTERVAL = 4.0
 BUFFER_CLEANUP_INTERVAL = 5.0
@@ -73,6 +73,42 @@ class MemoryBudget:
         self.used = max(self.used - size, 0)
 
 
+class MessageTrash:
+    """The memory of trashed messages, by the second it comes back (`TRASH_TTL` after).
+
+    Only sizes and counts are kept, one entry per second: nothing reads a trashed message
+    again, so the store lets go of it at once (a subscriber still writing it keeps its own
+    reference) and the garbage collector has no crowd of long-lived messages to walk; the
+    budget stays charged until the second passes, as in the module.
+    """
+
+    __slots__ = ("_seconds", "count")
+
+    def __init__(self) -> None:
+        self._seconds: deque[list[int]] = deque()  # [frees_after, bytes, messages], in order
+        self.count = 0
+
+    def add(self, size: int, frees_after: int) -> None:
+        seconds = self._seconds
+        if seconds and seconds[-1][0] == frees_after:
+            last = seconds[-1]
+            last[1] += size
+            last[2] += 1
+        else:
+            seconds.append([frees_after, size, 1])
+        self.count += 1
+
+    def free(self, now: int) -> int:
+        """Forget the messages whose second has passed; the bytes they held."""
+        freed = 0
+        seconds = self._seconds
+        while seconds and now > seconds[0][0]:
+            _, size, count = seconds.popleft()
+            freed += size
+            self.count -= count
+        return freed
+
+
 class Store:
     """Channels, their messages and subscriptions, limits, trash and the events channel."""
 
@@ -90,7 +126,7 @@ class Store:
         self._channels: dict[bytes, Channel] = {}  # active ones, in creation order
         self._deleting: dict[Channel, None] = {}
         self._channel_trash: deque[Channel] = deque()
-        self._message_trash: deque[Message] = deque()
+        self._message_trash = MessageTrash()
         self._normal_channels = 0
         self._wildcard_channels = 0
         self._published = 0
@@ -183,53 +219,59 @@ class Store:
         None when the memory budget refuses it (the publisher answers 500). Returns without
         waiting on anyone: `Subscriber.deliver` only queues.
         """
-        now = self.now()
+        now = int(self._clock())
+        settings = self.settings
         # The zone's tag advances even when the allocation below fails, as in the module.
         tag = self._last_tag + 1 if now == self._last_time else 1
         self._last_time, self._last_tag = now, tag
+        # id, channel, text, time, tag, event_id, event_type, expires (positional: see Message)
         message = Message(
-            id=channel.last_message_id + 1,
-            channel=channel.id,
-            text=text,
-            time=now,
-            tag=tag,
-            event_id=event_id,
-            event_type=event_type,
+            channel.last_message_id + 1,
+            channel.id,
+            text,
+            now,
+            tag,
+            event_id,
+            event_type,
+            now + settings.message_ttl,
         )
-        size = MESSAGE_OVERHEAD + message.own_bytes + rendered_all(self.templates, message)
+        size = MESSAGE_OVERHEAD + message.own_bytes + self.templates.rendered_size(message)
         if not self.budget.take(size):
             return None
         message.size = size
-        message.expires = now + self.settings.message_ttl
         channel.last_message_id = message.id
         channel.last_message_time = now
         channel.last_message_tag = tag
-        channel.expires = now + self.settings.channel_inactivity_time
+        channel.expires = now + settings.channel_inactivity_time
+        messages = channel.messages
         stored = store_messages and not channel.deleted
         if stored:
-            channel.messages.append(message)
-        removed = self._trim(channel, self.settings.max_messages_stored_per_channel, now)
+            messages.append(message)
+        limit = settings.max_messages_stored_per_channel
+        removed = 0
+        if limit is not None and len(messages) > limit:
+            removed = self._trim(channel, limit, now)
         if not channel.for_events:
             self._published += 1
             self._stored += stored - removed
-        for subscription in tuple(channel.subscriptions):
-            subscription.deliver(message)
+        if channel.subscriptions:
+            for subscription in tuple(channel.subscriptions):
+                subscription.deliver(message)
         if not stored:
             self._trash_message(message, now)
         return message
 
-    def _trim(self, channel: Channel, limit: int | None, now: int) -> int:
-        if limit is None:
-            return 0
-        removed = 0
-        while len(channel.messages) > limit:
-            self._trash_message(channel.messages.popleft(), now)
-            removed += 1
+    def _trim(self, channel: Channel, limit: int, now: int) -> int:
+        """Trash the oldest messages beyond `limit`; how many went."""
+        messages = channel.messages
+        removed = len(messages) - limit
+        trash, frees_after = self._message_trash, now + TRASH_TTL
+        for _ in range(removed):
+            trash.add(messages.popleft().size, frees_after)  # `_trash_message()`
         return removed
 
     def _trash_message(self, message: Message, now: int) -> None:
-        message.expires = now + TRASH_TTL
-        self._message_trash.append(message)
+        self._message_trash.add(message.size, now + TRASH_TTL)
 
     def delete_channel(self, channel: Channel, text: bytes = b"") -> DeleteResult:
         """An admin DELETE (§9.4): the channel leaves the active set now and its subscribers
@@ -238,7 +280,7 @@ class Store:
         if channel.deleted:
             return DeleteResult.ALREADY_DELETED
         message = deleted_message(channel.id, text or self.settings.channel_deleted_message_text)
-        size = MESSAGE_OVERHEAD + message.own_bytes + rendered_all(self.templates, message)
+        size = MESSAGE_OVERHEAD + message.own_bytes + self.templates.rendered_size(message)
         if not self.budget.take(size):
             return DeleteResult.OUT_OF_MEMORY
         message.size = size
@@ -348,11 +390,7 @@ class Store:
         self._emit(CHANNEL_DESTROYED, channel)
 
     def _free_trash(self, now: int) -> None:
-        messages = self._message_trash
-        while messages and now > messages[0].expires:
-            message = messages.popleft()
-            message.rendered.clear()
-            self.budget.release(message.size)
+        self.budget.release(self._message_trash.free(now))
         channels = self._channel_trash
         while channels and now > channels[0].expires:
             channel = channels.popleft()
@@ -367,7 +405,7 @@ class Store:
             wildcard_channels=self._wildcard_channels,
             published_messages=self._published,
             stored_messages=self._stored,
-            messages_in_trash=len(self._message_trash),
+            messages_in_trash=self._message_trash.count,
             channels_in_delete=len(self._deleting),
             channels_in_trash=len(self._channel_trash),
             subscribers=self._connections,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from pushproxy.push.explain import Explain
@@ -30,17 +30,31 @@ _TOKEN = re.compile(rb"~(id|event-id|event-type|channel|text|tag|time|size)~", r
 
 Field = Callable[[Message, bytes], bytes]
 """A template field: the message and the text being rendered (one line in eventsource)."""
+FieldSize = Callable[[Message, bytes], int]
+"""The length of what a field renders, found without rendering it."""
 
-FIELDS: Mapping[bytes, Field] = {
-    b"id": lambda message, text: b"%d" % message.id,
-    b"text": lambda message, text: text,
-    b"size": lambda message, text: b"%d" % len(text),
-    b"channel": lambda message, text: message.channel,
-    b"time": lambda message, text: http_date(message.time),
-    b"tag": lambda message, text: b"%d" % message.tag,
-    b"event-id": lambda message, text: message.event_id or b"",
-    b"event-type": lambda message, text: message.event_type or b"",
+HTTP_DATE_SIZE = 29  # `http_date()` is fixed width up to the year 9999
+
+FIELDS: Mapping[bytes, tuple[Field, FieldSize]] = {
+    b"id": (lambda message, text: b"%d" % message.id, lambda message, text: _digits(message.id)),
+    b"text": (lambda message, text: text, lambda message, text: len(text)),
+    b"size": (lambda message, text: b"%d" % len(text), lambda message, text: _digits(len(text))),
+    b"channel": (lambda message, text: message.channel, lambda message, text: len(message.channel)),
+    b"time": (lambda message, text: http_date(message.time), lambda message, text: HTTP_DATE_SIZE),
+    b"tag": (lambda message, text: b"%d" % message.tag, lambda message, text: _digits(message.tag)),
+    b"event-id": (
+        lambda message, text: message.event_id or b"",
+        lambda message, text: len(message.event_id or b""),
+    ),
+    b"event-type": (
+        lambda message, text: message.event_type or b"",
+        lambda message, text: len(message.event_type or b""),
+    ),
 }
+
+
+def _digits(number: int) -> int:
+    return len(b"%d" % number)
 
 
 class RenderMode(enum.Enum):
@@ -59,9 +73,9 @@ class RenderMode(enum.Enum):
         return cls.TEXT
 
 
-def compile_parts(source: bytes) -> tuple[bytes | Field, ...]:
+def compile_parts(source: bytes) -> list[bytes | tuple[Field, FieldSize]]:
     """Literal bytes and fields, left to right; a `~` that starts no token stays literal."""
-    parts: list[bytes | Field] = []
+    parts: list[bytes | tuple[Field, FieldSize]] = []
     last = 0
     for match in _TOKEN.finditer(source):
         if match.start() > last:
@@ -70,7 +84,7 @@ def compile_parts(source: bytes) -> tuple[bytes | Field, ...]:
         last = match.end()
     if last < len(source):
         parts.append(source[last:])
-    return tuple(parts)
+    return parts
 
 
 def websocket_frame(first_byte: int, payload: bytes) -> bytes:
@@ -83,6 +97,15 @@ def websocket_frame(first_byte: int, payload: bytes) -> bytes:
     else:
         head = bytes((first_byte, 127)) + length.to_bytes(8, "big")
     return head + payload
+
+
+def websocket_frame_size(payload_size: int) -> int:
+    """The length of `websocket_frame()` for a payload of that length."""
+    if payload_size <= 125:
+        return 2 + payload_size
+    if payload_size < 1 << 16:
+        return 4 + payload_size
+    return 10 + payload_size
 
 
 def websocket_text_frame(payload: bytes) -> bytes:
@@ -103,16 +126,52 @@ def split_lines(text: bytes) -> list[bytes]:
 
 @dataclass(frozen=True, slots=True, eq=False, kw_only=True)
 class MessageTemplate:
-    """A compiled message template in one render mode; identity is the cache key."""
+    """A compiled message template in one render mode; identity is the cache key.
+
+    `literal_size`, `text_fields` (how many `~text~`) and `field_sizes` (the other fields)
+    give the length of a rendering without making it: the store charges every template's
+    rendering at publish, but renders only for subscribers.
+    """
 
     source: bytes
     mode: RenderMode
     parts: tuple[bytes | Field, ...]
+    literal_size: int
+    text_fields: int
+    field_sizes: tuple[FieldSize, ...]
+
+    @classmethod
+    def compile(cls, source: bytes, mode: RenderMode) -> MessageTemplate:
+        parts = compile_parts(source)
+        fields = [part for part in parts if not isinstance(part, bytes)]
+        text = FIELDS[b"text"]
+        return cls(
+            source=source,
+            mode=mode,
+            parts=tuple(part if isinstance(part, bytes) else part[0] for part in parts),
+            literal_size=sum(len(part) for part in parts if isinstance(part, bytes)),
+            text_fields=fields.count(text),
+            field_sizes=tuple(field[1] for field in fields if field is not text),
+        )
 
     def format(self, message: Message, text: bytes) -> bytes:
         return b"".join(
             [part if isinstance(part, bytes) else part(message, text) for part in self.parts]
         )
+
+    def format_size(self, message: Message, text: bytes) -> int:
+        """`len(self.format(message, text))`."""
+        size = self.literal_size + self.text_fields * len(text)
+        for field_size in self.field_sizes:
+            size += field_size(message, text)
+        return size
+
+    def size(self, message: Message) -> int:
+        """`len(self.render(message))`, without rendering (nor caching) it."""
+        if self.mode is RenderMode.EVENTSOURCE:
+            return sum([self.format_size(message, line) for line in split_lines(message.text)]) + 1
+        size = self.format_size(message, message.text)
+        return websocket_frame_size(size) if self.mode is RenderMode.WEBSOCKET else size
 
     def render(self, message: Message) -> bytes:
         """The message's bytes for this template, without looking at the cache."""
@@ -137,22 +196,47 @@ class MessageTemplate:
 class TemplateRegistry:
     """The distinct message templates of a configuration (`find_or_add_template()`).
 
-    The store renders every published message once per registered template, which is also
-    what it charges to the memory budget.
+    The store charges the memory budget for every published message rendered once per
+    registered template, as the module formats them all at publish (`rendered_size()`); the
+    renderings themselves are made when a subscriber first needs them.
     """
 
-    __slots__ = ("_templates",)
+    __slots__ = ("_literal_size", "_other_fields", "_templates", "_text_fields", "_whole")
 
     def __init__(self) -> None:
         self._templates: dict[tuple[bytes, RenderMode], MessageTemplate] = {}
+        # `rendered_size()` runs at every publish: the text-mode templates are summed up here
+        # (their lengths add up field by field); the others are sized one by one.
+        self._literal_size = 0
+        self._text_fields = 0
+        self._other_fields: tuple[FieldSize, ...] = ()
+        self._whole: tuple[MessageTemplate, ...] = ()
 
     def add(self, source: bytes, mode: RenderMode) -> MessageTemplate:
         key = (source, mode)
         template = self._templates.get(key)
         if template is None:
-            template = MessageTemplate(source=source, mode=mode, parts=compile_parts(source))
+            template = MessageTemplate.compile(source, mode)
             self._templates[key] = template
+            if mode is RenderMode.TEXT:
+                self._literal_size += template.literal_size
+                self._text_fields += template.text_fields
+                self._other_fields += template.field_sizes
+            else:
+                self._whole += (template,)
         return template
+
+    def rendered_size(self, message: Message) -> int:
+        """The bytes a message takes rendered for every template (what the store charges),
+        found without rendering it.
+        """
+        text = message.text
+        size = self._literal_size + self._text_fields * len(text)
+        for field_size in self._other_fields:
+            size += field_size(message, text)
+        for template in self._whole:
+            size += template.size(message)
+        return size
 
     def __iter__(self) -> Iterator[MessageTemplate]:
         return iter(self._templates.values())
@@ -277,8 +361,3 @@ class LocationTemplates:
             + self.message_pieces(message, callback=callback, wrap=True)
             + _pieces(self.footer)
         )
-
-
-def rendered_all(templates: Iterable[MessageTemplate], message: Message) -> int:
-    """Render a message for every template; the bytes it took (what the store charges)."""
-    return sum(len(template.rendered(message)) for template in templates)

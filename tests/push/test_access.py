@@ -126,7 +126,7 @@ def test_subscriber_channel_creation_refusals() -> None:
     assert (refusal.status, refusal.text) == (500, "")
 
 
-def publisher(store: Store, path: bytes, method: str) -> list[Channel | None] | Explain:
+def publisher(store: Store, path: bytes, method: str) -> list[Channel] | Explain:
     return publisher_channels(store, parse_channel_ids(path), method)
 
 
@@ -140,11 +140,11 @@ def test_publishers_refuse_all_and_stars_for_every_method(method: str) -> None:
 
 def test_post_creates_and_get_only_looks_up() -> None:
     store = make_store()
-    assert publisher(store, b"a/b", "GET") == [None, None]
+    assert publisher(store, b"a/b", "GET") == []
     created = publisher(store, b"a/a", "POST")
     assert isinstance(created, list)
     assert created[0] is created[1] is store.find_channel(b"a")
-    assert publisher(store, b"a/b", "DELETE") == [store.find_channel(b"a"), None]
+    assert publisher(store, b"b/a/b", "DELETE") == [store.find_channel(b"a")]
 
 
 def test_channels_created_before_a_refusal_stay() -> None:

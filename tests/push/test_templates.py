@@ -12,7 +12,6 @@ from pushproxy.push.templates import (
     eventsource_footer,
     eventsource_header,
     eventsource_message_template,
-    rendered_all,
     split_lines,
     websocket_close_frame,
     websocket_text_frame,
@@ -295,11 +294,51 @@ def test_registry_keeps_modes_apart() -> None:
     assert text is not eventsource
     assert registry.add(b"~text~", RenderMode.TEXT) is text
     message = msg(b"abc")
-    assert rendered_all(registry, message) == len(b"abc") + len(b"abc\n")
+    assert registry.rendered_size(message) == len(b"abc") + len(b"abc\n")
+    assert message.rendered == {}  # sized, not rendered: rendering waits for a subscriber
+    assert (text.rendered(message), eventsource.rendered(message)) == (b"abc", b"abc\n")
     assert message.rendered == {text: b"abc", eventsource: b"abc\n"}
+
+
+SIZED_TEMPLATES = [
+    b"~text~",
+    b"",
+    JSON_TEMPLATE,
+    b"~id~|~channel~|~tag~|~size~|~event-id~|~event-type~|~time~",
+    b"~~id~~ ~foo~ ~ ~SIZE~",
+    b"data: ~text~ (~size~)\n",
+]
+SIZED_MESSAGES = [
+    msg(b"hello"),
+    msg(b""),
+    msg(b"\n\r\n"),
+    msg("ção\r\nline two\rthree\n".encode(), id=123456, tag=0, time=1_700_000_000),
+    msg(b"x" * 125),
+    msg(b"x" * 126, event_id=b"e-1", event_type=b""),
+    msg(b"y" * 65535, channel=b"a/longer/channel"),
+    msg(b"y" * 65536, id=-2),
+    deleted_message(b"ch", b"Channel deleted"),
+    ping_message(b" "),
+]
+
+
+@pytest.mark.parametrize("mode", list(RenderMode))
+@pytest.mark.parametrize("source", SIZED_TEMPLATES)
+def test_size_is_the_length_of_the_rendering(mode: RenderMode, source: bytes) -> None:
+    template = TemplateRegistry().add(source, mode)
+    for message in SIZED_MESSAGES:
+        assert template.size(message) == len(template.render(message)), message
 
 
 def test_render_mode_per_location_type() -> None:
     assert RenderMode.for_location(LocationType.EVENTSOURCE) is RenderMode.EVENTSOURCE
     assert RenderMode.for_location(LocationType.WEBSOCKET) is RenderMode.WEBSOCKET
     assert RenderMode.for_location(LocationType.LONG_POLLING) is RenderMode.TEXT
+
+
+def test_registry_size_is_the_length_of_every_rendering() -> None:
+    registry = TemplateRegistry()
+    templates = [registry.add(source, mode) for mode in RenderMode for source in SIZED_TEMPLATES]
+    for message in SIZED_MESSAGES:
+        expected = sum(len(template.render(message)) for template in templates)
+        assert registry.rendered_size(message) == expected
