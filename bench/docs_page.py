@@ -57,7 +57,10 @@ METHOD = """\
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
   problems of a run), `report.py` (table), `plot.py`, `docs_page.py` (this page),
   `procstat.py` (/proc). `python bench/run.py --render bench/results/<run>.json` rewrites this
-  page from a saved full run.
+  page from a saved full run. Two in-process tools look closer at one figure each:
+  `python bench/idle_memory.py` (what an idle subscriber costs, with `--tracemalloc` where
+  the heap grew) and `python bench/publish_path.py` (µs of the push side of one publish, or
+  a cProfile table with `--profile`).
 """
 
 

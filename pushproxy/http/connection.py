@@ -12,7 +12,7 @@ import os
 import socket
 import time
 import zlib
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from email.utils import formatdate
 
@@ -417,28 +417,25 @@ class HttpConnection:
             return b"".join([b"%x\r\n%b\r\n" % (len(p), p) for p in pieces if p])
         return b"".join(pieces)
 
-    def direct_sender(self) -> Callable[[list[bytes]], tuple[bytes, bool]] | None:
-        """A synchronous, non-blocking write of body pieces, for fan-out: no task switch, no
-        awaiting. It returns the framed bytes the socket did not take (to send the usual way)
-        and False when the client is gone. None when pieces need the async path (gzip)."""
+    @property
+    def writes_now(self) -> bool:
+        """Whether `write_now` may be used: not when pieces need the async path (gzip)."""
         sock = getattr(self.stream, "socket", None)
-        if sock is None or self._deflate is not None or self.taken_over:
-            return None
-        fd = sock.fileno()
-        frame = self._frame
+        return sock is not None and self._deflate is None and not self.taken_over
 
-        def send(pieces: list[bytes]) -> tuple[bytes, bool]:
-            data = frame(pieces)
-            self.body_bytes_sent += len(data)
-            try:
-                sent = os.write(fd, data)
-            except BlockingIOError:
-                return data, True
-            except OSError:
-                return b"", False
-            return data[sent:], True
-
-        return send
+    def write_now(self, pieces: list[bytes]) -> tuple[bytes, bool]:
+        """A synchronous, non-blocking write of body pieces, for fan-out: no task switch, no
+        awaiting (see `writes_now`). It returns the framed bytes the socket did not take (to
+        send the usual way) and False when the client is gone."""
+        data = self._frame(pieces)
+        self.body_bytes_sent += len(data)
+        try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
+            sent = os.write(self.stream.socket.fileno(), data)  # type: ignore[attr-defined]
+        except BlockingIOError:
+            return data, True
+        except OSError:
+            return b"", False
+        return data[sent:], True
 
     async def write(self, data: bytes) -> None:
         if data:

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 import trio
 
 from pushproxy.config.complex import Lookup
+from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import BodyTooLarge, ClientGone, own_headers
 from pushproxy.http.exchange import Exchange
-from pushproxy.proxy.abort import AbortWatch
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.connect import (
     TIMED_OUT,
@@ -82,7 +82,7 @@ class _Stale(Exception):
     """A reused idle connection the peer had closed: try again on a new one."""
 
 
-async def forward(job: Job, connector: Connector, aborts: AbortWatch) -> None:
+async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
     """Answer the client from the group's peers; never raises but ClientGone."""
     settings = job.settings
     attempts = job.group.balancer.start(settings.next_upstream_tries)
@@ -127,7 +127,7 @@ async def _fail(job: Job, status: int) -> None:
 
 
 async def _try_peer(
-    job: Job, connector: Connector, aborts: AbortWatch, peer: Peer, may_retry: MayRetry
+    job: Job, connector: Connector, aborts: ClientWatch, peer: Peer, may_retry: MayRetry
 ) -> None:
     while True:
         upstream, reused = await connector.checkout(
@@ -148,7 +148,7 @@ class _Attempt:
         self,
         job: Job,
         connector: Connector,
-        aborts: AbortWatch,
+        aborts: ClientWatch,
         upstream: UpstreamConnection,
         reused: bool,
         may_retry: MayRetry,
@@ -259,11 +259,11 @@ class _Attempt:
             self.head_scope.deadline = trio.current_time() + job.settings.read_timeout
         if not job.settings.ignore_client_abort and not job.upgrade:
             sock = getattr(job.exchange.conn.stream, "socket", None)
-            if sock is not None and self.aborts.add(sock.fileno(), self._client_closed):
+            if sock is not None and self.aborts.add(sock.fileno(), self):
                 self.watched = sock.fileno()
 
-    def _client_closed(self) -> None:
-        self.watched = -1
+    def client_event(self) -> None:
+        """From the watch: the client closed its connection (or it broke)."""
         if self.finished:
             return  # the client read the whole response and left: nothing to end here
         log.info(

@@ -11,10 +11,10 @@ import trio
 from pushproxy.config.complex import Lookup
 from pushproxy.config.model import Config, Location, walk_locations
 from pushproxy.errors import ConfigError
+from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import BodyTooLarge
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.variables import RequestVars, parse_target
-from pushproxy.proxy.abort import AbortWatch
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
@@ -57,7 +57,7 @@ class ProxyRuntime:
         self._default_text = default_upstream
         self._resolve = resolve
         self.connector = Connector()
-        self.aborts = AbortWatch()
+        self.aborts = ClientWatch(readable=False)  # clients of requests waiting on upstreams
         self.apply(config)
 
     def apply(self, config: Config) -> None:

@@ -82,20 +82,11 @@ class Publisher:
         return (*ANTI_CACHE, *cors_headers(exchange, self.origins, self.allowed))
 
 
-# Publishers by id(PushLocation): a location is built once per configuration, so a request
-# only looks its constants up. An entry keeps its PushLocation alive (the id stays its own)
-# and is checked by identity; a miss (a new or reloaded configuration) drops the entries of
-# locations the runtime no longer serves.
-_PUBLISHERS: dict[int, Publisher] = {}
-
-
 def publisher_of(push: PushLocation, location: Location, runtime: PushRuntime) -> Publisher:
-    found = _PUBLISHERS.get(id(push))
-    if found is None or found.push is not push or found.location is not location:
-        for key, old in list(_PUBLISHERS.items()):
-            if runtime.location(old.location) is not old.push:
-                del _PUBLISHERS[key]
-        found = _PUBLISHERS[id(push)] = Publisher.build(push, location)
+    """The location's constants, worked out on its first request of a configuration."""
+    found = runtime.prepared.get(id(location))
+    if not isinstance(found, Publisher):
+        found = runtime.prepared[id(location)] = Publisher.build(push, location)
     return found
 
 

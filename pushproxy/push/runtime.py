@@ -12,12 +12,14 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Protocol
 
 import trio
 
 from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Config, Location
 from pushproxy.config.push_rules import location_settings, main_settings, push_locations
+from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.push.padding import Paddings, max_padding
 from pushproxy.push.settings import LocationSettings, LocationType, MainSettings
 from pushproxy.push.store import BUFFER_CLEANUP_INTERVAL, MEMORY_CLEANUP_INTERVAL, Store
@@ -75,6 +77,12 @@ def _with_conditions(
             pending.extend(current.conditions)
 
 
+class Stoppable(Protocol):
+    """A running subscriber session a server stop ends (a cancel scope is one)."""
+
+    def cancel(self) -> None: ...
+
+
 def trio_wall_clock() -> Callable[[], float]:
     """Wall-clock seconds that advance with trio's clock (so MockClock drives message TTLs)."""
     wall, base = time.time(), trio.current_time()
@@ -93,13 +101,16 @@ class PushRuntime:
         self.pid = os.getpid()
         self.started = self.clock()
         self.locations: dict[int, PushLocation] = {}
-        self._sessions: set[trio.CancelScope] = set()
+        self._sessions: set[Stoppable] = set()
+        self.clients = ClientWatch(readable=True)  # streaming subscribers' sockets
         self.store: Store | None = None
         self.paddings = Paddings(0)
         self.apply(config)
 
     def apply(self, config: Config) -> None:
         """Take a (re)loaded configuration; channels and messages stay."""
+        # What handlers work out once per location, by id(location), for this configuration.
+        self.prepared: dict[int, object] = {}
         http = config.http
         found = push_locations(http) if http is not None else []
         if http is None or not found:
@@ -144,26 +155,37 @@ class PushRuntime:
         finally:
             self._sessions.discard(scope)
 
+    def add_session(self, session: Stoppable) -> None:
+        """A session that ends itself when cancelled, without a scope of its own (a streaming
+        subscriber: one scope fewer for each of the many); `discard_session` when it ends."""
+        self._sessions.add(session)
+
+    def discard_session(self, session: Stoppable) -> None:
+        self._sessions.discard(session)
+
     def end_sessions(self) -> None:
-        for scope in list(self._sessions):
-            scope.cancel()
+        for session in list(self._sessions):
+            session.cancel()
 
     async def run_timers(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
     ) -> None:
-        """The module's cleanup timers, for as long as the server runs."""
-        task_status.started()
-        next_memory = trio.current_time() + MEMORY_CLEANUP_INTERVAL
-        next_buffer = trio.current_time() + BUFFER_CLEANUP_INTERVAL
-        while True:
-            await trio.sleep_until(min(next_memory, next_buffer))
-            store = self.store
-            now = trio.current_time()
-            if store is not None and now >= next_buffer:
-                store.collect_expired_messages()
-            if store is not None and now >= next_memory:
-                store.memory_cleanup()
-            if now >= next_buffer:
-                next_buffer += BUFFER_CLEANUP_INTERVAL
-            if now >= next_memory:
-                next_memory += MEMORY_CLEANUP_INTERVAL
+        """The module's cleanup timers and the watch on streaming clients, for as long as the
+        server runs."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self.clients.run)
+            task_status.started()
+            next_memory = trio.current_time() + MEMORY_CLEANUP_INTERVAL
+            next_buffer = trio.current_time() + BUFFER_CLEANUP_INTERVAL
+            while True:
+                await trio.sleep_until(min(next_memory, next_buffer))
+                store = self.store
+                now = trio.current_time()
+                if store is not None and now >= next_buffer:
+                    store.collect_expired_messages()
+                if store is not None and now >= next_memory:
+                    store.memory_cleanup()
+                if now >= next_buffer:
+                    next_buffer += BUFFER_CLEANUP_INTERVAL
+                if now >= next_memory:
+                    next_memory += MEMORY_CLEANUP_INTERVAL

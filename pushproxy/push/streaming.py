@@ -1,16 +1,25 @@
 """Streaming and eventsource subscribers (§6.1, §6.3): one long response per connection.
 
 The store hands each live message to `StreamSession.deliver`. When nothing is queued and the
-writer is idle, the message's pieces (the same bytes objects for every subscriber) go straight
-to the socket with one non-blocking write: no task switch per subscriber per message, the hot
-path of fan-out. What the socket does not take is queued and the session's writer wakes; it
-sends everything queued in one write, one chunk per piece. A subscriber whose queue outgrows its
-bound, or whose socket takes longer than `send_timeout`, is closed: a slow reader never holds up
-a publisher or grows memory without bound.
+session's task is not writing, the message's pieces (the same bytes objects for every
+subscriber) go straight to the socket with one non-blocking write: no task switch per subscriber
+per message, the hot path of fan-out. What the socket does not take is queued and the session's
+task wakes; it sends everything queued in one write, one chunk per piece. A subscriber whose
+queue outgrows its bound, or whose socket takes longer than `send_timeout`, is closed: a slow
+reader never holds up a publisher or grows memory without bound.
+
+Idle subscribers are the many, so one costs its task and little else: no nursery, no
+watcher task, no parking lot, and without pings or a TTL not even a cancel scope
+(bench/idle_memory.py measures it). The task parks itself with trio and whatever needs it
+(bytes left to send, the last channel deleted, a drop, a server stop, its client) reschedules
+it; a cancel scope only bounds the wait by the next ping or the TTL. Clients are watched all at
+once by the runtime's `ClientWatch` (one epoll set, one task), not by a wait per subscriber.
 """
 
 from __future__ import annotations
 
+import math
+import os
 from collections.abc import Callable
 from contextlib import suppress
 
@@ -26,26 +35,29 @@ from pushproxy.push.templates import EVENTSOURCE_CONTENT_TYPE, LocationTemplates
 STOP_WRITE_SECONDS = 1.0  # at most this long for the last bytes of a stream
 # Bytes queued for one subscriber before it counts as too slow and is dropped.
 OUTBOX_LIMIT = 4 * 1024 * 1024
+_READ_SIZE = 65536
 
 
 class StreamSession:
     """The store's view of one streaming connection (implements `channels.Subscriber`)."""
 
     __slots__ = (
-        "_lot",
         "_padding",
         "_paddings",
         "clock",
         "direct",
+        "dropped",
         "eventsource",
         "finished",
         "live_at",
-        "overflow",
+        "parked",
         "pending",
         "pending_bytes",
         "raw",
+        "readable",
+        "scope",
+        "stopped",
         "templates",
-        "writer",
         "writing",
     )
 
@@ -62,17 +74,19 @@ class StreamSession:
         self.eventsource = templates.mode is RenderMode.EVENTSOURCE
         self._paddings = paddings
         self._padding = padding
-        self._lot = trio.lowlevel.ParkingLot()
         self.pending: list[bytes] = []
         self.pending_bytes = 0
         self.live_at = float("-inf")  # when the last live message went out (pings count from it)
         self.finished = False  # every channel was deleted: footer, then the end
-        self.overflow = False  # too slow: dropped without a footer
-        self.writer = trio.CancelScope()  # the writer's scope; an overflow cancels its write
-        # Set once the head is out: the synchronous write used while the writer is idle.
-        self.direct: Callable[[list[bytes]], tuple[bytes, bool]] | None = None
+        self.stopped = False  # the server stops: footer, then the end
+        self.dropped = False  # too slow or gone: the end, without a footer
+        self.parked: trio.lowlevel.Task | None = None  # the task, while it waits
+        self.scope: trio.CancelScope | None = None  # the task's write: a drop or a stop cuts it
+        self.readable = False  # the client sent bytes, closed or broke (`ClientWatch` says)
+        # Set once the head is out: the synchronous write used while the task is not writing.
+        self.direct: HttpConnection | None = None
         self.raw = b""  # framed bytes a direct write left over, sent before any piece
-        self.writing = False  # the writer is in a write: bytes must not interleave
+        self.writing = False  # the task is in a write: bytes must not interleave
 
     def pieces(self, message: Message) -> list[bytes]:
         """A message as written to this subscriber: its shared pieces, then the padding its
@@ -99,30 +113,58 @@ class StreamSession:
         return self.pieces(ping)
 
     def _queue(self, pieces: list[bytes]) -> None:
-        if self.overflow:
+        if self.dropped:
             return
         if self.direct is not None and not self.pending and not self.raw and not self.writing:
-            left, alive = self.direct(pieces)
+            left, alive = self.direct.write_now(pieces)
             if not alive:
-                self._drop()
+                self.drop()
             elif left:
                 self.raw = left
                 self.pending_bytes = len(left)
-                self._lot.unpark_all()
+                self._wake()
             return
         size = sum(len(piece) for piece in pieces)
         if self.pending_bytes + size > OUTBOX_LIMIT:
-            self._drop()  # nginx would hit its send timeout
+            self.drop()  # nginx would hit its send timeout
             return
         self.pending += pieces
         self.pending_bytes += size
-        self._lot.unpark_all()
+        self._wake()
 
-    def _drop(self) -> None:
+    def _wake(self) -> None:
+        """Reschedule the task if it waits; a write in progress takes what is queued next."""
+        task = self.parked
+        if task is not None:
+            self.parked = None  # rescheduled once, never twice
+            trio.lowlevel.reschedule(task)
+
+    def unpark(self, _: object) -> trio.lowlevel.Abort:
+        """trio's abort for the waiting task, cancelled from outside (the TTL or ping scope,
+        the server's own): it leaves its wait, nothing may reschedule it now."""
+        self.parked = None
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    def drop(self) -> None:
         """Too slow or gone: end the subscriber now, keep nothing queued."""
-        self.overflow = True
+        self.dropped = True
         self.pending, self.pending_bytes, self.raw = [], 0, b""
-        self.writer.cancel()
+        self._cut()
+
+    def cancel(self) -> None:
+        """The server stops (`PushRuntime.end_sessions`): end now, with the footer."""
+        self.stopped = True
+        self._cut()
+
+    def _cut(self) -> None:
+        if self.scope is not None:
+            self.scope.cancel()  # even a write blocked on a slow client
+        self._wake()
+
+    def client_event(self) -> None:
+        """From `ClientWatch`: the client's socket is readable (bytes or end of file) or broke."""
+        self.readable = True
+        self._wake()
 
     def deliver(self, message: Message) -> None:
         self.live_at = self.clock()
@@ -132,29 +174,40 @@ class StreamSession:
         self._queue(self.pieces(message))
         if remaining == 0:
             self.finished = True
-            self._lot.unpark_all()  # the writer ends the stream with the footer
+            self._wake()  # the task ends the stream with the footer
 
     def take(self) -> list[bytes]:
         pieces, self.pending, self.pending_bytes = self.pending, [], 0
         return pieces
 
     async def flush(self, conn: HttpConnection) -> None:
-        """The writer's send: leftover framed bytes first, then the queued pieces."""
+        """Leftover framed bytes first, then the queued pieces; each write is bounded by
+        `send_timeout`, the whole by a drop or a stop (they cancel it)."""
+        scope = self.scope = trio.CancelScope()
         self.writing = True
         try:
-            while self.raw or self.pending:
-                if self.raw:
-                    raw, self.raw = self.raw, b""
-                    self.pending_bytes -= len(raw)
-                    await conn.send_raw(raw)
-                else:
-                    await conn.write_pieces(self.take())
+            with scope:
+                while self.raw or self.pending:
+                    if self.raw:
+                        raw, self.raw = self.raw, b""
+                        self.pending_bytes -= len(raw)
+                        await conn.send_raw(raw)
+                    else:
+                        await conn.write_pieces(self.take())
         finally:
             self.writing = False
+            self.scope = None
 
-    async def wait(self, deadline: float) -> None:
-        with trio.move_on_at(deadline):
-            await self._lot.park()
+
+def _client_left(fd: int) -> bool:
+    """Read what the client sent and drop it (a streaming subscriber has nothing more to say);
+    True when it closed the connection or the connection broke."""
+    try:
+        return not os.read(fd, _READ_SIZE)
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 def _content_type(subscription: Subscription) -> bytes:
@@ -164,8 +217,12 @@ def _content_type(subscription: Subscription) -> bytes:
 
 
 async def serve_stream(subscription: Subscription) -> None:
-    """Header template, old messages channel by channel, then live messages until the TTL, the
-    deletion of every channel, or the client leaving; the footer ends a stream that ends well.
+    """Header template, old messages channel by channel, then live messages and pings until
+    the TTL, the deletion of every channel, a server stop or the client leaving; the footer
+    ends a stream that ends well.
+
+    The live part is inline, not a helper coroutine: an idle subscriber's task holds this
+    frame and trio's wait, nothing more.
     """
     exchange, push, runtime = subscription.exchange, subscription.push, subscription.runtime
     store = runtime.store
@@ -175,7 +232,6 @@ async def serve_stream(subscription: Subscription) -> None:
     await conn.start(200, [*subscription.headers, (b"Content-Type", _content_type(subscription))])
     first = session.header_pieces()
     connection = store.register(session)
-    ended_well = False  # stays False when the client left or fell too far behind
     try:
         # Old messages, then the subscription, channel by channel; no await in between, so
         # no message published meanwhile is missed or sent twice.
@@ -183,66 +239,72 @@ async def serve_stream(subscription: Subscription) -> None:
             for message in old_messages(channel, backtrack, subscription.last):
                 first += session.pieces(message)
             store.subscribe(connection, channel)
-        with runtime.session() as stopping, session.writer:
-            session.pending[:0] = first  # ahead of anything published meanwhile
+        session.pending[:0] = first  # ahead of anything published meanwhile
+        del first  # not held for the life of the stream
+        runtime.add_session(session)  # a stop cancels it: the stream ends with the footer
+        try:
             await session.flush(conn)
-            session.direct = conn.direct_sender()
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_watch_client, conn, session.writer)
-                try:
-                    await _write_loop(session, conn, store.ping_message, subscription)
-                    ended_well = True
-                except ClientGone:
-                    pass
-                session.writer.cancel()
-        ended_well = ended_well or stopping.cancelled_caught  # a stop ends with the footer
+            session.direct = conn if conn.writes_now else None
+            ping, settings = store.ping_message, push.settings
+            interval, ttl = settings.ping_message_interval, settings.subscriber_connection_ttl
+            sock: trio.socket.SocketType | None = getattr(conn.stream, "socket", None)
+            fd = sock.fileno() if sock is not None else -1
+            # Unwatched (no socket, or the watch has ended), a departure shows at a write.
+            watched = fd >= 0 and runtime.clients.add(fd, session)
+            now = trio.current_time()
+            end_at = now + ttl if ttl else math.inf
+            next_ping = now + interval if interval else math.inf
+            try:
+                # Every wake is seen here, before the next wait: no await between these
+                # checks and the wait.
+                while not (session.dropped or session.stopped):
+                    if session.readable:
+                        session.readable = False
+                        if _client_left(fd):
+                            session.drop()
+                            break
+                        runtime.clients.rearm(fd)
+                    if session.pending or session.raw:
+                        await session.flush(conn)
+                        continue
+                    if session.finished:
+                        break
+                    deadline = min(end_at, next_ping)
+                    session.parked = trio.lowlevel.current_task()
+                    if deadline == math.inf:  # no ping, no TTL (the default): no scope at all
+                        await trio.lowlevel.wait_task_rescheduled(session.unpark)
+                        continue
+                    with trio.move_on_at(deadline):
+                        await trio.lowlevel.wait_task_rescheduled(session.unpark)
+                    now = trio.current_time()
+                    if now >= end_at:
+                        break
+                    if interval and session.live_at + interval > next_ping:
+                        next_ping = session.live_at + interval  # a live message reset the timer
+                        continue
+                    if interval and now >= next_ping and not session.pending:
+                        session.pending += session.ping_pieces(ping)
+                        next_ping = now + interval
+            finally:
+                if watched:
+                    runtime.clients.remove(fd)
+        finally:
+            runtime.discard_session(session)
     except ClientGone:
-        pass
+        session.dropped = True
     finally:
         # Unsubscribed before the footer goes out, as the module finalizes.
         store.unregister(connection)
-    if ended_well:
+    if not session.dropped:  # the TTL, every channel deleted, a server stop
         footer = [push.templates.footer] if push.templates.footer else []
         # Shielded and brief: at a stop the server's own scope may be ending too.
-        with trio.CancelScope(shield=True), trio.move_on_after(STOP_WRITE_SECONDS), suppress(
-            ClientGone
+        with (
+            trio.CancelScope(shield=True),
+            trio.move_on_after(STOP_WRITE_SECONDS),
+            suppress(ClientGone),
         ):
-            if not session.overflow:
-                session.pending += footer
-                await session.flush(conn)
-            await conn.finish()
-    # The watcher consumed whatever the client sent meanwhile: no next request to read.
-    conn.end_after_response()
-
-
-async def _watch_client(conn: HttpConnection, scope: trio.CancelScope) -> None:
-    await conn.wait_peer_closed(consume=True)
-    scope.cancel()
-
-
-async def _write_loop(
-    session: StreamSession, conn: HttpConnection, ping: Message, subscription: Subscription
-) -> None:
-    """Send what the store queues, and pings when idle, until the connection TTL or the
-    deletion of every channel (then the stream ends with the footer)."""
-    settings = subscription.push.settings
-    interval, ttl = settings.ping_message_interval, settings.subscriber_connection_ttl
-    now = trio.current_time()
-    end_at = now + ttl if ttl else float("inf")
-    next_ping = now + interval if interval else float("inf")
-    while True:
-        if session.pending or session.raw:
+            session.pending += footer
             await session.flush(conn)
-            continue
-        if session.finished:
-            return
-        await session.wait(min(end_at, next_ping))
-        now = trio.current_time()
-        if now >= end_at:
-            return
-        if interval and session.live_at + interval > next_ping:
-            next_ping = session.live_at + interval  # a live message reset the ping timer
-            continue
-        if interval and now >= next_ping and not session.pending:
-            session.pending += session.ping_pieces(ping)
-            next_ping = now + interval
+            await conn.finish()
+    # Whatever the client sent meanwhile was dropped: no next request to read.
+    conn.end_after_response()

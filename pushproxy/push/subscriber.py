@@ -5,6 +5,8 @@ mode's session (streaming and eventsource in `streaming`, polling and long-polli
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 from pushproxy.config.model import Location
 from pushproxy.http.exchange import Exchange
 from pushproxy.push.access import subscriber_channels
@@ -30,27 +32,25 @@ from pushproxy.push.subscription import (
 )
 
 
-async def handle_subscriber(
+def handle_subscriber(
     exchange: Exchange, location: Location, push: PushLocation, runtime: PushRuntime
-) -> None:
+) -> Awaitable[None]:
+    """The answer to await: a refusal, or the mode's session. A plain function, so that a
+    subscriber's session is not held inside one more frame for its whole life."""
     store = runtime.store
     assert store is not None
     headers = cors(exchange, push, b"GET")
     if exchange.method == "OPTIONS":
-        await header_only(exchange, 200, headers)
-        return
+        return header_only(exchange, 200, headers)
     headers = [*ANTI_CACHE, *headers]
     if exchange.method != "GET":
-        await method_not_allowed(exchange, b"GET", headers)
-        return
+        return method_not_allowed(exchange, b"GET", headers)
     requested = requested_channels(exchange, push)
     if not requested:
-        await refuse(exchange, Explain.NO_CHANNEL_ID, headers)
-        return
+        return refuse(exchange, Explain.NO_CHANNEL_ID, headers)
     found = subscriber_channels(store, requested, push.settings)
     if isinstance(found, Explain):
-        await refuse(exchange, found, headers)
-        return
+        return refuse(exchange, found, headers)
     polling, longpolling = polling_mode(exchange, push.settings.type)
     subscription = Subscription(
         exchange=exchange,
@@ -64,6 +64,5 @@ async def handle_subscriber(
         callback=callback(exchange),
     )
     if polling or longpolling:
-        await serve_polling(subscription, longpolling=longpolling)
-    else:
-        await serve_stream(subscription)
+        return serve_polling(subscription, longpolling=longpolling)
+    return serve_stream(subscription)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import re
 
+import trio
+import trio.testing
+
 from pushproxy.push.messages import Message, ping_message
 from pushproxy.push.padding import PaddingRule, Paddings
 from pushproxy.push.settings import LocationSettings, LocationType
@@ -71,13 +74,71 @@ def test_deleting_the_last_channel_finishes() -> None:
 
 def test_the_outbox_is_bounded() -> None:
     stream = session()
+    stream.scope = trio.CancelScope()  # as if the task were writing
     big = message(b"x" * MEGABYTE)
     for _ in range(OUTBOX_LIMIT // MEGABYTE):
         stream.deliver(big)
-    assert (stream.pending_bytes, stream.overflow) == (OUTBOX_LIMIT, False)
+    assert (stream.pending_bytes, stream.dropped) == (OUTBOX_LIMIT, False)
     stream.deliver(big)
-    # dropped: nothing kept, the writer's write cancelled, later messages ignored
-    assert (stream.pending, stream.pending_bytes, stream.overflow) == ([], 0, True)
-    assert stream.writer.cancel_called
+    # dropped: nothing kept, the task's write cancelled, later messages ignored
+    assert (stream.pending, stream.pending_bytes, stream.dropped) == ([], 0, True)
+    assert stream.scope.cancel_called
     stream.deliver(big)
     assert stream.pending == []
+
+
+async def parked(stream: StreamSession, nursery: trio.Nursery) -> None:
+    """A task waiting as the session's task does, once it is parked."""
+
+    async def wait() -> None:
+        stream.parked = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(stream.unpark)
+
+    nursery.start_soon(wait)
+    await trio.testing.wait_all_tasks_blocked()
+    assert stream.parked is not None
+
+
+async def test_a_delivery_reschedules_the_waiting_task_not_a_write() -> None:
+    stream = session()
+    stream.scope = trio.CancelScope()
+    stream.writing = True  # the write in progress takes the queue when it is done
+    stream.deliver(message(b"during the write"))
+    assert not stream.scope.cancel_called
+    stream.scope, stream.writing = None, False
+    async with trio.open_nursery() as nursery:
+        await parked(stream, nursery)
+        stream.deliver(message(b"while waiting"))
+        assert stream.parked is None  # rescheduled: the task returns, the nursery ends
+    assert stream.take() == [b"during the write", b"while waiting"]
+
+
+async def test_the_last_deletion_and_the_client_wake_the_task() -> None:
+    stream = session()
+    async with trio.open_nursery() as nursery:
+        await parked(stream, nursery)
+        stream.channel_deleted(message(b"Channel deleted", -2), 0)
+        assert stream.finished
+        assert stream.parked is None
+    async with trio.open_nursery() as nursery:
+        await parked(stream, nursery)
+        stream.client_event()
+        assert stream.readable
+        assert stream.parked is None
+
+
+async def test_a_cancelled_wait_is_never_rescheduled() -> None:
+    stream = session()
+    async with trio.open_nursery() as nursery:
+        await parked(stream, nursery)
+        nursery.cancel_scope.cancel()  # the task is on its way out
+        assert stream.parked is None
+        stream.deliver(message(b"too late"))  # must not reschedule it a second time
+
+
+async def test_a_stop_cuts_even_a_write() -> None:  # async: `cancel_called` reads trio's clock
+    stream = session()
+    stream.scope = trio.CancelScope()
+    stream.writing = True
+    stream.cancel()
+    assert (stream.stopped, stream.dropped, stream.scope.cancel_called) == (True, False, True)
