@@ -381,7 +381,7 @@ class HttpConnection:
             body = self._last_piece(body)
             self.body_bytes_sent += len(body)
             end = b"0\r\n\r\n" if self._chunked else b""
-            await self.send_raw(head + self._frame([body]) + end)
+            await self.send_raw(head + self.frame([body]) + end)
         else:
             self.body_bytes_sent += len(body)
             await self.send_raw(head + body)
@@ -402,14 +402,14 @@ class HttpConnection:
             await self.send_raw(head)
             return
         body = self._last_piece(whole)
-        framed = self._frame([body])
+        framed = self.frame([body])
         if framed:
             self.body_bytes_sent += len(body)
         end = b"0\r\n\r\n" if self._chunked and not self._head_only else b""
         self._response_done = True
         await self.send_raw(head + framed + end)
 
-    def _frame(self, pieces: list[bytes]) -> bytes:
+    def frame(self, pieces: list[bytes]) -> bytes:
         """Body pieces as they go on the wire: one chunk each when chunked."""
         if self._head_only:
             return b""
@@ -418,16 +418,20 @@ class HttpConnection:
         return b"".join(pieces)
 
     @property
+    def framing(self) -> tuple[bool, bool]:
+        """What `frame` depends on: responses that agree on it frame pieces alike."""
+        return self._chunked, self._head_only
+
+    @property
     def writes_now(self) -> bool:
         """Whether `write_now` may be used: not when pieces need the async path (gzip)."""
         sock = getattr(self.stream, "socket", None)
         return sock is not None and self._deflate is None and not self.taken_over
 
-    def write_now(self, pieces: list[bytes]) -> tuple[bytes, bool]:
-        """A synchronous, non-blocking write of body pieces, for fan-out: no task switch, no
-        awaiting (see `writes_now`). It returns the framed bytes the socket did not take (to
-        send the usual way) and False when the client is gone."""
-        data = self._frame(pieces)
+    def write_now(self, data: bytes) -> tuple[bytes, bool]:
+        """A synchronous, non-blocking write of framed body bytes, for fan-out: no task
+        switch, no awaiting (see `writes_now`). It returns the bytes the socket did not take
+        (to send the usual way) and False when the client is gone."""
         self.body_bytes_sent += len(data)
         try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
             sent = os.write(self.stream.socket.fileno(), data)  # type: ignore[attr-defined]
@@ -445,7 +449,7 @@ class HttpConnection:
         """Several pieces, each framed on its own (one chunk each), in one write."""
         if self._deflate is not None:
             pieces = [self._piece(piece) for piece in pieces if piece]
-        data = self._frame(pieces)
+        data = self.frame(pieces)
         if data:
             self.body_bytes_sent += sum(len(piece) for piece in pieces)
             await self.send_raw(data)
@@ -474,7 +478,7 @@ class HttpConnection:
 
     async def finish(self, data: bytes = b"") -> None:
         data = self._last_piece(data)
-        out = self._frame([data]) if data else b""
+        out = self.frame([data]) if data else b""
         if out:
             self.body_bytes_sent += len(data)
         if self._chunked and not self._head_only:

@@ -24,7 +24,8 @@ class Message:
     `event_type` are None when the publisher sent no such header (an empty header is b"").
     `rendered` caches the bytes per template (keyed by the template object), filled when a
     subscriber first needs one, so fan-out renders once and every subscriber shares the same
-    bytes object; `size` is what the memory budget was charged.
+    bytes object; streaming subscribers keep their framed bytes there too (keyed by templates
+    and framing); `size` is what the memory budget was charged.
 
     Not keyword-only, unlike the other data classes: the store makes one per publish, and a
     class called with keywords costs twice as much as with positions. Elsewhere, use keywords.

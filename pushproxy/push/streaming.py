@@ -58,6 +58,7 @@ class StreamSession:
         "scope",
         "stopped",
         "templates",
+        "wire_key",
         "writing",
     )
 
@@ -87,6 +88,9 @@ class StreamSession:
         self.direct: HttpConnection | None = None
         self.raw = b""  # framed bytes a direct write left over, sent before any piece
         self.writing = False  # the task is in a write: bytes must not interleave
+        # Set with `direct` when this subscriber's bytes are every such subscriber's: the key
+        # of the framed bytes kept with each message's renderings.
+        self.wire_key: tuple[object, ...] | None = None
 
     def pieces(self, message: Message) -> list[bytes]:
         """A message as written to this subscriber: its shared pieces, then the padding its
@@ -98,6 +102,10 @@ class StreamSession:
         if padding:
             pieces.append(padding)
         return pieces
+
+    @property
+    def padding_free(self) -> bool:
+        return self._padding is None
 
     def header_pieces(self) -> list[bytes]:
         header = self.templates.header
@@ -116,13 +124,7 @@ class StreamSession:
         if self.dropped:
             return
         if self.direct is not None and not self.pending and not self.raw and not self.writing:
-            left, alive = self.direct.write_now(pieces)
-            if not alive:
-                self.drop()
-            elif left:
-                self.raw = left
-                self.pending_bytes = len(left)
-                self._wake()
+            self._write_now(self.direct.frame(pieces))
             return
         size = sum(len(piece) for piece in pieces)
         if self.pending_bytes + size > OUTBOX_LIMIT:
@@ -131,6 +133,16 @@ class StreamSession:
         self.pending += pieces
         self.pending_bytes += size
         self._wake()
+
+    def _write_now(self, data: bytes) -> None:
+        assert self.direct is not None
+        left, alive = self.direct.write_now(data)
+        if not alive:
+            self.drop()
+        elif left:
+            self.raw = left
+            self.pending_bytes = len(left)
+            self._wake()
 
     def _wake(self) -> None:
         """Reschedule the task if it waits; a write in progress takes what is queued next."""
@@ -168,7 +180,17 @@ class StreamSession:
 
     def deliver(self, message: Message) -> None:
         self.live_at = self.clock()
-        self._queue(self.pieces(message))
+        key = self.wire_key
+        if key is None or self.direct is None or self.pending or self.raw or self.writing:
+            self._queue(self.pieces(message))
+            return
+        # The hot path: every subscriber of this template and framing writes the same bytes,
+        # framed once per message (kept with its renderings).
+        data = message.rendered.get(key)
+        if data is None:
+            data = message.rendered[key] = self.direct.frame(self.pieces(message))
+        if not self.dropped:
+            self._write_now(data)
 
     def channel_deleted(self, message: Message, remaining: int) -> None:
         self._queue(self.pieces(message))
@@ -244,7 +266,10 @@ async def serve_stream(subscription: Subscription) -> None:
         runtime.add_session(session)  # a stop cancels it: the stream ends with the footer
         try:
             await session.flush(conn)
-            session.direct = conn if conn.writes_now else None
+            if conn.writes_now:
+                session.direct = conn
+                if session.padding_free:  # pieces depend on the message alone: share them
+                    session.wire_key = (session.templates, conn.framing)
             ping, settings = store.ping_message, push.settings
             interval, ttl = settings.ping_message_interval, settings.subscriber_connection_ttl
             sock: trio.socket.SocketType | None = getattr(conn.stream, "socket", None)

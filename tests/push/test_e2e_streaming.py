@@ -419,9 +419,15 @@ async def test_many_subscribers_share_one_publish(
         channel = store.find_channel(b"fan")
         assert channel is not None
         # rendered once, for the one template with subscribers, whatever their number (the
-        # configuration's other templates are charged for but never rendered)
+        # configuration's other templates are charged for but never rendered), and framed
+        # once for all of them: one rendering and one framed copy per message
         assert len(store.templates) > 1
-        assert all(len(message.rendered) == 1 for message in channel.messages)
+        for message in channel.messages:
+            assert len(message.rendered) == 2
+            framed = [v for k, v in message.rendered.items() if isinstance(k, tuple)]
+            assert framed == [
+                b"%x\r\n%b\r\n" % (len(message.text) + 2, b"%d:%b" % (message.id, message.text))
+            ]
         for client in clients:
             assert await read_chunks(client, 4) == [b"HEADER", b"1:m1", b"2:m2", b"3:m3"]
             await client.aclose()
