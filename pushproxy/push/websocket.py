@@ -99,27 +99,47 @@ class WebSocketSession:
     __slots__ = (
         "_lot",
         "_render",
+        "clock",
         "cut",
+        "direct",
         "ending",
-        "live",
+        "live_at",
         "overflow",
         "pending",
         "pending_bytes",
+        "writing",
     )
 
-    def __init__(self, templates: LocationTemplates) -> None:
+    def __init__(
+        self, templates: LocationTemplates, *, clock: Callable[[], float] = trio.current_time
+    ) -> None:
         self._render = templates.render
+        self.clock = clock
         self._lot = trio.lowlevel.ParkingLot()
         self.pending: list[bytes] = []
         self.pending_bytes = 0
-        self.live = False  # a live message was queued since the writer last looked (ping reset)
+        self.live_at = -math.inf  # when the last live message was queued (pings count from it)
         self.overflow = False
         self.ending: Ending | None = None
         # Stops the writer at once on overflow, even in the middle of a blocked send.
         self.cut: Callable[[], None] | None = None
+        # Set once the writer runs: frames go straight to the socket while it is not writing.
+        self.direct: HttpConnection | None = None
+        self.writing = False
 
     def _queue(self, frame: bytes) -> None:
         if self.ending is not None:
+            return
+        if self.direct is not None and not self.pending and not self.writing:
+            # The hot path of fan-out: one non-blocking write, no task switch; the writer
+            # wakes only for what the socket did not take.
+            left, alive = self.direct.write_now(frame)
+            if not alive:
+                self.end(Ending.DROP)
+            elif left:
+                self.pending.append(left)
+                self.pending_bytes += len(left)
+                self._lot.unpark_all()
             return
         self.pending.append(frame)
         self.pending_bytes += len(frame)
@@ -132,7 +152,7 @@ class WebSocketSession:
         self._lot.unpark_all()
 
     def deliver(self, message: Message) -> None:
-        self.live = True
+        self.live_at = self.clock()
         self._queue(self._render(message))
 
     def channel_deleted(self, message: Message, remaining: int) -> None:
@@ -290,21 +310,26 @@ class _Serving:
         end_at = now + ttl if ttl else math.inf
         interval = settings.ping_message_interval or math.inf
         next_ping = now + interval
+        session.direct = self.conn
         while True:
             if session.overflow:
                 return Ending.DROP
             if session.ending is not None:
                 return session.ending
             if session.pending:
-                if session.live:
-                    session.live = False
-                    next_ping = trio.current_time() + interval
-                await self.conn.send_raw(b"".join(session.take()))
+                session.writing = True
+                try:
+                    await self.conn.send_raw(b"".join(session.take()))
+                finally:
+                    session.writing = False
                 continue
             await session.wait(min(end_at, next_ping))
             now = trio.current_time()
             if now >= end_at:
                 return Ending.FOOTER
+            if session.live_at + interval > next_ping:
+                next_ping = session.live_at + interval  # a live message reset the ping timer
+                continue
             if now >= next_ping:
                 session.reply(WEBSOCKET_PING_FRAME)
                 next_ping = now + interval

@@ -52,21 +52,21 @@ def test_every_subscriber_gets_the_same_bytes_object() -> None:
     location = templates(registry)
     store = make_store(templates=registry)
     ch1 = channel(store, b"ch1")
-    sessions = [WebSocketSession(location), WebSocketSession(location)]
+    sessions = [WebSocketSession(location, clock=lambda: 5.0) for _ in range(2)]
     for session in sessions:
         store.subscribe(store.register(session), ch1)
     publish(store, ch1, b"hello")
     (first,), (second,) = (session.take() for session in sessions)
     assert first == b"\x81\x071:hello"
     assert first is second
-    assert all(session.live for session in sessions)
+    assert all(session.live_at == 5.0 for session in sessions)  # the ping timer starts over
 
 
 def test_a_slow_client_overflows() -> None:
     registry = TemplateRegistry()
     store = make_store(templates=registry, shared_memory_size=64 * 1024 * 1024)
     ch1 = channel(store, b"ch1")
-    session = WebSocketSession(templates(registry, b"~text~"))
+    session = WebSocketSession(templates(registry, b"~text~"), clock=lambda: 0.0)
     store.subscribe(store.register(session), ch1)
     chunk = b"x" * (1024 * 1024)
     while session.pending_bytes <= OUTBOX_LIMIT:
@@ -79,7 +79,7 @@ def test_channel_deleted_ends_only_with_the_last_channel() -> None:
     registry = TemplateRegistry()
     store = make_store(templates=registry)
     ch1, ch2 = channel(store, b"ch1"), channel(store, b"ch2")
-    session = WebSocketSession(templates(registry))
+    session = WebSocketSession(templates(registry), clock=lambda: 0.0)
     connection = store.register(session)
     store.subscribe(connection, ch1)
     store.subscribe(connection, ch2)
@@ -95,7 +95,7 @@ def test_nothing_is_queued_after_the_end() -> None:
     registry = TemplateRegistry()
     store = make_store(templates=registry)
     ch1 = channel(store, b"ch1")
-    session = WebSocketSession(templates(registry))
+    session = WebSocketSession(templates(registry), clock=lambda: 0.0)
     store.subscribe(store.register(session), ch1)
     session.end(Ending.CLOSE)
     session.end(Ending.DROP)
