@@ -20,8 +20,7 @@ import trio
 
 from pushproxy import __version__
 from pushproxy.http.gzip import GzipPolicy
-from pushproxy.http.pages import SENT_AS, error_page
-from pushproxy.http.pages import reason as reason_phrase
+from pushproxy.http.pages import SENT_AS, error_page, reason_bytes
 from pushproxy.http.wire import (
     DEFAULT_RULES,
     ChunkedBody,
@@ -326,7 +325,22 @@ class HttpConnection:
     ) -> bytes:
         self.status_sent = status
         self._response_started = True
-        full = own_headers(headers)
+        # One look at the handler's headers: ours go in only where it has none.
+        server = date = connection = close = False
+        for name, value in headers:
+            lower = name.lower()
+            if lower == b"server":
+                server = True
+            elif lower == b"date":
+                date = True
+            elif lower == b"connection":
+                connection = True
+                close = close or b"close" in value.lower()
+        full: list[tuple[bytes, bytes]] = []
+        if not server:
+            full.append((b"Server", SERVER_HEADER))
+        if not date:
+            full.append((b"Date", http_now()))
         if self.gzip is not None and self.gzip.compresses(status, headers):
             # The compressed length is not known up front: the body goes chunked.
             full.extend(h for h in headers if h[0].lower() != b"content-length")
@@ -347,15 +361,12 @@ class HttpConnection:
                 self.reuse = False  # the end of the body is the end of the connection
         if self.body_pending and self._continue_due:
             self.reuse = False  # the client waits for a 100 that never came: no body follows
-        if not any(name.lower() == b"connection" for name, _ in headers):
+        if connection:
+            self.reuse = self.reuse and not close
+        else:
             keep = self.reuse and self._client_keeps_alive
             full.append((b"Connection", b"keep-alive" if keep else b"close"))
-        else:
-            self.reuse = self.reuse and not any(
-                name.lower() == b"connection" and b"close" in value.lower()
-                for name, value in headers
-            )
-        return response_head(status, reason or reason_phrase(status).encode(), full)
+        return response_head(status, reason or reason_bytes(status), full)
 
     def _piece(self, data: bytes) -> bytes:
         """A body piece as it goes out: compressed and flushed when gzip is on."""

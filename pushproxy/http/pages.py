@@ -21,6 +21,17 @@ def reason(status: int) -> str:
         return ""
 
 
+_REASON_BYTES: dict[int, bytes] = {}
+
+
+def reason_bytes(status: int) -> bytes:
+    """`reason`, encoded, worked out once per status."""
+    found = _REASON_BYTES.get(status)
+    if found is None:
+        found = _REASON_BYTES[status] = reason(status).encode()
+    return found
+
+
 # nginx's own codes that go out as 400, with their own page title.
 SENT_AS = {494: 400}
 

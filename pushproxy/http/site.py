@@ -66,21 +66,19 @@ def _worker_connections(config: Config) -> int:
 def body_too_large(request: Request, level: Level) -> bool:
     """`client_max_body_size` (0: no limit) against the announced Content-Length."""
     limit = level.values.get("client_max_body_size", 1024 * 1024)
-    if not isinstance(limit, int) or not limit:
+    if not isinstance(limit, int) or not limit or request.content_length is None:
         return False
-    for name, value in request.headers:
-        if name == b"content-length":
-            return value.isdigit() and int(value) > limit
-    return False
+    return request.content_length > limit
 
 
 def length_and_chunked(request: Request) -> bool:
-    names = {name for name, _ in request.headers}
-    return b"content-length" in names and b"transfer-encoding" in names
+    return request.chunked and request.content_length is not None
 
 
 def oversized_line(request: Request, limit: int) -> int | None:
     """nginx's per-line limit: a request line (414) or a header line (400) over one buffer."""
+    if request.head_size <= limit:
+        return None  # no line of it can be longer
     if len(request.method) + len(request.target) + 10 > limit:
         return 414
     for name, value in request.headers:

@@ -51,6 +51,7 @@ class Request(NamedTuple):
     chunked: bool
     keep_alive: bool  # what the client asks for
     expect_continue: bool
+    head_size: int  # bytes, blank line included
 
     def raw_items(self) -> list[tuple[bytes, bytes]]:
         return self.raw_headers
@@ -144,6 +145,7 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
         chunked=chunked,
         keep_alive=not close if version == b"1.1" else keep and not close,
         expect_continue=expect and version == b"1.1",
+        head_size=len(head),
     )
 
 
