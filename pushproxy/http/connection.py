@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import os
-import socket
 import time
 import zlib
 from collections.abc import AsyncIterator, Sequence
@@ -464,28 +463,6 @@ class HttpConnection:
         if data:
             self.body_bytes_sent += sum(len(piece) for piece in pieces)
             await self.send_raw(data)
-
-    async def wait_peer_closed(self, *, consume: bool) -> None:
-        """Return when the client closes its side of the connection.
-
-        With `consume`, bytes it sends meanwhile are dropped (a streaming subscriber has nothing
-        more to say); without, the first byte belongs to the next request and is left in place
-        (peeked), and the wait never ends. Reads the socket directly: no request is being read now.
-        """
-        sock = getattr(self.stream, "socket", None)
-        if sock is None:
-            await trio.sleep_forever()
-            return
-        flags = 0 if consume else socket.MSG_PEEK
-        while True:
-            try:
-                data = await sock.recv(65536 if consume else 1, flags)
-            except (OSError, trio.ClosedResourceError):
-                return
-            if not data:
-                return
-            if not consume:
-                await trio.sleep_forever()
 
     async def finish(self, data: bytes = b"") -> None:
         data = self._last_piece(data)

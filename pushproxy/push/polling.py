@@ -7,9 +7,11 @@ Either way the connection stays usable for the next request (keep-alive).
 
 from __future__ import annotations
 
+import math
+
 import trio
 
-from pushproxy.http.connection import ClientGone, HttpConnection
+from pushproxy.http.connection import ClientGone
 from pushproxy.http.exchange import Exchange
 from pushproxy.push.messages import Message, http_date
 from pushproxy.push.responses import header_only
@@ -80,7 +82,8 @@ async def _not_modified_answer(subscription: Subscription, last_modified: int, e
 
 
 class LongPollSession:
-    """The store's view of a waiting long-poll: the first message ends the wait."""
+    """The store's view of a waiting long-poll: the first message ends the wait, and so does
+    the client closing its connection (the runtime's close watch tells it)."""
 
     __slots__ = ("answer", "client_gone", "deleted", "done")
 
@@ -101,6 +104,10 @@ class LongPollSession:
             self.answer = message
             self.deleted = True
             self.done.set()
+
+    def client_event(self) -> None:
+        self.client_gone = True
+        self.done.set()
 
 
 async def serve_polling(subscription: Subscription, *, longpolling: bool) -> None:
@@ -125,13 +132,18 @@ async def _wait_and_answer(subscription: Subscription) -> None:
         for channel, _ in subscription.channels:
             store.subscribe(connection, channel)
         ttl = subscription.push.settings.longpolling_connection_ttl
-        # A stop (the runtime's session scope) is answered like the TTL, as the module does.
-        with subscription.runtime.session():
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(_watch_client, subscription.exchange.conn, session)
-                with trio.move_on_after(ttl if ttl else float("inf")):
-                    await session.done.wait()
-                nursery.cancel_scope.cancel()
+        # Watched for closing, not for bytes: a pipelined request waits its turn.
+        closes = subscription.runtime.closes
+        sock = getattr(subscription.exchange.conn.stream, "socket", None)
+        fd = sock.fileno() if sock is not None else -1
+        watched = fd >= 0 and closes.add(fd, session)
+        try:
+            # A stop (the runtime's session scope) is answered like the TTL, as the module does.
+            with subscription.runtime.session(), trio.move_on_after(ttl if ttl else math.inf):
+                await session.done.wait()
+        finally:
+            if watched:
+                closes.remove(fd)
     finally:
         store.unregister(connection)
     if session.client_gone:
@@ -151,9 +163,3 @@ async def _wait_and_answer(subscription: Subscription) -> None:
             await _not_modified_answer(subscription, now, 0)
     except ClientGone:
         pass  # the client left as the answer went out
-
-
-async def _watch_client(conn: HttpConnection, session: LongPollSession) -> None:
-    await conn.wait_peer_closed(consume=False)
-    session.client_gone = True
-    session.done.set()

@@ -103,6 +103,7 @@ class PushRuntime:
         self.locations: dict[int, PushLocation] = {}
         self._sessions: set[Stoppable] = set()
         self.clients = ClientWatch(readable=True)  # streaming subscribers' sockets
+        self.closes = ClientWatch(readable=False)  # waiting long-polls' (bytes are a request)
         self.store: Store | None = None
         self.paddings = Paddings(0)
         self.apply(config)
@@ -174,6 +175,7 @@ class PushRuntime:
         server runs."""
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self.clients.run)
+            nursery.start_soon(self.closes.run)
             task_status.started()
             next_memory = trio.current_time() + MEMORY_CLEANUP_INTERVAL
             next_buffer = trio.current_time() + BUFFER_CLEANUP_INTERVAL

@@ -253,6 +253,29 @@ async def test_client_leaving_while_waiting_unsubscribes(
         assert store_of(server).totals().subscribers == 0
 
 
+async def test_a_pipelined_request_does_not_end_the_wait(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        client = await RawClient.connect(port)
+        # The second request arrives while the first waits: it is the next request, not a
+        # client that left.
+        await client.send(
+            b"GET /lp/ch1 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+            b"GET /lp/ch1 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        await wait_subscribers(server, b"ch1", 1)
+        await publish(port, "ch1", b"x")
+        answers = await client.read_until_closed()
+        # The first gets the message; the second waits for the next one in its turn, and
+        # its TTL answers it.
+        assert answers.startswith(b"HTTP/1.1 200 OK")
+        assert b"1:ch1:x" in answers
+        assert answers.count(b"HTTP/1.1 304 Not Modified") == 1
+        await client.aclose()
+
+
 async def test_follow_up_polls_with_the_validators(
     serve: ServeFactory, autojump_clock: MockClock
 ) -> None:
