@@ -28,7 +28,10 @@ _STOP, _REDIRECT, _GO_ON = range(3)
 
 
 def captures_of(match: re.Match[str]) -> Captures:
-    return Captures(match.groups(""), MappingProxyType(match.groupdict("")))
+    named = match.groupdict("")
+    if not named:  # the usual case: one shared empty mapping
+        return Captures(match.groups(""), NO_CAPTURES.named)
+    return Captures(match.groups(""), MappingProxyType(named))
 
 
 def validate_host(raw: bytes) -> str | None:

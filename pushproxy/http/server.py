@@ -45,6 +45,16 @@ from pushproxy.push.websocket import handle_websocket
 
 log = logging.getLogger("pushproxy")
 
+def _connection_info(stream: trio.SocketStream) -> ConnectionInfo:
+    """Both ends' addresses (a function: the address tuples are not kept in the frame of a
+    connection that may live for hours)."""
+    local = stream.socket.getsockname()
+    peer = stream.socket.getpeername()
+    return ConnectionInfo(
+        remote_addr=peer[0], remote_port=peer[1], server_addr=local[0], server_port=local[1]
+    )
+
+
 class HttpServer:
     """Serves one configuration at a time; `serve()` runs until cancelled or stopped.
 
@@ -172,11 +182,7 @@ class HttpServer:
             self._nursery.cancel_scope.cancel()
 
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
-        local = stream.socket.getsockname()
-        peer = stream.socket.getpeername()
-        info = ConnectionInfo(
-            remote_addr=peer[0], remote_port=peer[1], server_addr=local[0], server_port=local[1]
-        )
+        info = _connection_info(stream)
         conn = HttpConnection(stream, self.site.limits, self.site.header_rules)
         self._open += 1
         try:

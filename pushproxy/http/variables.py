@@ -78,11 +78,15 @@ def parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
         host, rest = absolute[1], raw[absolute.end() :]
     fragment = rest.find(b"#")  # a raw `#` ends path and args; `%23` does not
     path, _, args = (rest if fragment < 0 else rest[:fragment]).partition(b"?")
+    # Equal texts are one string: a target may be held for a subscriber's whole life.
+    text = _text(raw)
+    request_uri = text if rest is raw else _text(rest)
+    uri = normalize_path(path or b"/", merge_slashes=merge_slashes)
     return RequestTarget(
-        raw=_text(raw),
+        raw=text,
         host=host,
-        request_uri=_text(rest),
-        uri=_text(normalize_path(path or b"/", merge_slashes=merge_slashes)),
+        request_uri=request_uri,
+        uri=request_uri if uri == rest else _text(uri),
         args=_text(args),
     )
 

@@ -39,14 +39,15 @@ class MalformedRequest(Exception):
 
 
 class Request(NamedTuple):
-    """A request head. `headers` have lower-case names; `raw_headers` keep the client's case.
+    """A request head. `headers` have lower-case names; `raw_names` are the same names as the
+    client wrote them (`raw_items` pairs them with the values when a proxy passes them on).
     (A named tuple: immutable, and built in a fraction of a frozen dataclass's time.)"""
 
     method: bytes
     target: bytes
     http_version: bytes  # b"1.1", b"1.0"
     headers: list[tuple[bytes, bytes]]
-    raw_headers: list[tuple[bytes, bytes]]
+    raw_names: list[bytes]
     content_length: int | None
     chunked: bool
     keep_alive: bool  # what the client asks for
@@ -54,7 +55,8 @@ class Request(NamedTuple):
     head_size: int  # bytes, blank line included
 
     def raw_items(self) -> list[tuple[bytes, bytes]]:
-        return self.raw_headers
+        pairs = zip(self.raw_names, self.headers, strict=True)
+        return [(name, value) for name, (_, value) in pairs]
 
     @property
     def has_body(self) -> bool:
@@ -101,7 +103,7 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
         raise MalformedRequest(505 if int(major) > 1 else 400, "client sent unsupported version")
     version = b"1.1" if int(minor) >= 1 else b"1.0"
     headers: list[tuple[bytes, bytes]] = []
-    raw: list[tuple[bytes, bytes]] = []
+    raw: list[bytes] = []
     length: int | None = None
     chunked = False
     close = keep = expect = False
@@ -134,13 +136,13 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
         elif lower == b"expect":
             expect = value.lower() == b"100-continue"
         headers.append((lower, value))
-        raw.append((name, value))
+        raw.append(name)
     return Request(
         method=method,
         target=target,
         http_version=version,
         headers=headers,
-        raw_headers=raw,
+        raw_names=raw,
         content_length=length,
         chunked=chunked,
         keep_alive=not close if version == b"1.1" else keep and not close,

@@ -269,7 +269,7 @@ async def serve_stream(subscription: Subscription) -> None:
             if conn.writes_now:
                 session.direct = conn
                 if session.padding_free:  # pieces depend on the message alone: share them
-                    session.wire_key = (session.templates, conn.framing)
+                    session.wire_key = session.templates.wire_key(conn.framing)
             ping, settings = store.ping_message, push.settings
             interval, ttl = settings.ping_message_interval, settings.subscriber_connection_ttl
             sock: trio.socket.SocketType | None = getattr(conn.stream, "socket", None)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pushproxy.push.explain import Explain
 from pushproxy.push.messages import Message, http_date
@@ -287,6 +287,10 @@ class LocationTemplates:
     header: bytes
     footer: bytes
     message: MessageTemplate
+    # One key object per framing, shared by every subscriber that uses it (see `wire_key`).
+    _wire_keys: dict[tuple[bool, ...], tuple[object, ...]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @classmethod
     def build(cls, location: LocationSettings, registry: TemplateRegistry) -> LocationTemplates:
@@ -307,6 +311,14 @@ class LocationTemplates:
 
     def render(self, message: Message) -> bytes:
         return self.message.rendered(message)
+
+    def wire_key(self, framing: tuple[bool, ...]) -> tuple[object, ...]:
+        """The key under which a message keeps its pieces of this location framed one way
+        (`Message.rendered`): the same object for every subscriber, which holds it."""
+        key = self._wire_keys.get(framing)
+        if key is None:
+            key = self._wire_keys[framing] = (self, *framing)
+        return key
 
     def ping(self, ping: Message) -> bytes:
         """A ping: a literal comment in eventsource, a ping frame in WebSocket, else templated."""
