@@ -64,6 +64,37 @@ METHOD = """\
 """
 
 
+HOT_PATHS = """\
+## What the hot paths do
+
+- **A request** is read with nginx's rules by a small sans-I/O reader (`http/wire.py`) from one
+  buffer per connection (pipelined requests need no read), and the answer is formatted and
+  written with one non-blocking `write`; only what the socket does not take waits. Each
+  connection runs in one cancel scope whose deadline moves per wait (keep-alive, header and
+  body timeouts), not in a scope per request.
+- **A publish** works out its location's constants once per configuration, stores the message
+  and charges the memory budget for every template's rendering without rendering anything;
+  bytes are made when a subscriber first needs them.
+- **Fan-out**: a message is rendered once per template and framed once per template and
+  framing (chunked or not); every idle streaming, EventSource or WebSocket subscriber gets
+  those same bytes with one non-blocking write from the publishing request itself: no task
+  switch per subscriber per message. Only a subscriber whose socket is full has its task
+  woken, and it sends everything queued in one write.
+- **An idle streaming or EventSource subscriber** is one task parked with trio and a few small
+  objects. Its socket sits in one epoll set that one task watches for all of them (as for
+  long-polls waiting and proxied requests waiting on an upstream), instead of a task or a
+  wait per socket. A WebSocket subscriber has a second task, which reads the client's frames.
+- **The proxy** sends head and body in one write, reads the upstream's response with a
+  sans-I/O reader (`proxy/reader.py`), and sends a response that came whole in one write.
+
+What is left is the fixed cost of a request in Python and trio: a wait, a task switch, the
+parse, routing and variables, and the system calls. The publish row of the table is that cost
+alone; it bounds the proxy rate too and, through the publishes, the fan-out over many channels
+(one publish per ten deliveries there). `python bench/publish_path.py --profile` and
+`python bench/idle_memory.py --tracemalloc` show where it goes.
+"""
+
+
 def _machine(machine: dict[str, Any]) -> str:
     return (
         f"{machine['cores']} cores, {machine['model']}, {machine['kernel']}, "
@@ -116,5 +147,5 @@ def write(path: Path, result: dict[str, Any], table: str, plot: Path | None) -> 
     ]
     if plot is not None:
         lines += ["", f"![deliveries/s and p99 latency against subscribers]({plot.name})", ""]
-    lines += ["", METHOD]
+    lines += ["", HOT_PATHS, METHOD]
     path.write_text("\n".join(lines))
