@@ -2,8 +2,8 @@
 and the handler each location names.
 
 Everything a connection does lives in the server's nursery; a stop cancels it. A request goes:
-h11 head → server block (address, Host) → rewrite phase → location → push handler, `return`,
-the reverse proxy, or 404.
+request head (`wire`) → server block (address, Host) → rewrite phase → location → push
+handler, `return`, the reverse proxy, or 404.
 """
 
 from __future__ import annotations

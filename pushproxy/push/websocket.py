@@ -1,10 +1,10 @@
 """WebSocket subscriber locations (`push_stream_subscriber websocket`, PROTOCOL.md §8).
 
 The handshake is checked like the module's `websocket_handler()`: anything refused before the
-upgrade is an ordinary HTTP answer (keep-alive off). The 101 is not built by h11 or wsproto,
-which would add or reorder headers: it is one fixed byte string (status line, `Expires`,
+upgrade is an ordinary HTTP answer (keep-alive off). The 101 is not built by wsproto, which
+would add or reorder headers: it is one fixed byte string (status line, `Expires`,
 `Cache-Control`, `Upgrade: WebSocket`, `Connection: Upgrade`) plus the `Sec-WebSocket-Accept`
-value from wsproto's `generate_accept_token()`, written on the connection taken over from h11.
+value from wsproto's `generate_accept_token()`, written on the connection taken over from HTTP.
 
 After the 101 the channels are validated (a refusal is a close frame, §8.3), then the header
 frame and each channel's old messages go out and the subscriptions are made, with no await in
