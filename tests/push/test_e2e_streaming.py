@@ -284,6 +284,24 @@ async def test_http_1_0_stream_is_unchunked_and_closed(
         await client.aclose()
 
 
+async def test_http_1_0_and_1_1_subscribers_of_one_channel_get_their_own_framing(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        old = await RawClient.connect(port)
+        await old.send(b"GET /ttl/ch1 HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        await old.read_head()
+        new, _ = await open_stream(port, "/ttl/ch1")
+        await wait_subscribers(server, b"ch1", 2)
+        for text in (b"m1", b"m2"):  # each framed once per framing, shared by its subscribers
+            await publish(port, "ch1", text)
+        assert await read_chunks(new, 3) == [b"HEADER", b"m1", b"m2"]
+        assert await old.read_until_closed() == b"HEADERm1m2FOOTER"
+        await new.aclose()
+        await old.aclose()
+
+
 async def test_status_line_has_the_reason_phrase(
     serve: ServeFactory, autojump_clock: MockClock
 ) -> None:
