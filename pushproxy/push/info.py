@@ -6,6 +6,7 @@ escaped. Each format is a row of byte patterns, as in the module's `subtypes[]` 
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -188,10 +189,7 @@ FORMATS: tuple[InfoFormat, ...] = (PLAIN, JSON, YAML, XML, X_JSON, X_YAML)
 """Tried in this order against the text after each `/` of `Accept`."""
 
 
-# Accept values seen → their format: a client sends the same value on every request.
-_NEGOTIATED: dict[bytes, InfoFormat] = {}
-_NEGOTIATED_VALUES = 256
-_NEGOTIATED_VALUE_SIZE = 512
+_NEGOTIATED_VALUE_SIZE = 512  # longer Accept values are worked out each time
 
 
 def negotiate(accept: bytes | None) -> InfoFormat:
@@ -200,14 +198,9 @@ def negotiate(accept: bytes | None) -> InfoFormat:
     """
     if not accept:
         return JSON
-    found = _NEGOTIATED.get(accept)
-    if found is None:
-        found = _negotiate(accept)
-        if len(accept) <= _NEGOTIATED_VALUE_SIZE:
-            if len(_NEGOTIATED) >= _NEGOTIATED_VALUES:
-                _NEGOTIATED.clear()
-            _NEGOTIATED[accept] = found
-    return found
+    if len(accept) > _NEGOTIATED_VALUE_SIZE:
+        return _negotiate(accept)
+    return _negotiated(accept)
 
 
 def _negotiate(accept: bytes) -> InfoFormat:
@@ -219,6 +212,10 @@ def _negotiate(accept: bytes) -> InfoFormat:
                 return info_format
         slash = accept.find(b"/", slash + 1)
     return JSON
+
+
+# A client sends the same Accept value on every request: remembered, up to 256 values.
+_negotiated = functools.lru_cache(maxsize=256)(_negotiate)
 
 
 def iso_time(now: float) -> bytes:

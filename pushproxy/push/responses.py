@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import Headers
 from pushproxy.http.exchange import Exchange
@@ -41,21 +43,16 @@ def cors_headers(
 # Evaluated channels paths → their channels. Clients repeat the same few paths, and the parse
 # is pure and its result immutable, so one parse serves every request of a path. Bounded: short
 # paths only, and the table is emptied when full (a miss only costs the parse).
-_PARSED: dict[bytes, tuple[RequestedChannel, ...]] = {}
-_PARSED_PATHS = 4096
-_PARSED_PATH_SIZE = 256
+# Channel paths seen, parsed: a publisher or subscriber repeats its path (up to 4096 kept).
+_parsed = functools.lru_cache(maxsize=4096)(channels_from_path)
+_PARSED_PATH_SIZE = 256  # longer paths are parsed each time
 
 
 def parse_channels_path(evaluated: bytes) -> tuple[RequestedChannel, ...]:
     """`channels_from_path`, remembered for short paths."""
-    found = _PARSED.get(evaluated)
-    if found is None:
-        found = channels_from_path(evaluated)
-        if len(evaluated) <= _PARSED_PATH_SIZE:
-            if len(_PARSED) >= _PARSED_PATHS:
-                _PARSED.clear()
-            _PARSED[evaluated] = found
-    return found
+    if len(evaluated) > _PARSED_PATH_SIZE:
+        return channels_from_path(evaluated)
+    return _parsed(evaluated)
 
 
 def requested_channels(exchange: Exchange, push: PushLocation) -> tuple[RequestedChannel, ...]:
