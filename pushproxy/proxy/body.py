@@ -110,10 +110,15 @@ class RequestBody:
             raise
         return cls(BodyFraming(length=size), memory, file=file)
 
+    @property
+    def in_memory(self) -> bool:
+        """Whether all of the body is here (most bodies, and no body): `whole` gives it."""
+        return self._file is None and self._chunks is None
+
     def whole(self) -> bytes | None:
         """The framed body when all of it is in memory (most bodies, and no body), else None.
         Sending it counts as starting."""
-        if self._file is not None or self._chunks is not None:
+        if not self.in_memory:
             return None
         self.started = True
         frame = _chunk if self.framing.chunked else _plain

@@ -178,7 +178,7 @@ class _Attempt:
         tunnel: ResponseHead | None = None
         try:
             with self.scope:
-                if self.job.upgrade or self.job.body.whole() is None:
+                if self.job.upgrade or not self.job.body.in_memory:
                     async with trio.open_nursery() as nursery:
                         nursery.start_soon(self._send)
                         tunnel = await self._receive_or_fail()
