@@ -62,6 +62,20 @@ def own_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
     return out
 
 
+async def send_soon(stream: trio.SocketStream, data: bytes, within: float) -> None:
+    """Write `data` to a socket stream. Most writes fit in the socket buffer: they go out with
+    one non-blocking write, without a timeout scope or trio's wait machinery (a request's
+    largest fixed cost). Only what the socket does not take waits, for `within` seconds at most.
+    trio.TooSlowError past it; OSError or trio's stream errors when the peer is gone."""
+    try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
+        sent = os.write(stream.socket.fileno(), data)
+    except BlockingIOError:
+        sent = 0
+    if sent < len(data):
+        with trio.fail_after(within):
+            await stream.send_all(data[sent:])
+
+
 class ClientGone(Exception):
     """The client closed the connection, broke the protocol or timed out."""
 
@@ -115,7 +129,7 @@ class HttpConnection:
     )
 
     def __init__(
-        self, stream: trio.abc.Stream, limits: Limits, header_rules: HeaderRules = DEFAULT_RULES
+        self, stream: trio.SocketStream, limits: Limits, header_rules: HeaderRules = DEFAULT_RULES
     ) -> None:
         self.stream = stream
         self.limits = limits
@@ -143,20 +157,20 @@ class HttpConnection:
 
     async def _receive(self) -> bool:
         """Append what the client sends to the buffer; False when it closed its side."""
-        sock = getattr(self.stream, "socket", None)
-        try:
-            if sock is None:
-                data = await self.stream.receive_some(_READ_SIZE)
-            else:  # trio's own recv wraps the same wait in more machinery
-                await trio.lowlevel.wait_readable(sock)
-                try:
-                    data = os.read(sock.fileno(), _READ_SIZE)
-                except BlockingIOError:
-                    return True
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+        sock = self.stream.socket
+        try:  # trio's own recv wraps the same wait in more machinery
+            await trio.lowlevel.wait_readable(sock)
+            data = os.read(sock.fileno(), _READ_SIZE)
+        except BlockingIOError:
+            return True
+        except (OSError, trio.ClosedResourceError):
             return False
         self._buffer += data
         return bool(data)
+
+    def fileno(self) -> int:
+        """The client socket's descriptor (-1 once closed), for the client watches."""
+        return self.stream.socket.fileno()
 
     async def _receive_within(self, seconds: float) -> bool:
         """`_receive`, bounded by the connection's own scope: one scope for the connection's
@@ -297,26 +311,15 @@ class HttpConnection:
     # writing
 
     async def send_raw(self, data: bytes) -> None:
-        """Write bytes; within `send_timeout` or the client counts as gone.
-
-        Most writes fit in the socket buffer: they go out with one non-blocking write, without
-        a timeout scope or trio's wait machinery (the request path's largest fixed cost). Only
-        what the socket does not take waits, bounded by `send_timeout`."""
-        sock = getattr(self.stream, "socket", None)
-        if sock is not None:
-            try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
-                sent = os.write(sock.fileno(), data)
-            except BlockingIOError:
-                sent = 0
-            except OSError as error:
-                raise ClientGone from error
-            if sent == len(data):
-                return
-            data = data[sent:]
+        """Write bytes; within `send_timeout` or the client counts as gone (`send_soon`)."""
         try:
-            with trio.fail_after(self.limits.send_timeout):
-                await self.stream.send_all(data)
-        except (trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError) as error:
+            await send_soon(self.stream, data, self.limits.send_timeout)
+        except (
+            OSError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            trio.TooSlowError,
+        ) as error:
             raise ClientGone from error
 
     def _head(
@@ -435,8 +438,7 @@ class HttpConnection:
     @property
     def writes_now(self) -> bool:
         """Whether `write_now` may be used: not when pieces need the async path (gzip)."""
-        sock = getattr(self.stream, "socket", None)
-        return sock is not None and self._deflate is None and not self.taken_over
+        return self._deflate is None and not self.taken_over
 
     def write_now(self, data: bytes) -> tuple[bytes, bool]:
         """A synchronous, non-blocking write of framed body bytes, for fan-out: no task
@@ -444,7 +446,7 @@ class HttpConnection:
         (to send the usual way) and False when the client is gone."""
         self.body_bytes_sent += len(data)
         try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
-            sent = os.write(self.stream.socket.fileno(), data)  # type: ignore[attr-defined]
+            sent = os.write(self.stream.socket.fileno(), data)
         except BlockingIOError:
             return data, True
         except OSError:

@@ -54,14 +54,13 @@ TIMED_OUT = f"({errno.ETIMEDOUT}: Connection timed out)"
 class UpstreamConnection:
     """One connection to a peer, with what `keepalive_requests`/`keepalive_time` need."""
 
-    __slots__ = ("_probe", "endpoint", "fileno", "opened", "requests", "stream")
+    __slots__ = ("_probe", "endpoint", "opened", "requests", "stream")
 
     def __init__(self, stream: trio.SocketStream, endpoint: Endpoint, opened: float) -> None:
         self.stream = stream
-        self.fileno = stream.socket.fileno()
         # A plain socket object on the same descriptor, for looks without waiting (trio's
         # recv is a coroutine); detached, never closed, so the descriptor stays trio's.
-        self._probe = socket.socket(fileno=self.fileno)
+        self._probe = socket.socket(fileno=stream.socket.fileno())
         self.endpoint = endpoint
         self.opened = opened
         self.requests = 0

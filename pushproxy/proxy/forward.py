@@ -26,7 +26,7 @@ import trio
 
 from pushproxy.config.complex import Lookup
 from pushproxy.http.clientwatch import ClientWatch
-from pushproxy.http.connection import BodyTooLarge, ClientGone, own_headers
+from pushproxy.http.connection import BodyTooLarge, ClientGone, own_headers, send_soon
 from pushproxy.http.exchange import Exchange
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.connect import (
@@ -217,14 +217,7 @@ class _Attempt:
     async def _write(self, data: bytes) -> None:
         self.request_sent = True
         try:
-            try:  # most requests fit the socket buffer: no wait, no timeout scope
-                sent = os.write(self.upstream.fileno, data)
-            except BlockingIOError:
-                sent = 0
-            if sent == len(data):
-                return
-            with trio.fail_after(self.job.settings.send_timeout):
-                await self.upstream.stream.send_all(data[sent:])
+            await send_soon(self.upstream.stream, data, self.job.settings.send_timeout)
         except trio.TooSlowError:
             message = f"upstream timed out {TIMED_OUT} while sending request to upstream"
             raise UpstreamFailure("timeout", message, sent=True) from None
@@ -258,9 +251,9 @@ class _Attempt:
         if not self.head_received:
             self.head_scope.deadline = trio.current_time() + job.settings.read_timeout
         if not job.settings.ignore_client_abort and not job.upgrade:
-            sock = getattr(job.exchange.conn.stream, "socket", None)
-            if sock is not None and self.aborts.add(sock.fileno(), self):
-                self.watched = sock.fileno()
+            fd = job.exchange.conn.fileno()
+            if self.aborts.add(fd, self):
+                self.watched = fd
 
     def client_event(self) -> None:
         """From the watch: the client closed its connection (or it broke)."""
@@ -279,8 +272,9 @@ class _Attempt:
     async def _recv(self) -> None:
         """More of the response into the reader; UpstreamFailure (or _Stale) if the read fails."""
         try:  # trio's own recv wraps the same wait in more machinery
-            await trio.lowlevel.wait_readable(self.upstream.stream.socket)
-            data = os.read(self.upstream.fileno, _READ_SIZE)
+            sock = self.upstream.stream.socket
+            await trio.lowlevel.wait_readable(sock)
+            data = os.read(sock.fileno(), _READ_SIZE)
         except BlockingIOError:
             return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:

@@ -134,9 +134,8 @@ async def _wait_and_answer(subscription: Subscription) -> None:
         ttl = subscription.push.settings.longpolling_connection_ttl
         # Watched for closing, not for bytes: a pipelined request waits its turn.
         closes = subscription.runtime.closes
-        sock = getattr(subscription.exchange.conn.stream, "socket", None)
-        fd = sock.fileno() if sock is not None else -1
-        watched = fd >= 0 and closes.add(fd, session)
+        fd = subscription.exchange.conn.fileno()
+        watched = closes.add(fd, session)
         try:
             # A stop (the runtime's session scope) is answered like the TTL, as the module does.
             with subscription.runtime.session(), trio.move_on_after(ttl if ttl else math.inf):

@@ -272,10 +272,9 @@ async def serve_stream(subscription: Subscription) -> None:
                     session.wire_key = session.templates.wire_key(conn.framing)
             ping, settings = store.ping_message, push.settings
             interval, ttl = settings.ping_message_interval, settings.subscriber_connection_ttl
-            sock: trio.socket.SocketType | None = getattr(conn.stream, "socket", None)
-            fd = sock.fileno() if sock is not None else -1
-            # Unwatched (no socket, or the watch has ended), a departure shows at a write.
-            watched = fd >= 0 and runtime.clients.add(fd, session)
+            fd = conn.fileno()
+            # Unwatched (the watch has ended), a departure shows at a write.
+            watched = runtime.clients.add(fd, session)
             now = trio.current_time()
             end_at = now + ttl if ttl else math.inf
             next_ping = now + interval if interval else math.inf
