@@ -54,10 +54,14 @@ def own_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
     """Our `Server` and `Date`, each unless the response brings its own (a proxied response
     with `proxy_pass_header Server`, say)."""
     names = {name.lower() for name, _ in headers}
+    return _own_headers(server=b"server" in names, date=b"date" in names)
+
+
+def _own_headers(*, server: bool, date: bool) -> list[tuple[bytes, bytes]]:
     out: list[tuple[bytes, bytes]] = []
-    if b"server" not in names:
+    if not server:
         out.append((b"Server", SERVER_HEADER))
-    if b"date" not in names:
+    if not date:
         out.append((b"Date", http_now()))
     return out
 
@@ -338,11 +342,7 @@ class HttpConnection:
             elif lower == b"connection":
                 connection = True
                 close = close or b"close" in value.lower()
-        full: list[tuple[bytes, bytes]] = []
-        if not server:
-            full.append((b"Server", SERVER_HEADER))
-        if not date:
-            full.append((b"Date", http_now()))
+        full = _own_headers(server=server, date=date)
         if self.gzip is not None and self.gzip.compresses(status, headers):
             # The compressed length is not known up front: the body goes chunked.
             full.extend(h for h in headers if h[0].lower() != b"content-length")
@@ -387,17 +387,11 @@ class HttpConnection:
         """A whole response with its Content-Length (no body bytes for HEAD). Compressed, it
         goes chunked (HTTP/1.1) or ends with the connection (HTTP/1.0)."""
         head = self._head(status, [*headers, (b"Content-Length", b"%d" % len(body))])
-        self._response_done = True
-        if head_only or self._head_only or status in (204, 304):
+        if head_only or status in (204, 304):
+            self._response_done = True
             await self.send_raw(head)
-        elif self._deflate is not None:
-            body = self._last_piece(body)
-            self.body_bytes_sent += len(body)
-            end = b"0\r\n\r\n" if self._chunked else b""
-            await self.send_raw(head + self.frame([body]) + end)
         else:
-            self.body_bytes_sent += len(body)
-            await self.send_raw(head + body)
+            await self.send_raw(self._with_body(head, body))
 
     async def start(
         self,
@@ -411,16 +405,18 @@ class HttpConnection:
         With `whole`, that is the entire body: head, body and end go in one write."""
         streamed = not any(name.lower() == b"content-length" for name, _ in headers)
         head = self._head(status, headers, reason, streamed=streamed)
-        if whole is None:
-            await self.send_raw(head)
-            return
-        body = self._last_piece(whole)
-        framed = self.frame([body])
-        if framed:
-            self.body_bytes_sent += len(body)
-        end = b"0\r\n\r\n" if self._chunked and not self._head_only else b""
+        await self.send_raw(head if whole is None else self._with_body(head, whole))
+
+    def _with_body(self, head: bytes, body: bytes) -> bytes:
+        """The head, the whole body as it goes on the wire (compressed, framed) and the end
+        of a chunked body: a complete response, for one write."""
         self._response_done = True
-        await self.send_raw(head + framed + end)
+        piece = self._last_piece(body)
+        framed = self.frame([piece])
+        if framed:
+            self.body_bytes_sent += len(piece)
+        end = b"0\r\n\r\n" if self._chunked and not self._head_only else b""
+        return head + framed + end
 
     def frame(self, pieces: list[bytes]) -> bytes:
         """Body pieces as they go on the wire: one chunk each when chunked."""

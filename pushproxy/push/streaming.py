@@ -120,10 +120,16 @@ class StreamSession:
             return [self.templates.ping(ping)]
         return self.pieces(ping)
 
+    def _writes_now(self) -> bool:
+        """Whether bytes may go straight to the socket: it takes direct writes and nothing is
+        queued or being written before them."""
+        return not (self.direct is None or self.pending or self.raw or self.writing)
+
     def _queue(self, pieces: list[bytes]) -> None:
         if self.dropped:
             return
-        if self.direct is not None and not self.pending and not self.raw and not self.writing:
+        if self._writes_now():
+            assert self.direct is not None
             self._write_now(self.direct.frame(pieces))
             return
         size = sum(len(piece) for piece in pieces)
@@ -181,16 +187,16 @@ class StreamSession:
     def deliver(self, message: Message) -> None:
         self.live_at = self.clock()
         key = self.wire_key
-        if key is None or self.direct is None or self.pending or self.raw or self.writing:
+        if key is None or self.dropped or not self._writes_now():
             self._queue(self.pieces(message))
             return
         # The hot path: every subscriber of this template and framing writes the same bytes,
         # framed once per message (kept with its renderings).
         data = message.rendered.get(key)
         if data is None:
+            assert self.direct is not None
             data = message.rendered[key] = self.direct.frame(self.pieces(message))
-        if not self.dropped:
-            self._write_now(data)
+        self._write_now(data)
 
     def channel_deleted(self, message: Message, remaining: int) -> None:
         self._queue(self.pieces(message))
