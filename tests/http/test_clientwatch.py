@@ -24,6 +24,19 @@ async def until(condition: Callable[[], bool]) -> None:
             await trio.sleep(0.001)
 
 
+async def settled(watch: ClientWatch) -> None:
+    """Return once the watch has looked at everything that happened before the call: a
+    sentinel socket made ready now is reported by the same poll as any earlier event, or a
+    later one. (A fixed sleep would make "no event" checks pass for a slow watch too.)"""
+    ours, theirs = socket.socketpair()
+    sentinel = Seen()
+    with ours, theirs:
+        assert watch.add(ours.fileno(), sentinel)
+        theirs.shutdown(socket.SHUT_WR)  # what every watch reports
+        await until(lambda: sentinel.events == 1)
+        watch.remove(ours.fileno())
+
+
 async def test_events_are_one_shot_until_rearmed() -> None:
     watch = ClientWatch(readable=True)
     ours, theirs = socket.socketpair()
@@ -35,11 +48,11 @@ async def test_events_are_one_shot_until_rearmed() -> None:
             theirs.send(b"bytes")
             await until(lambda: seen.events == 1)
             theirs.send(b"more")
-            await trio.sleep(0.05)
+            await settled(watch)
             assert seen.events == 1  # not again before the watcher has read and re-armed
             assert ours.recv(100) == b"bytesmore"
             watch.rearm(ours.fileno())
-            await trio.sleep(0.05)
+            await settled(watch)
             assert seen.events == 1  # nothing new to read
             theirs.shutdown(socket.SHUT_WR)  # the client is done
             await until(lambda: seen.events == 2)
@@ -57,7 +70,7 @@ async def test_a_removed_or_closed_socket_is_not_watched() -> None:
             assert watch.add(ours.fileno(), seen)
             watch.remove(ours.fileno())
             theirs.send(b"bytes")
-            await trio.sleep(0.05)
+            await settled(watch)
             assert seen.events == 0
             nursery.cancel_scope.cancel()
     assert not watch.add(ours.fileno(), seen)  # the socket closed, the watch ended
@@ -72,7 +85,7 @@ async def test_a_close_only_watch_ignores_bytes() -> None:
             nursery.start_soon(watch.run)
             assert watch.add(ours.fileno(), seen)
             theirs.send(b"GET /next HTTP/1.1\r\n\r\n")  # a pipelined request is not a close
-            await trio.sleep(0.05)
+            await settled(watch)
             assert seen.events == 0
             theirs.shutdown(socket.SHUT_WR)
             await until(lambda: seen.events == 1)
