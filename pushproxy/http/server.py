@@ -122,6 +122,11 @@ class HttpServer:
         for listener in listeners:
             self._nursery.start_soon(self._accept, listener, key, scope)
 
+    @property
+    def connections(self) -> int:
+        """Client connections open now (what `worker_connections` caps)."""
+        return self._open
+
     def port(self, key: ListenKey | None = None) -> int:
         """The port a listen entry got (for `listen ...:0` in tests)."""
         key = key or self.site.listens[0]

@@ -198,6 +198,8 @@ async def test_worker_connections_caps_concurrent_connections(serve: ServeFactor
             assert await third.receive_some(100) == b""  # dropped
         await third.aclose()
         await first.aclose()
-        await trio.sleep(0.05)
+        with trio.fail_after(5):  # until the server has seen the close, not a fixed sleep
+            while server.connections >= 2:  # noqa: ASYNC110 (no event to wait on)
+                await trio.sleep(0.001)
         assert (await request(port, "GET", "/hello")).status == 200
         await second.aclose()
