@@ -329,10 +329,12 @@ class HttpConnection:
     def _head(
         self, status: int, headers: Headers, reason: bytes = b"", *, streamed: bool = False
     ) -> bytes:
+        """The response head. `streamed`: the body comes in pieces, framed chunked (HTTP/1.1)
+        or by closing (HTTP/1.0), unless the headers give a Content-Length."""
         self.status_sent = status
         self._response_started = True
         # One look at the handler's headers: ours go in only where it has none.
-        server = date = connection = close = False
+        server = date = connection = close = length = False
         for name, value in headers:
             lower = name.lower()
             if lower == b"server":
@@ -342,6 +344,9 @@ class HttpConnection:
             elif lower == b"connection":
                 connection = True
                 close = close or b"close" in value.lower()
+            elif lower == b"content-length":
+                length = True
+        streamed = streamed and not length  # a length given frames the body itself
         full = _own_headers(server=server, date=date)
         if self.gzip is not None and self.gzip.compresses(status, headers):
             # The compressed length is not known up front: the body goes chunked.
@@ -403,8 +408,7 @@ class HttpConnection:
     ) -> None:
         """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0.
         With `whole`, that is the entire body: head, body and end go in one write."""
-        streamed = not any(name.lower() == b"content-length" for name, _ in headers)
-        head = self._head(status, headers, reason, streamed=streamed)
+        head = self._head(status, headers, reason, streamed=True)
         await self.send_raw(head if whole is None else self._with_body(head, whole))
 
     def _with_body(self, head: bytes, body: bytes) -> bytes:
