@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -36,3 +37,17 @@ def serve(tmp_path: Path) -> ServeFactory:
             nursery.cancel_scope.cancel()
 
     return running
+
+
+@pytest.fixture(scope="session")
+def nginx() -> str:
+    """Debian's nginx, for the tests that compare with it: skipped without it on a developer
+    machine, a failure in CI (which installs it)."""
+    from confhelpers import nginx_binary
+
+    found = nginx_binary()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is not installed: CI must install it (Debian package nginx)")
+        pytest.skip("nginx is not installed")
+    return found

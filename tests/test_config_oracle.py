@@ -9,7 +9,6 @@ nginx missing: the tests skip, except under CI (the environment variable CI set)
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 from pathlib import Path
@@ -24,18 +23,6 @@ VALID_BASES = [c for c in ORACLE_CASES if c.expect()[1] == 0]
 # one of these, so that words are split or joined, not rewritten into other values
 STRUCTURAL = ";{}\"'#\\\n"
 MUTATIONS = 90
-
-
-@pytest.fixture(scope="module")
-def nginx() -> str:
-    from confhelpers import nginx_binary
-
-    found = nginx_binary()
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed: CI must install it (Debian package nginx)")
-        pytest.skip("nginx is not installed")
-    return found
 
 
 def test_oracle_covers_the_cases() -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from confhelpers import Verdict, nginx_binary, nginx_t
+from confhelpers import Verdict, nginx_t
 
 from pushproxy.config import report
 from pushproxy.config.check import check_file
@@ -166,16 +166,6 @@ def _write(tmp_path: Path, http: str, name: str = "nginx.conf") -> Path:
 def _first_line(output: str) -> str | None:
     found = re.search(r"^nginx: \[emerg\] .*$", output, re.MULTILINE)
     return found.group(0) if found else None
-
-
-@pytest.fixture(scope="module")
-def nginx() -> str:
-    found = nginx_binary()
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed: CI must install it (Debian package nginx)")
-        pytest.skip("nginx is not installed")
-    return found
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
