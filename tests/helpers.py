@@ -10,6 +10,15 @@ import h11
 import trio
 
 
+def header_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
+    """The first header of that name (case-insensitive), decoded; None if absent."""
+    wanted = name.lower().encode()
+    for key, value in headers:
+        if key.lower() == wanted:
+            return value.decode("latin-1")
+    return None
+
+
 @dataclass
 class Response:
     status: int
@@ -19,11 +28,7 @@ class Response:
     reason: bytes = b""
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower().encode()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value.decode("latin-1")
-        return None
+        return header_value(self.headers, name)
 
     def header_names(self) -> list[bytes]:
         return [key for key, _ in self.headers]

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import h11
 import trio
+from helpers import header_value
 
 PATTERN = bytes(range(256)) * 256  # 64 KiB
 
@@ -43,11 +44,7 @@ class Seen:
     body: bytes
 
     def header(self, name: str) -> str | None:
-        wanted = name.lower().encode()
-        for key, value in self.headers:
-            if key.lower() == wanted:
-                return value.decode("latin-1")
-        return None
+        return header_value(self.headers, name)
 
     def header_names(self) -> list[str]:
         return [key.decode("latin-1") for key, _ in self.headers]
