@@ -87,9 +87,19 @@ class AccessLogs:
                     self.formats[directive.args[0]] = compiled
         self.prefix = prefix or os.getcwd()
         self._files: dict[str, BinaryIO] = {}
+        self._targets: dict[int, tuple[Level, list[tuple[str, LogFormat]]]] = {}
 
     def targets(self, level: Level) -> list[tuple[str, LogFormat]]:
-        """(path, format) for each `access_log` in effect; none for `off` or none given."""
+        """(path, format) for each `access_log` in effect; none for `off` or none given.
+        Worked out once per level of the configuration these logs were made for."""
+        known = self._targets.get(id(level))
+        if known is not None and known[0] is level:  # the very level, not one at its address
+            return known[1]
+        found = self._find_targets(level)
+        self._targets[id(level)] = (level, found)
+        return found
+
+    def _find_targets(self, level: Level) -> list[tuple[str, LogFormat]]:
         found = []
         for directive in level.all("access_log"):
             if not directive.args or directive.args[0] == "off":
@@ -105,8 +115,11 @@ class AccessLogs:
                 found.append((path, log_format))
         return found
 
-    def write(self, level: Level, lookup: Callable[[str], str | None]) -> None:
-        for path, log_format in self.targets(level):
+    def write(
+        self, targets: list[tuple[str, LogFormat]], lookup: Callable[[str], str | None]
+    ) -> None:
+        """One line to each of `targets` (see `targets()`)."""
+        for path, log_format in targets:
             handle = self._files.get(path)
             if handle is None:
                 try:

@@ -291,11 +291,12 @@ class HttpServer:
             else:
                 await self._handle(exchange, location, push)
         finally:
-            if conn.status_sent:
+            logs = self.access_logs.targets(location.level)
+            if logs and conn.status_sent:
                 variables.respond(
                     Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
                 )
-                self.access_logs.write(location.level, variables.lookup)
+                self.access_logs.write(logs, variables.lookup)
 
     def _handle(
         self, exchange: Exchange, location: Location, push: PushRuntime

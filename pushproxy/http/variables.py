@@ -7,6 +7,7 @@ configuration's do (UTF-8, undecodable bytes kept as surrogates), so they encode
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -68,7 +69,14 @@ class RequestTarget:
 
 
 def parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
-    """Parse an origin-form or absolute-form target; BadRequest where nginx answers 400."""
+    """Parse an origin-form or absolute-form target; BadRequest where nginx answers 400.
+    Short targets come back remembered (a client asks for the same few URLs again and again)."""
+    if len(raw) <= _REMEMBERED_TARGET and merge_slashes:
+        return _parse_remembered(raw)
+    return _parse_target(raw, merge_slashes=merge_slashes)
+
+
+def _parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
     host = None
     rest = raw
     if not raw.startswith(b"/"):
@@ -89,6 +97,10 @@ def parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
         uri=request_uri if uri == rest else _text(uri),
         args=_text(args),
     )
+
+
+_REMEMBERED_TARGET = 256  # bytes: 4096 remembered targets hold a few MB at most
+_parse_remembered = functools.lru_cache(maxsize=4096)(_parse_target)
 
 
 def normalize_path(path: bytes, *, merge_slashes: bool = True) -> bytes:

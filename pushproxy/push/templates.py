@@ -121,6 +121,9 @@ def websocket_close_frame(refusal: Explain) -> bytes:
 
 def split_lines(text: bytes) -> list[bytes]:
     """Non-empty lines, split on CRLF, CR or LF."""
+    line = text.rstrip(b"\n")
+    if b"\n" not in line and b"\r" not in line:  # one line (the usual message): no regex
+        return [line] if line else []
     return [line for line in _LINE_BREAK.split(text) if line]
 
 

@@ -166,8 +166,21 @@ def test_eventsource_id_and_event_lines_are_pieces_of_their_own() -> None:
     assert location().message_pieces(message) == [b"x"]
 
 
-def test_split_lines() -> None:
-    assert split_lines(b"a\r\nb\rc\nd") == [b"a", b"b", b"c", b"d"]
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        (b"a\r\nb\rc\nd", [b"a", b"b", b"c", b"d"]),
+        (b"one line", [b"one line"]),
+        (b"one line\n", [b"one line"]),
+        (b"one line\n\n\n", [b"one line"]),
+        (b"one line\r\n", [b"one line"]),
+        (b"\nafter a break", [b"after a break"]),
+        (b"\n\r\n", []),
+        (b"", []),
+    ],
+)
+def test_split_lines(text: bytes, lines: list[bytes]) -> None:
+    assert split_lines(text) == lines
 
 
 @pytest.mark.parametrize(
