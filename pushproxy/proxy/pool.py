@@ -73,12 +73,13 @@ class IdlePool(Generic[T]):
     def expire(self, now: float) -> list[T]:
         """Drop the connections idle for longer than `keepalive_timeout`."""
         gone: list[T] = []
-        limit = self.settings.timeout
-        for serial in list(self._entries):
-            entry = self._entries[serial]
+        limit, entries = self.settings.timeout, self._entries
+        while entries:
+            serial, entry = next(iter(entries.items()))  # the oldest (no copy of them all)
             if now - entry.since < limit:
                 break  # entries are in the order they went idle
-            gone.append(self._entries.pop(serial).item)
+            del entries[serial]
+            gone.append(entry.item)
         return gone
 
     def drain(self) -> list[T]:

@@ -24,6 +24,25 @@ def test_a_plain_request() -> None:
     assert not request.has_body
 
 
+@pytest.mark.parametrize(
+    "lines",
+    [
+        [b"Host: x", b"X-One:  spaced \t", b"X-Empty:", b"X-Colon: a:b: c", b"x-lower:\tv"],
+        [b"Host: x", b"Content-Length: 12", b"Connection: close", b"Expect: 100-continue"],
+        [b"Host: x", b"Transfer-Encoding: chunked", b"X-Ctl: a\x01b"],
+        [],
+    ],
+)
+def test_crlf_and_bare_lf_heads_read_alike(lines: list[bytes]) -> None:
+    """A usual CRLF head and the same lines ended by bare LFs (or one of each) come out the
+    same: names as sent and lower-cased, values without surrounding blanks."""
+    crlf = parse_head(b"POST / HTTP/1.1\r\n" + b"".join(n + b"\r\n" for n in lines) + b"\r\n")
+    lf = parse_head(b"POST / HTTP/1.1\n" + b"".join(n + b"\n" for n in lines) + b"\n")
+    mixed = parse_head(b"POST / HTTP/1.1\r\n" + b"".join(n + b"\r\n" for n in lines) + b"\n")
+    assert crlf._replace(head_size=0) == lf._replace(head_size=0) == mixed._replace(head_size=0)
+    assert [name for name, _ in crlf.raw_items()] == [line.split(b":")[0] for line in lines]
+
+
 def test_bare_lf_line_ends() -> None:
     request = parse_head(b"POST /p HTTP/1.0\nContent-Length: 3\n\n")
     assert request.http_version == b"1.0"
