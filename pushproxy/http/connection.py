@@ -18,6 +18,7 @@ from email.utils import formatdate
 import trio
 
 from pushproxy import __version__
+from pushproxy.http.addheader import AddedHeaders, Lookup
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.pages import SENT_AS, error_page, reason_bytes
 from pushproxy.http.wire import (
@@ -109,6 +110,7 @@ class HttpConnection:
     """
 
     __slots__ = (
+        "_added",
         "_body_left",
         "_buffer",
         "_chunked",
@@ -155,6 +157,7 @@ class HttpConnection:
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
+        self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
         self._deflate: zlib._Compress | None = None
 
     # reading
@@ -229,6 +232,7 @@ class HttpConnection:
         self.requests_served += 1
         self.status_sent = self.body_bytes_sent = 0
         self.gzip = None
+        self._added = None
         self._head_only = request.method == b"HEAD"
         self._client_keeps_alive = request.keep_alive
         self._body_left = request.content_length or 0
@@ -348,6 +352,9 @@ class HttpConnection:
                 length = True
         streamed = streamed and not length  # a length given frames the body itself
         full = _own_headers(server=server, date=date)
+        if self._added is not None:
+            added, lookup = self._added
+            headers = [*headers, *added.for_response(status, lookup)]
         if self.gzip is not None and self.gzip.compresses(status, headers):
             # The compressed length is not known up front: the body goes chunked.
             full.extend(h for h in headers if h[0].lower() != b"content-length")
@@ -374,6 +381,10 @@ class HttpConnection:
             keep = self.reuse and self._client_keeps_alive
             full.append((b"Connection", b"keep-alive" if keep else b"close"))
         return response_head(status, reason or reason_bytes(status), full)
+
+    def add_headers(self, added: AddedHeaders, lookup: Lookup) -> None:
+        """The location's `add_header`s, for this request's response (see `AddedHeaders`)."""
+        self._added = (added, lookup)
 
     def _piece(self, data: bytes) -> bytes:
         """A body piece as it goes out: compressed and flushed when gzip is on."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.model import Location
+from pushproxy.config.tree import Directive
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.pages import error_page
 
@@ -11,8 +12,9 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NO_RESPONSE = 444  # nginx closes the connection without answering
 
 
-async def handle_return(exchange: Exchange, location: Location) -> None:
-    directive = location.level.own["return"][0]
+async def handle_return(exchange: Exchange, location: Location, directive: Directive) -> None:
+    """The answer of a `return` that ended the rewrite phase; `location` is the configuration
+    the request has then (its `default_type`)."""
     args = directive.args
     conn = exchange.conn
     head_only = exchange.method == "HEAD"

@@ -1,9 +1,10 @@
 """nginx's rewrite phase, as far as pushproxy honours it: `set`, `if`, `return`, `break`.
 
-A level's rewrite directives run in configuration order. `set` assigns a variable; an `if`
-whose condition holds is entered, and from then on the request is served with the `if` block's
-configuration (the rest of the outer level's rewrite directives do not run); `return` and
-`break` stop the phase. Conditions are compiled once per configuration.
+A level's rewrite directives run in configuration order, as nginx runs its script: `set`
+assigns a variable; an `if` whose condition holds runs its block's directives and makes the
+request's configuration the block's, then the outer directives after it go on (so of several
+`if`s that hold, the last one's block serves the request); `return` ends the phase with its
+answer, `break` without one. Conditions are compiled once per configuration.
 """
 
 from __future__ import annotations
@@ -121,9 +122,18 @@ class RewritePhase:
                 self._values[key] = None
         return self._values[key]
 
-    def run(self, location: Location, variables: RequestVars) -> tuple[Location, bool]:
-        """The location whose configuration serves the request, and whether the phase ended
-        at a `return` (which that location's handler then answers)."""
+    def run(
+        self, location: Location, variables: RequestVars
+    ) -> tuple[Location, Directive | None]:
+        """The location whose configuration serves the request, and the `return` that ended
+        the phase (None when none did; the handler of that configuration answers)."""
+        chosen, returned, _ = self._run(location, location, variables)
+        return chosen, returned
+
+    def _run(
+        self, location: Location, chosen: Location, variables: RequestVars
+    ) -> tuple[Location, Directive | None, bool]:
+        """`location`'s directives; (configuration, `return`, whether the phase stopped)."""
         for directive, inner in self._script(location):
             name = directive.name
             if name == "set" and len(directive.args) == 2:
@@ -133,9 +143,11 @@ class RewritePhase:
             elif name == "if" and inner is not None:
                 condition = self._condition(directive)
                 if condition is not None and condition.holds(variables):
-                    return self.run(inner, variables)
+                    chosen, returned, stopped = self._run(inner, inner, variables)
+                    if stopped:
+                        return chosen, returned, True
             elif name == "return":
-                return location, True
+                return chosen, directive, True
             elif name == "break":
-                break
-        return location, False
+                return chosen, None, True
+        return chosen, None, False

@@ -273,19 +273,28 @@ class HttpServer:
         # The server's rewrite phase runs before a location is chosen; a `return` there answers.
         location, returned = site.rewrite.run(server.server.own, variables)
         match = None
-        if not returned:
+        if returned is None:
+            # Then nginx's find-config phase: the location, its body limit, the slash redirect;
+            # only then the location's rewrite phase.
             match = server.locations.match(target.uri)
             if match.captures is not None:
                 variables.add_captures(match.captures)
-            location, _ = site.rewrite.run(match.location, variables)
-        if body_too_large(request, location.level):
-            await conn.error(413, close=True)  # nginx refuses before reading the body
-            return
+            location = match.location
+            if body_too_large(request, location.level):
+                await conn.error(413, close=True)  # nginx refuses before reading the body
+                return
+            if not match.redirect_to_slash:
+                location, returned = site.rewrite.run(location, variables)
         policy = site.gzip.get(id(location))
         if policy is not None and policy.accepts(request.headers, request.http_version):
             conn.gzip = policy
+        added = site.added.get(id(location))
+        if added is not None:
+            conn.add_headers(added, variables.lookup)
         try:
-            if match is not None and match.redirect_to_slash:
+            if returned is not None:  # before any content handler, push ones included
+                await handle_return(exchange, location, returned)
+            elif match is not None and match.redirect_to_slash:
                 location_header = match.redirect_target(target.args).encode()
                 await conn.respond(301, [(b"Location", location_header)])
             else:
@@ -313,8 +322,6 @@ class HttpServer:
             if kind is LocationType.WEBSOCKET:
                 return handle_websocket(exchange, location, pushed, push)
             return handle_subscriber(exchange, location, pushed, push)
-        if location.level.own.get("return"):
-            return handle_return(exchange, location)
         if self.proxy.handles(location):
             return handle_proxy(exchange, location, self.proxy)
         return exchange.conn.error(404, head_only=exchange.method == "HEAD")

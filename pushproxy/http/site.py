@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from pushproxy.config.model import Config, Level, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_size
+from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.connection import Limits
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.rewrite import RewritePhase
@@ -97,6 +98,7 @@ class Site:
     header_rules: HeaderRules
     listens: tuple[ListenKey, ...]
     gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
+    added: Mapping[int, AddedHeaders]  # by id() of the location, for those with `add_header`
     rewrite: RewritePhase
     max_connections: int  # worker_connections
 
@@ -111,6 +113,7 @@ class Site:
                 header_rules=HeaderRules(),
                 listens=(),
                 gzip={},
+                added={},
                 rewrite=RewritePhase(),
                 max_connections=_worker_connections(config),
             )
@@ -119,11 +122,15 @@ class Site:
             for listen in server.listens:
                 listens.setdefault((listen.host, listen.port), None)
         gzip: dict[int, GzipPolicy] = {}
+        added: dict[int, AddedHeaders] = {}
         for server in http.servers:
             for location in walk_locations([server.own]):
                 policy = GzipPolicy.of(location.level)
                 if policy is not None:
                     gzip[id(location)] = policy
+                headers = AddedHeaders.of(location.level)
+                if headers is not None:
+                    added[id(location)] = headers
         return cls(
             config=config,
             router=ServerRouter.build(http.servers, hostname=socket.gethostname()),
@@ -131,6 +138,7 @@ class Site:
             header_rules=header_rules_of(http.level),
             listens=tuple(listens),
             gzip=gzip,
+            added=added,
             rewrite=RewritePhase(),
             max_connections=_worker_connections(config),
         )

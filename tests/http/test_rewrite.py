@@ -81,6 +81,17 @@ http {
             return 204;
             if ($arg_x) { return 200 "never"; }
         }
+        location /c {
+            set $who base;
+            if ($arg_x) { set $who x; }
+            if ($arg_y) { set $who "$who+y"; }
+            set $tail end;
+            return 200 "$who $tail";
+        }
+        location /d {
+            if ($arg_x) { break; }
+            return 200 "after";
+        }
     }
 }
 """
@@ -93,3 +104,11 @@ async def test_rewrite_phase_over_http(serve: ServeFactory) -> None:
         assert (await request(port, "GET", "/a?x=1")).body == b"hello one (if)"
         assert (await request(port, "GET", "/a?blocked=1")).status == 403
         assert (await request(port, "GET", "/b?x=1")).status == 204  # return came first
+        # After an `if` that holds, the outer directives go on, later `if`s included.
+        assert (await request(port, "GET", "/c")).body == b"base end"
+        assert (await request(port, "GET", "/c?x=1")).body == b"x end"
+        assert (await request(port, "GET", "/c?y=1")).body == b"base+y end"
+        assert (await request(port, "GET", "/c?x=1&y=1")).body == b"x+y end"
+        # `break` ends the phase: no `return` answers, the location has no other handler.
+        assert (await request(port, "GET", "/d")).body == b"after"
+        assert (await request(port, "GET", "/d?x=1")).status == 404

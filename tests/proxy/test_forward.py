@@ -386,3 +386,19 @@ async def test_proxy_pass_with_variables_names_an_upstream_block(
     assert found["target"] == "/p?to=backend"
     assert ["Host", "backend"] in found["headers"]
     assert unknown.status == 502
+
+
+async def test_add_header_on_proxied_responses(proxy: ProxyFactory, app: AppFactory) -> None:
+    upstream = await app("a")
+    extra = "add_header X-Added yes; add_header X-Always yes always;"
+    text = conf(
+        f"location / {{ proxy_pass http://127.0.0.1:{upstream.port}; {extra} }}"
+        f"location /down/ {{ proxy_pass http://127.0.0.1:1/; {extra} }}"
+    )
+    async with proxy(text) as server:
+        ok = await request(server.port(), "GET", "/x")
+        assert ok.status == 200
+        assert (ok.header("X-Added"), ok.header("X-Always")) == ("yes", "yes")
+        failed = await request(server.port(), "GET", "/down/x")
+        assert failed.status == 502
+        assert (failed.header("X-Added"), failed.header("X-Always")) == (None, "yes")

@@ -376,3 +376,40 @@ async def test_tags_are_global_to_the_store(serve: ServeFactory, autojump_clock:
         await publish(port, "ch1", b"c")
         # a new second starts the tags again
         assert (await request(port, "GET", "/poll/ch1.b1")).header("Etag") == "W/1"
+
+
+IF_CONF = config(
+    """
+        location /pub {
+            if ($arg_callback) { return 400; }
+            push_stream_publisher admin;
+            push_stream_channels_path $arg_id;
+            push_stream_store_messages on;
+        }
+        location ~ /lp/(.*) {
+            push_stream_subscriber polling;
+            push_stream_channels_path $1;
+            push_stream_message_template "~channel~:~text~";
+            if ($arg_tests = "on") { push_stream_channels_path "test_$1"; }
+            if ($arg_qs = "on") { push_stream_last_event_id "$arg_eventid"; }
+        }
+"""
+)
+
+
+async def test_if_blocks_in_push_locations_as_nginx_runs_them(serve: ServeFactory) -> None:
+    """The reference configuration's pattern: of several `if`s that hold, the last one's block
+    (inheriting from the location, not from the other `if`) serves the request; a `return` in
+    an `if` answers before any push handler."""
+    async with serve(IF_CONF) as server:
+        port = server.port()
+        await publish(port, "q", b"plain")
+        await publish(port, "test_q", b"tested")
+        only_tests = await request(port, "GET", "/lp/q.b1?tests=on")
+        assert only_tests.body == b"test_q:tested"
+        both = await request(port, "GET", "/lp/q.b1?tests=on&qs=on")
+        assert both.body == b"q:plain"  # the qs block's channels path is the location's
+        refused = await request(port, "POST", "/pub?id=q&callback=x", body=b"never")
+        assert refused.status == 400
+        again = await request(port, "GET", "/lp/q.b5")
+        assert again.body == b"q:plain"  # the refused publish stored nothing
