@@ -8,7 +8,7 @@ from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import Headers
 from pushproxy.http.exchange import Exchange
 from pushproxy.push.explain import EXPLAIN_HEADER, Explain
-from pushproxy.push.paths import RequestedChannel, channels_from_path
+from pushproxy.push.paths import RequestedChannel, channels_from_path, unescape_uri
 from pushproxy.push.runtime import PushLocation
 
 ANTI_CACHE: tuple[tuple[bytes, bytes], ...] = (
@@ -29,10 +29,11 @@ def cors(exchange: Exchange, push: PushLocation, methods: bytes) -> list[tuple[b
 def cors_headers(
     exchange: Exchange, origins: ComplexValue, methods: bytes
 ) -> list[tuple[bytes, bytes]]:
-    """CORS headers when `origins` (`push_stream_allowed_origins`) evaluates to a value."""
-    origin = exchange.evaluate_bytes(origins)
-    if not origin:
-        return []
+    """CORS headers when `origins` (`push_stream_allowed_origins`) evaluates to a value,
+    URL-unescaped as the module's complex values are (`http%3A%2F%2Fa.com` is `http://a.com`)."""
+    origin = unescape_uri(exchange.evaluate_bytes(origins))
+    if not origin or b"\r" in origin or b"\n" in origin:
+        return []  # an escaped line break would split the response: no CORS headers then
     return [
         (b"Access-Control-Allow-Origin", origin),
         (b"Access-Control-Allow-Methods", methods),
@@ -42,8 +43,7 @@ def cors_headers(
 
 # Evaluated channels paths → their channels. Clients repeat the same few paths, and the parse
 # is pure and its result immutable, so one parse serves every request of a path. Bounded: short
-# paths only, and the table is emptied when full (a miss only costs the parse).
-# Channel paths seen, parsed: a publisher or subscriber repeats its path (up to 4096 kept).
+# paths only, the 4096 most recent (a miss only costs the parse).
 _parsed = functools.lru_cache(maxsize=4096)(channels_from_path)
 _PARSED_PATH_SIZE = 256  # longer paths are parsed each time
 

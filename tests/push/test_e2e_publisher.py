@@ -216,6 +216,14 @@ async def test_cors_headers_when_allowed_origins_has_a_value(
         assert_cors(no_value, None)
         normal = await request(port, "GET", "/pub-cors-normal?id=ch1")
         assert_cors(normal, "*", "GET, POST, PUT")
+        # the value is URL-unescaped, as every complex value of the module
+        escaped = await request(port, "OPTIONS", "/pub-cors?origin=http%3A%2F%2Fb.example")
+        assert_cors(escaped, "http://b.example", "GET, POST, PUT, DELETE")
+        # an escaped line break would split the response: no CORS headers instead
+        split = await request(port, "OPTIONS", "/pub-cors?origin=a%0D%0AX-Injected:%201")
+        assert split.status == 200
+        assert_cors(split, None)
+        assert split.header("X-Injected") is None
 
 
 async def test_channel_info_on_publish_off(serve: ServeFactory, autojump_clock: MockClock) -> None:
