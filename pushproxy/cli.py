@@ -147,6 +147,15 @@ def _nginx_style(argv: Sequence[str]) -> int:
     if not (args.t or args.T):
         return process.run(options)
     result = check_file(conf, prefix=prefix)
+    if result.nginx_error is None:
+        # As nginx -t, which opens the error log and the pid file: a missing directory fails.
+        config, _ = process.read_config(options)
+        failures = process.file_failures(config, prefix, named_only=True)
+        if failures:
+            for failure in failures:
+                sys.stderr.write(f"pushproxy: [emerg] {failure}\n")
+            sys.stderr.write(f"pushproxy: configuration file {conf} test failed\n")
+            return 1
     return _print_test(result, conf, quiet=args.q, dump=args.T)
 
 

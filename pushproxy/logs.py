@@ -7,6 +7,7 @@ same place, so an unexpected exception is logged like any nginx error.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -61,9 +62,17 @@ class ErrorLog:
         if LEVELS.index(level) < self.level:
             return
         stamp = time.strftime("%Y/%m/%d %H:%M:%S")
-        output = self._output()
-        output.write(f"{stamp} [{level}] {os.getpid()}#0: {message}\n")
-        output.flush()
+        line = f"{stamp} [{level}] {os.getpid()}#0: {message}\n"
+        try:
+            output = self._output()
+            output.write(line)
+            output.flush()
+        except OSError:
+            # The file went (its directory removed, the disk full): a log line must never
+            # take the server down; it goes to the standard error instead.
+            self._stream = None
+            with contextlib.suppress(OSError):
+                sys.stderr.write(line)
 
     def emerg(self, message: str) -> None:
         self.log("emerg", message)

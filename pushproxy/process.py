@@ -163,6 +163,32 @@ def daemonize(pid_file: str, stderr_target: str | None) -> None:
     os.close(null)
 
 
+def file_failures(config: Config, prefix: str | None, *, named_only: bool = False) -> list[str]:
+    """nginx's messages for the files it opens at start (and with `-t`) and could not: the
+    error log and the pid file. Nothing is created here: a file that is not there yet is
+    judged by its directory. `named_only`: only files the configuration names (a `-t` in CI
+    must not fail for want of the default `logs/` directory where it runs)."""
+    paths = [ErrorLog.from_config(config, prefix).path]
+    if not named_only or main_value(config, "pid") is not None:
+        paths.append(pid_path(config, prefix))
+    return [failure for path in paths if path is not None and (failure := _open_failure(path))]
+
+
+def _open_failure(path: str) -> str | None:
+    try:
+        if os.path.exists(path):
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND))
+        else:
+            directory = os.path.dirname(path) or "."
+            if not os.path.isdir(directory):
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT))
+            if not os.access(directory, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+    except OSError as error:
+        return f'open() "{path}" failed ({error.errno}: {error.strerror})'
+    return None
+
+
 def write_pid(path: str) -> None:
     with open(path, "w") as handle:
         handle.write(f"{os.getpid()}\n")
@@ -225,6 +251,11 @@ def run(options: Options) -> int:
     except StartupError as error:
         for line in error.lines:
             sys.stderr.write(line + "\n")
+        return 1
+    failures = file_failures(config, options.prefix)
+    if failures:
+        for failure in failures:
+            sys.stderr.write(f"pushproxy: [emerg] {failure}\n")
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
     try:

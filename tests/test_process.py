@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pushproxy.logs import ErrorLog
+
 CONF = """daemon {daemon};
 pid {dir}/logs/test.pid;
 error_log {dir}/logs/error.log notice;
@@ -139,6 +141,39 @@ def test_config_errors_are_printed_like_nginx(tmp_path: Path) -> None:
     run = _pushproxy("-c", str(path))
     assert run.returncode == 1
     assert run.stderr == f'pushproxy: [emerg] unexpected "}}" in {path}:3\n'
+
+
+@pytest.mark.parametrize("missing", ["error_log", "pid"])
+def test_a_log_or_pid_file_in_a_missing_directory_stops_start_and_test(
+    tmp_path: Path, missing: str
+) -> None:
+    """As nginx: `-t` and the start open the error log and the pid file; a missing directory
+    is an [emerg] naming the file, and nothing starts."""
+    port = _free_port()
+    text = CONF.format(daemon="off", dir=tmp_path, port=port, greeting="one")
+    (tmp_path / "logs").mkdir()
+    wanted = f"{tmp_path}/nodir/{'error.log' if missing == 'error_log' else 'test.pid'}"
+    text = text.replace(
+        f"{tmp_path}/logs/{'error.log' if missing == 'error_log' else 'test.pid'}", wanted
+    )
+    path = tmp_path / "nginx.conf"
+    path.write_text(text)
+    message = f'pushproxy: [emerg] open() "{wanted}" failed (2: No such file or directory)\n'
+    tested = _pushproxy("-t", "-c", str(path))
+    assert tested.returncode == 1
+    assert tested.stderr == message + f"pushproxy: configuration file {path} test failed\n"
+    started = _pushproxy("-c", str(path))
+    assert started.returncode == 1
+    assert started.stderr == message
+    assert not (tmp_path / "nodir").exists()
+
+
+def test_an_error_log_that_cannot_be_written_does_not_stop_the_server(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    log = ErrorLog(str(tmp_path / "gone" / "error.log"), "info")
+    log.log("error", "upstream timed out")  # its directory is not there (removed, say)
+    assert "[error]" in capsys.readouterr().err  # the line went to the standard error
 
 
 def test_signal_without_a_pid_file(conf: tuple[Path, int]) -> None:
