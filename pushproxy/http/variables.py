@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from types import MappingProxyType
+from typing import NamedTuple
 
 from pushproxy.errors import PushProxyError
 
@@ -227,6 +228,15 @@ def _cookie(values: list[bytes], name: bytes) -> bytes | None:
     return None
 
 
+class UpstreamTry(NamedTuple):
+    """One try of a proxied request on a peer: `$upstream_addr`, `$upstream_status`,
+    `$upstream_response_time` list one value per try, as nginx does."""
+
+    addr: str
+    status: int
+    seconds: float
+
+
 class RequestVars:
     """The variables of one request. `lookup` is what `ComplexValue.evaluate` takes; `set` is
     `set $name value;`; the proxy gives `$proxy_host`/`$proxy_port` with `set_proxy`, and the
@@ -235,7 +245,7 @@ class RequestVars:
     __slots__ = (
         "_args", "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
         "_hostname", "_http_version", "_index", "_method", "_proxy", "_response",
-        "_server_name", "_started", "_target", "_tz", "_variables",
+        "_server_name", "_started", "_target", "_tz", "_upstream", "_variables",
     )  # fmt: skip
 
     def __init__(
@@ -272,6 +282,7 @@ class RequestVars:
         self._index: dict[str, list[bytes]] | None = None
         self._args: dict[str, str] | None = None
         self._cookies: dict[str, str | None] = {}
+        self._upstream: Sequence[UpstreamTry] = ()
 
     def lookup(self, name: str) -> str | None:
         """The value of `$name`; None for an unknown or unset variable (evaluated as empty)."""
@@ -302,6 +313,13 @@ class RequestVars:
 
     def respond(self, response: Response) -> None:
         self._response = response
+
+    def record_upstream(self, tries: Sequence[UpstreamTry]) -> None:
+        """The proxy's tries of this request, for `$upstream_*`."""
+        self._upstream = tries
+
+    def _upstream_list(self, text: Callable[[UpstreamTry], str]) -> str | None:
+        return ", ".join(text(one) for one in self._upstream) if self._upstream else None
 
     # computed on demand
 
@@ -403,6 +421,11 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "body_bytes_sent": lambda v: v._sent_count("body_bytes_sent"),
     "bytes_sent": lambda v: v._sent_count("bytes_sent"),
     "request_length": lambda v: v._sent_count("request_length"),
+    "upstream_addr": lambda v: v._upstream_list(lambda one: one.addr),
+    "upstream_status": lambda v: v._upstream_list(lambda one: str(one.status)),
+    "upstream_response_time": lambda v: v._upstream_list(
+        lambda one: _millis(max(0, round(one.seconds * 1000)))
+    ),
     **{str(index): _positional(index) for index in range(1, 10)},
 }
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
@@ -28,6 +28,7 @@ from pushproxy.config.complex import Lookup
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import BodyTooLarge, ClientGone, own_headers, send_soon
 from pushproxy.http.exchange import Exchange
+from pushproxy.http.variables import UpstreamTry
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.connect import (
     TIMED_OUT,
@@ -65,6 +66,7 @@ class Job:
     body: RequestBody
     lookup: Lookup
     upgrade: bool  # the client asked for a protocol switch
+    tries: list[UpstreamTry] = field(default_factory=list)  # each peer tried, as it ended
 
     def context(self, peer: Peer | None) -> str:
         """The tail nginx puts on an upstream error line."""
@@ -106,17 +108,22 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
             log.error("no live upstreams while connecting to upstream, %s", job.context(None))
             await _fail(job, 502)
             return
+        tried = trio.current_time()
         try:
-            await _try_peer(job, connector, aborts, peer, may_retry)
+            status = await _try_peer(job, connector, aborts, peer, may_retry)
         except UpstreamFailure as failure:
-            attempts.done(peer, trio.current_time(), failed=failure.counts)
+            now = trio.current_time()
+            job.tries.append(UpstreamTry(peer.name, failure.status, now - tried))
+            attempts.done(peer, now, failed=failure.counts)
             if failure.message:
                 log.error("%s, %s", failure.message, job.context(peer))
             if not may_retry(failure.condition, failure.sent, 0):
                 await _fail(job, failure.status)
                 return
             continue
-        attempts.done(peer, trio.current_time(), failed=False)
+        now = trio.current_time()
+        job.tries.append(UpstreamTry(peer.name, status, now - tried))
+        attempts.done(peer, now, failed=False)
         return
 
 
@@ -128,16 +135,18 @@ async def _fail(job: Job, status: int) -> None:
 
 async def _try_peer(
     job: Job, connector: Connector, aborts: ClientWatch, peer: Peer, may_retry: MayRetry
-) -> None:
+) -> int:
+    """The upstream's status, once its response went to the client."""
     while True:
         upstream, reused = await connector.checkout(
             job.group, peer.spec.endpoint, job.settings.connect_timeout
         )
+        attempt = _Attempt(job, connector, aborts, upstream, reused, may_retry)
         try:
-            await _Attempt(job, connector, aborts, upstream, reused, may_retry).run()
+            await attempt.run()
         except _Stale:
             continue  # the next idle connection, or in the end a new one
-        return
+        return attempt.status
 
 
 class _Attempt:
@@ -173,6 +182,7 @@ class _Attempt:
         self.error: BaseException | None = None  # what ends the attempt, raised at the end
         self.keep = False
         self.finished = False  # the whole response was read from the upstream
+        self.status = 0  # of the upstream's response head
 
     async def run(self) -> None:
         tunnel: ResponseHead | None = None
@@ -314,6 +324,7 @@ class _Attempt:
             message = f"upstream timed out {TIMED_OUT} while reading response header from upstream"
             raise UpstreamFailure("timeout", message, sent=True)
         self.head_received = True
+        self.status = head.status
         if head.status == 101:
             await self.sender_done.wait()
             if not self.job.upgrade or not self.sent_all:

@@ -198,6 +198,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         await conn.error(413, close=True, head_only=head_only)
         return
 
+    job = None
     try:
         job = _job(exchange, settings, group, url, body, lookup)
         await forward(job, runtime.connector, runtime.aborts)
@@ -205,6 +206,8 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         if conn.can_respond:
             await conn.error(413, close=True, head_only=head_only)
     finally:
+        if job is not None and isinstance(owner, RequestVars):
+            owner.record_upstream(job.tries)  # for the access log's `$upstream_*`
         await body.aclose()
 
 

@@ -3,6 +3,9 @@ keep-alive connections to upstreams."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 import trio
 from helpers import Client, request
@@ -226,3 +229,30 @@ async def test_keepalive_drops_a_cut_response(proxy: ProxyFactory, app: AppFacto
         await eventually(lambda: a.open_streams == 0)
         await names(port, 1)
     assert a.connections == 2
+
+
+async def test_upstream_variables_list_every_try(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path
+) -> None:
+    """`$upstream_addr`, `$upstream_status`, `$upstream_response_time`: one value per peer
+    tried, ", " between them; "-" in the log for a request no upstream served."""
+    dead, good = await dead_port(), await app("good")
+    log = tmp_path / "access.log"
+    http = (
+        block(f"127.0.0.1:{dead}", f"127.0.0.1:{good.port}")
+        + " log_format up '$uri|$upstream_addr|$upstream_status|$upstream_response_time';"
+        + f" access_log {log} up;"
+    )
+    text = conf('location / { proxy_pass http://backend; } location /r { return 204; }', http=http)
+    async with proxy(text) as server:
+        assert (await request(server.port(), "GET", "/x")).status == 200  # the dead one first
+        assert (await request(server.port(), "GET", "/r")).status == 204
+    first, second = log.read_text().splitlines()
+    uri, addrs, statuses, times = first.split("|")
+    assert (uri, addrs, statuses) == (
+        "/x",
+        f"127.0.0.1:{dead}, 127.0.0.1:{good.port}",
+        "502, 200",
+    )
+    assert all(re.fullmatch(r"\d+\.\d{3}", t) for t in times.split(", "))
+    assert second == "/r|-|-|-"
