@@ -11,13 +11,15 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from pushproxy.config import pcre, units
+from pushproxy.config import units
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.directive_spec import Merge, ValueType
 from pushproxy.config.directives import specs_for
+from pushproxy.config.maps import VariableMap, compile_maps
+from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 
@@ -34,6 +36,7 @@ _NOT_INHERITED = frozenset(
 
 Settings = Mapping[str, tuple[Directive, ...]]
 _EMPTY: Settings = MappingProxyType({})
+_NO_MAPS: Mapping[str, VariableMap] = MappingProxyType({})
 
 
 def _inherited(name: str) -> bool:
@@ -176,6 +179,8 @@ class Http:
     level: Level
     servers: tuple[Server, ...]
     upstreams: Mapping[str, Upstream]
+    # `map` variables by (lowercased) name
+    maps: Mapping[str, VariableMap] = field(default_factory=lambda: _NO_MAPS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -211,20 +216,6 @@ def location_parts(directive: Directive) -> tuple[str, str]:
             line=directive.end_line,
         )
     return modifier, pattern
-
-
-def compile_regex(directive: Directive, pattern: str, *, caseless: bool) -> re.Pattern[str]:
-    """A PCRE pattern as a Python regex; ConfigError (PCRE's wording where PCRE fails too)."""
-    try:
-        return re.compile(pcre.translate(pattern)[0], re.IGNORECASE if caseless else 0)
-    except re.error as error:
-        pcre_error = pcre.compile_error(pattern, caseless=caseless)
-        message = (
-            pcre_error.nginx_text(pattern)
-            if pcre_error
-            else f'regex "{pattern}" uses a PCRE feature pushproxy cannot run: {error}'
-        )
-        raise ConfigError(message, file=directive.file, line=directive.end_line) from None
 
 
 def _location(directive: Directive, parent: Level) -> Location:
@@ -363,6 +354,7 @@ def build(tree: Sequence[Directive]) -> Config:
             upstreams={
                 u.name: u for u in (_upstream(d, http_level) for d in _blocks(items, "upstream"))
             },
+            maps=compile_maps(items),
         )
     return Config(
         main=main,

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 
 from pushproxy.config import units
 from pushproxy.config.directive_spec import DirectiveSpec, ValueType
+from pushproxy.config.maps import entry_findings, map_findings
 from pushproxy.config.pcre import compile_error
 from pushproxy.config.tree import Directive
 
@@ -36,8 +37,6 @@ MESSAGES: dict[str, str] = {
     "invalid_parameter": 'invalid parameter "{value}"',
     "empty_replacement": "empty replacement",
     "unexpected_brace": 'unexpected "{{"',  # an entry of a map, types... block given a block
-    "map_parameters": "invalid number of the map parameters",
-    "map_default": "duplicate default map parameter",
     "geo_parameters": "invalid number of the geo parameters",
     "charset_map_parameters": "invalid parameters number",
     "include_arguments": 'invalid number of arguments in "include" directive',
@@ -226,27 +225,6 @@ def _if(d: Directive) -> list[tuple[str, str]]:
 _Finding = tuple[Directive, str, str]
 
 
-def _map_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
-    """ngx_http_map(): `key value` pairs; a key starting with `~` (`~*`: any case) is a regex."""
-    has_default = False
-    for entry in entries:
-        words = (entry.name, *entry.args)
-        if len(words) == 1 and entry.name in ("hostnames", "volatile"):
-            continue
-        if len(words) != 2:
-            yield entry, "E103", text("map_parameters")
-            continue
-        if entry.name == "default":
-            if has_default:
-                yield entry, "E107", text("map_default")
-            has_default = True
-        elif entry.name.startswith("~"):
-            caseless = entry.name.startswith("~*")
-            pattern = entry.name[2:] if caseless else entry.name[1:]
-            for code, message in regex_errors(pattern, caseless=caseless):
-                yield entry, code, message
-
-
 def _geo_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
     for entry in entries:
         if not entry.args and entry.name in ("ranges", "proxy_recursive"):
@@ -280,7 +258,7 @@ def _charset_map_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
 
 
 _ENTRY_CHECKS: dict[str, Callable[[Sequence[Directive]], Iterator[_Finding]]] = {
-    "map": _map_entries,
+    "map": entry_findings,
     "geo": _geo_entries,
     "types": _types_entries,
     "split_clients": _split_clients_entries,
@@ -317,4 +295,5 @@ HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]
     ("ngx_http_core_module", "server_name"): _server_name,
     ("ngx_http_rewrite_module", "rewrite"): _rewrite,
     ("ngx_http_rewrite_module", "if"): _if,
+    ("ngx_http_map_module", "map"): map_findings,
 }

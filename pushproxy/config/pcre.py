@@ -14,6 +14,9 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pushproxy.config.tree import Directive
+from pushproxy.errors import ConfigError
+
 _NAMED_GROUP = re.compile(r"\(\?(?:<(?![=!])|')")
 
 
@@ -166,3 +169,18 @@ def compile_error(pattern: str, *, caseless: bool = False) -> PcreError | None:
                     offset = origin[min(offset, len(origin) - 1)]
                 return PcreError(message=message, offset=offset)
     return None
+
+
+def compile_regex(directive: Directive, pattern: str, *, caseless: bool) -> re.Pattern[str]:
+    """A PCRE pattern as a Python regex; ConfigError at the directive (PCRE's wording where
+    PCRE fails too)."""
+    try:
+        return re.compile(translate(pattern)[0], re.IGNORECASE if caseless else 0)
+    except re.error as error:
+        pcre_error = compile_error(pattern, caseless=caseless)
+        message = (
+            pcre_error.nginx_text(pattern)
+            if pcre_error
+            else f'regex "{pattern}" uses a PCRE feature pushproxy cannot run: {error}'
+        )
+        raise ConfigError(message, file=directive.file, line=directive.end_line) from None

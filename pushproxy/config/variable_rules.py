@@ -59,6 +59,8 @@ _BUILTIN = frozenset((
     "geoip_city_country_name", "geoip_region", "geoip_region_name", "geoip_city",
     "geoip_postal_code", "geoip_latitude", "geoip_longitude", "geoip_dma_code", "geoip_area_code",
 ))
+# Of those, the ones `set` and `map` may take over (NGX_HTTP_VAR_CHANGEABLE).
+_CHANGEABLE = frozenset(("args", "limit_rate", "uid_reset"))
 # NGX_HTTP_VAR_PREFIX variables: any name that starts with one of these exists.
 _PREFIXES = (
     "http_", "sent_http_", "sent_trailer_", "cookie_", "arg_", "upstream_http_",
@@ -108,6 +110,13 @@ _REGEX_PAIRS = ("proxy_redirect", "proxy_cookie_domain", "proxy_cookie_path",
 _SCRIPT_VARIABLE = re.compile(r"\$(?:[1-9]|\{(\w*)\}|(\w*))", re.ASCII)
 _LOG_VARIABLE = re.compile(r"\$(?:\{(\w*)\}|(\w*))", re.ASCII)
 _NAMED_GROUP = re.compile(r"(?<!\\)\(\?P<(\w+)>")
+
+
+def is_fixed_builtin(name: str) -> bool:
+    """A variable a module defines that `set` or `map` cannot define again: nginx says
+    `the duplicate "name" variable`."""
+    lowered = name.lower()
+    return lowered in _BUILTIN and lowered not in _CHANGEABLE
 
 
 def _names(pattern: re.Pattern[str], text: str) -> Iterator[str]:

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from pushproxy.config.model import Location, Server, compile_regex
+from pushproxy.config.model import Location, Server
+from pushproxy.config.pcre import compile_regex
 from pushproxy.http.variables import NO_CAPTURES, BadRequest, Captures, Headers, RequestTarget
 
 # A location ending in `/` with one of these answers a request for its name without the slash

@@ -263,6 +263,7 @@ class HttpServer:
             host=host,
             captures=server.captures,
             clock=push.clock,
+            maps=site.maps,
         )
         exchange = Exchange(
             conn=conn,

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from pushproxy.config.maps import VariableMap
 from pushproxy.config.model import Config, Level, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_size
 from pushproxy.http.addheader import AddedHeaders
@@ -101,6 +102,7 @@ class Site:
     added: Mapping[int, AddedHeaders]  # by id() of the location, for those with `add_header`
     rewrite: RewritePhase
     max_connections: int  # worker_connections
+    maps: Mapping[str, VariableMap]  # the http block's `map` variables, compiled at load
 
     @classmethod
     def build(cls, config: Config) -> Site:
@@ -116,6 +118,7 @@ class Site:
                 added={},
                 rewrite=RewritePhase(),
                 max_connections=_worker_connections(config),
+                maps={},
             )
         listens: dict[ListenKey, None] = {}
         for server in http.servers:
@@ -141,6 +144,7 @@ class Site:
             added=added,
             rewrite=RewritePhase(),
             max_connections=_worker_connections(config),
+            maps=http.maps,
         )
 
 

@@ -8,6 +8,7 @@ configuration's do (UTF-8, undecodable bytes kept as surrogates), so they encode
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -16,9 +17,15 @@ from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import NamedTuple
 
+from pushproxy.config.maps import VariableMap
 from pushproxy.errors import PushProxyError
 
 Headers = Sequence[tuple[bytes, bytes]]
+_NO_MAPS: Mapping[str, VariableMap] = MappingProxyType({})
+# ngx_http_variable_depth: how deep variables may be worked out inside one another (a map
+# whose value uses itself, directly or not, stops there)
+_MAP_DEPTH = 100
+log = logging.getLogger("pushproxy")
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _HEX = {ord(c): int(c, 16) for c in "0123456789abcdefABCDEF"}
@@ -244,8 +251,8 @@ class RequestVars:
 
     __slots__ = (
         "_args", "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
-        "_hostname", "_http_version", "_index", "_method", "_proxy", "_response",
-        "_server_name", "_started", "_target", "_tz", "_upstream", "_variables",
+        "_hostname", "_http_version", "_index", "_map_depth", "_maps", "_method", "_proxy",
+        "_response", "_server_name", "_started", "_target", "_tz", "_upstream", "_variables",
     )  # fmt: skip
 
     def __init__(
@@ -263,6 +270,7 @@ class RequestVars:
         started: float | None = None,
         clock: Callable[[], float] = time.time,
         tz: tzinfo | None = None,
+        maps: Mapping[str, VariableMap] = _NO_MAPS,
     ) -> None:
         self._method = _text(method)
         self._target = target
@@ -283,12 +291,17 @@ class RequestVars:
         self._args: dict[str, str] | None = None
         self._cookies: dict[str, str | None] = {}
         self._upstream: Sequence[UpstreamTry] = ()
+        self._maps = maps
+        self._map_depth = 0  # maps being worked out, one inside another
 
     def lookup(self, name: str) -> str | None:
         """The value of `$name`; None for an unknown or unset variable (evaluated as empty)."""
         value = self._variables.get(name)
         if value is not None:
             return value
+        mapped = self._maps.get(name) if self._maps else None
+        if mapped is not None:
+            return self._map(mapped)
         getter = _GETTERS.get(name)
         if getter is not None:
             return getter(self)
@@ -320,6 +333,24 @@ class RequestVars:
 
     def _upstream_list(self, text: Callable[[UpstreamTry], str]) -> str | None:
         return ", ".join(text(one) for one in self._upstream) if self._upstream else None
+
+    def _map(self, mapped: VariableMap) -> str | None:
+        """A `map` variable: worked out on first use and kept for the request (unless
+        `volatile`). A regex variant's captures become the request's, as in nginx."""
+        if self._map_depth >= _MAP_DEPTH:
+            log.error('cycle while evaluating variable "%s"', mapped.name)
+            return None  # nginx gives up at the same depth; the value is then empty
+        self._map_depth += 1
+        try:
+            value, match = mapped.find(mapped.source.evaluate(self.lookup))
+            if match is not None and match.re.groups:
+                self.add_captures(Captures(match.groups(""), MappingProxyType(match.groupdict(""))))
+            result = value.evaluate(self.lookup)
+        finally:
+            self._map_depth -= 1
+        if not mapped.volatile:
+            self._variables[mapped.name] = result
+        return result
 
     # computed on demand
 
