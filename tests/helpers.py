@@ -1,13 +1,39 @@
 """Test clients that talk to a real server over real sockets: an h11 client that keeps
-chunk boundaries, a raw-bytes reader, and an EventSource parser."""
+chunk boundaries, a raw-bytes reader, and an EventSource parser; and the variables of a plain
+request to example.com, for the pure tests of what reads them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import h11
 import trio
+
+from pushproxy.config.maps import VariableMap
+from pushproxy.http.variables import ConnectionInfo, RequestVars, parse_target
+
+
+def request_vars(
+    target: str = "/",
+    headers: Sequence[tuple[bytes, bytes]] = (),
+    maps: Mapping[str, VariableMap] = MappingProxyType({}),
+) -> RequestVars:
+    """The variables of `GET target` to example.com from 127.0.0.1 (Host first, then
+    `headers`), with these `map`s."""
+    return RequestVars(
+        method=b"GET",
+        target=parse_target(target.encode()),
+        http_version=b"1.1",
+        headers=[(b"host", b"example.com"), *headers],
+        connection=ConnectionInfo(
+            remote_addr="127.0.0.1", remote_port=5, server_addr="127.0.0.1", server_port=80
+        ),
+        server_name="example.com",
+        host="example.com",
+        maps=maps,
+    )
 
 
 def header_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:

@@ -9,30 +9,19 @@ from pathlib import Path
 
 import pytest
 from conftest import ServeFactory
-from helpers import request
+from helpers import request, request_vars
 
 from pushproxy.config.complex import compile_value
 from pushproxy.config.maps import compile_maps
 from pushproxy.config.parse import parse_text
-from pushproxy.http.variables import Captures, ConnectionInfo, RequestVars, parse_target
+from pushproxy.http.variables import Captures, RequestVars
 
 
 def with_maps(
     maps: str, target: str = "/", headers: tuple[tuple[bytes, bytes], ...] = ()
 ) -> RequestVars:
     (http,) = parse_text(f"http {{ {maps} }}")
-    return RequestVars(
-        method=b"GET",
-        target=parse_target(target.encode()),
-        http_version=b"1.1",
-        headers=[(b"host", b"example.com"), *headers],
-        connection=ConnectionInfo(
-            remote_addr="127.0.0.1", remote_port=5, server_addr="127.0.0.1", server_port=80
-        ),
-        server_name="example.com",
-        host="example.com",
-        maps=compile_maps(http.block or ()),
-    )
+    return request_vars(target, headers, compile_maps(http.block or ()))
 
 
 UPGRADE = "map $http_upgrade $connection_upgrade { default upgrade; '' close; }"

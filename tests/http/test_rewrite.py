@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import pytest
 from conftest import ServeFactory
-from helpers import request
+from helpers import request, request_vars
 
 from pushproxy.config.parse import parse_text
 from pushproxy.http.rewrite import compile_condition
-from pushproxy.http.variables import ConnectionInfo, RequestVars, parse_target
+from pushproxy.http.variables import RequestVars
 
 
-def _vars(target: str = "/p?a=1&b=&z=0", headers: tuple[tuple[bytes, bytes], ...] = ()) -> (
-    RequestVars
-):
-    return RequestVars(
-        method=b"GET",
-        target=parse_target(target.encode()),
-        http_version=b"1.1",
-        headers=[(b"host", b"example.com"), *headers],
-        connection=ConnectionInfo(
-            remote_addr="127.0.0.1", remote_port=5, server_addr="127.0.0.1", server_port=80
-        ),
-        server_name="example.com",
-        host="example.com",
-    )
+def _vars(target: str = "/p?a=1&b=&z=0") -> RequestVars:
+    return request_vars(target)
 
 
 @pytest.mark.parametrize(
