@@ -77,6 +77,13 @@ def _with_conditions(
             pending.extend(current.conditions)
 
 
+def _reframed(location: Location, kind: LocationType) -> bool:
+    """A WebSocket `if` block, whose header and footer (inherited: the templates are not
+    allowed in `if`) the module frames twice; see `LocationTemplates.build`."""
+    directive = location.directive
+    return kind is LocationType.WEBSOCKET and directive is not None and directive.name == "if"
+
+
 class Stoppable(Protocol):
     """A running subscriber session a server stop ends (a cancel scope is one)."""
 
@@ -122,7 +129,9 @@ class PushRuntime:
         locations: dict[int, PushLocation] = {}
         for location, kind in _with_conditions(found):
             settings = location_settings(location, kind, main)
-            templates = LocationTemplates.build(settings, registry)
+            templates = LocationTemplates.build(
+                settings, registry, reframed=_reframed(location, kind)
+            )
             default_type = location.level.arg("default_type")
             locations[id(location)] = PushLocation(
                 settings=settings,

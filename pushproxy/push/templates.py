@@ -296,7 +296,16 @@ class LocationTemplates:
     )
 
     @classmethod
-    def build(cls, location: LocationSettings, registry: TemplateRegistry) -> LocationTemplates:
+    def build(
+        cls,
+        location: LocationSettings,
+        registry: TemplateRegistry,
+        *,
+        reframed: bool = False,
+    ) -> LocationTemplates:
+        """`reframed`: a WebSocket `if` block, whose inherited header and footer the module
+        frames a second time (its merge frames the location's framed values again, PROTOCOL
+        §10.7; eventsource has a guard, WebSocket none)."""
         mode = RenderMode.for_location(location.type)
         header, source, footer = (
             location.header_template,
@@ -310,6 +319,9 @@ class LocationTemplates:
         elif mode is RenderMode.WEBSOCKET:
             header = websocket_text_frame(header) if header else b""
             footer = websocket_text_frame(footer) if footer else b""
+            if reframed:
+                header = websocket_text_frame(header) if header else b""
+                footer = websocket_text_frame(footer) if footer else b""
         return cls(mode=mode, header=header, footer=footer, message=registry.add(source, mode))
 
     def render(self, message: Message) -> bytes:

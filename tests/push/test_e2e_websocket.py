@@ -60,6 +60,14 @@ http {
             push_stream_footer_template "FOOTER_TEMPLATE";
             push_stream_message_template "~id~:~text~";
         }
+        location ~ /ws-if/(.*)? {
+            push_stream_subscriber websocket;
+            push_stream_channels_path $1;
+            push_stream_header_template "HH";
+            push_stream_footer_template "FF";
+            push_stream_subscriber_connection_ttl 1s;
+            if ($arg_x) { push_stream_channels_path x_$1; }
+        }
         location ~ /ws-ttl/(.*)? {
             push_stream_subscriber websocket;
             push_stream_channels_path $1;
@@ -223,6 +231,26 @@ async def test_handshake_then_header_template_frame(
         assert await raw.read(17) == b"\x81\x0fHEADER_TEMPLATE"
         await wait_subscribers(server, b"ch1", 1)
         await raw.aclose()
+        await wait_connections(server, 0)
+
+
+async def test_an_if_block_frames_an_inherited_header_twice(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    """PROTOCOL §10.7: the module frames the header and footer of a WebSocket `if` block (they
+    are the location's: the templates are not allowed in `if`) a second time."""
+    async with serve(CONF) as server:
+        port = server.port()
+        plain = await upgrade(port, "/ws-if/a")
+        inside = await upgrade(port, "/ws-if/a?x=1")
+        assert await plain.read(4) == b"\x81\x02HH"
+        assert await inside.read(6) == b"\x81\x04\x81\x02HH"
+        await wait_subscribers(server, b"x_a", 1)  # the block's channels path
+        # The TTL ends both: footer, then close.
+        assert await plain.read(4) == b"\x81\x02FF"
+        assert await inside.read(6) == b"\x81\x04\x81\x02FF"
+        for raw in (plain, inside):
+            await raw.aclose()
         await wait_connections(server, 0)
 
 
