@@ -70,14 +70,19 @@ class Job:
 
     def context(self, peer: Peer | None) -> str:
         """The tail nginx puts on an upstream error line."""
-        look = self.lookup
         upstream = ""
         if peer is not None:
             upstream = f', upstream: "{self.scheme}://{peer.name}{self.target.decode("latin-1")}"'
-        return (
-            f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
-            f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
-        )
+        return request_context(self.lookup, upstream)
+
+
+def request_context(look: Lookup, upstream: str = "") -> str:
+    """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
+    about a request with (`upstream`, when given, goes before the host)."""
+    return (
+        f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
+        f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
+    )
 
 
 class _Stale(Exception):

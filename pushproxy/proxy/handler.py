@@ -18,7 +18,7 @@ from pushproxy.http.variables import RequestVars, parse_target
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
-from pushproxy.proxy.forward import Job, forward
+from pushproxy.proxy.forward import Job, forward, request_context
 from pushproxy.proxy.request import build_headers, request_head, upstream_target
 from pushproxy.proxy.settings import ProxySettings
 from pushproxy.proxy.upstream import UpstreamGroup, Upstreams
@@ -151,19 +151,25 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         try:
             url = parse_proxy_url(text)
         except ValueError as error:
-            log.error("%s", error)
+            log.error("%s, %s", error, request_context(exchange.lookup))
             await conn.error(500, head_only=head_only)
             return
         group = runtime.upstreams.for_url(url, resolve=False)
         if group is None:
-            log.error('no resolver defined to resolve "%s"', url.host)
+            log.error(
+                'no resolver defined to resolve %s, %s', url.host, request_context(exchange.lookup)
+            )
             await conn.error(502, head_only=head_only)
             return
     if url is None or group is None:
         await conn.error(404, head_only=head_only)
         return
     if url.scheme != "http":
-        log.error('"%s": only http:// upstreams are supported', url.source)
+        log.error(
+            '"%s": only http:// upstreams are supported, %s',
+            url.source,
+            request_context(exchange.lookup),
+        )
         await conn.error(502, head_only=head_only)
         return
 

@@ -402,3 +402,20 @@ async def test_add_header_on_proxied_responses(proxy: ProxyFactory, app: AppFact
         failed = await request(server.port(), "GET", "/down/x")
         assert failed.status == 502
         assert (failed.header("X-Added"), failed.header("X-Always")) == (None, "yes")
+
+
+async def test_errors_before_any_upstream_end_with_the_request_context(
+    proxy: ProxyFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As nginx's error lines: `, client: ..., server: ..., request: "...", host: "..."`."""
+    text = conf(
+        "location /name/ { proxy_pass http://$arg_host; }"
+        "location /empty/ { proxy_pass http://$arg_none; }"
+    )
+    async with proxy(text) as server:
+        assert (await request(server.port(), "GET", "/name/?host=app.invalid")).status == 502
+        assert (await request(server.port(), "GET", "/empty/")).status == 500
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert lines[0].startswith("no resolver defined to resolve app.invalid, client: 127.0.0.1,")
+    assert 'request: "GET /name/?host=app.invalid HTTP/1.1"' in lines[0]
+    assert 'request: "GET /empty/ HTTP/1.1"' in lines[1]
