@@ -127,6 +127,33 @@ def test_value_rows_carry_nginx_values_and_bounds() -> None:
     assert proxy_next_upstream.slot is None  # bitmask slots may repeat
 
 
+def test_enum_and_bitmask_rows_list_their_values() -> None:
+    # an empty list would make nginx's every accepted value an `invalid value` error
+    for spec in ALL_SPECS:
+        if spec.value in (ValueType.ENUM, ValueType.BITMASK):
+            assert spec.values, spec.name
+        elif spec.values:
+            assert spec.value is not None, spec.name
+
+
+_IGNORE_HEADERS = ("X-Accel-Redirect", "X-Accel-Expires", "X-Accel-Limit-Rate",
+                   "X-Accel-Buffering", "X-Accel-Charset", "Expires", "Cache-Control",
+                   "Set-Cookie", "Vary")
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [*((f"{m}_ignore_headers", _IGNORE_HEADERS)
+       for m in ("proxy", "fastcgi", "grpc", "scgi", "uwsgi")),
+     *((f"{m}_cache_methods", ("GET", "HEAD", "POST"))
+       for m in ("proxy", "fastcgi", "scgi", "uwsgi"))],
+)
+def test_upstream_bitmask_values(name: str, values: tuple[str, ...]) -> None:
+    spec = _one(name, Ctx.LOCATION)
+    assert spec.value is ValueType.BITMASK
+    assert spec.values == values
+
+
 @pytest.mark.parametrize(
     ("name", "context", "value"),
     [("client_max_body_size", Ctx.HTTP, ValueType.OFFSET),

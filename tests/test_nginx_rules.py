@@ -292,6 +292,9 @@ def test_bitmask_may_repeat() -> None:
         (d("push_stream_message_ttl", "soon"), '"push_stream_message_ttl" directive invalid value'),
         (d("push_stream_max_channel_id_length", "x"),
          '"push_stream_max_channel_id_length" directive invalid number'),
+        (d("proxy_ignore_headers", "Expires", "X-Accel-Nothing"),
+         'invalid value "X-Accel-Nothing"'),
+        (d("proxy_cache_methods", "GET", "PUT"), 'invalid value "PUT"'),
     ],
 )
 def test_http_values(directive: Directive, message: str) -> None:
@@ -303,7 +306,12 @@ def test_http_values(directive: Directive, message: str) -> None:
     [d("client_max_body_size", "2g"), d("send_timeout", "1h 30m"), d("gzip_comp_level", "9"),
      d("gzip_proxied", "expired", "no-cache"), d("keepalive_timeout", "75s", "60"),
      d("large_client_header_buffers", "4", "16k"), d("gzip_http_version", "1.0"),
-     d("push_stream_store_messages", "ON")],
+     d("push_stream_store_messages", "ON"),
+     d("proxy_ignore_headers", "X-Accel-Expires", "Expires", "Cache-Control", "Set-Cookie"),
+     d("fastcgi_ignore_headers", "X-Accel-Redirect", "X-Accel-Limit-Rate", "X-Accel-Buffering",
+       "X-Accel-Charset", "Vary"),
+     d("uwsgi_ignore_headers", "set-cookie", "VARY"),  # nginx compares without case
+     d("proxy_cache_methods", "GET", "HEAD", "POST"), d("scgi_cache_methods", "get", "post")],
 )
 def test_http_values_accepted(directive: Directive) -> None:
     assert errors(http(directive)) == []
@@ -503,7 +511,7 @@ def test_ignored_directive_notice() -> None:
 
 def test_no_notice_for_honoured_and_push_directives() -> None:
     tree = http(d("gzip", "on"), d("push_stream_shared_memory_size", "32m"), server(
-        d("listen", "80"), location("/", block=[d("proxy_pass", "http://a")]),
+        d("listen", "80"), location("/", block=[d("proxy_pass", "http://127.0.0.1")]),
     ))
     assert validate(tree) == []
 

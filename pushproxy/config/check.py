@@ -72,9 +72,13 @@ def _in_reading_order(
             order.setdefault((directive.file, directive.end_line), len(order))
             if directive.block:
                 number(directive.block)
+            if directive.close_line:
+                order.setdefault((directive.file, directive.close_line), len(order))
 
     number(tree)
-    return sorted(diagnostics, key=lambda d: order.get(d.nginx_file_line, len(order)))
+    return sorted(
+        diagnostics, key=lambda d: order.get(d.nginx_order or d.nginx_file_line, len(order))
+    )
 
 
 def _run(passes: Sequence[Pass], tree: Sequence[Directive], stopped: bool) -> list[Diagnostic]:

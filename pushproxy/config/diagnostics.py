@@ -40,6 +40,7 @@ CODES: tuple[Code, ...] = (
     Code(code="E113", severity=Severity.ERROR, title="unknown variable"),
     Code(code="E201", severity=Severity.ERROR, title="push stream validation"),
     Code(code="E301", severity=Severity.ERROR, title="capture not defined by the location regex"),
+    Code(code="E302", severity=Severity.ERROR, title="configuration pushproxy cannot run"),
     Code(code="W301", severity=Severity.WARNING, title="location can never match"),
     Code(code="W302", severity=Severity.WARNING, title="listen clash"),
     Code(code="W303", severity=Severity.WARNING, title="shared memory too small"),
@@ -60,6 +61,8 @@ class Diagnostic:
     whether nginx stops there (an error logged at `warn` can be fatal, and some `error` lines
     are only logged before the fatal one). `nginx_place` is where nginx reports it when that
     differs from where the problem stands (checks nginx makes when a block closes).
+    `nginx_order` is where nginx's reading was when it made the check, when it reports the
+    finding elsewhere (the http block's end, for `host not found in upstream`).
     """
 
     code: str
@@ -72,6 +75,7 @@ class Diagnostic:
     nginx_fatal: bool = True
     nginx_place: tuple[str, int] | None = None
     nginx_message: str | None = None  # nginx's text where `message` says it more clearly
+    nginx_order: tuple[str, int] | None = None
 
     @property
     def nginx_file_line(self) -> tuple[str, int]:

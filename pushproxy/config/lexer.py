@@ -85,13 +85,14 @@ def tokens(text: str, scan: re.Pattern[str]) -> Iterator[Token]:
     while pos <= size:
         for match in scan.finditer(text, pos):
             kind = match.lastgroup
+            # judged before an unclosed quote: in `"a"";`, the second `"` is the error
+            if pos == quote_end and pos < size and text[pos] not in AFTER_QUOTE_OK:
+                raise LexError(f'unexpected "{one_byte(text[pos])}"', pos)
             if match.start() != pos:  # nothing matched at pos: an unclosed quote or final "\\"
                 raise _unclosed(text, pos)
             if kind is None:
                 yield ("$END", "", size)
                 return
-            if pos == quote_end and match.start(kind) == pos and text[pos] not in AFTER_QUOTE_OK:
-                raise LexError(f'unexpected "{one_byte(text[pos])}"', pos)
             value = match.group(kind)
             pos = match.end()
             if len(value) >= _MAY_BE_TOO_LONG:

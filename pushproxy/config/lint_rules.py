@@ -2,7 +2,6 @@
 cannot do what their author meant.
 
 - E301 a `$N` or named capture that the location's regex does not define;
-- E112 `proxy_pass` to a name that is neither an upstream block nor a resolvable host;
 - W301 a regex location that can never be chosen (a copy of, or after, a catch-all regex);
 - W302 the same server name twice on one address (nginx only warns and ignores the second);
 - W303 message storage limits that the shared memory cannot hold.
@@ -15,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pushproxy.config import units
 from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.diagnostics import Diagnostic
-from pushproxy.config.model import Config, Http, Listen, Location, build, walk_locations
+from pushproxy.config.model import Http, Listen, Location, build
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 
@@ -29,7 +28,6 @@ _COMPLEX_DIRECTIVES = frozenset(
     }
 )  # fmt: skip
 _CATCH_ALL = frozenset({"", ".", ".*", "^", "^.*", "^.*$", "/", "^/", "^/.*", "^/.*$", "(.*)"})
-_PROXY_SCHEMES = ("http://", "https://")
 _DEFAULT_BODY_LIMIT = 1024 * 1024  # client_max_body_size default: the largest message
 
 
@@ -185,43 +183,6 @@ def _listen_clashes(http: Http) -> list[Diagnostic]:
     return found
 
 
-def _unknown_upstreams(config: Config, http: Http) -> list[Diagnostic]:
-    found = []
-    for server in http.servers:
-        for location in walk_locations(server.locations):
-            for directive in location.level.own.get("proxy_pass", ()):
-                if not directive.args or "$" in directive.args[0]:
-                    continue
-                target = directive.args[0]
-                for scheme in _PROXY_SCHEMES:
-                    target = target.removeprefix(scheme)
-                host = (
-                    target.split("/", 1)[0].rsplit(":", 1)[0]
-                    if not target.startswith("[")
-                    else target
-                )
-                if (
-                    host in http.upstreams
-                    or "." in host
-                    or ":" in host
-                    or host in ("localhost", "unix")
-                    or target.startswith("unix:")
-                ):
-                    continue
-                found.append(
-                    Diagnostic(
-                        code="E112",
-                        message=f'host not found in upstream "{target.split("/", 1)[0]}"',
-                        file=directive.file,
-                        line=directive.end_line,
-                        column=directive.column,
-                        hint=f"define `upstream {host} {{ server HOST:PORT; }}` in the http block",
-                        nginx_level=None,
-                    )
-                )
-    return found
-
-
 def _memory_budget(http: Http) -> list[Diagnostic]:
     level = http.level
     shm = level.last("push_stream_shared_memory_size")
@@ -261,6 +222,5 @@ def validate(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnost
     for server in http.servers:
         found.extend(_capture_checks(server.locations, None))
         found.extend(_unreachable_regexes(server.locations))
-    found.extend(_unknown_upstreams(config, http))
     found.extend(_memory_budget(http))
     return found

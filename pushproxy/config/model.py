@@ -303,6 +303,11 @@ def _server(directive: Directive, http: Level) -> Server:
     )
 
 
+def _count(text: str | None, default: int) -> int:
+    """A number parameter of an upstream server; an invalid one is `check`'s to report."""
+    return int(text) if text is not None and text.isascii() and text.isdigit() else default
+
+
 def _upstream_server(directive: Directive) -> UpstreamServer:
     params: dict[str, str] = {}
     flags: set[str] = set()
@@ -315,8 +320,8 @@ def _upstream_server(directive: Directive) -> UpstreamServer:
     return UpstreamServer(
         directive=directive,
         address=directive.args[0] if directive.args else "",
-        weight=int(params.get("weight", "1")),
-        max_fails=int(params.get("max_fails", "1")),
+        weight=_count(params.get("weight"), 1) or 1,
+        max_fails=_count(params.get("max_fails"), 1),
         fail_timeout=params.get("fail_timeout", "10s"),
         backup="backup" in flags,
         down="down" in flags,

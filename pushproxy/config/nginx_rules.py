@@ -3,8 +3,10 @@
 `validate()` walks the spliced tree the way nginx's ngx_conf_parse()/ngx_conf_handler() do:
 for each directive, in order, the name is looked up, then its context, its `;` or `{`, its
 argument count, its duplicate slot and its value, then the block is entered. Checks nginx
-makes when a block ends (duplicate locations after `http {}`, empty upstreams, servers
-without `listen`) come after that block's own findings, and the `events` check comes last.
+makes when a block ends (unresolvable `proxy_pass` hosts and duplicate locations after
+`http {}`, empty upstreams, servers without `listen`) come after that block's own findings, and
+the `events` check comes last. Particular handlers' checks (listen, error_log, log formats,
+upstreams, proxy_pass) are `nginx_handlers`.
 nginx stops at the first error; the list goes on, so that one run shows every problem.
 Each finding sits on the directive's `end_line`, where nginx's reader was when it judged.
 """
@@ -19,6 +21,15 @@ from pushproxy.config.directive_spec import Ctx, DirectiveSpec, arity_accepts
 from pushproxy.config.directives import spec_in, specs_for, third_party_module
 from pushproxy.config.directives_ignored import ignored_effect
 from pushproxy.config.model import split_location
+from pushproxy.config.nginx_handlers import (
+    HTTPS_HINT,
+    TEXTS,
+    UNKNOWN_HOST_HINT,
+    Declared,
+    Place,
+    placed_findings,
+    unknown_upstream_hosts,
+)
 from pushproxy.config.nginx_values import (
     HANDLER_CHECKS,
     VALUE_CHECKS,
@@ -35,9 +46,12 @@ _CORE = "ngx_http_core_module"
 
 
 def _at(directive: Directive, code: str, message: str, *, level: str | None = "emerg",
-        hint: str | None = None) -> Diagnostic:
+        hint: str | None = None, order: tuple[str, int] | None = None) -> Diagnostic:
     return Diagnostic(code=code, message=message, file=directive.file, line=directive.end_line,
-                      column=directive.column, hint=hint, nginx_level=level)
+                      column=directive.column, hint=hint, nginx_level=level, nginx_order=order)
+
+
+_HINTS = {"E302": HTTPS_HINT}
 
 
 # ---- walker state
@@ -65,9 +79,11 @@ _LOCATION_KINDS = {
 
 
 class _Walker:
-    def __init__(self) -> None:
+    def __init__(self, *, complete: bool) -> None:
         self.found: list[Diagnostic] = []
         self.servers: list[list[_Location]] = []
+        self.declared = Declared()
+        self.complete = complete  # reading reached the end: blocks without close_line closed
 
     def block(self, items: Sequence[Directive], scope: _Scope) -> None:
         slots: dict[str, Directive] = {}
@@ -139,6 +155,10 @@ class _Walker:
         if handler is not None:
             for code, message in handler(d):
                 self.found.append(_at(d, code, message))
+        kind = scope.location.kind if scope.location is not None else None
+        place = Place(scope.context, kind)
+        for code, message in placed_findings(spec.module, d, place, self.declared):
+            self.found.append(_at(d, code, message, hint=_HINTS.get(code)))
         return None
 
     def location(self, d: Directive, scope: _Scope) -> _Location | None:
@@ -181,6 +201,7 @@ class _Walker:
         inner = _Scope(context=spec.block, ignored=ignored)
         if spec.block is Ctx.HTTP:
             self.servers = []
+            self.declared = Declared()
         elif spec.block is Ctx.SERVER:
             inner = _Scope(context=Ctx.SERVER, locations=[], ignored=ignored)
             if inner.locations is not None:
@@ -195,9 +216,16 @@ class _Walker:
     def block_end(self, spec: DirectiveSpec, d: Directive) -> None:
         """Checks nginx makes once a block has been read."""
         assert d.block is not None
-        if spec.block is Ctx.HTTP:
+        if spec.block is Ctx.HTTP and (d.close_line or self.complete):
+            # ngx_http_block(): the upstreams' init_main_conf, then the location trees
+            order = (d.file, d.close_line) if d.close_line else None
+            for host, proxy_pass in unknown_upstream_hosts(self.declared):
+                self.found.append(_at(
+                    proxy_pass, "E112", TEXTS["host_not_found"].format(value=host),
+                    hint=UNKNOWN_HOST_HINT.format(host=host), order=order,
+                ))
             for locations in self.servers:
-                self.found.extend(_duplicate_locations(locations))
+                self.found.extend(_duplicate_locations(locations, order))
         elif spec.block in (Ctx.UPSTREAM, Ctx.STREAM_UPSTREAM):
             if not any(child.name == "server" for child in d.block):
                 # nginx reports it on the line of the closing brace, which the tree lacks
@@ -216,7 +244,9 @@ def _last_line(d: Directive) -> int:
     return max((_last_line(child) for child in d.block or ()), default=d.end_line)
 
 
-def _duplicate_locations(locations: list[_Location]) -> Iterator[Diagnostic]:
+def _duplicate_locations(
+    locations: list[_Location], order: tuple[str, int] | None
+) -> Iterator[Diagnostic]:
     """ngx_http_init_static_location_trees(): exact and prefix locations sorted by name,
     nested levels first; a second exact, or a second prefix, of one name is a duplicate."""
     ordered = sorted(
@@ -224,12 +254,13 @@ def _duplicate_locations(locations: list[_Location]) -> Iterator[Diagnostic]:
         key=lambda loc: (loc.name.encode(), loc.kind != "exact"),
     )
     for loc in ordered:
-        yield from _duplicate_locations(loc.children)
+        yield from _duplicate_locations(loc.children, order)
     seen: set[tuple[str, str]] = set()
     for loc in ordered:
         key = (loc.kind, loc.name)
         if key in seen:
-            yield _at(loc.directive, "E109", text("duplicate_location", name=loc.name))
+            yield _at(loc.directive, "E109", text("duplicate_location", name=loc.name),
+                      order=order)
         seen.add(key)
 
 
@@ -239,7 +270,7 @@ def validate(tree: Sequence[Directive], *, complete: bool = True) -> list[Diagno
     `complete=False` says reading stopped early (a syntax error). The missing `events` check,
     made after everything else (also after the http block's variables), is `missing_events`.
     """
-    walker = _Walker()
+    walker = _Walker(complete=complete)
     walker.block(tree, _Scope(context=Ctx.MAIN))
     return walker.found
 

@@ -1,7 +1,8 @@
 """Regular expressions as nginx compiles them: PCRE2 syntax, PCRE2's error texts.
 
-Python's `re` stands in for PCRE2. Named groups are translated first (`(?<n>..)`, `(?'n'..)`
-become `(?P<n>..)`). When `re` fails, its error is reported only if it is one of the cases
+Python's `re` stands in for PCRE2. Patterns are translated first: named groups (`(?<n>..)`,
+`(?'n'..)` become `(?P<n>..)`) and POSIX classes inside character classes (`[[:alnum:]]`)
+become ASCII ranges. When `re` fails, its error is reported only if it is one of the cases
 PCRE2 also rejects, worded and positioned as pcre2_compile() words them; errors that come
 from a PCRE feature `re` lacks (`\\z`, `(*UTF)`, variable lookbehind...) are not reported,
 since nginx accepts those patterns.
@@ -35,11 +36,58 @@ class PcreError:
         return text
 
 
-def translate(pattern: str) -> tuple[str, list[int]]:
-    """PCRE named groups to Python's; also where each Python index came from in `pattern`."""
+# PCRE2's POSIX classes as nginx compiles them (no PCRE2_UCP: ASCII only), as code point ranges.
+POSIX_CLASSES: dict[str, tuple[tuple[int, int], ...]] = {
+    "alnum": ((0x30, 0x39), (0x41, 0x5A), (0x61, 0x7A)),
+    "alpha": ((0x41, 0x5A), (0x61, 0x7A)),
+    "ascii": ((0x00, 0x7F),),
+    "blank": ((0x09, 0x09), (0x20, 0x20)),
+    "cntrl": ((0x00, 0x1F), (0x7F, 0x7F)),
+    "digit": ((0x30, 0x39),),
+    "graph": ((0x21, 0x7E),),
+    "lower": ((0x61, 0x7A),),
+    "print": ((0x20, 0x7E),),
+    "punct": ((0x21, 0x2F), (0x3A, 0x40), (0x5B, 0x60), (0x7B, 0x7E)),
+    "space": ((0x09, 0x0D), (0x20, 0x20)),
+    "upper": ((0x41, 0x5A),),
+    "word": ((0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)),
+    "xdigit": ((0x30, 0x39), (0x41, 0x46), (0x61, 0x66)),
+}
+_POSIX_CLASS = re.compile(r"\[:(\^?)(\w*):\]")
+_MAX_CODE_POINT = 0x10FFFF
+# Inside a Python set these start a nested set or a set operation (FutureWarning): escaped.
+_SET_SPECIAL = frozenset("[&~|")
+
+
+def _escape(code: int) -> str:
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
+def _posix_members(ranges: tuple[tuple[int, int], ...], *, negated: bool) -> str:
+    """A POSIX class as members of a Python character set (`[:^name:]`: its complement)."""
+    if negated:
+        complement, low = [], 0
+        for first, last in ranges:
+            if first > low:
+                complement.append((low, first - 1))
+            low = last + 1
+        complement.append((low, _MAX_CODE_POINT))
+        ranges = tuple(complement)
+    return "".join(
+        _escape(first) if first == last else f"{_escape(first)}-{_escape(last)}"
+        for first, last in ranges
+    )
+
+
+def _scan(pattern: str) -> tuple[str, list[int], PcreError | None]:
+    """`translate`, and the first error of PCRE2's own class syntax that `re` cannot see."""
     out: list[str] = []
     origin: list[int] = []
+    error: PcreError | None = None
     pos = 0
+    class_start = -1  # where the open character class's members start; -1: no class open
     while pos < len(pattern):
         char = pattern[pos]
         if char == "\\" and pos + 1 < len(pattern):
@@ -47,6 +95,35 @@ def translate(pattern: str) -> tuple[str, list[int]]:
             origin += [pos, pos + 1]
             pos += 2
             continue
+        posix = _POSIX_CLASS.match(pattern, pos) if char == "[" else None
+        if class_start >= 0:
+            if char == "]" and pos > class_start:
+                class_start = -1
+            elif posix is not None and posix.group(2) in POSIX_CLASSES:
+                members = _posix_members(POSIX_CLASSES[posix.group(2)],
+                                         negated=bool(posix.group(1)))
+                out += members
+                origin += [pos] * len(members)
+                pos = posix.end()
+                if pattern[pos : pos + 1] == "-" and pattern[pos + 1 : pos + 2] not in ("]", ""):
+                    error = error or PcreError(message="invalid range in character class",
+                                               offset=pos)
+                continue
+            elif posix is not None:
+                error = error or PcreError(message="unknown POSIX class name", offset=pos + 2)
+            if char in _SET_SPECIAL:
+                out.append("\\")
+                origin.append(pos)
+            out.append(char)
+            origin.append(pos)
+            pos += 1
+            continue
+        if char == "[":
+            if posix is not None:
+                error = error or PcreError(
+                    message="POSIX named classes are supported only within a class", offset=pos
+                )
+            class_start = pos + (2 if pattern[pos + 1 : pos + 2] == "^" else 1)
         match = _NAMED_GROUP.match(pattern, pos)
         if match:
             quoted = match.group().endswith("'")
@@ -64,7 +141,17 @@ def translate(pattern: str) -> tuple[str, list[int]]:
         origin.append(pos)
         pos += 1
     origin.append(len(pattern))
-    return "".join(out), origin
+    return "".join(out), origin, error
+
+
+def translate(pattern: str) -> tuple[str, list[int]]:
+    """A PCRE pattern in Python's syntax, and where each Python index came from in `pattern`.
+
+    Named groups become `(?P<n>..)`; POSIX classes inside a character class (`[[:alpha:]]`,
+    `[[:^digit:]_]`) become the ASCII ranges PCRE2 gives them.
+    """
+    text, origin, _ = _scan(pattern)
+    return text, origin
 
 
 _RANGE = re.compile(r"bad character range (.+)")
@@ -153,8 +240,9 @@ _RULES: tuple[Callable[[str, str, int], tuple[str, int | None] | None], ...] = (
 
 def compile_error(pattern: str, *, caseless: bool = False) -> PcreError | None:
     """The error pcre2_compile() reports for `pattern`, or None if it compiles (or may)."""
-    text, origin = translate(pattern)
+    text, origin, class_error = _scan(pattern)
     flags = re.IGNORECASE if caseless else 0
+    found_error: PcreError | None = None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # "possible nested set" and friends
@@ -167,8 +255,11 @@ def compile_error(pattern: str, *, caseless: bool = False) -> PcreError | None:
                 message, offset = found
                 if offset is not None:
                     offset = origin[min(offset, len(origin) - 1)]
-                return PcreError(message=message, offset=offset)
-    return None
+                found_error = PcreError(message=message, offset=offset)
+                break
+    # PCRE2 reads the pattern once, left to right: the earlier of the two errors is its answer
+    errors = [e for e in (class_error, found_error) if e is not None]
+    return min(errors, key=lambda e: len(pattern) if e.offset is None else e.offset, default=None)
 
 
 def compile_regex(directive: Directive, pattern: str, *, caseless: bool) -> re.Pattern[str]:

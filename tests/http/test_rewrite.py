@@ -31,6 +31,8 @@ def _vars(target: str = "/p?a=1&b=&z=0") -> RequestVars:
         ("if ($host ~* ^EXAMPLE) {}", True),
         ("if ($host !~ ^example) {}", False),
         ("if ($host !~* ^other) {}", True),
+        ("if ($host ~ ^[[:alpha:]]+[[:punct:]]com$) {}", True),  # PCRE's POSIX classes
+        ("if ($host ~ ^[[:digit:]]) {}", False),
         ("if (-f /etc/hostname) {}", True),
         ("if (!-f /nonexistent/file) {}", True),
         ("if (-d /etc) {}", True),

@@ -38,6 +38,7 @@ http {
         return 200 regex;
     }
     server { listen 127.0.0.1:8080; server_name ~^CASE\.org$; return 200 caseless-regex; }
+    server { listen 127.0.0.1:8080; server_name ~^[[:digit:]]+\.num$; return 200 posix-regex; }
     server { listen 127.0.0.1:8080; server_name example.com *.example.com; return 200 conflicting; }
     server { listen 8080; server_name first; return 200 any-first; }
     server { listen 8080; server_name second; return 200 any-second; }
@@ -75,6 +76,7 @@ http {
         }
         location ~* \.JPG$ { return 200 jpg; }
         location ~ ^/static/x { return 200 static-regex; }
+        location ~ ^/p/(?<id>[[:alnum:]]+)/x$ { return 200 posix-class; }
         location ~ ^/(?<first>[a-z]+)/(\d+) { return 200 numbered; }
         location ~ ^/plain/ { return 200 plain-regex; }
         location /px/ { proxy_pass http://up; }
@@ -198,6 +200,8 @@ def test_request_host(target: bytes, hosts: list[bytes], version: bytes, expecte
         ("127.0.0.1", 8080, "a1.b.org", "regex"),
         ("127.0.0.1", 8080, "case.org", "caseless-regex"),
         ("127.0.0.1", 8080, "a.b.c.org", "default"),
+        ("127.0.0.1", 8080, "123.num", "posix-regex"),
+        ("127.0.0.1", 8080, "a1.num", "default"),
         # another address: only its own servers, whatever the host
         ("127.0.0.2", 8080, "first", "two"),
         ("127.0.0.2", 8080, "x.test", "two"),
@@ -295,6 +299,8 @@ def test_listen_names_go_through_the_resolver() -> None:
         ("/foo.jpg", "jpg"),
         ("/FOO.jPg", "jpg"),
         ("/abc/123", "numbered"),
+        ("/p/Ab12/x", "posix-class"),  # PCRE's `[[:alnum:]]`, not Python's set `[:alnum`+`]`
+        ("/p/a_b/x", "root"),
         ("/plain/x", "plain-regex"),
         ("/both", "both"),
         ("/px/", "/px/"),
@@ -338,6 +344,7 @@ def test_redirect_to_slash(
         ("/a/b/c", None, None),
         ("/x.php", ("php",), {}),
         ("/abc/123", ("abc", "123"), {"first": "abc"}),
+        ("/p/Ab12/x", ("Ab12",), {"id": "Ab12"}),
         # the nested regex matched last: its groups are `$1`.., both named ones are set
         ("/a/n/x.php", ("a",), {"dir": "a"}),
         ("/a/x.nested", (), {}),  # a match without groups still resets `$1`..
