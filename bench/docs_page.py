@@ -68,10 +68,13 @@ HOT_PATHS = """\
 ## What the hot paths do
 
 - **A request** is read with nginx's rules by a small sans-I/O reader (`http/wire.py`) from one
-  buffer per connection (pipelined requests need no read), and the answer is formatted and
-  written with one non-blocking `write`; only what the socket does not take waits. Each
-  connection runs in one cancel scope whose deadline moves per wait (keep-alive, header and
-  body timeouts), not in a scope per request.
+  buffer per connection (pipelined requests need no read); a usual CRLF header block is split
+  by one regex, anything unusual line by line with every rule. The answer is written with one
+  non-blocking `write`; only what the socket does not take waits. Each connection runs in one
+  cancel scope whose deadline moves per wait (keep-alive, header and body timeouts), not in a
+  scope per request. What repeats from request to request is remembered, bounded: short
+  request targets as parsed, small response heads as formatted (same handler, same `Date`
+  second), channel paths as parsed, access-log targets per location.
 - **A publish** works out its location's constants once per configuration, stores the message
   and charges the memory budget for every template's rendering without rendering anything;
   bytes are made when a subscriber first needs them.
