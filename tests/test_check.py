@@ -167,6 +167,19 @@ def test_checks_nginx_does_not_make(tmp_path: Path, body: str, code: str, messag
     assert found[0].line == 5
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        'location /ifre/ { if ($uri ~ ^/ifre/(\\d+)$) { return 200 "num $1"; } }',
+        'location /after/ { if ($uri ~ ^/after/(\\d+)$) { set $n 1; } return 200 "$1"; }',
+    ],
+)
+def test_captures_of_a_regex_if_are_not_always_empty(tmp_path: Path, body: str) -> None:
+    """`$1` after `if ($x ~ (re))` is that regex's capture (nginx fills it at run time)."""
+    path = _conf(tmp_path, f"events {{}}\nhttp {{\n  server {{\n    {body}\n  }}\n}}\n")
+    assert [d for d in check_file(path).diagnostics if d.code == "E301"] == []
+
+
 def test_memory_budget_warning(tmp_path: Path) -> None:
     path = _conf(
         tmp_path,

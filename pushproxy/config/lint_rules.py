@@ -81,13 +81,29 @@ def _undefined_captures(location: Location, enclosing_regex: Location | None) ->
     return found
 
 
+_REGEX_OPERATORS = frozenset({"~", "~*", "!~", "!~*"})
+
+
+def _regex_if(location: Location) -> bool:
+    """An `if ($x ~ regex)` block: its regex sets `$1`.. for what follows, as a location's."""
+    directive = location.directive
+    return (
+        directive is not None
+        and directive.name == "if"
+        and any(arg in _REGEX_OPERATORS for arg in directive.args)
+    )
+
+
 def _capture_checks(locations: Sequence[Location], enclosing: Location | None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for location in locations:
         own_regex = location if location.regex is not None else enclosing
-        found.extend(_undefined_captures(location, enclosing))
-        for condition in location.conditions:
-            found.extend(_undefined_captures(condition, own_regex))
+        # A regex `if` sets the captures of its block and of the directives after it: they
+        # cannot be judged from the location's regex alone.
+        if not any(_regex_if(condition) for condition in location.conditions):
+            found.extend(_undefined_captures(location, enclosing))
+            for condition in location.conditions:
+                found.extend(_undefined_captures(condition, own_regex))
         found.extend(_capture_checks(location.locations, own_regex))
     return found
 
