@@ -278,9 +278,9 @@ class HttpConnection:
             if self._chunks is not None:
                 try:
                     pieces = self._chunks.take(buffer)
-                except MalformedRequest as error:
+                except MalformedRequest:
                     self.reuse = False
-                    raise ClientGone from error
+                    raise  # the server answers 400 if nothing was sent yet, and closes
                 if self._chunks.done:
                     self._chunks = None
             else:

@@ -227,6 +227,10 @@ class HttpServer:
                 await self._dispatch(conn, request, info, port)
             except (ClientGone, trio.Cancelled):
                 raise
+            except MalformedRequest as malformed:  # a broken body, found while reading it
+                if conn.can_respond:
+                    await conn.error(malformed.status, close=True)
+                return
             except Exception:
                 log.exception("unhandled error for %s %s", request.method, request.target)
                 if conn.can_respond:
@@ -237,7 +241,10 @@ class HttpServer:
                     self._all_done.set()
             if conn.can_respond:
                 return  # the handler gave up without answering (client gone)
-            await conn.discard_body()
+            try:
+                await conn.discard_body()
+            except MalformedRequest:
+                return  # answered already: the connection ends here
             if not conn.keep_alive:
                 return
 
@@ -246,6 +253,9 @@ class HttpServer:
     ) -> None:
         site, push = self.site, self.push
         assert push is not None
+        if request.method == b"TRACE":  # nginx: "client sent TRACE method", whatever the location
+            await conn.error(405)
+            return
         try:
             target = parse_target(request.target)
             host = request_host(target, request.headers, request.http_version)
@@ -292,6 +302,11 @@ class HttpServer:
         added = site.added.get(id(location))
         if added is not None:
             conn.add_headers(added, variables.lookup)
+        limits = site.location_limits.get(id(location), site.limits)
+        if limits is not conn.limits:
+            conn.limits = limits  # the location's keep-alive, body and send settings
+        if not limits.keepalive_timeout:
+            conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
         try:
             if returned is not None:  # before any content handler, push ones included
                 await handle_return(exchange, location, returned)

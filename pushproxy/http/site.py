@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pushproxy.config.maps import VariableMap
 from pushproxy.config.model import Config, Level, walk_locations
@@ -48,6 +48,18 @@ def limits_of(level: Level) -> Limits:
         keepalive_requests=requests if isinstance(requests, int) else 1000,
         max_header_bytes=count * size,
         max_line_bytes=size,
+    )
+
+
+def location_limits(level: Level, connection: Limits) -> Limits:
+    """The limits once a request has found its location: the location's keep-alive, body and
+    send settings (nginx reads them from the location); the head's stay the connection's."""
+    own = limits_of(level)
+    return replace(
+        own,
+        header_timeout=connection.header_timeout,
+        max_header_bytes=connection.max_header_bytes,
+        max_line_bytes=connection.max_line_bytes,
     )
 
 
@@ -100,6 +112,8 @@ class Site:
     listens: tuple[ListenKey, ...]
     gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
     added: Mapping[int, AddedHeaders]  # by id() of the location, for those with `add_header`
+    # by id() of the location, where they differ from `limits` (keepalive_timeout...)
+    location_limits: Mapping[int, Limits]
     rewrite: RewritePhase
     max_connections: int  # worker_connections
     maps: Mapping[str, VariableMap]  # the http block's `map` variables, compiled at load
@@ -116,6 +130,7 @@ class Site:
                 listens=(),
                 gzip={},
                 added={},
+                location_limits={},
                 rewrite=RewritePhase(),
                 max_connections=_worker_connections(config),
                 maps={},
@@ -126,8 +141,13 @@ class Site:
                 listens.setdefault((listen.host, listen.port), None)
         gzip: dict[int, GzipPolicy] = {}
         added: dict[int, AddedHeaders] = {}
+        limits = limits_of(http.level)
+        by_location: dict[int, Limits] = {}
         for server in http.servers:
             for location in walk_locations([server.own]):
+                own = location_limits(location.level, limits)
+                if own != limits:
+                    by_location[id(location)] = own
                 policy = GzipPolicy.of(location.level)
                 if policy is not None:
                     gzip[id(location)] = policy
@@ -137,11 +157,12 @@ class Site:
         return cls(
             config=config,
             router=ServerRouter.build(http.servers, hostname=socket.gethostname()),
-            limits=limits_of(http.level),
+            limits=limits,
             header_rules=header_rules_of(http.level),
             listens=tuple(listens),
             gzip=gzip,
             added=added,
+            location_limits=by_location,
             rewrite=RewritePhase(),
             max_connections=_worker_connections(config),
             maps=http.maps,

@@ -3,7 +3,8 @@
 The rules are nginx's, as a client meets them (ngx_http_parse.c):
 - a request line is `METHOD SP target SP HTTP/x.y`; methods are upper-case letters, `_` and
   `-`; empty lines before it are skipped; HTTP/2 and later in a text request is 505;
-- a header line without a colon, or with a control byte in it, is 400; a name with other
+- a header line with a control byte in it is 400, as is one without a colon unless it is a
+  bare name (then a header with an empty value); a name with other
   characters than letters, digits and `-` is dropped (`ignore_invalid_headers on`), `_` counting
   as valid only with `underscores_in_headers on`;
 - lines may end in CRLF or a bare LF;
@@ -23,6 +24,7 @@ _HEAD_END = re.compile(rb"\n\r?\n")
 _REQUEST_LINE = re.compile(
     rb"([A-Z_\-]+) +([\x21-\x7e\x80-\xff]+)(?: +HTTP/([0-9]{1,3})\.([0-9]{1,3}))? *\r?"
 )
+_HTTP09_LINE = re.compile(rb"[A-Z_\-]+ +[\x21-\x7e\x80-\xff]+ *\r?\n")
 _NAME = re.compile(rb"[^\x00-\x20\x7f]+")  # nginx 1.21.1+: a space or control in a name is 400
 _VALID_NAME = re.compile(rb"[A-Za-z0-9\-]+")
 _VALID_NAME_UNDERSCORE = re.compile(rb"[A-Za-z0-9\-_]+")
@@ -84,9 +86,13 @@ DEFAULT_RULES = HeaderRules()
 
 
 def find_head(buffer: bytearray, start: int = 0) -> int:
-    """The end of the request head in `buffer` (past its blank line), or -1 if incomplete."""
+    """The end of the request head in `buffer` (past its blank line), or -1 if incomplete.
+    A request line without a version (HTTP/0.9) is a whole head: no header follows it."""
     found = _HEAD_END.search(buffer, start)
-    return -1 if found is None else found.end()
+    if found is not None:
+        return found.end()
+    line = _HTTP09_LINE.match(buffer)
+    return -1 if line is None else line.end()
 
 
 def skip_blank_lines(buffer: bytearray) -> None:
@@ -130,8 +136,12 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
                 raise MalformedRequest(400, 'client sent invalid "Content-Length" header')
             length = int(value)
         elif lower == b"transfer-encoding":
-            if value.lower() != b"chunked" or chunked:
+            if chunked:
+                raise MalformedRequest(400, 'client sent duplicate header line "Transfer-Encoding"')
+            if value.lower() != b"chunked":
                 raise MalformedRequest(501, 'client sent unknown "Transfer-Encoding"')
+            if version == b"1.0":
+                raise MalformedRequest(400, 'client sent HTTP/1.0 request with "Transfer-Encoding"')
             chunked = True
         elif lower == b"connection":
             tokens = value.lower()
@@ -164,7 +174,7 @@ def _header_lines(
             text = text[:-1]
         name, colon, value = text.partition(b":")
         value = value.strip(b" \t")
-        if not colon or b"\r" in value or b"\x00" in value:
+        if (not colon and not _NAME.fullmatch(name)) or b"\r" in value or b"\x00" in value:
             raise MalformedRequest(400, "client sent invalid header line")
         if not rules.valid_name(name):
             if not _NAME.fullmatch(name) or not rules.ignore_invalid:

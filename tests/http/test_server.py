@@ -131,14 +131,62 @@ async def test_bad_versions_and_encodings_get_nginx_statuses(serve: ServeFactory
             assert b"Connection: close" in received
 
 
-async def test_a_bad_chunked_body_closes_the_connection(serve: ServeFactory) -> None:
+async def test_a_bad_chunked_body_is_400_and_closes_the_connection(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
         received = await _raw(
             server.port(),
             b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"zz\r\nhello\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
         )
+        assert received.startswith(b"HTTP/1.1 400 ")  # as nginx, when it reads the body
+        assert b"Connection: close" in received
         assert b"hi" not in received  # nothing after the broken body is read as a request
+
+
+async def test_trace_is_always_405_and_the_connection_goes_on(serve: ServeFactory) -> None:
+    async with serve(conf()) as server:
+        trace = b"TRACE /hello HTTP/1.1\r\nHost: a\r\n\r\n"
+        then = b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
+        received = await _raw(server.port(), trace + then)
+        assert received.startswith(b"HTTP/1.1 405 ")
+        assert received.endswith(b"hi")
+
+
+async def test_a_request_without_version_is_answered_at_once(serve: ServeFactory) -> None:
+    """HTTP/0.9 (`GET /` and its line end, no header follows): answered, not waited on."""
+    async with serve(conf()) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        async with stream:
+            await stream.send_all(b"GET /hello\r\n")
+            with trio.fail_after(5):
+                assert (await stream.receive_some(100)).startswith(b"HTTP/1.1 400 ")
+
+
+KEEPALIVE_CONF = """
+events {}
+http {
+    keepalive_timeout 0;
+    server {
+        listen 127.0.0.1:0;
+        location /zero { return 200 "z"; }
+        location /kept { keepalive_timeout 5s; keepalive_requests 2; return 200 "k"; }
+    }
+}
+"""
+
+
+async def test_keepalive_settings_of_the_location(serve: ServeFactory) -> None:
+    """As nginx, the location's keepalive_timeout and keepalive_requests decide (0: close)."""
+    async with serve(KEEPALIVE_CONF) as server:
+        two = b"GET /zero HTTP/1.1\r\nHost: a\r\n\r\n" * 2
+        received = await _raw(server.port(), two)
+        assert received.count(b"HTTP/1.1 200") == 1
+        assert b"Connection: close" in received
+        three = b"GET /kept HTTP/1.1\r\nHost: a\r\n\r\n" * 3
+        received = await _raw(server.port(), three)
+        assert received.count(b"HTTP/1.1 200") == 2
+        assert received.count(b"Connection: keep-alive") == 1
+        assert received.count(b"Connection: close") == 1
 
 
 async def test_length_and_chunked_together_is_400(serve: ServeFactory) -> None:

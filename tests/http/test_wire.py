@@ -83,12 +83,20 @@ def test_keep_alive(version: bytes, connection: bytes, keep_alive: bool) -> None
         (b"GET / HTTP/1.1\r\nContent-Length: -1\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"POST / HTTP/1.1\r\n" + b"Transfer-Encoding: chunked\r\n" * 2 + b"\r\n", 400),
+        (b"POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n", 400),  # nginx 1.21.1+
     ],
 )
 def test_malformed_heads(head: bytes, status: int) -> None:
     with pytest.raises(MalformedRequest) as caught:
         parse_head(head)
     assert caught.value.status == status
+
+
+def test_a_bare_name_is_a_header_with_an_empty_value() -> None:
+    """nginx reads `BadHeader` (no colon) as the header `BadHeader:` with an empty value."""
+    request = parse_head(b"GET / HTTP/1.1\r\nHost: x\r\nBadHeader\r\n\r\n")
+    assert request.headers == [(b"host", b"x"), (b"badheader", b"")]
 
 
 def test_invalid_header_names_are_dropped_or_refused() -> None:
