@@ -139,8 +139,8 @@ CORE_ROWS: tuple[DirectiveSpec, ...] = (
         contexts=Ctx.HTTP | Ctx.SERVER | Ctx.LOCATION, arity=Arity.TAKE1, value=ValueType.NUMBER,
         slot="http_core:loc.types_hash_bucket_size"),
     DirectiveSpec(name="types", module="ngx_http_core_module",
-        contexts=Ctx.HTTP | Ctx.SERVER | Ctx.LOCATION, arity=Arity.NOARGS, free_form=True,
-        merge=Merge.NONE),
+        contexts=Ctx.HTTP | Ctx.SERVER | Ctx.LOCATION, arity=Arity.NOARGS, free_form=True),
+    # (a `types` block is inherited whole: ngx_http_core_merge_loc_conf() takes the parent's)
     DirectiveSpec(name="default_type", module="ngx_http_core_module",
         contexts=Ctx.HTTP | Ctx.SERVER | Ctx.LOCATION, arity=Arity.TAKE1, value=ValueType.STRING,
         slot="http_core:loc.default_type"),

@@ -18,9 +18,9 @@ from email.utils import formatdate
 import trio
 
 from pushproxy import __version__
+from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders, Lookup
 from pushproxy.http.gzip import GzipPolicy
-from pushproxy.http.pages import SENT_AS, error_page, reason_bytes
 from pushproxy.http.wire import (
     DEFAULT_RULES,
     ChunkedBody,
@@ -102,6 +102,10 @@ class Limits:
     max_line_bytes: int = 8192  # one of the large_client_header_buffers
 
 
+# What nginx's header filter drops from a 204 it words itself (not from an upstream's).
+_NOT_FOR_204 = frozenset({b"content-type", b"content-length", b"last-modified"})
+
+
 class HttpConnection:
     """A server-side HTTP/1.x connection. Not safe for concurrent writers.
 
@@ -126,6 +130,7 @@ class HttpConnection:
         "header_rules",
         "limits",
         "request",
+        "request_length",
         "requests_served",
         "reuse",
         "scope",
@@ -143,6 +148,7 @@ class HttpConnection:
         self._buffer = bytearray()
         self.scope = trio.CancelScope()  # the connection's: see _receive_within
         self.request: Request | None = None
+        self.request_length = 0  # $request_length: head and body bytes, as received
         self.requests_served = 0
         self.reuse = True
         self.taken_over = False
@@ -229,6 +235,7 @@ class HttpConnection:
         del buffer[:end]
         request = parse_head(head, self.header_rules)
         self.request = request
+        self.request_length = end  # from the request line on (blank lines before it skipped)
         self.requests_served += 1
         self.status_sent = self.body_bytes_sent = 0
         self.gzip = None
@@ -276,17 +283,20 @@ class HttpConnection:
                     raise ClientGone  # nginx answers 408 into the void and closes
                 continue
             if self._chunks is not None:
+                before = len(buffer)
                 try:
                     pieces = self._chunks.take(buffer)
                 except MalformedRequest:
                     self.reuse = False
                     raise  # the server answers 400 if nothing was sent yet, and closes
+                self.request_length += before - len(buffer)  # the chunks' framing too
                 if self._chunks.done:
                     self._chunks = None
             else:
                 piece = bytes(buffer[: self._body_left])
                 del buffer[: len(piece)]
                 self._body_left -= len(piece)
+                self.request_length += len(piece)
                 pieces = [piece]
             for piece in pieces:
                 total += len(piece)
@@ -302,19 +312,23 @@ class HttpConnection:
                 raise BodyTooLarge
             body = bytes(self._buffer[: self._body_left])
             del self._buffer[: self._body_left]
+            self.request_length += self._body_left
             self._body_left = 0
             return body
         parts = [chunk async for chunk in self.body_chunks(max_size)]
         return b"".join(parts)
 
     async def discard_body(self) -> None:
-        """Read and drop what is left of the request body, so keep-alive can go on."""
+        """Read and drop what is left of the request body, so keep-alive can go on. Like
+        nginx, `$request_length` does not count what is discarded."""
         if self.body_pending:
             if self._continue_due:  # the client waits for our word: none came, none is due
                 self.reuse = False
                 return
+            counted = self.request_length
             async for _ in self.body_chunks():
                 pass
+            self.request_length = counted
 
     # writing
 
@@ -331,12 +345,15 @@ class HttpConnection:
             raise ClientGone from error
 
     def _head(
-        self, status: int, headers: Headers, reason: bytes = b"", *, streamed: bool = False
+        self, status: int, headers: Headers, line: bytes = b"", *, streamed: bool = False
     ) -> bytes:
-        """The response head. `streamed`: the body comes in pieces, framed chunked (HTTP/1.1)
-        or by closing (HTTP/1.0), unless the headers give a Content-Length."""
+        """The response head. `line`: an upstream's own status line (else nginx's).
+        `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
+        (HTTP/1.0), unless the headers give a Content-Length."""
         self.status_sent = status
         self._response_started = True
+        if status == 204 and not line:  # nginx's own 204 has no type, length or date
+            headers = [h for h in headers if h[0].lower() not in _NOT_FOR_204]
         # One look at the handler's headers: ours go in only where it has none.
         server = date = connection = close = length = False
         for name, value in headers:
@@ -380,7 +397,7 @@ class HttpConnection:
         else:
             keep = self.reuse and self._client_keeps_alive
             full.append((b"Connection", b"keep-alive" if keep else b"close"))
-        return response_head(status, reason or reason_bytes(status), full)
+        return response_head(line or pages.status_line(status), full)
 
     def add_headers(self, added: AddedHeaders, lookup: Lookup) -> None:
         """The location's `add_header`s, for this request's response (see `AddedHeaders`)."""
@@ -414,12 +431,12 @@ class HttpConnection:
         status: int,
         headers: Headers = (),
         *,
-        reason: bytes = b"",
+        status_line: bytes = b"",
         whole: bytes | None = None,
     ) -> None:
         """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0.
         With `whole`, that is the entire body: head, body and end go in one write."""
-        head = self._head(status, headers, reason, streamed=True)
+        head = self._head(status, headers, status_line, streamed=True)
         await self.send_raw(head if whole is None else self._with_body(head, whole))
 
     def _with_body(self, head: bytes, body: bytes) -> bytes:
@@ -489,12 +506,13 @@ class HttpConnection:
             await self.send_raw(out)
 
     async def error(self, status: int, *, close: bool = False, head_only: bool = False) -> None:
-        """nginx's HTML error page for `status` (494 goes out as 400, with its own title)."""
-        headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")]
+        """nginx's HTML error page for `status` (494 goes out as 400, with its own title); an
+        empty body for a code nginx has no page for."""
+        page = pages.error_page(status)
+        headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")] if page else []
         if close:
             headers.append((b"Connection", b"close"))
-        page = error_page(status)
-        await self.respond(SENT_AS.get(status, status), headers, page, head_only=head_only)
+        await self.respond(pages.SENT_AS.get(status, status), headers, page, head_only=head_only)
 
     def take_over(self) -> tuple[trio.abc.Stream, bytes]:
         """Leave HTTP for another protocol (an Upgrade): the stream and the bytes already

@@ -1,46 +1,82 @@
-"""nginx's own error pages and reason phrases."""
+"""nginx's own status lines and error pages (ngx_http_header_filter_module.c,
+ngx_http_special_response.c), as tables.
+
+nginx words some statuses its own way (`302 Moved Temporarily`, `504 Gateway Time-out`) and has
+no text at all for others: those go out as the code and a space (`HTTP/1.1 418 `). Its error
+pages have titles of their own (`401 Authorization Required`, `302 Found`); a code without a
+page gets an empty body.
+"""
 
 from __future__ import annotations
 
-from http import HTTPStatus
+# ngx_http_status_lines: the reason phrase nginx sends after each code it knows.
+REASONS: dict[int, str] = {
+    200: "OK", 201: "Created", 202: "Accepted", 204: "No Content", 206: "Partial Content",
+    301: "Moved Permanently", 302: "Moved Temporarily", 303: "See Other", 304: "Not Modified",
+    307: "Temporary Redirect", 308: "Permanent Redirect",
+    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden",
+    404: "Not Found", 405: "Not Allowed", 406: "Not Acceptable", 408: "Request Time-out",
+    409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed",
+    413: "Request Entity Too Large", 414: "Request-URI Too Large",
+    415: "Unsupported Media Type", 416: "Requested Range Not Satisfiable",
+    421: "Misdirected Request", 429: "Too Many Requests",
+    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway",
+    503: "Service Temporarily Unavailable", 504: "Gateway Time-out",
+    505: "HTTP Version Not Supported", 507: "Insufficient Storage",
+}  # fmt: skip
 
-# nginx's texts where they differ from Python's.
-_REASONS = {
-    413: "Request Entity Too Large",
-    414: "Request-URI Too Large",
-    494: "Request Header Or Cookie Too Large",
+# ngx_http_error_pages: the title of each page, where it differs from the status line.
+_TITLES: dict[int, str] = {
+    302: "302 Found",
+    401: "401 Authorization Required",
+    494: "400 Request Header Or Cookie Too Large",
+    495: "400 The SSL certificate error",
+    496: "400 No required SSL certificate was sent",
+    497: "400 The plain HTTP request was sent to HTTPS port",
+    498: "404 Not Found",  # "canceled": nginx shows its 404 page
 }
+# Codes with a page: the redirects and errors of ngx_http_error_pages.
+_PAGED = frozenset(
+    {301, 302, 303, 307, 308, *range(400, 417), 421, 429, *range(494, 499), *range(500, 508)}
+    - {407, 506}
+)
+# nginx's own codes that go out as 400, with their own page (the page's first line says so).
+SENT_AS = {494: 400, 495: 400, 496: 400, 497: 400}
 
 
 def reason(status: int) -> str:
-    if status in _REASONS:
-        return _REASONS[status]
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return ""
+    """nginx's reason phrase for `status`; "" for a code it has no text for."""
+    return REASONS.get(status, "")
 
 
-_REASON_BYTES: dict[int, bytes] = {}
+_REASON_BYTES = {status: text.encode() for status, text in REASONS.items()}
 
 
 def reason_bytes(status: int) -> bytes:
-    """`reason`, encoded, worked out once per status."""
-    found = _REASON_BYTES.get(status)
-    if found is None:
-        found = _REASON_BYTES[status] = reason(status).encode()
-    return found
+    return _REASON_BYTES.get(status, b"")
 
 
-# nginx's own codes that go out as 400, with their own page title.
-SENT_AS = {494: 400}
+def status_line(status: int) -> bytes:
+    """What follows `HTTP/1.1 ` in nginx's own status line: `200 OK`, or `418 `."""
+    return b"%d %b" % (status, _REASON_BYTES.get(status, b""))
+
+
+def has_page(status: int) -> bool:
+    """Whether nginx has an HTML page for `status` (else its answer has an empty body)."""
+    return status in _PAGED
 
 
 def error_page(status: int) -> bytes:
-    """The body nginx sends with an error status (`ngx_http_error_pages`)."""
-    title = f"{SENT_AS.get(status, status)} {reason(status)}".rstrip()
+    """The body nginx sends with `status` (`ngx_http_error_pages`); b"" when it has none."""
+    if status not in _PAGED:
+        return b""
+    title = _TITLES.get(status) or f"{status} {reason(status)}"
+    sent = SENT_AS.get(status)
+    if sent is not None:  # `400 Bad Request` as the heading, the page's own text below it
+        heading = f"<center><h1>{sent} {reason(sent)}</h1></center>\r\n<center>{title[4:]}</center>"
+    else:
+        heading = f"<center><h1>{title}</h1></center>"
     return (
-        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n"
-        f"<center><h1>{title}</h1></center>\r\n<hr><center>pushproxy</center>\r\n"
-        "</body>\r\n</html>\r\n"
+        f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{heading}\r\n"
+        "<hr><center>pushproxy</center>\r\n</body>\r\n</html>\r\n"
     ).encode()

@@ -1,4 +1,11 @@
-"""`return` (ngx_http_rewrite_module): a fixed answer straight from the configuration."""
+"""`return` (ngx_http_rewrite_module): a fixed answer straight from the configuration.
+
+As nginx answers one: a code of 400 or more without text gets nginx's error page (none, and an
+empty body, for codes nginx has no page for); a redirect gets its page and a `Location`
+(empty without a URL, made absolute like nginx's header filter does with `absolute_redirect`);
+anything else is the text, typed by the URI's extension (`types`) or `default_type`. A 204
+goes out without a type or a length (see `HttpConnection`).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +13,19 @@ from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
 from pushproxy.http.exchange import Exchange
+from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.pages import error_page
+from pushproxy.proxy.response import RedirectBase
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-_NO_RESPONSE = 444  # nginx closes the connection without answering
+# Without text nginx closes the connection without answering (ngx_http_terminate_request);
+# with text even these are answered, as any other code.
+_NO_RESPONSE = frozenset({408, 444, 499})
 
 
 async def handle_return(exchange: Exchange, location: Location, directive: Directive) -> None:
     """The answer of a `return` that ended the rewrite phase; `location` is the configuration
-    the request has then (its `default_type`)."""
+    the request has then (its `types`, `default_type`, `absolute_redirect`...)."""
     args = directive.args
     conn = exchange.conn
     head_only = exchange.method == "HEAD"
@@ -23,30 +34,37 @@ async def handle_return(exchange: Exchange, location: Location, directive: Direc
         code, text = 302, args[0]  # `return URL;`
     else:
         code, text = int(args[0]), (args[1] if len(args) > 1 else None)
-    if code == _NO_RESPONSE:
-        await conn.close()
+    if code >= 400 and not text:  # ngx_http_special_response_handler()
+        if code in _NO_RESPONSE:
+            await conn.close()
+        else:
+            await conn.error(code, head_only=head_only)
         return
     value = ""
-    if text is not None:
+    if text:
         try:
             value = exchange.evaluate(compile_value(text))
         except ComplexValueError:
             value = text
-    if code in _REDIRECTS and text is not None:
-        headers = [
-            (b"Content-Type", b"text/html"),
-            (b"Location", value.encode("utf-8", "surrogateescape")),
-        ]
-        await conn.respond(code, headers, error_page(code), head_only=head_only)
+    if code in _REDIRECTS:
+        await redirect(exchange, location, code, value)
         return
-    if text is None:
-        if code >= 400:
-            await conn.respond(
-                code, [(b"Content-Type", b"text/html")], error_page(code), head_only=head_only
-            )
-        else:
-            await conn.respond(code, [], b"", head_only=head_only)
-        return
-    content_type = (location.level.arg("default_type") or "text/plain").encode()
+    content_type = MimeTypes.of(location).content_type(exchange.lookup("uri") or "")
     body = value.encode("utf-8", "surrogateescape")
     await conn.respond(code, [(b"Content-Type", content_type)], body, head_only=head_only)
+
+
+async def redirect(exchange: Exchange, location: Location, code: int, target: str) -> None:
+    """A redirect as nginx sends it: its page, and `Location` (a path made absolute unless
+    `absolute_redirect off`). Also the 301 that adds a location's trailing slash."""
+    if target.startswith("/"):
+        base = RedirectBase.configured(location.level, exchange.lookup)
+        if base is not None:
+            target = base.absolute(target)
+    headers = [
+        (b"Content-Type", b"text/html"),
+        (b"Location", target.encode("utf-8", "surrogateescape")),
+    ]
+    await exchange.conn.respond(
+        code, headers, error_page(code), head_only=exchange.method == "HEAD"
+    )

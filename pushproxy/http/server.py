@@ -17,7 +17,7 @@ from pushproxy.config.model import Config, Location
 from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.connection import ClientGone, HttpConnection
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.responses import handle_return
+from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.routing import request_host
 from pushproxy.http.site import (
     ListenKey,
@@ -311,15 +311,18 @@ class HttpServer:
             if returned is not None:  # before any content handler, push ones included
                 await handle_return(exchange, location, returned)
             elif match is not None and match.redirect_to_slash:
-                location_header = match.redirect_target(target.args).encode()
-                await conn.respond(301, [(b"Location", location_header)])
+                await redirect(exchange, location, 301, match.redirect_target(target.args))
             else:
                 await self._handle(exchange, location, push)
         finally:
             logs = self.access_logs.targets(location.level)
             if logs and conn.status_sent:
                 variables.respond(
-                    Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
+                    Response(
+                        status=conn.status_sent,
+                        body_bytes_sent=conn.body_bytes_sent,
+                        request_length=conn.request_length,
+                    )
                 )
                 self.access_logs.write(logs, variables.lookup)
 

@@ -232,15 +232,16 @@ class ChunkedBody:
             self.done = True
 
 
-def response_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
-    """The status line and header lines. A value with CR or LF would split the response.
+def response_head(status_line: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    """The status line (`status_line` follows `HTTP/1.1 `) and header lines. A value with
+    CR or LF would split the response.
 
     Most responses repeat a head seen moments ago (the same handler, the same `Date` second),
     so small heads are remembered: a lookup costs a fraction of formatting one."""
-    key = (status, reason, *headers)
+    key = (status_line, *headers)
     head = _heads.get(key)
     if head is None:
-        head = _format_head(status, reason, headers)
+        head = _format_head(status_line, headers)
         if len(head) <= _HEAD_CACHE_BYTES:
             if len(_heads) >= _HEAD_CACHE_ENTRIES:
                 _heads.clear()  # stale `Date` seconds go with the rest
@@ -253,8 +254,8 @@ _HEAD_CACHE_BYTES = 512
 _heads: dict[tuple[object, ...], bytes] = {}
 
 
-def _format_head(status: int, reason: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
-    lines = [b"HTTP/1.1 %d %b\r\n" % (status, reason)]
+def _format_head(status_line: bytes, headers: list[tuple[bytes, bytes]]) -> bytes:
+    lines = [b"HTTP/1.1 %b\r\n" % status_line]
     for name, value in headers:
         if b"\n" in value or b"\r" in value:
             raise ValueError(f"header {name!r} has a line break in its value")

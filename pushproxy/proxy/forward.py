@@ -376,12 +376,14 @@ class _Attempt:
                 broken = f"{error} while reading upstream"
             if reader.done and not started:
                 self.finished = True
-                await conn.start(head.status, headers, reason=head.reason, whole=b"".join(pieces))
+                await conn.start(
+                    head.status, headers, status_line=head.status_line, whole=b"".join(pieces)
+                )
                 await self._settle()
                 return
             if not started:
                 # The upstream's Server and Date replace ours where they pass (proxy_pass_header).
-                await conn.start(head.status, headers, reason=head.reason)
+                await conn.start(head.status, headers, status_line=head.status_line)
                 started = True
             if reader.done:
                 self.finished = True
@@ -428,7 +430,7 @@ class _Attempt:
         settings = self.job.settings
         await switch_protocols(
             self.job.exchange.conn,
-            head.reason,
+            head.status_line,
             [*own_headers(headers), *headers],
             self.upstream.stream,
             self.reader.trailing(),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from pushproxy.http.wire import ChunkedBody, MalformedRequest, find_head
 
-_STATUS_LINE = re.compile(rb"HTTP/1\.([0-9]) +([0-9]{3})(?: ([^\r\n]*))?\r?")
+# The status line nginx passes on is the upstream's own, from the code to the line's end.
+_STATUS_LINE = re.compile(rb"HTTP/1\.([0-9]) +(([0-9]{3})(?:[ .][^\r\n]*)?)\r?")
 _HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+)[ \t]*:[ \t]*([^\x00\r\n]*?)[ \t]*\r?")
 
 
@@ -25,7 +26,7 @@ class InvalidResponse(Exception):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ResponseHead:
     status: int
-    reason: bytes
+    status_line: bytes  # as the upstream sent it: `200 OK`, `200`, `418 I'm a teapot`
     headers: list[tuple[bytes, bytes]]  # as the upstream wrote the names
     keep_alive: bool  # HTTP/1.1 and no `Connection: close`
 
@@ -35,7 +36,7 @@ def parse_response_head(head: bytes) -> ResponseHead:
     status = _STATUS_LINE.fullmatch(lines[0])
     if status is None:
         raise InvalidResponse("upstream sent no valid HTTP/1.0 header")
-    minor, code, reason = status.groups()
+    minor, line, code = status.groups()
     headers: list[tuple[bytes, bytes]] = []
     close = False
     for text in lines[1:-2]:  # the last two: the blank line's halves
@@ -48,7 +49,7 @@ def parse_response_head(head: bytes) -> ResponseHead:
         headers.append((name, value))
     return ResponseHead(
         status=int(code),
-        reason=reason or b"",
+        status_line=line,
         headers=headers,
         keep_alive=minor != b"0" and not close,
     )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, Lookup, compile_value
+from pushproxy.config.model import Level
 from pushproxy.config.tree import Directive
 
 Headers = Sequence[tuple[bytes, bytes]]
@@ -125,6 +126,23 @@ class RedirectBase:
             scheme=lookup("scheme") or "http",
             host=(lookup("server_name") if server_name else lookup("host")) or "",
             port=int(number) if port and number.isdigit() else 0,
+        )
+
+    @classmethod
+    def configured(cls, level: Level, lookup: Lookup) -> RedirectBase | None:
+        """`of`, as the configuration at `level` says (`server_name_in_redirect`,
+        `port_in_redirect`); None with `absolute_redirect off`."""
+
+        def flag(name: str, default: bool) -> bool:
+            value = level.values.get(name)
+            return value if isinstance(value, bool) else default
+
+        if not flag("absolute_redirect", True):
+            return None
+        return cls.of(
+            lookup,
+            server_name=flag("server_name_in_redirect", False),
+            port=flag("port_in_redirect", True),
         )
 
     def absolute(self, location: str) -> str:

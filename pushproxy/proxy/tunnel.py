@@ -18,7 +18,7 @@ _READ_SIZE = 65536
 
 async def switch_protocols(
     conn: HttpConnection,
-    reason: bytes,
+    status_line: bytes,
     headers: Headers,
     upstream: trio.abc.Stream,
     upstream_first: bytes,
@@ -29,7 +29,7 @@ async def switch_protocols(
     """Send the client the upstream's 101 (with `headers`), then splice the two; the client
     connection leaves HTTP for good. Both streams are closed by `splice`; if the 101 cannot
     be sent (ClientGone), the caller closes the upstream."""
-    lines = [b"HTTP/1.1 101 %s\r\n" % (reason or b"Switching Protocols")]
+    lines = [b"HTTP/1.1 %s\r\n" % status_line]  # the upstream's own, as nginx sends it
     lines += [b"%s: %s\r\n" % pair for pair in headers]
     client, client_first = conn.take_over()
     conn.status_sent = 101  # for the access log

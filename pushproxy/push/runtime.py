@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,6 +20,7 @@ from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Config, Location
 from pushproxy.config.push_rules import location_settings, main_settings, push_locations
 from pushproxy.http.clientwatch import ClientWatch
+from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.push.padding import Paddings, max_padding
 from pushproxy.push.settings import LocationSettings, LocationType, MainSettings
 from pushproxy.push.store import BUFFER_CLEANUP_INTERVAL, MEMORY_CLEANUP_INTERVAL, Store
@@ -33,8 +34,7 @@ class PushLocation:
 
     settings: LocationSettings
     templates: LocationTemplates
-    types: Mapping[str, bytes]
-    default_type: bytes
+    mime_types: MimeTypes
 
     def complex(self, name: str) -> ComplexValue | None:
         value = getattr(self.settings, name)
@@ -42,26 +42,7 @@ class PushLocation:
 
     def content_type(self, uri: str) -> bytes:
         """nginx's choice: the MIME type of the URI's extension, else `default_type`."""
-        name = uri.rsplit("/", 1)[-1]
-        if "." in name:
-            found = self.types.get(name.rsplit(".", 1)[-1].lower())
-            if found is not None:
-                return found
-        return self.default_type
-
-
-# nginx's built-in `types` when a configuration has none, and its `default_type`.
-_BUILTIN_TYPES = {"html": b"text/html", "gif": b"image/gif", "jpg": b"image/jpeg"}
-_DEFAULT_TYPE = b"text/plain"
-
-
-def _types(location: Location) -> Mapping[str, bytes]:
-    block = location.level.last("types")
-    if block is None or block.block is None:
-        return _BUILTIN_TYPES
-    return {
-        extension.lower(): entry.name.encode() for entry in block.block for extension in entry.args
-    }
+        return self.mime_types.content_type(uri)
 
 
 def _with_conditions(
@@ -132,12 +113,8 @@ class PushRuntime:
             templates = LocationTemplates.build(
                 settings, registry, reframed=_reframed(location, kind)
             )
-            default_type = location.level.arg("default_type")
             locations[id(location)] = PushLocation(
-                settings=settings,
-                templates=templates,
-                types=_types(location),
-                default_type=default_type.encode() if default_type else _DEFAULT_TYPE,
+                settings=settings, templates=templates, mime_types=MimeTypes.of(location)
             )
         if self.store is None:
             self.store = Store(main, templates=registry, clock=self.clock)

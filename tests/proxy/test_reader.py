@@ -79,3 +79,19 @@ def test_a_101_keeps_what_follows_for_the_tunnel() -> None:
 def test_errors_say_what_nginx_logs(wire: bytes, message: str) -> None:
     with pytest.raises(InvalidResponse, match=message):
         _read(wire)
+
+
+@pytest.mark.parametrize(
+    ("line", "kept"),
+    [
+        (b"HTTP/1.1 200 OK", b"200 OK"),
+        (b"HTTP/1.1 200", b"200"),
+        (b"HTTP/1.1 200 ", b"200 "),
+        (b"HTTP/1.0  418 I'm a teapot", b"418 I'm a teapot"),
+        (b"HTTP/1.1 200.x", b"200.x"),  # nginx takes a dot after the code too
+    ],
+)
+def test_the_status_line_is_kept_as_sent(line: bytes, kept: bytes) -> None:
+    reader, _ = _read(line + b"\r\nContent-Length: 0\r\n\r\n")
+    assert reader.head is not None
+    assert reader.head.status_line == kept

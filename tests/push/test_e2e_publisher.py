@@ -181,7 +181,7 @@ async def test_methods_allowed_per_mode(serve: ServeFactory, autojump_clock: Moc
             # nginx itself refuses TRACE, before any module: its 405 page, no Allow
             trace = await request(port, "TRACE", f"{path}?id=ch1")
             assert trace.status == 405
-            assert b"<title>405 " in trace.body
+            assert b"<title>405 Not Allowed</title>" in trace.body
             assert trace.header("Allow") is None
         delete = await request(port, "DELETE", "/pub-normal?id=ch1")
         assert_header_only(delete, 405)

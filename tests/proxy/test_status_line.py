@@ -1,0 +1,92 @@
+"""An upstream's status line goes to the client as the upstream wrote it (nginx keeps
+`status_line`: no reason stays no reason); `$request_length` of a proxied request counts the
+body as received, chunk framing included. Checked against nginx 1.22."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from .conftest import ProxyFactory
+from .support import conf
+
+
+async def _upstream(task_status: trio.TaskStatus[int]) -> None:
+    """Answers each request with the status line its path names, then closes."""
+    lines = {
+        b"/none": b"HTTP/1.1 200",
+        b"/space": b"HTTP/1.1 200 ",
+        b"/custom": b"HTTP/1.1 200 Fine Thanks",
+        b"/teapot": b"HTTP/1.1 418",
+        b"/found": b"HTTP/1.1 302 Found",
+        b"/old": b"HTTP/1.0 200 OK",
+    }
+
+    async def answer(stream: trio.SocketStream) -> None:
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += await stream.receive_some(4096)
+            body = b"x" * 5 if data.startswith(b"POST") else b""  # the test's bodies: 5 bytes
+            while len(data) - data.index(b"\r\n\r\n") - 4 < len(body):
+                data += await stream.receive_some(4096)
+            line = lines.get(data.split(b" ")[1], b"HTTP/1.1 200 OK")
+            await stream.send_all(line + b"\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(listeners[0].socket.getsockname()[1])
+    await trio.serve_listeners(answer, listeners)
+
+
+async def _get(port: int, data: bytes) -> bytes:
+    with trio.fail_after(5):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(data)
+            received = b""
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+    return received
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ("/none", b"200"),
+        ("/space", b"200 "),
+        ("/custom", b"200 Fine Thanks"),
+        ("/teapot", b"418"),
+        ("/found", b"302 Found"),  # not nginx's own `302 Moved Temporarily`
+        ("/old", b"200 OK"),
+    ],
+)
+async def test_the_upstream_status_line_passes_as_sent(
+    proxy: ProxyFactory, nursery: trio.Nursery, path: str, line: bytes
+) -> None:
+    up = await nursery.start(_upstream)
+    async with proxy(conf(f"location / {{ proxy_pass http://127.0.0.1:{up}; }}")) as server:
+        request = f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode()
+        wire = await _get(server.port(), request)
+        assert wire.startswith(b"HTTP/1.1 %b\r\n" % line), wire[:60]
+        assert wire.endswith(b"\r\n\r\nok")
+
+
+async def test_request_length_of_proxied_bodies(
+    proxy: ProxyFactory, nursery: trio.Nursery, tmp_path: Path
+) -> None:
+    up = await nursery.start(_upstream)
+    text = conf(
+        f"location / {{ proxy_pass http://127.0.0.1:{up}; }}",
+        http=f"log_format rl '$request_length'; access_log {tmp_path}/rl.log rl;",
+    )
+    length = b"POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nxxxxx"
+    chunked = (
+        b"POST /x HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        b"5\r\nxxxxx\r\n0\r\n\r\n"
+    )
+    async with proxy(text) as server:
+        await _get(server.port(), length)
+        await _get(server.port(), chunked)
+    assert (tmp_path / "rl.log").read_text().split() == [str(len(length)), str(len(chunked))]
