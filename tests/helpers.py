@@ -36,6 +36,19 @@ def request_vars(
     )
 
 
+async def exchange_raw(port: int, data: bytes, *, seconds: float = 5) -> bytes:
+    """Send `data` to 127.0.0.1:`port` and return every byte the server sends until it
+    closes (within `seconds`)."""
+    with trio.fail_after(seconds):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(data)
+            received = b""
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+    return received
+
+
 def header_value(headers: list[tuple[bytes, bytes]], name: str) -> str | None:
     """The first header of that name (case-insensitive), decoded; None if absent."""
     wanted = name.lower().encode()

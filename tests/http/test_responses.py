@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-import trio
 from conftest import ServeFactory
+from helpers import exchange_raw
 
 CONF = """
 events {{}}
@@ -41,21 +41,9 @@ http {{
 """
 
 
-async def _raw(port: int, data: bytes) -> bytes:
-    """What the server sends back for `data`, up to its close."""
-    with trio.fail_after(5):
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        async with stream:
-            await stream.send_all(data)
-            received = b""
-            while chunk := await stream.receive_some(65536):
-                received += chunk
-    return received
-
-
 async def _get(port: int, target: str, host: str = "localhost") -> bytes:
     request = f"GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    wire = await _raw(port, request.encode())
+    wire = await exchange_raw(port, request.encode())
     return re.sub(rb"(Server|Date): [^\r]*\r\n", b"", wire)  # the same in every answer
 
 
@@ -154,11 +142,12 @@ async def test_request_length_counts_what_was_received(serve: ServeFactory, tmp_
     post = b"POST /t/a HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n"
     async with serve(CONF.format(dir=tmp_path)) as server:
         port = server.port()
-        await _raw(port, head)
-        await _raw(port, b"\r\n\r\n" + head)  # blank lines before the request are not counted
+        await exchange_raw(port, head)
+        # blank lines before the request are not counted
+        await exchange_raw(port, b"\r\n\r\n" + head)
         # A body `return` does not read (nginx discards it) is not counted; the pipelined
         # request after it is counted on its own.
-        await _raw(port, post + b"hello" + head)
+        await exchange_raw(port, post + b"hello" + head)
     assert (tmp_path / "rl.log").read_text().splitlines() == [
         f"{len(head)} 200",
         f"{len(head)} 200",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 from conftest import ServeFactory
-from helpers import Client, request
+from helpers import Client, exchange_raw, request
 
 CONF = """
 events {{ worker_connections {connections}; }}
@@ -31,22 +31,11 @@ def conf(connections: int = 512) -> str:
     return CONF.format(connections=connections)
 
 
-async def _raw(port: int, data: bytes) -> bytes:
-    stream = await trio.open_tcp_stream("127.0.0.1", port)
-    async with stream:
-        await stream.send_all(data)
-        received = b""
-        with trio.fail_after(5):
-            while chunk := await stream.receive_some(65536):
-                received += chunk
-        return received
-
-
 async def test_keep_alive_and_pipelining(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
         port = server.port()
         pipelined = b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n" * 3
-        received = await _raw(port, pipelined)
+        received = await exchange_raw(port, pipelined)
         # keepalive_requests 3: three answers on one connection, then nginx closes it, and the
         # third answer says so
         assert received.count(b"HTTP/1.1 200 OK") == 3
@@ -83,9 +72,10 @@ async def test_head_and_limits(serve: ServeFactory) -> None:
         assert b"<title>413 Request Entity Too Large</title>" in too_big.body
         fits = await request(port, "POST", "/big?id=c", body=b"x" * 1000)
         assert fits.status == 200
-        long_uri = await _raw(port, b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n")
+        long_line = b"GET /" + b"a" * 2000 + b" HTTP/1.1\r\nHost: a\r\n\r\n"
+        long_uri = await exchange_raw(port, long_line)
         assert long_uri.startswith(b"HTTP/1.1 414 ")
-        long_header = await _raw(
+        long_header = await exchange_raw(
             port, b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"b" * 2000 + b"\r\n\r\n"
         )
         assert long_header.startswith(b"HTTP/1.1 400 ")
@@ -94,7 +84,7 @@ async def test_head_and_limits(serve: ServeFactory) -> None:
 
 async def test_malformed_request_gets_400_and_close(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
-        received = await _raw(server.port(), b"NONSENSE\r\n\r\n")
+        received = await exchange_raw(server.port(), b"NONSENSE\r\n\r\n")
         assert received.startswith(b"HTTP/1.1 400 ")
         assert b"Connection: close" in received
 
@@ -106,14 +96,15 @@ async def test_pipelined_posts_with_bodies_and_http10_keep_alive(serve: ServeFac
             b"POST /pub?id=p HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"3\r\nabc\r\n0\r\n\r\n"
         )
-        received = await _raw(server.port(), publish + chunked + b"GET /hello HTTP/1.1\r\n\r\n")
+        no_host = b"GET /hello HTTP/1.1\r\n\r\n"
+        received = await exchange_raw(server.port(), publish + chunked + no_host)
         # Two publishes answered on one connection, then the third request (no Host) is 400.
         assert received.count(b"HTTP/1.1 200 OK") == 2
         assert b'"published_messages": 2' in received
         assert received.count(b"HTTP/1.1 400 ") == 1
         # nginx keeps an HTTP/1.0 client that asks for keep-alive.
         ask = b"GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
-        received = await _raw(server.port(), ask + b"GET /hello HTTP/1.0\r\n\r\n")
+        received = await exchange_raw(server.port(), ask + b"GET /hello HTTP/1.0\r\n\r\n")
         assert received.count(b"HTTP/1.1 200 OK") == 2
         assert received.count(b"Connection: keep-alive") == 1
         assert received.count(b"Connection: close") == 1
@@ -126,14 +117,14 @@ async def test_bad_versions_and_encodings_get_nginx_statuses(serve: ServeFactory
             (b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: br\r\n\r\n", b"501"),
             (b"GET /hello HTTP/1.1\r\nHost: a\r\nBroken header\r\n\r\n", b"400"),
         ):
-            received = await _raw(server.port(), head)
+            received = await exchange_raw(server.port(), head)
             assert received.startswith(b"HTTP/1.1 " + status + b" "), head
             assert b"Connection: close" in received
 
 
 async def test_a_bad_chunked_body_is_400_and_closes_the_connection(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
-        received = await _raw(
+        received = await exchange_raw(
             server.port(),
             b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
             b"zz\r\nhello\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: a\r\n\r\n",
@@ -147,7 +138,7 @@ async def test_trace_is_always_405_and_the_connection_goes_on(serve: ServeFactor
     async with serve(conf()) as server:
         trace = b"TRACE /hello HTTP/1.1\r\nHost: a\r\n\r\n"
         then = b"GET /hello HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"
-        received = await _raw(server.port(), trace + then)
+        received = await exchange_raw(server.port(), trace + then)
         assert received.startswith(b"HTTP/1.1 405 ")
         assert received.endswith(b"hi")
 
@@ -179,11 +170,11 @@ async def test_keepalive_settings_of_the_location(serve: ServeFactory) -> None:
     """As nginx, the location's keepalive_timeout and keepalive_requests decide (0: close)."""
     async with serve(KEEPALIVE_CONF) as server:
         two = b"GET /zero HTTP/1.1\r\nHost: a\r\n\r\n" * 2
-        received = await _raw(server.port(), two)
+        received = await exchange_raw(server.port(), two)
         assert received.count(b"HTTP/1.1 200") == 1
         assert b"Connection: close" in received
         three = b"GET /kept HTTP/1.1\r\nHost: a\r\n\r\n" * 3
-        received = await _raw(server.port(), three)
+        received = await exchange_raw(server.port(), three)
         assert received.count(b"HTTP/1.1 200") == 2
         assert received.count(b"Connection: keep-alive") == 1
         assert received.count(b"Connection: close") == 1
@@ -191,7 +182,7 @@ async def test_keepalive_settings_of_the_location(serve: ServeFactory) -> None:
 
 async def test_length_and_chunked_together_is_400(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
-        received = await _raw(
+        received = await exchange_raw(
             server.port(),
             b"POST /pub?id=c HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
@@ -201,7 +192,7 @@ async def test_length_and_chunked_together_is_400(serve: ServeFactory) -> None:
 
 async def test_missing_host_on_http11_is_400(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
-        received = await _raw(server.port(), b"GET /hello HTTP/1.1\r\n\r\n")
+        received = await exchange_raw(server.port(), b"GET /hello HTTP/1.1\r\n\r\n")
         assert received.startswith(b"HTTP/1.1 400 ")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import trio
+from helpers import exchange_raw
 
 from .conftest import ProxyFactory
 from .support import conf
@@ -40,17 +41,6 @@ async def _upstream(task_status: trio.TaskStatus[int]) -> None:
     await trio.serve_listeners(answer, listeners)
 
 
-async def _get(port: int, data: bytes) -> bytes:
-    with trio.fail_after(5):
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        async with stream:
-            await stream.send_all(data)
-            received = b""
-            while chunk := await stream.receive_some(65536):
-                received += chunk
-    return received
-
-
 @pytest.mark.parametrize(
     ("path", "line"),
     [
@@ -68,7 +58,7 @@ async def test_the_upstream_status_line_passes_as_sent(
     up = await nursery.start(_upstream)
     async with proxy(conf(f"location / {{ proxy_pass http://127.0.0.1:{up}; }}")) as server:
         request = f"GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n".encode()
-        wire = await _get(server.port(), request)
+        wire = await exchange_raw(server.port(), request)
         assert wire.startswith(b"HTTP/1.1 %b\r\n" % line), wire[:60]
         assert wire.endswith(b"\r\n\r\nok")
 
@@ -87,6 +77,6 @@ async def test_request_length_of_proxied_bodies(
         b"5\r\nxxxxx\r\n0\r\n\r\n"
     )
     async with proxy(text) as server:
-        await _get(server.port(), length)
-        await _get(server.port(), chunked)
+        await exchange_raw(server.port(), length)
+        await exchange_raw(server.port(), chunked)
     assert (tmp_path / "rl.log").read_text().split() == [str(len(length)), str(len(chunked))]
