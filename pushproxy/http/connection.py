@@ -384,7 +384,8 @@ class HttpConnection:
             full.extend(headers)
             self._deflate = None
         self._chunked = False
-        if streamed and status >= 200 and status not in (204, 304):
+        if streamed and status >= 200 and status not in (204, 304) and not self._head_only:
+            # nginx's chunked filter leaves a HEAD response alone: no body, so no framing
             if self.request is not None and self.request.http_version == b"1.1":
                 self._chunked = True
                 full.append((b"Transfer-Encoding", b"chunked"))

@@ -1,6 +1,7 @@
 """gzip compression of responses, as nginx's gzip filter decides and does it.
 
-Compressed when the location has `gzip on`, the client accepts gzip, the HTTP version is at
+Compressed when the location has `gzip on`, the client accepts gzip (its first Accept-Encoding,
+read as nginx reads it: `gzip;q=0` refuses), the HTTP version is at
 least `gzip_http_version`, the status is 200, 403 or 404, the content type is in
 `gzip_types` (text/html always), the length (when known) is at least `gzip_min_length`, and —
 for requests that came through a proxy (a `Via` header) — `gzip_proxied` allows it. A streamed
@@ -10,6 +11,7 @@ is published.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +20,8 @@ from pushproxy.config.model import Level
 
 _STATUSES = frozenset({200, 403, 404})
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+# "q=" and its value in `gzip;q=...`: 0 or 1, then optionally "." and digits, up to "," or " ".
+_QUANTITY = re.compile(rb"[qQ]=([01])(?:\.([0-9]*))?(?:[, ]|\Z)")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -56,8 +60,9 @@ class GzipPolicy:
         """Whether the request allows compression (Accept-Encoding, version, proxies)."""
         if http_version < self.http_version:
             return False
-        accept = b",".join(v for k, v in headers if k == b"accept-encoding").lower()
-        if b"gzip" not in accept:
+        # nginx reads the first Accept-Encoding header only.
+        accept = next((v for k, v in headers if k == b"accept-encoding"), b"")
+        if not accepts_gzip(accept):
             return False
         if any(k == b"via" for k, _ in headers):
             return "any" in self.proxied  # the finer gzip_proxied conditions need the response
@@ -80,3 +85,39 @@ class GzipPolicy:
 
     def compressor(self) -> zlib._Compress:
         return zlib.compressobj(self.level, zlib.DEFLATED, _GZIP_WBITS)
+
+
+def accepts_gzip(accept: bytes) -> bool:
+    """Whether an Accept-Encoding value allows gzip, as nginx's ngx_http_gzip_ok() and
+    ngx_http_gzip_accept_encoding() decide: the first `gzip` that starts the value or follows
+    a comma or a space, then the end, a comma, or `;q=` with a quantity above zero (at most 1,
+    at most three decimals; `gzip;q=0` and `gzip; q=0.000` refuse it). Anything else after it
+    refuses gzip; later `gzip`s are not looked at."""
+    if accept.startswith(b"gzip,"):
+        return True
+    lowered = accept.lower()
+    start = 0
+    while True:
+        at = lowered.find(b"gzip", start)
+        if at < 0:
+            return False
+        if at == start or lowered[at - 1] in b", ":
+            break
+        start = at + 4  # (nginx's search goes on from here: a `gzip` right here counts)
+    rest = accept[at + 4 :].lstrip(b" ")
+    if not rest or rest[0] == 0x2C:  # ","
+        return True
+    if rest[0] != 0x3B:  # ";"
+        return False
+    parameter = rest[1:].lstrip(b" ")
+    if not parameter:
+        return True
+    quantity = _QUANTITY.match(parameter)
+    if quantity is None:
+        return False
+    whole, decimals = quantity.groups()
+    if decimals is None:
+        return whole == b"1"
+    # nginx adds the decimal digits up (0.5 and 0.05 alike are above zero).
+    value = int(whole) * 100 + sum(digit - 0x30 for digit in decimals)
+    return 0 < value <= 100 and len(decimals) <= 3

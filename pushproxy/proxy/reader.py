@@ -16,7 +16,15 @@ from pushproxy.http.wire import ChunkedBody, MalformedRequest, find_head
 
 # The status line nginx passes on is the upstream's own, from the code to the line's end.
 _STATUS_LINE = re.compile(rb"HTTP/1\.([0-9]) +(([0-9]{3})(?:[ .][^\r\n]*)?)\r?")
-_HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+)[ \t]*:[ \t]*([^\x00\r\n]*?)[ \t]*\r?")
+# A header line as nginx's ngx_http_parse_header_line() takes an upstream's: a name of any bytes
+# but controls, space, DEL and ':'; then ':' and the value, with spaces (not tabs) dropped
+# around it; a name alone (then CR or LF) is a header with an empty value. NUL and a CR before
+# the line's end are refused; so is a space or a tab in a name.
+_HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+)(?::[ ]*([^\x00\r]*?)[ ]*)?\r*")
+_NAME = re.compile(rb"[^:\x00-\x20\x7f]*")
+_MAX_LENGTH = 2**63 - 1  # nginx's off_t: a larger Content-Length is invalid
+# The names whose handlers decide the framing, by their lengths (one len() before a lower()).
+_FRAMING_NAMES = {10: b"connection", 14: b"content-length", 17: b"transfer-encoding"}
 
 
 class InvalidResponse(Exception):
@@ -29,9 +37,15 @@ class ResponseHead:
     status_line: bytes  # as the upstream sent it: `200 OK`, `200`, `418 I'm a teapot`
     headers: list[tuple[bytes, bytes]]  # as the upstream wrote the names
     keep_alive: bool  # HTTP/1.1 and no `Connection: close`
+    chunked: bool  # `Transfer-Encoding: chunked`
+    length: int | None  # `Content-Length`
 
 
 def parse_response_head(head: bytes) -> ResponseHead:
+    """The head's status and headers, read as nginx reads them, and its framing checked as
+    current nginx's header handlers check it (1.23 and later): a second `Content-Length` or
+    `Transfer-Encoding`, both at once, an invalid length or a coding other than `chunked` is
+    an invalid header (502), never a body framed two ways."""
     lines = head.split(b"\n")
     status = _STATUS_LINE.fullmatch(lines[0])
     if status is None:
@@ -39,20 +53,99 @@ def parse_response_head(head: bytes) -> ResponseHead:
     minor, line, code = status.groups()
     headers: list[tuple[bytes, bytes]] = []
     close = False
+    length: tuple[bytes, bytes] | None = None
+    coding: tuple[bytes, bytes] | None = None
     for text in lines[1:-2]:  # the last two: the blank line's halves
+        if text.startswith(b"HTTP/"):
+            continue  # IIS may send its status line twice: nginx skips the line
         field = _HEADER_LINE.fullmatch(text)
         if field is None:
-            raise InvalidResponse("upstream sent invalid header")
-        name, value = field.groups()
-        if len(name) == 10 and name.lower() == b"connection":
-            close = close or b"close" in value.lower()
+            raise InvalidResponse(_invalid_header(text))
+        name, value = field[1], field[2] or b""
         headers.append((name, value))
+        framing = _FRAMING_NAMES.get(len(name))
+        if framing is None or name.lower() != framing:
+            continue
+        if framing == b"connection":
+            close = close or b"close" in value.lower()
+        elif framing == b"content-length":
+            _check_unique(length, name, value, coding)
+            length = (name, value)
+            if not value.isdigit() or int(value) > _MAX_LENGTH:
+                raise InvalidResponse(
+                    f'upstream sent invalid "Content-Length" header: "{_text(name, value)}"'
+                )
+        else:
+            _check_unique(coding, name, value, length)
+            coding = (name, value)
+            if value.lower() != b"chunked":
+                message = f'upstream sent unknown "Transfer-Encoding": "{_text(value)}"'
+                raise InvalidResponse(message)
     return ResponseHead(
         status=int(code),
         status_line=line,
         headers=headers,
         keep_alive=minor != b"0" and not close,
+        chunked=coding is not None,
+        length=int(length[1]) if length is not None else None,
     )
+
+
+def _text(*parts: bytes) -> str:
+    return b": ".join(parts).decode("latin-1")
+
+
+def _check_unique(
+    previous: tuple[bytes, bytes] | None,
+    name: bytes,
+    value: bytes,
+    other: tuple[bytes, bytes] | None,
+) -> None:
+    """ngx_http_upstream_process_content_length() and _transfer_encoding(): each header once,
+    and never both."""
+    if previous is not None:
+        raise InvalidResponse(
+            f'upstream sent duplicate header line: "{_text(name, value)}", '
+            f'previous value: "{_text(*previous)}"'
+        )
+    if other is not None:
+        raise InvalidResponse(
+            'upstream sent "Content-Length" and "Transfer-Encoding" headers at the same time'
+        )
+
+
+def _invalid_header(line: bytes) -> str:
+    """nginx's words for a header line its parser refuses: the line up to the byte where the
+    parser stopped (`header_end`), then that byte in hex."""
+    at = _refused_at(line)
+    return f'upstream sent invalid header: "{line[:at].decode("latin-1")}\\x{line[at]:02x}..."'
+
+
+def _refused_at(line: bytes) -> int:
+    """Where ngx_http_parse_header_line() leaves `header_end` on a line `_HEADER_LINE`
+    refuses (its states: name, spaces before the value, value, spaces after it)."""
+    name = _NAME.match(line)
+    end = name.end() if name is not None else 0
+    if end == 0 or end == len(line) or line[end] != 0x3A:  # else a CR, control or space
+        return min(end, len(line) - 1)
+    at = end + 1
+    while at < len(line) and line[at] == 0x20:
+        at += 1
+    if at == len(line) or line[at] in (0x00, 0x0D):
+        return min(at, len(line) - 1)
+    spaces = -1  # where the spaces after the value began, if the value is followed by some
+    for index in range(at, len(line)):
+        byte = line[index]
+        if byte == 0x00:
+            return index
+        if byte == 0x0D:  # not the line's end: something but CR follows
+            return spaces if spaces >= 0 else index
+        if byte == 0x20:
+            if spaces < 0:
+                spaces = index
+        else:
+            spaces = -1
+    return len(line) - 1  # not reached: the line would have matched
 
 
 class ResponseReader:
@@ -113,24 +206,15 @@ class ResponseReader:
             self.done = True
             self.reusable = head.keep_alive
             return
-        length: int | None = None
-        for name, value in head.headers:
-            lower = name.lower()
-            if lower == b"transfer-encoding" and b"chunked" in value.lower():
-                self._chunks = ChunkedBody()
-            elif lower == b"content-length":
-                if not value.isdigit():
-                    raise InvalidResponse("upstream sent invalid \"Content-Length\" header")
-                length = int(value)
-        if self._chunks is not None:
-            return
-        if length is None:
+        if head.chunked:
+            self._chunks = ChunkedBody()
+        elif head.length is None:
             self._until_close = True
-        elif length == 0:
+        elif head.length == 0:
             self.done = True
             self.reusable = head.keep_alive
         else:
-            self._left = length
+            self._left = head.length
 
     def body(self) -> list[bytes]:
         """The body bytes here so far (taken). InvalidResponse when the upstream closed

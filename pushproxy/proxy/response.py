@@ -5,7 +5,8 @@ Pure. nginx drops the upstream's hop-by-hop headers and the ones it hides (by de
 away), sends its own `Server` and `Date` unless the upstream's are passed, rewrites `Location`
 and `Refresh` with `proxy_redirect` and makes a rewritten relative `Location` absolute
 (`absolute_redirect`). Like nginx's header filter it puts `Content-Type`, `Content-Length`,
-`Last-Modified` and a rewritten `Location` first, after `Server` and `Date`.
+`Last-Modified` and a rewritten `Location` first, after `Server` and `Date`, and leaves out a
+`Content-Type` with an empty value.
 """
 
 from __future__ import annotations
@@ -186,6 +187,8 @@ def client_headers(
         key = name.lower()
         if key in HOP_BY_HOP or key in hidden:
             continue
+        if key == b"content-type" and not value:
+            continue  # nginx's header filter writes no Content-Type without a value
         if key == b"location" and redirects and location is None:
             rewritten = _rewrite(_text(value), redirects, lookup)
             if rewritten is not None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import zlib
 
+import pytest
 from conftest import ServeFactory
 from helpers import Client, request
+
+from pushproxy.http.gzip import accepts_gzip
 
 CONF = """
 events {}
@@ -77,3 +80,45 @@ async def test_publisher_and_stream_are_compressed(serve: ServeFactory) -> None:
         assert chunk is not None
         assert inflate.decompress(chunk) == b"<second>"
         await subscriber.aclose()
+
+
+# What nginx 1.22's ngx_http_gzip_ok() decided for each value (the same code in 1.25/1.26).
+@pytest.mark.parametrize(
+    ("accept", "gzip"),
+    [
+        (b"gzip", True), (b"GZIP", True), (b"gzip,", True), (b"deflate,gzip", True),
+        (b"deflate, gzip", True), (b"xgzip, gzip", True), (b"gzip;q=0.5", True),
+        (b"gzip;q=1.000", True), (b"gzip;q=1", True), (b"gzip; Q=0.001", True), (b"gzip;", True),
+        (b"gzip;q=0", False), (b"gzip; q=0.000", False), (b"gzip ;q=0", False),
+        (b"gzip;q=0 ,deflate", False), (b"deflate, gzip;q=0", False), (b"gzip;q=0, gzip", False),
+        (b"gzip;q=1.5", False), (b"gzip;q=1.001", False), (b"gzip;q=0.0001", False),
+        (b"gzip;q=", False), (b"gzip;q=0.5x", False), (b"gzip;level=1", False),
+        (b"x-gzip", False), (b"gzipx", False), (b"identity;q=1, *;q=0", False), (b"", False),
+    ],
+)  # fmt: skip
+def test_accept_encoding_as_nginx_reads_it(accept: bytes, gzip: bool) -> None:
+    assert accepts_gzip(accept) is gzip
+
+
+async def test_zero_quality_and_the_first_accept_encoding_only(serve: ServeFactory) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        for refused in ("gzip;q=0", "gzip; q=0.000"):
+            response = await request(port, "GET", "/html", [("Accept-Encoding", refused)])
+            assert response.header("Content-Encoding") is None, refused
+        first = [("Accept-Encoding", "identity"), ("Accept-Encoding", "gzip")]
+        response = await request(port, "GET", "/html", first)
+        assert response.header("Content-Encoding") is None  # nginx reads the first one only
+
+
+async def test_a_head_response_is_not_framed_chunked(serve: ServeFactory) -> None:
+    async with serve(CONF) as server:
+        client = await Client.connect(server.port())
+        head = await client.request("HEAD", "/html", GZIP)
+        after = await client.request("GET", "/html", GZIP)  # the same connection serves on
+        await client.aclose()
+    assert head.header("Content-Encoding") == "gzip"
+    assert head.header("Transfer-Encoding") is None
+    assert head.header("Content-Length") is None
+    assert head.body == b""
+    assert _gunzip(after.body) == b"<p>hello hello hello</p>"

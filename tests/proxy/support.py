@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from typing import Any
+from urllib.parse import quote
 
 import h11
 import trio
@@ -24,6 +25,11 @@ http {{
     }}
 }}
 """
+
+
+def raw(wire: bytes) -> str:
+    """The upstream app's target that answers with exactly `wire` (then closes)."""
+    return "/raw?r=" + quote(wire.decode("latin-1"), safe="")
 
 
 def echoed(response: Response) -> dict[str, Any]:

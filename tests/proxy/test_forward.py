@@ -14,7 +14,7 @@ from helpers import Client, request
 from trio.testing import MockClock
 
 from .conftest import AppFactory, ProxyFactory
-from .support import conf, echoed, eventually
+from .support import conf, echoed, eventually, raw
 from .upstream_app import pattern_bytes
 
 
@@ -420,3 +420,81 @@ async def test_errors_before_any_upstream_end_with_the_request_context(
     assert lines[0].startswith("no resolver defined to resolve app.invalid, client: 127.0.0.1,")
     assert 'request: "GET /name/?host=app.invalid HTTP/1.1"' in lines[0]
     assert 'request: "GET /empty/ HTTP/1.1"' in lines[1]
+
+
+FRAMED_TWICE = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    ("wire", "message"),
+    [
+        (FRAMED_TWICE + b"2\r\nok\r\n0\r\n\r\n",
+         'upstream sent "Content-Length" and "Transfer-Encoding" headers at the same time'),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk",
+         'upstream sent duplicate header line: "Content-Length: 3", '
+         'previous value: "Content-Length: 2"'),
+        (b"HTTP/1.1 200 OK\r\nX-A : 1\r\nContent-Length: 2\r\n\r\nok",
+         'upstream sent invalid header: "X-A\\x20..."'),
+    ],
+    ids=["framed-twice", "two-lengths", "space-in-name"],
+)  # fmt: skip
+async def test_a_head_nginx_refuses_is_502_and_the_client_stays_in_step(
+    proxy: ProxyFactory,
+    app: AppFactory,
+    caplog: pytest.LogCaptureFixture,
+    wire: bytes,
+    message: str,
+) -> None:
+    """Current nginx's checks: 502 and its error line, never a body read one way and announced
+    another (the client would wait for bytes that never come, or take them as a response)."""
+    upstream = await app("a")
+    target = raw(wire)
+    async with proxy(at(upstream.port)) as server:
+        client = await Client.connect(server.port())
+        refused = await client.request("GET", target)
+        after = await client.request("GET", "/next")  # the same connection, still in step
+        await client.aclose()
+    assert refused.status == 502
+    assert echoed(after)["target"] == "/next"
+    [record] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert record.getMessage() == (
+        f"{message} while reading response header from upstream, client: 127.0.0.1, "
+        f'server: , request: "GET {target} HTTP/1.1", '
+        f'upstream: "http://127.0.0.1:{upstream.port}{target}", host: "localhost"'
+    )
+
+
+async def test_header_lines_pass_as_nginx_reads_them(proxy: ProxyFactory, app: AppFactory) -> None:
+    upstream = await app("a")
+    wire = (
+        b"HTTP/1.1 200 OK\r\nX-NoColon\r\nContent-Type:\r\nX-Tab:\tv\r\nContent-Length: 2\r\n\r\nok"
+    )
+    async with proxy(at(upstream.port)) as server:
+        client = await Client.connect(server.port())
+        response = await client.request("GET", raw(wire))
+        await client.aclose()
+    assert response.status == 200
+    assert response.body == b"ok"
+    assert response.header("X-NoColon") == ""  # a name alone: an empty value
+    assert b"\r\nX-NoColon: \r\n" in client.raw_received
+    assert response.header("Content-Type") is None  # an empty one is left out
+    assert b"\r\nX-Tab: \tv\r\n" in client.raw_received  # only spaces are dropped
+
+
+async def test_a_head_response_is_never_framed_chunked(
+    proxy: ProxyFactory, app: AppFactory
+) -> None:
+    upstream = await app("a")
+    wire = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"
+    async with proxy(at(upstream.port)) as server:
+        client = await Client.connect(server.port())
+        head = await client.request("HEAD", raw(wire))
+        after = await client.request("GET", "/next")
+        old = await request(server.port(), "HEAD", raw(wire), http_version="1.0")
+        await client.aclose()
+    assert head.status == 200
+    assert head.header("Transfer-Encoding") is None
+    assert head.header("Connection") == "keep-alive"
+    assert b"chunked" not in client.raw_received
+    assert echoed(after)["target"] == "/next"
+    assert old.header("Transfer-Encoding") is None

@@ -4,7 +4,9 @@ side by side in front of the same upstream, sending it the same requests."""
 from __future__ import annotations
 
 import json
+import logging
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ from helpers import Client, Response, request
 
 from .conftest import AppFactory, ProxyFactory
 from .nginx import NGINX, running_nginx
-from .support import conf, send_chunked
+from .support import conf, raw, send_chunked
 from .upstream_app import pattern_bytes
 
 # Without nginx the comparison cannot run: skipped on a developer machine, a failure in CI.
@@ -221,3 +223,54 @@ def _names(response: Response) -> list[str]:
         for name, _ in response.headers
         if name.lower() not in (b"connection", b"keep-alive")
     ]
+
+
+_OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+# Upstream heads whose reading has not changed from nginx 1.22 to 1.26.
+HEADS = [
+    ("GET", _OK + b"X-NoColon\r\n\r\nok"),
+    ("GET", _OK + b"X-Tab:\t1\t\r\nX-Spaces:  a b  \r\n\r\nok"),
+    ("GET", _OK + b"Content-Type:\r\nX-Empty:\r\n\r\nok"),
+    ("GET", _OK + b"X-Crs: 1\r\r\n\r\nok"),
+    ("GET", _OK + b"HTTP/1.1 200 OK\r\nX-After: 1\r\n\r\nok"),
+    ("GET", _OK + b"X-A : 1\r\n\r\nok"),
+    ("GET", _OK + b"X-A\t: 1\r\n\r\nok"),
+    ("GET", _OK + b"X-A: 1\rZ\r\n\r\nok"),
+    ("HEAD", b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n"),
+]
+
+
+def _head_lines(wire: bytes) -> list[bytes]:
+    """The response head's lines but the ones that differ by server (Server, Date, the error
+    page's length), in order."""
+    head = wire.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    skip = (b"server:", b"date:", b"connection:")
+    return [line for line in head if not line.lower().startswith(skip)]
+
+
+def _invalid(text: str) -> list[str]:
+    return re.findall(r"upstream sent invalid header: \"[^\n]*?\.\.\.\"", text)
+
+
+async def test_upstream_heads_read_as_nginx_reads_them(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    upstream = await app("a")
+    locations = LOCATIONS.format(port=upstream.port)
+    async with running_nginx(tmp_path, locations) as nginx_port, proxy(conf(locations)) as server:
+        for method, wire in HEADS:
+            seen = []
+            for port in (nginx_port, server.port()):
+                client = await Client.connect(port)
+                response = await client.request(method, "/plain" + raw(wire))
+                await client.aclose()
+                seen.append((response.status, bytes(client.raw_received)))
+            (theirs, their_wire), (ours, our_wire) = seen
+            assert ours == theirs, wire
+            if theirs == 200:
+                assert _head_lines(our_wire) == _head_lines(their_wire), wire
+    ours_logged = _invalid("\n".join(r.getMessage() for r in caplog.records))
+    theirs_logged = _invalid((tmp_path / "nginx" / "error.log").read_text(errors="replace"))
+    assert ours_logged == theirs_logged
+    assert len(ours_logged) == 3
+    assert logging.ERROR in {r.levelno for r in caplog.records}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pushproxy.proxy.reader import InvalidResponse, ResponseReader
+from pushproxy.proxy.reader import InvalidResponse, ResponseReader, parse_response_head
 
 
 def _read(
@@ -67,7 +67,7 @@ def test_a_101_keeps_what_follows_for_the_tunnel() -> None:
     ("wire", "message"),
     [
         (b"SPDY/3 200 OK\r\n\r\n", "upstream sent no valid HTTP/1.0 header"),
-        (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", "upstream sent invalid header"),
+        (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", 'upstream sent invalid header: "no\\\\x20..."'),
         (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 2000 + b"\r\n\r\n", "upstream sent too big header"),
         (b"HTTP/1.1 200 OK\r\nContent-Le<EOF>", "upstream prematurely closed connection"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort<EOF>",
@@ -95,3 +95,94 @@ def test_the_status_line_is_kept_as_sent(line: bytes, kept: bytes) -> None:
     reader, _ = _read(line + b"\r\nContent-Length: 0\r\n\r\n")
     assert reader.head is not None
     assert reader.head.status_line == kept
+
+
+OK = b"HTTP/1.1 200 OK\r\n"
+
+
+@pytest.mark.parametrize("head_request", [False, True])
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [
+        (b"Content-Length: 100\r\nTransfer-Encoding: chunked\r\n",
+         'upstream sent "Content-Length" and "Transfer-Encoding" headers at the same time'),
+        (b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n",
+         'upstream sent "Content-Length" and "Transfer-Encoding" headers at the same time'),
+        (b"Content-Length: 2\r\nContent-Length: 3\r\n",
+         'upstream sent duplicate header line: "Content-Length: 3", '
+         'previous value: "Content-Length: 2"'),
+        (b"Content-Length: 2\r\ncontent-length: 2\r\n",
+         'upstream sent duplicate header line: "content-length: 2", '
+         'previous value: "Content-Length: 2"'),
+        (b"Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n",
+         'upstream sent duplicate header line: "Transfer-Encoding: chunked", '
+         'previous value: "Transfer-Encoding: chunked"'),
+        (b"Transfer-Encoding: gzip, chunked\r\n",
+         'upstream sent unknown "Transfer-Encoding": "gzip, chunked"'),
+        (b"Transfer-Encoding: identity\r\n",
+         'upstream sent unknown "Transfer-Encoding": "identity"'),
+        (b"Content-Length: 2x\r\n",
+         'upstream sent invalid "Content-Length" header: "Content-Length: 2x"'),
+        (b"Content-Length:\r\n",
+         'upstream sent invalid "Content-Length" header: "Content-Length: "'),
+        (b"Content-Length: 9223372036854775808\r\n",
+         'upstream sent invalid "Content-Length" header: "Content-Length: 9223372036854775808"'),
+    ],
+)  # fmt: skip
+def test_framing_headers_as_current_nginx_checks_them(
+    headers: bytes, message: str, head_request: bool
+) -> None:
+    """nginx 1.23+ (ngx_http_upstream_process_content_length/_transfer_encoding): a body
+    framed two ways is an invalid header, even where no body follows (HEAD)."""
+    with pytest.raises(InvalidResponse) as error:
+        _read(OK + headers + b"\r\n", head_request=head_request)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"X-A : 1", "X-A\\x20..."),
+        (b"X-A\t: 1", "X-A\\x09..."),
+        (b" X-A: 1", "\\x20..."),
+        (b":x", "\\x3a..."),
+        (b"X-NoColon  ", "X-NoColon\\x20..."),
+        (b"X-NoColon\rZ", "X-NoColon\\x0d..."),
+        (b"X-A: 1\rZ", "X-A: 1\\x0d..."),
+        (b"X-A: 1 b  \rZ", "X-A: 1 b\\x20..."),
+        (b"X-A: \rZ", "X-A: \\x0d..."),
+        (b"X-A: a\x00b", "X-A: a\\x00..."),
+    ],
+)
+def test_invalid_header_lines_as_nginx_parses_them(line: bytes, message: str) -> None:
+    """ngx_http_parse_header_line(): the log shows the line up to where the parser stopped
+    (checked against nginx 1.22, whose parser is the current one)."""
+    with pytest.raises(InvalidResponse) as error:
+        parse_response_head(OK + line + b"\r\n\r\n")
+    assert str(error.value) == f'upstream sent invalid header: "{message}"'
+
+
+def test_header_lines_nginx_accepts() -> None:
+    head = parse_response_head(
+        OK
+        + b"X-NoColon\r\n"  # a name alone: an empty value
+        + b"X-Tabs:\t1\t\r\n"  # only spaces are dropped around a value
+        + b"X-Spaces:   a  b   \r\n"
+        + b"X-Empty:\r\n"
+        + b"X-Crs: 1\r\r\n"  # CRs before the LF
+        + b"HTTP/1.1 200 OK\r\n"  # a repeated status line (IIS): skipped
+        + b"X@A{}: odd name\r\n"
+        + b"Lf-Only: yes\n"
+        + b"\r\n"
+    )
+    assert head.headers == [
+        (b"X-NoColon", b""),
+        (b"X-Tabs", b"\t1\t"),
+        (b"X-Spaces", b"a  b"),
+        (b"X-Empty", b""),
+        (b"X-Crs", b"1"),
+        (b"X@A{}", b"odd name"),
+        (b"Lf-Only", b"yes"),
+    ]
+    assert head.length is None
+    assert not head.chunked

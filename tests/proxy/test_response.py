@@ -46,6 +46,12 @@ def test_hidden_and_hop_by_hop_headers_do_not_pass_and_order_is_nginx() -> None:
     assert names == [b"Server", b"Date"]
 
 
+def test_an_empty_content_type_is_left_out_other_empty_values_pass() -> None:
+    upstream = [(b"Content-Type", b""), (b"X-Empty", b""), (b"Content-Length", b"2")]
+    headers = client_headers(upstream, hidden=hidden_headers((), ()))
+    assert headers == [(b"Content-Length", b"2"), (b"X-Empty", b"")]
+
+
 def test_proxy_hide_header_and_proxy_pass_header() -> None:
     hidden = hidden_headers(["Set-Cookie"], ["Server", "X-Accel-Redirect"])
     headers = client_headers(UPSTREAM, hidden=hidden)

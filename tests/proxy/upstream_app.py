@@ -121,6 +121,9 @@ class UpstreamApp:
             body += event.data
         self._record(request, body)
         await trio.sleep(self.delay)
+        if path.endswith("/raw"):  # ?r= as it is on the wire, any method; then the connection ends
+            await stream.send_all(query["r"][0].encode("latin-1"))
+            return False
         if request.method == b"HEAD":  # the head a GET would get (a fixed one but for /big)
             length = query["size"][0] if path == "/big" else "5"
             head = h11.Response(status_code=200, headers=[(b"Content-Length", length.encode())])
