@@ -272,7 +272,11 @@ _HONOURED = {
     "send_timeout", "keepalive_timeout", "keepalive_requests", "large_client_header_buffers",
     "access_log", "log_format", "return", "add_header", "set", "if", "gzip", "gzip_types",
     "gzip_min_length", "gzip_comp_level", "gzip_proxied", "gzip_http_version", "default_type",
-    "types", "map",
+    "types", "map", "gzip_vary", "ignore_invalid_headers", "underscores_in_headers",
+    "absolute_redirect", "server_name_in_redirect", "port_in_redirect", "client_body_buffer_size",
+    "proxy_method", "proxy_redirect", "proxy_set_body", "proxy_pass_request_body",
+    "proxy_request_buffering", "proxy_buffer_size", "proxy_ignore_client_abort",
+    "proxy_next_upstream_tries", "proxy_next_upstream_timeout",
 }
 
 

@@ -105,6 +105,22 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="types", module=_HTTP_CORE,
               default="text/html html; image/gif gif; image/jpeg jpg"),
     _Honoured(name="map", module="ngx_http_map_module"),
+    _Honoured(name="gzip_vary", module=_HTTP_CORE, default="off"),
+    _Honoured(name="ignore_invalid_headers", module=_HTTP_CORE, default="on"),
+    _Honoured(name="underscores_in_headers", module=_HTTP_CORE, default="off"),
+    _Honoured(name="absolute_redirect", module=_HTTP_CORE, default="on"),
+    _Honoured(name="server_name_in_redirect", module=_HTTP_CORE, default="off"),
+    _Honoured(name="port_in_redirect", module=_HTTP_CORE, default="on"),
+    _Honoured(name="client_body_buffer_size", module=_HTTP_CORE, default="16k"),
+    _Honoured(name="proxy_method", module=_PROXY),
+    _Honoured(name="proxy_redirect", module=_PROXY, default="default"),
+    _Honoured(name="proxy_set_body", module=_PROXY),
+    _Honoured(name="proxy_pass_request_body", module=_PROXY, default="on"),
+    _Honoured(name="proxy_request_buffering", module=_PROXY, default="on"),
+    _Honoured(name="proxy_buffer_size", module=_PROXY, default="4k"),
+    _Honoured(name="proxy_ignore_client_abort", module=_PROXY, default="off"),
+    _Honoured(name="proxy_next_upstream_tries", module=_PROXY, default="0"),
+    _Honoured(name="proxy_next_upstream_timeout", module=_PROXY, default="0"),
 )
 _HONOURED_BY_KEY = {(h.name, h.module): h for h in _HONOURED}
 

@@ -102,6 +102,9 @@ class Limits:
     max_line_bytes: int = 8192  # one of the large_client_header_buffers
 
 
+# The error pages after which nginx closes a keep-alive connection
+# (ngx_http_special_response_handler).
+_ENDS_KEEPALIVE = frozenset({400, 413, 414, 495, 496, 497, 500, 501})
 # What nginx's header filter drops from a 204 it words itself (not from an upstream's).
 _NOT_FOR_204 = frozenset({b"content-type", b"content-length", b"last-modified"})
 
@@ -511,7 +514,7 @@ class HttpConnection:
         empty body for a code nginx has no page for."""
         page = pages.error_page(status)
         headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")] if page else []
-        if close:
+        if close or status in _ENDS_KEEPALIVE:
             headers.append((b"Connection", b"close"))
         await self.respond(pages.SENT_AS.get(status, status), headers, page, head_only=head_only)
 
