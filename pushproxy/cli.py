@@ -18,6 +18,7 @@ from pushproxy.config import report
 from pushproxy.config.check import CheckResult, check_file, select
 from pushproxy.config.crossplane import payload
 from pushproxy.config.includes import load
+from pushproxy.logs import ErrorLog
 
 NGINX_VERSION = "1.26.3"  # the nginx whose behaviour pushproxy follows
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
@@ -156,6 +157,7 @@ def _nginx_style(argv: Sequence[str]) -> int:
                 sys.stderr.write(f"pushproxy: [emerg] {failure}\n")
             sys.stderr.write(f"pushproxy: configuration file {conf} test failed\n")
             return 1
+        process.note_unused_module(config, ErrorLog.from_config(config, prefix))
     return _print_test(result, conf, quiet=args.q, dump=args.T)
 
 

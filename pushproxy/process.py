@@ -27,6 +27,7 @@ from pushproxy.config.check import CheckResult, check_parsed
 from pushproxy.config.includes import inline, load
 from pushproxy.config.model import Config, build
 from pushproxy.config.parse import ConfigSyntaxError, parse_text
+from pushproxy.config.push_rules import push_locations
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 from pushproxy.http.server import HttpServer
@@ -163,6 +164,16 @@ def daemonize(pid_file: str, stderr_target: str | None) -> None:
     os.close(null)
 
 
+UNUSED_NOTICE = "ngx_http_push_stream_module will not be used with this configuration."
+
+
+def note_unused_module(config: Config, error_log: ErrorLog) -> None:
+    """As the module's init does at start (and with `-t`): a notice in the error log when
+    no http block or no push location uses it."""
+    if config.http is None or not push_locations(config.http):
+        error_log.notice(UNUSED_NOTICE)
+
+
 def file_failures(config: Config, prefix: str | None, *, named_only: bool = False) -> list[str]:
     """nginx's messages for the files it opens at start (and with `-t`) and could not: the
     error log and the pid file. Nothing is created here: a file that is not there yet is
@@ -258,6 +269,7 @@ def run(options: Options) -> int:
             sys.stderr.write(f"pushproxy: [emerg] {failure}\n")
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
+    note_unused_module(config, error_log)
     try:
         server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
     except ConfigError as error:

@@ -224,3 +224,27 @@ def test_foreground_stop_with_quit(conf: tuple[Path, int]) -> None:
         if process.poll() is None:
             process.kill()
     assert not (path.parent / "logs" / "test.pid").exists()
+
+
+def test_a_configuration_without_http_notes_the_unused_module(tmp_path: Path) -> None:
+    """The module's own spec: without an http block it logs (notice) that it is not used, at
+    start and with -t."""
+    log = tmp_path / "error.log"
+    path = tmp_path / "nginx.conf"
+    path.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log {log} debug;\ndaemon off;\n"
+        "events { worker_connections 1024; }\n"
+    )
+    tested = _pushproxy("-t", "-c", str(path))
+    assert tested.returncode == 0
+    assert "[notice]" in log.read_text()
+    assert "ngx_http_push_stream_module will not be used with this configuration." in (
+        log.read_text()
+    )
+    # with push locations, nothing of the kind
+    (tmp_path / "logs").mkdir()
+    used = tmp_path / "used.conf"
+    used.write_text(CONF.format(daemon="off", dir=tmp_path, port=_free_port(), greeting="one"))
+    assert _pushproxy("-t", "-c", str(used)).returncode == 0
+    written = tmp_path / "logs" / "error.log"
+    assert not written.exists() or "will not be used" not in written.read_text()
