@@ -56,9 +56,13 @@ def reason_bytes(status: int) -> bytes:
     return _REASON_BYTES.get(status, b"")
 
 
+_STATUS_LINES = {status: b"%d %b" % (status, text) for status, text in _REASON_BYTES.items()}
+
+
 def status_line(status: int) -> bytes:
     """What follows `HTTP/1.1 ` in nginx's own status line: `200 OK`, or `418 `."""
-    return b"%d %b" % (status, _REASON_BYTES.get(status, b""))
+    line = _STATUS_LINES.get(status)
+    return line if line is not None else b"%d " % status
 
 
 def has_page(status: int) -> bool:
