@@ -74,6 +74,8 @@ class RequestTarget:
     request_uri: str
     uri: str
     args: str
+    # `$arg_NAME` values by lower-cased name (the first of a name), split once per target
+    arg_map: Mapping[str, str] = field(default_factory=lambda: _NO_ARGS)
 
 
 def parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
@@ -98,15 +100,27 @@ def _parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
     text = _text(raw)
     request_uri = text if rest is raw else _text(rest)
     uri = normalize_path(path or b"/", merge_slashes=merge_slashes)
+    args_text = _text(args)
     return RequestTarget(
         raw=text,
         host=host,
         request_uri=request_uri,
         uri=request_uri if uri == rest else _text(uri),
-        args=_text(args),
+        args=args_text,
+        arg_map=_arg_map(args_text) if args_text else _NO_ARGS,
     )
 
 
+def _arg_map(args: str) -> Mapping[str, str]:
+    found: dict[str, str] = {}
+    for pair in args.split("&"):
+        key, equals, value = pair.partition("=")
+        if equals and key.isascii():  # nginx compares names in ASCII only
+            found.setdefault(key.lower(), value)
+    return MappingProxyType(found)
+
+
+_NO_ARGS: Mapping[str, str] = MappingProxyType({})
 _REMEMBERED_TARGET = 256  # bytes: 4096 remembered targets hold a few MB at most
 _parse_remembered = functools.lru_cache(maxsize=4096)(_parse_target)
 
@@ -250,7 +264,7 @@ class RequestVars:
     server gives the response (`$status`, `$body_bytes_sent`...) with `respond`."""
 
     __slots__ = (
-        "_args", "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
+        "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
         "_hostname", "_http_version", "_index", "_map_depth", "_maps", "_method", "_proxy",
         "_response", "_server_name", "_started", "_target", "_tz", "_upstream", "_variables",
     )  # fmt: skip
@@ -288,7 +302,6 @@ class RequestVars:
         self._proxy = ("", "")
         self._response: Response | None = None
         self._index: dict[str, list[bytes]] | None = None
-        self._args: dict[str, str] | None = None
         self._cookies: dict[str, str | None] = {}
         self._upstream: Sequence[UpstreamTry] = ()
         self._maps = maps
@@ -371,15 +384,7 @@ class RequestVars:
         return _text(b", ".join(values)) if values else None
 
     def _arg(self, name: str) -> str | None:
-        if self._args is None:
-            args: dict[str, str] = {}
-            if self._target.args:
-                for pair in self._target.args.split("&"):
-                    key, equals, value = pair.partition("=")
-                    if equals and key.isascii():  # nginx compares names in ASCII only
-                        args.setdefault(key.lower(), value)
-            self._args = args
-        return self._args.get(name)
+        return self._target.arg_map.get(name)
 
     def _cookie(self, name: str) -> str | None:
         if name not in self._cookies:
