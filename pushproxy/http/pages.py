@@ -44,19 +44,7 @@ _PAGED = frozenset(
 SENT_AS = {494: 400, 495: 400, 496: 400, 497: 400}
 
 
-def reason(status: int) -> str:
-    """nginx's reason phrase for `status`; "" for a code it has no text for."""
-    return REASONS.get(status, "")
-
-
-_REASON_BYTES = {status: text.encode() for status, text in REASONS.items()}
-
-
-def reason_bytes(status: int) -> bytes:
-    return _REASON_BYTES.get(status, b"")
-
-
-_STATUS_LINES = {status: b"%d %b" % (status, text) for status, text in _REASON_BYTES.items()}
+_STATUS_LINES = {status: f"{status} {text}".encode() for status, text in REASONS.items()}
 
 
 def status_line(status: int) -> bytes:
@@ -65,19 +53,16 @@ def status_line(status: int) -> bytes:
     return line if line is not None else b"%d " % status
 
 
-def has_page(status: int) -> bool:
-    """Whether nginx has an HTML page for `status` (else its answer has an empty body)."""
-    return status in _PAGED
-
-
 def error_page(status: int) -> bytes:
     """The body nginx sends with `status` (`ngx_http_error_pages`); b"" when it has none."""
     if status not in _PAGED:
         return b""
-    title = _TITLES.get(status) or f"{status} {reason(status)}"
+    title = _TITLES.get(status) or f"{status} {REASONS.get(status, '')}"
     sent = SENT_AS.get(status)
     if sent is not None:  # `400 Bad Request` as the heading, the page's own text below it
-        heading = f"<center><h1>{sent} {reason(sent)}</h1></center>\r\n<center>{title[4:]}</center>"
+        heading = (
+            f"<center><h1>{sent} {REASONS[sent]}</h1></center>\r\n<center>{title[4:]}</center>"
+        )
     else:
         heading = f"<center><h1>{title}</h1></center>"
     return (
