@@ -92,8 +92,8 @@ class AccessLogs:
     def targets(self, level: Level) -> list[tuple[str, LogFormat]]:
         """(path, format) for each `access_log` in effect; none for `off` or none given.
         Worked out once per level of the configuration these logs were made for."""
-        known = self._targets.get(id(level))
-        if known is not None and known[0] is level:  # the very level, not one at its address
+        known = self._targets.get(id(level))  # the level is kept with them: its id is its own
+        if known is not None:
             return known[1]
         found = self._find_targets(level)
         self._targets[id(level)] = (level, found)

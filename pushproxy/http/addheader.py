@@ -9,15 +9,12 @@ handlers, the proxy, `return`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
-from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
+from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
 from pushproxy.config.model import Level
 
 _ADDED_FOR = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
-
-Lookup = Callable[[str], str | None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,9 @@ from email.utils import formatdate
 import trio
 
 from pushproxy import __version__
+from pushproxy.config.complex import Lookup
 from pushproxy.http import pages
-from pushproxy.http.addheader import AddedHeaders, Lookup
+from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.wire import (
     DEFAULT_RULES,
