@@ -21,6 +21,7 @@ from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.routing import request_host
 from pushproxy.http.site import (
     ListenKey,
+    LocationSetup,
     Site,
     bind_address,
     body_too_large,
@@ -296,16 +297,14 @@ class HttpServer:
                 return
             if not match.redirect_to_slash:
                 location, returned = site.rewrite.run(location, variables)
-        policy = site.gzip.get(id(location))
+        setup = site.setups.get(id(location)) or LocationSetup(limits=site.limits)
+        policy = setup.gzip
         if policy is not None and policy.accepts(request.headers, request.http_version):
             conn.gzip = policy
-        added = site.added.get(id(location))
-        if added is not None:
-            conn.add_headers(added, variables.lookup)
-        limits = site.location_limits.get(id(location), site.limits)
-        if limits is not conn.limits:
-            conn.limits = limits  # the location's keep-alive, body and send settings
-        if not limits.keepalive_timeout:
+        if setup.added is not None:
+            conn.add_headers(setup.added, variables.lookup)
+        conn.limits = setup.limits  # the location's keep-alive, body and send settings
+        if not setup.limits.keepalive_timeout:
             conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
         try:
             if returned is not None:  # before any content handler, push ones included

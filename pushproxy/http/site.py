@@ -102,6 +102,24 @@ def oversized_line(request: Request, limit: int) -> int | None:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class LocationSetup:
+    """What a location's requests need besides its handler, worked out once at load: its gzip
+    policy (`gzip on`), its `add_header`s, and its keep-alive, body and send limits."""
+
+    limits: Limits
+    gzip: GzipPolicy | None = None
+    added: AddedHeaders | None = None
+
+    @classmethod
+    def of(cls, level: Level, connection: Limits) -> LocationSetup:
+        return cls(
+            gzip=GzipPolicy.of(level),
+            added=AddedHeaders.of(level),
+            limits=location_limits(level, connection),
+        )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Site:
     """One configuration as the server uses it; a reload swaps it whole."""
 
@@ -110,10 +128,7 @@ class Site:
     limits: Limits
     header_rules: HeaderRules
     listens: tuple[ListenKey, ...]
-    gzip: Mapping[int, GzipPolicy]  # by id() of the location, for those with `gzip on`
-    added: Mapping[int, AddedHeaders]  # by id() of the location, for those with `add_header`
-    # by id() of the location, where they differ from `limits` (keepalive_timeout...)
-    location_limits: Mapping[int, Limits]
+    setups: Mapping[int, LocationSetup]  # by id() of the location (`if` blocks included)
     rewrite: RewritePhase
     max_connections: int  # worker_connections
     maps: Mapping[str, VariableMap]  # the http block's `map` variables, compiled at load
@@ -128,9 +143,7 @@ class Site:
                 limits=Limits(),
                 header_rules=HeaderRules(),
                 listens=(),
-                gzip={},
-                added={},
-                location_limits={},
+                setups={},
                 rewrite=RewritePhase(),
                 max_connections=_worker_connections(config),
                 maps={},
@@ -139,30 +152,19 @@ class Site:
         for server in http.servers:
             for listen in server.listens:
                 listens.setdefault((listen.host, listen.port), None)
-        gzip: dict[int, GzipPolicy] = {}
-        added: dict[int, AddedHeaders] = {}
         limits = limits_of(http.level)
-        by_location: dict[int, Limits] = {}
-        for server in http.servers:
-            for location in walk_locations([server.own]):
-                own = location_limits(location.level, limits)
-                if own != limits:
-                    by_location[id(location)] = own
-                policy = GzipPolicy.of(location.level)
-                if policy is not None:
-                    gzip[id(location)] = policy
-                headers = AddedHeaders.of(location.level)
-                if headers is not None:
-                    added[id(location)] = headers
+        setups = {
+            id(location): LocationSetup.of(location.level, limits)
+            for server in http.servers
+            for location in walk_locations([server.own])
+        }
         return cls(
             config=config,
             router=ServerRouter.build(http.servers, hostname=socket.gethostname()),
             limits=limits,
             header_rules=header_rules_of(http.level),
             listens=tuple(listens),
-            gzip=gzip,
-            added=added,
-            location_limits=by_location,
+            setups=setups,
             rewrite=RewritePhase(),
             max_connections=_worker_connections(config),
             maps=http.maps,

@@ -80,6 +80,6 @@ def test_statuses_that_get_added_headers(status: int, always: bool, added: bool)
     flag = " always" if always else ""
     text = f"events {{}} http {{ server {{ location / {{ add_header X-A v{flag}; }} }} }}"
     site = Site.build(build(parse_text(text)))
-    [headers] = [h for h in site.added.values() if isinstance(h, AddedHeaders)]
+    [headers] = [s.added for s in site.setups.values() if isinstance(s.added, AddedHeaders)]
     result = headers.for_response(status, lambda _: None)
     assert result == ([(b"X-A", b"v")] if added else [])
