@@ -33,7 +33,7 @@ def extension(uri: str) -> str | None:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MimeTypes:
-    """A location's `types` and `default_type`."""
+    """A location's `types` and `default_type`, read once at load (`LocationSetup`)."""
 
     types: Mapping[str, bytes]
     default_type: bytes
@@ -52,20 +52,8 @@ class MimeTypes:
         return found if found is not None else self.default_type
 
 
-# Each `types` block read once: by id(), the block kept alive so the id stays its own.
-_READ: dict[int, tuple[Directive, Mapping[str, bytes]]] = {}
-_READ_LIMIT = 256
-
-
 def types_of(block: Directive | None) -> Mapping[str, bytes]:
     """Extension → type for a `types` block (the built-in ones when there is none)."""
     if block is None or block.block is None:
         return BUILTIN_TYPES
-    found = _READ.get(id(block))
-    if found is not None:
-        return found[1]
-    types = {ext.lower(): entry.name.encode() for entry in block.block for ext in entry.args}
-    if len(_READ) >= _READ_LIMIT:
-        _READ.clear()  # blocks of configurations reloaded away
-    _READ[id(block)] = (block, types)
-    return types
+    return {ext.lower(): entry.name.encode() for entry in block.block for ext in entry.args}

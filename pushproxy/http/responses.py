@@ -23,9 +23,12 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _NO_RESPONSE = frozenset({408, 444, 499})
 
 
-async def handle_return(exchange: Exchange, location: Location, directive: Directive) -> None:
+async def handle_return(
+    exchange: Exchange, location: Location, directive: Directive, mime_types: MimeTypes
+) -> None:
     """The answer of a `return` that ended the rewrite phase; `location` is the configuration
-    the request has then (its `types`, `default_type`, `absolute_redirect`...)."""
+    the request has then (its `absolute_redirect`...), `mime_types` its `types` and
+    `default_type`."""
     args = directive.args
     conn = exchange.conn
     head_only = exchange.method == "HEAD"
@@ -49,7 +52,7 @@ async def handle_return(exchange: Exchange, location: Location, directive: Direc
     if code in _REDIRECTS:
         await redirect(exchange, location, code, value)
         return
-    content_type = MimeTypes.of(location).content_type(exchange.lookup("uri") or "")
+    content_type = mime_types.content_type(exchange.lookup("uri") or "")
     body = value.encode("utf-8", "surrogateescape")
     await conn.respond(code, [(b"Content-Type", content_type)], body, head_only=head_only)
 

@@ -297,7 +297,7 @@ class HttpServer:
                 return
             if not match.redirect_to_slash:
                 location, returned = site.rewrite.run(location, variables)
-        setup = site.setups.get(id(location)) or LocationSetup(limits=site.limits)
+        setup = site.setups.get(id(location)) or LocationSetup.of(location, site.limits)
         policy = setup.gzip
         if policy is not None and policy.accepts(request.headers, request.http_version):
             conn.gzip = policy
@@ -308,7 +308,7 @@ class HttpServer:
             conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
         try:
             if returned is not None:  # before any content handler, push ones included
-                await handle_return(exchange, location, returned)
+                await handle_return(exchange, location, returned, setup.mime_types)
             elif match is not None and match.redirect_to_slash:
                 await redirect(exchange, location, 301, match.redirect_target(target.args))
             else:

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from pushproxy.config.maps import VariableMap
-from pushproxy.config.model import Config, Level, walk_locations
+from pushproxy.config.model import Config, Level, Location, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_size
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.connection import Limits
 from pushproxy.http.gzip import GzipPolicy
+from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
 from pushproxy.http.wire import HeaderRules, Request
@@ -104,18 +105,22 @@ def oversized_line(request: Request, limit: int) -> int | None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocationSetup:
     """What a location's requests need besides its handler, worked out once at load: its gzip
-    policy (`gzip on`), its `add_header`s, and its keep-alive, body and send limits."""
+    policy (`gzip on`), its `add_header`s, its keep-alive, body and send limits, and the
+    types it labels its own answers with."""
 
     limits: Limits
+    mime_types: MimeTypes
     gzip: GzipPolicy | None = None
     added: AddedHeaders | None = None
 
     @classmethod
-    def of(cls, level: Level, connection: Limits) -> LocationSetup:
+    def of(cls, location: Location, connection: Limits) -> LocationSetup:
+        level = location.level
         return cls(
             gzip=GzipPolicy.of(level),
             added=AddedHeaders.of(level),
             limits=location_limits(level, connection),
+            mime_types=MimeTypes.of(location),
         )
 
 
@@ -154,7 +159,7 @@ class Site:
                 listens.setdefault((listen.host, listen.port), None)
         limits = limits_of(http.level)
         setups = {
-            id(location): LocationSetup.of(location.level, limits)
+            id(location): LocationSetup.of(location, limits)
             for server in http.servers
             for location in walk_locations([server.own])
         }
