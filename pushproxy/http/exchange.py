@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.variables import RequestVars
 from pushproxy.http.wire import Request
 
 
@@ -18,6 +19,9 @@ class Exchange:
     request: Request
     method: str
     lookup: Callable[[str], str | None]
+    # The request's variables, for what handlers add to them (the proxy's `$proxy_host`,
+    # `$upstream_*`); None where `lookup` is something else (benches).
+    variables: RequestVars | None = None
 
     @property
     def http_version(self) -> bytes:

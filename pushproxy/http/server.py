@@ -281,6 +281,7 @@ class HttpServer:
             request=request,
             method=request.method.decode("latin-1"),
             lookup=variables.lookup,
+            variables=variables,
         )
         # The server's rewrite phase runs before a location is chosen; a `return` there answers.
         location, returned = site.rewrite.run(server.server.own, variables)

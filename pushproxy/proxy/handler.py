@@ -14,7 +14,7 @@ from pushproxy.errors import ConfigError
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import BodyTooLarge
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.variables import RequestVars, parse_target
+from pushproxy.http.variables import parse_target
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
@@ -173,9 +173,9 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         await conn.error(502, head_only=head_only)
         return
 
-    owner = getattr(exchange.lookup, "__self__", None)
-    if isinstance(owner, RequestVars):  # so that logs see $proxy_host too
-        owner.set_proxy(url.authority, url.effective_port)
+    variables = exchange.variables
+    if variables is not None:  # so that logs see $proxy_host too
+        variables.set_proxy(url.authority, url.effective_port)
     lookup = _with_proxy(exchange.lookup, url.authority, url.effective_port)
 
     request = exchange.request
@@ -212,8 +212,8 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         if conn.can_respond:
             await conn.error(413, close=True, head_only=head_only)
     finally:
-        if job is not None and isinstance(owner, RequestVars):
-            owner.record_upstream(job.tries)  # for the access log's `$upstream_*`
+        if job is not None and variables is not None:
+            variables.record_upstream(job.tries)  # for the access log's `$upstream_*`
         await body.aclose()
 
 
