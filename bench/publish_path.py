@@ -44,9 +44,9 @@ from pushproxy.config.push_rules import push_locations
 from pushproxy.http.connection import Headers, HttpConnection
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.wire import parse_head
+from pushproxy.push.memory import TRASH_TTL
 from pushproxy.push.publisher import handle_publisher
 from pushproxy.push.runtime import PushLocation, PushRuntime
-from pushproxy.push.store import TRASH_TTL
 
 CONFIG = """
 events {}

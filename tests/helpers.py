@@ -12,7 +12,8 @@ import h11
 import trio
 
 from pushproxy.config.maps import VariableMap
-from pushproxy.http.variables import ConnectionInfo, RequestVars, parse_target
+from pushproxy.http.target import parse_target
+from pushproxy.http.variables import ConnectionInfo, RequestVars
 
 
 def request_vars(

@@ -17,7 +17,12 @@ from pushproxy.config.directive_spec import (
     arity_accepts,
 )
 from pushproxy.config.directives_nginx_core import CORE_ROWS
-from pushproxy.config.directives_nginx_http import HTTP_MODULE_ROWS
+from pushproxy.config.directives_nginx_http_cgi import HTTP_CGI_ROWS
+from pushproxy.config.directives_nginx_http_content import HTTP_CONTENT_ROWS
+from pushproxy.config.directives_nginx_http_core import HTTP_CORE_ROWS
+from pushproxy.config.directives_nginx_http_proxy import HTTP_PROXY_ROWS
+from pushproxy.config.directives_nginx_http_request import HTTP_REQUEST_ROWS
+from pushproxy.config.directives_nginx_http_uwsgi import HTTP_UWSGI_ROWS
 from pushproxy.config.directives_nginx_stream_mail import STREAM_MAIL_ROWS
 from pushproxy.config.directives_push import PUSH_STREAM_ROWS
 from pushproxy.config.directives_third_party import third_party_module
@@ -132,9 +137,21 @@ def _mark(row: DirectiveSpec) -> DirectiveSpec:
     return replace(row, honoured=True, default=honoured.default)
 
 
-# Every row, in nginx's module order, then the push stream module's.
+# Every row: nginx's core, its http core, its http modules family by family, stream and mail,
+# then the push stream module's.
 ALL_SPECS: tuple[DirectiveSpec, ...] = tuple(
-    _mark(row) for row in (*CORE_ROWS, *HTTP_MODULE_ROWS, *STREAM_MAIL_ROWS, *PUSH_STREAM_ROWS)
+    _mark(row)
+    for row in (
+        *CORE_ROWS,
+        *HTTP_CORE_ROWS,
+        *HTTP_PROXY_ROWS,
+        *HTTP_CGI_ROWS,
+        *HTTP_UWSGI_ROWS,
+        *HTTP_REQUEST_ROWS,
+        *HTTP_CONTENT_ROWS,
+        *STREAM_MAIL_ROWS,
+        *PUSH_STREAM_ROWS,
+    )
 )
 
 _BY_NAME: dict[str, tuple[DirectiveSpec, ...]] = {}

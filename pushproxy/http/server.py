@@ -15,8 +15,9 @@ import trio
 
 from pushproxy.config.model import Config, Location
 from pushproxy.http.accesslog import AccessLogs
-from pushproxy.http.connection import ClientGone, HttpConnection
+from pushproxy.http.connection import HttpConnection
 from pushproxy.http.exchange import Exchange
+from pushproxy.http.request_reader import ClientGone
 from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.routing import request_host
 from pushproxy.http.site import (
@@ -28,13 +29,8 @@ from pushproxy.http.site import (
     length_and_chunked,
     oversized_line,
 )
-from pushproxy.http.variables import (
-    BadRequest,
-    ConnectionInfo,
-    RequestVars,
-    Response,
-    parse_target,
-)
+from pushproxy.http.target import BadRequest, parse_target
+from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
 from pushproxy.http.wire import MalformedRequest, Request
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 from pushproxy.push.publisher import handle_publisher

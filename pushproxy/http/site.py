@@ -12,9 +12,9 @@ from pushproxy.config.maps import VariableMap
 from pushproxy.config.model import Config, Level, Location, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_size
 from pushproxy.http.addheader import AddedHeaders
-from pushproxy.http.connection import Limits
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
+from pushproxy.http.request_reader import Limits
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
 from pushproxy.http.wire import HeaderRules, Request

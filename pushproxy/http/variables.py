@@ -1,15 +1,13 @@
-"""nginx variables from plain request data, and the request target split as nginx splits it.
+"""nginx variables from plain request data (the target comes split by `target.parse_target`).
 
 `RequestVars.lookup` is the lookup `ComplexValue.evaluate` takes. Values are computed when first
 asked for: `$arg_id` alone never looks at headers or cookies. Request bytes become text as the
-configuration's do (UTF-8, undecodable bytes kept as surrogates), so they encode back unchanged.
+configuration's do (`as_text`), so they encode back unchanged.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +16,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from pushproxy.config.maps import VariableMap
-from pushproxy.errors import PushProxyError
+from pushproxy.http.target import RequestTarget, as_text
 
 Headers = Sequence[tuple[bytes, bytes]]
 _NO_MAPS: Mapping[str, VariableMap] = MappingProxyType({})
@@ -28,20 +26,6 @@ _MAP_DEPTH = 100
 log = logging.getLogger("pushproxy")
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_HEX = {ord(c): int(c, 16) for c in "0123456789abcdefABCDEF"}
-# `scheme://host[:port]` of an absolute-form target, with the host characters nginx's request
-# line parser accepts (no `_`, no userinfo).
-_ABSOLUTE = re.compile(rb"[A-Za-z][A-Za-z0-9+.\-]*://(\[[^\]/?#]*\]|[A-Za-z0-9.\-]*)(?::[0-9]*)?")
-_USUAL, _SLASH, _DOT, _DOT_DOT, _QUOTED, _QUOTED_SECOND = range(6)
-_SLASH_BYTE, _DOT_BYTE, _PERCENT = 0x2F, 0x2E, 0x25
-
-
-class BadRequest(PushProxyError):
-    """nginx answers 400; the message is the reason nginx logs."""
-
-
-def _text(data: bytes) -> str:
-    return data.decode("utf-8", "surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,134 +46,6 @@ class Captures:
 
 
 NO_CAPTURES = Captures()
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class RequestTarget:
-    """A request target as nginx splits it: `request_uri` is `$request_uri` (from the path on,
-    without an absolute form's scheme and host), `uri` is `$uri`."""
-
-    raw: str
-    host: bytes | None  # the host of an absolute-form target, not yet validated
-    request_uri: str
-    uri: str
-    args: str
-    # `$arg_NAME` values by lower-cased name (the first of a name), split once per target
-    arg_map: Mapping[str, str] = field(default_factory=lambda: _NO_ARGS)
-
-
-def parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
-    """Parse an origin-form or absolute-form target; BadRequest where nginx answers 400.
-    Short targets come back remembered (a client asks for the same few URLs again and again)."""
-    if len(raw) <= _REMEMBERED_TARGET and merge_slashes:
-        return _parse_remembered(raw)
-    return _parse_target(raw, merge_slashes=merge_slashes)
-
-
-def _parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
-    host = None
-    rest = raw
-    if not raw.startswith(b"/"):
-        absolute = _ABSOLUTE.match(raw)
-        if absolute is None or raw[absolute.end() : absolute.end() + 1] not in (b"", b"/", b"?"):
-            raise BadRequest("client sent invalid request")
-        host, rest = absolute[1], raw[absolute.end() :]
-    fragment = rest.find(b"#")  # a raw `#` ends path and args; `%23` does not
-    path, _, args = (rest if fragment < 0 else rest[:fragment]).partition(b"?")
-    # Equal texts are one string: a target may be held for a subscriber's whole life.
-    text = _text(raw)
-    request_uri = text if rest is raw else _text(rest)
-    uri = normalize_path(path or b"/", merge_slashes=merge_slashes)
-    args_text = _text(args)
-    return RequestTarget(
-        raw=text,
-        host=host,
-        request_uri=request_uri,
-        uri=request_uri if uri == rest else _text(uri),
-        args=args_text,
-        arg_map=_arg_map(args_text) if args_text else _NO_ARGS,
-    )
-
-
-def _arg_map(args: str) -> Mapping[str, str]:
-    found: dict[str, str] = {}
-    for pair in args.split("&"):
-        key, equals, value = pair.partition("=")
-        if equals and key.isascii():  # nginx compares names in ASCII only
-            found.setdefault(key.lower(), value)
-    return MappingProxyType(found)
-
-
-_NO_ARGS: Mapping[str, str] = MappingProxyType({})
-_REMEMBERED_TARGET = 256  # bytes: 4096 remembered targets hold a few MB at most
-_parse_remembered = functools.lru_cache(maxsize=4096)(_parse_target)
-
-
-def normalize_path(path: bytes, *, merge_slashes: bool = True) -> bytes:
-    """`$uri` from the raw path, as ngx_http_parse_complex_uri() makes it: `%XX` decoded,
-    slashes merged, `.` and `..` segments resolved (a decoded `/` or `.` counts as one)."""
-    if b"%" not in path and b"/." not in path and not (merge_slashes and b"//" in path):
-        return path
-    out = bytearray()
-    state = quoted_state = _USUAL
-    decoded = 0
-    pending = -1  # a decoded byte, read again in the state the `%` appeared in
-    index, size = 0, len(path)
-    while True:
-        if pending >= 0:
-            ch, pending = pending, -1
-        elif index < size:
-            ch = path[index]
-            index += 1
-        else:
-            break
-        if state in (_QUOTED, _QUOTED_SECOND):
-            digit = _HEX.get(ch)
-            if digit is None:
-                raise BadRequest("client sent invalid request")
-            if state == _QUOTED:
-                decoded, state = digit, _QUOTED_SECOND
-                continue
-            ch = (decoded << 4) + digit
-            if ch in (0x25, 0x23, 0x3F):  # `%`, `#`, `?` stay literal
-                out.append(ch)
-                state = _USUAL
-            elif ch == 0:
-                raise BadRequest("client sent invalid request")
-            else:
-                state, pending = quoted_state, ch
-            continue
-        if ch == _PERCENT:
-            quoted_state, state = state, _QUOTED
-        elif ch == _SLASH_BYTE:
-            if state == _USUAL or (state == _SLASH and not merge_slashes):
-                out.append(ch)
-            elif state == _DOT:
-                out.pop()  # `/./` is `/`
-            elif state == _DOT_DOT:
-                _climb(out)
-            state = _SLASH
-        elif ch == _DOT_BYTE and state in (_SLASH, _DOT):
-            out.append(ch)
-            state = _DOT if state == _SLASH else _DOT_DOT
-        else:
-            out.append(ch)
-            state = _USUAL
-    if state in (_QUOTED, _QUOTED_SECOND):
-        raise BadRequest("client sent invalid request")
-    if state == _DOT:
-        out.pop()
-    elif state == _DOT_DOT:
-        _climb(out)
-    return bytes(out)
-
-
-def _climb(out: bytearray) -> None:
-    """Drop `/..` and the segment before it; above the root is a bad request."""
-    end = out.rfind(b"/", 0, len(out) - 3)
-    if end < 0:
-        raise BadRequest("client sent invalid request")
-    del out[end + 1 :]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -286,7 +142,7 @@ class RequestVars:
         tz: tzinfo | None = None,
         maps: Mapping[str, VariableMap] = _NO_MAPS,
     ) -> None:
-        self._method = _text(method)
+        self._method = as_text(method)
         self._target = target
         self._http_version = http_version.decode("latin-1")
         self._headers = headers
@@ -377,11 +233,11 @@ class RequestVars:
 
     def _header(self, key: str) -> str | None:
         values = self._by_name().get(key)
-        return _text((b"; " if key == "cookie" else b", ").join(values)) if values else None
+        return as_text((b"; " if key == "cookie" else b", ").join(values)) if values else None
 
     def _sent_header(self, key: str) -> str | None:
         values = _by_name(self._response.headers).get(key) if self._response else None
-        return _text(b", ".join(values)) if values else None
+        return as_text(b", ".join(values)) if values else None
 
     def _arg(self, name: str) -> str | None:
         return self._target.arg_map.get(name)
@@ -389,13 +245,13 @@ class RequestVars:
     def _cookie(self, name: str) -> str | None:
         if name not in self._cookies:
             found = _cookie(self._by_name().get("cookie", []), name.encode())
-            self._cookies[name] = None if found is None else _text(found)
+            self._cookies[name] = None if found is None else as_text(found)
         return self._cookies[name]
 
     def _forwarded_for(self) -> str:
         values = self._by_name().get("x_forwarded_for")
         addr = self._connection.remote_addr
-        return f"{_text(b', '.join(values))}, {addr}" if values else addr
+        return f"{as_text(b', '.join(values))}, {addr}" if values else addr
 
     def _time(self, *, iso: bool) -> str:
         t = datetime.fromtimestamp(self._clock(), self._tz).astimezone(self._tz)

@@ -16,7 +16,8 @@ from typing import Protocol
 
 import trio
 
-from pushproxy.http.connection import BodyTooLarge, HttpConnection
+from pushproxy.http.connection import HttpConnection
+from pushproxy.http.request_reader import BodyTooLarge
 from pushproxy.http.wire import Request
 from pushproxy.proxy.request import BodyFraming
 

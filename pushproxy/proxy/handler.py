@@ -12,13 +12,14 @@ from pushproxy.config.complex import Lookup
 from pushproxy.config.model import Config, Location, walk_locations
 from pushproxy.errors import ConfigError
 from pushproxy.http.clientwatch import ClientWatch
-from pushproxy.http.connection import BodyTooLarge
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.variables import parse_target
+from pushproxy.http.request_reader import BodyTooLarge
+from pushproxy.http.target import parse_target
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
-from pushproxy.proxy.forward import Job, forward, request_context
+from pushproxy.proxy.forward import forward
+from pushproxy.proxy.job import Job, request_context
 from pushproxy.proxy.request import build_headers, request_head, upstream_target
 from pushproxy.proxy.settings import ProxySettings
 from pushproxy.proxy.upstream import UpstreamGroup, Upstreams
@@ -157,7 +158,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         group = runtime.upstreams.for_url(url, resolve=False)
         if group is None:
             log.error(
-                'no resolver defined to resolve %s, %s', url.host, request_context(exchange.lookup)
+                "no resolver defined to resolve %s, %s", url.host, request_context(exchange.lookup)
             )
             await conn.error(502, head_only=head_only)
             return

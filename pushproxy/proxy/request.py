@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pushproxy.config.complex import ComplexValue, Lookup, compile_value
 from pushproxy.config.model import compile_complex
 from pushproxy.config.tree import Directive
-from pushproxy.http.variables import RequestTarget
+from pushproxy.http.target import RequestTarget
 
 Headers = Sequence[tuple[bytes, bytes]]
 

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Location
-from pushproxy.http.connection import BodyTooLarge, Headers
+from pushproxy.http.connection import Headers
 from pushproxy.http.exchange import Exchange
+from pushproxy.http.request_reader import BodyTooLarge
 from pushproxy.push import info
 from pushproxy.push.access import publisher_channels
 from pushproxy.push.channels import Channel

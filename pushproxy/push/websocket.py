@@ -28,8 +28,9 @@ import trio
 from wsproto.utilities import generate_accept_token
 
 from pushproxy.config.model import Location
-from pushproxy.http.connection import ClientGone, HttpConnection
+from pushproxy.http.connection import HttpConnection
 from pushproxy.http.exchange import Exchange
+from pushproxy.http.request_reader import ClientGone
 from pushproxy.push.access import subscriber_channels
 from pushproxy.push.channels import Connection
 from pushproxy.push.explain import Explain

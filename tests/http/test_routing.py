@@ -17,7 +17,7 @@ from pushproxy.http.routing import (
     request_host,
     validate_host,
 )
-from pushproxy.http.variables import BadRequest, parse_target
+from pushproxy.http.target import BadRequest, parse_target
 
 SERVERS = r"""
 http {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pushproxy.config.tree import Directive
-from pushproxy.http.variables import parse_target
+from pushproxy.http.target import parse_target
 from pushproxy.proxy.request import (
     BodyFraming,
     HeaderPlan,

@@ -12,9 +12,10 @@ from pushproxy.push.access import (
 )
 from pushproxy.push.channels import Channel
 from pushproxy.push.explain import Explain
+from pushproxy.push.memory import CHANNEL_OVERHEAD
 from pushproxy.push.paths import parse_channel_ids
 from pushproxy.push.settings import LocationSettings, LocationType
-from pushproxy.push.store import CHANNEL_OVERHEAD, Store
+from pushproxy.push.store import Store
 
 from .support import Clock, Recorder, make_store
 

@@ -4,14 +4,9 @@ import pytest
 
 from pushproxy.push.channels import Channel
 from pushproxy.push.explain import Explain
+from pushproxy.push.memory import CHANNEL_OVERHEAD, MESSAGE_OVERHEAD, TRASH_TTL, MessageTrash
 from pushproxy.push.messages import Message
-from pushproxy.push.store import (
-    CHANNEL_OVERHEAD,
-    MESSAGE_OVERHEAD,
-    TRASH_TTL,
-    DeleteResult,
-    MessageTrash,
-)
+from pushproxy.push.store import DeleteResult
 from pushproxy.push.templates import RenderMode, TemplateRegistry
 
 from .support import Clock, Recorder, channel, make_store, publish

@@ -1,0 +1,330 @@
+"""The request side of a client connection: HTTP/1.x requests read from a trio socket stream.
+
+`RequestReader` is the base of `HttpConnection`, which writes the responses. It reads request
+heads and bodies with `wire` (nginx's rules, sans-I/O) from one buffer kept between requests,
+so pipelined requests need no read at all, and it holds each request's state, which the
+response side reads and updates. Every wait is bounded: the request head by
+`client_header_timeout`, each body read by `client_body_timeout`, idle keep-alive by
+`keepalive_timeout`, and each write (`send_raw`, which a `100 Continue` needs here too) by
+`send_timeout`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import trio
+
+from pushproxy.config.complex import Lookup
+from pushproxy.http.addheader import AddedHeaders
+from pushproxy.http.gzip import GzipPolicy
+from pushproxy.http.wire import (
+    DEFAULT_RULES,
+    ChunkedBody,
+    HeaderRules,
+    MalformedRequest,
+    Request,
+    find_head,
+    parse_head,
+    skip_blank_lines,
+)
+
+_READ_SIZE = 65536
+
+
+async def send_soon(stream: trio.SocketStream, data: bytes, within: float) -> None:
+    """Write `data` to a socket stream. Most writes fit in the socket buffer: they go out with
+    one non-blocking write, without a timeout scope or trio's wait machinery (a request's
+    largest fixed cost). Only what the socket does not take waits, for `within` seconds at most.
+    trio.TooSlowError past it; OSError or trio's stream errors when the peer is gone."""
+    try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
+        sent = os.write(stream.socket.fileno(), data)
+    except BlockingIOError:
+        sent = 0
+    if sent < len(data):
+        with trio.fail_after(within):
+            await stream.send_all(data[sent:])
+
+
+class ClientGone(Exception):
+    """The client closed the connection, broke the protocol or timed out."""
+
+
+class BodyTooLarge(Exception):
+    """The request body exceeds `client_max_body_size` (nginx answers 413)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Limits:
+    """Timeouts in seconds and sizes in bytes, from the server's configuration."""
+
+    header_timeout: float = 60.0
+    body_timeout: float = 60.0
+    send_timeout: float = 60.0
+    keepalive_timeout: float = 75.0
+    keepalive_requests: int = 1000
+    max_header_bytes: int = 4 * 8192
+    max_line_bytes: int = 8192  # one of the large_client_header_buffers
+
+
+class RequestReader:
+    """The request side of a server-side HTTP/1.x connection (see `HttpConnection`), and the
+    state of the request being answered."""
+
+    __slots__ = (
+        "_added",
+        "_body_left",
+        "_buffer",
+        "_chunks",
+        "_client_keeps_alive",
+        "_continue_due",
+        "_head_only",
+        "_response_done",
+        "_response_started",
+        "body_bytes_sent",
+        "gzip",
+        "header_rules",
+        "limits",
+        "request",
+        "request_length",
+        "requests_served",
+        "reuse",
+        "scope",
+        "status_sent",
+        "stream",
+        "taken_over",
+    )
+
+    def __init__(
+        self, stream: trio.SocketStream, limits: Limits, header_rules: HeaderRules = DEFAULT_RULES
+    ) -> None:
+        self.stream = stream
+        self.limits = limits
+        self.header_rules = header_rules
+        self._buffer = bytearray()
+        self.scope = trio.CancelScope()  # the connection's: see _receive_within
+        self.request: Request | None = None
+        self.request_length = 0  # $request_length: head and body bytes, as received
+        self.requests_served = 0
+        self.reuse = True
+        self.taken_over = False
+        self._client_keeps_alive = False
+        self._head_only = False  # a HEAD request: heads as for GET, never a body byte
+        self._body_left = 0  # Content-Length bytes of the request body not yet read
+        self._chunks: ChunkedBody | None = None  # a chunked request body not yet read to its end
+        self._continue_due = False  # `Expect: 100-continue` not yet answered
+        # The response's, which `HttpConnection` writes; `next_request` starts them anew.
+        self._response_started = False
+        self._response_done = False
+        self.status_sent = 0  # of the current request's response (access logs)
+        self.body_bytes_sent = 0
+        self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
+        self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
+
+    # reading
+
+    async def _receive(self) -> bool:
+        """Append what the client sends to the buffer; False when it closed its side."""
+        sock = self.stream.socket
+        try:  # trio's own recv wraps the same wait in more machinery
+            await trio.lowlevel.wait_readable(sock)
+            data = os.read(sock.fileno(), _READ_SIZE)
+        except BlockingIOError:
+            return True
+        except (OSError, trio.ClosedResourceError):
+            return False
+        self._buffer += data
+        return bool(data)
+
+    def fileno(self) -> int:
+        """The client socket's descriptor (-1 once closed), for the client watches."""
+        return self.stream.socket.fileno()
+
+    async def _receive_within(self, seconds: float) -> bool:
+        """`_receive`, bounded by the connection's own scope: one scope for the connection's
+        life, its deadline moved per wait, costs far less than a scope per wait. Running out
+        of time cancels that scope, which ends the connection (nginx closes it silently)."""
+        scope = self.scope
+        scope.deadline = trio.current_time() + seconds
+        try:
+            return await self._receive()
+        finally:
+            scope.deadline = math.inf
+
+    async def next_request(self) -> Request | None:
+        """The next request head; None when the client is done (closed, or idle too long).
+
+        The wait for a request's first byte is bounded by `keepalive_timeout` (by
+        `client_header_timeout` on a new connection), the rest of the head by
+        `client_header_timeout`; running out of either cancels `scope`, which the caller runs
+        the connection in. MalformedRequest: the caller answers its status and closes.
+        """
+        idle = self.limits.header_timeout
+        if self.requests_served:
+            if not self.keep_alive or self.requests_served >= self.limits.keepalive_requests:
+                return None
+            idle = self.limits.keepalive_timeout
+        self._response_started = self._response_done = False
+        buffer = self._buffer
+        skip_blank_lines(buffer)
+        end = find_head(buffer)
+        if end < 0:
+            if not buffer and not await self._receive_within(idle):
+                return None
+            skip_blank_lines(buffer)
+            end = find_head(buffer)
+            started = trio.current_time()
+            while end < 0:
+                self._check_head_size()
+                searched = max(0, len(buffer) - 3)
+                left = started + self.limits.header_timeout - trio.current_time()
+                if not await self._receive_within(left):
+                    return None
+                skip_blank_lines(buffer)
+                end = find_head(buffer, searched if buffer else 0)
+        if end > self.limits.max_header_bytes:
+            raise MalformedRequest(
+                self._oversized_status(bytes(buffer[:end])), "client sent too large header"
+            )
+        head = bytes(buffer[:end])
+        del buffer[:end]
+        request = parse_head(head, self.header_rules)
+        self.request = request
+        self.request_length = end  # from the request line on (blank lines before it skipped)
+        self.requests_served += 1
+        self.status_sent = self.body_bytes_sent = 0
+        self.gzip = None
+        self._added = None
+        self._head_only = request.method == b"HEAD"
+        self._client_keeps_alive = request.keep_alive
+        self._body_left = request.content_length or 0
+        self._chunks = ChunkedBody() if request.chunked else None
+        self._continue_due = request.expect_continue and request.has_body
+        if self.requests_served >= self.limits.keepalive_requests:
+            self.reuse = False  # the last one: its response says so
+        return request
+
+    def _check_head_size(self) -> None:
+        if len(self._buffer) > self.limits.max_header_bytes:
+            raise MalformedRequest(
+                self._oversized_status(bytes(self._buffer)), "client sent too large header"
+            )
+
+    def _oversized_status(self, head: bytes) -> int:
+        """nginx: a request line longer than one buffer is 414, else the headers are (400)."""
+        end = head.find(b"\n")
+        return 414 if end < 0 or end > self.limits.max_line_bytes else 494
+
+    @property
+    def waiting_for_continue(self) -> bool:
+        return self._continue_due and not self._buffer and not self._response_started
+
+    @property
+    def body_pending(self) -> bool:
+        return self._body_left > 0 or self._chunks is not None
+
+    async def body_chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
+        """The request body as it arrives; BodyTooLarge past `max_size` (0/None: no limit)."""
+        if self.waiting_for_continue:
+            await self.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
+        self._continue_due = False
+        total = 0
+        buffer = self._buffer
+        while self.body_pending:
+            if not buffer:  # a small body often came with the head: no wait at all
+                with trio.move_on_after(self.limits.body_timeout) as scope:
+                    alive = await self._receive()
+                if scope.cancelled_caught or not alive:
+                    raise ClientGone  # nginx answers 408 into the void and closes
+                continue
+            if self._chunks is not None:
+                before = len(buffer)
+                try:
+                    pieces = self._chunks.take(buffer)
+                except MalformedRequest:
+                    self.reuse = False
+                    raise  # the server answers 400 if nothing was sent yet, and closes
+                self.request_length += before - len(buffer)  # the chunks' framing too
+                if self._chunks.done:
+                    self._chunks = None
+            else:
+                piece = bytes(buffer[: self._body_left])
+                del buffer[: len(piece)]
+                self._body_left -= len(piece)
+                self.request_length += len(piece)
+                pieces = [piece]
+            for piece in pieces:
+                total += len(piece)
+                if max_size and total > max_size:
+                    raise BodyTooLarge
+                if piece:
+                    yield piece
+
+    async def read_body(self, max_size: int | None = None) -> bytes:
+        if not self._chunks and len(self._buffer) >= self._body_left and not self._continue_due:
+            # The whole body came with the head (most small POSTs): no iterator, no wait.
+            if max_size and self._body_left > max_size:
+                raise BodyTooLarge
+            body = bytes(self._buffer[: self._body_left])
+            del self._buffer[: self._body_left]
+            self.request_length += self._body_left
+            self._body_left = 0
+            return body
+        parts = [chunk async for chunk in self.body_chunks(max_size)]
+        return b"".join(parts)
+
+    async def discard_body(self) -> None:
+        """Read and drop what is left of the request body, so keep-alive can go on. Like
+        nginx, `$request_length` does not count what is discarded."""
+        if self.body_pending:
+            if self._continue_due:  # the client waits for our word: none came, none is due
+                self.reuse = False
+                return
+            counted = self.request_length
+            async for _ in self.body_chunks():
+                pass
+            self.request_length = counted
+
+    # writing: raw bytes (responses are formatted by `HttpConnection`)
+
+    async def send_raw(self, data: bytes) -> None:
+        """Write bytes; within `send_timeout` or the client counts as gone (`send_soon`)."""
+        try:
+            await send_soon(self.stream, data, self.limits.send_timeout)
+        except (
+            OSError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            trio.TooSlowError,
+        ) as error:
+            raise ClientGone from error
+
+    # the connection's life
+
+    def take_over(self) -> tuple[trio.abc.Stream, bytes]:
+        """Leave HTTP for another protocol (an Upgrade): the stream and the bytes already
+        received past the request head. The caller writes its own 101; no request follows."""
+        self.reuse = False
+        self.taken_over = True
+        leftover, self._buffer = bytes(self._buffer), bytearray()
+        return self.stream, leftover
+
+    def end_after_response(self) -> None:
+        """No further request on this connection (a stream was cut, say)."""
+        self.reuse = False
+
+    @property
+    def keep_alive(self) -> bool:
+        return (
+            self.reuse
+            and self._client_keeps_alive
+            and self._response_done
+            and not self.body_pending
+        )
+
+    async def close(self) -> None:
+        with trio.move_on_after(1):
+            await self.stream.aclose()

@@ -1,0 +1,324 @@
+"""One try of a request on one upstream connection: send the request, read the response head,
+answer the client and stream the body back as it comes, or fail in a way `forward` can act on
+(`UpstreamFailure`, or `Stale` for a reused connection the peer had closed).
+
+Timeouts are nginx's: `proxy_send_timeout` per write, `proxy_read_timeout` between two reads
+once the request is out. The client closing its connection meanwhile ends the try (unless
+`proxy_ignore_client_abort`). A request whose body is at hand goes out from the caller's task;
+a streamed body or a tunnel gets a sender task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import trio
+
+from pushproxy.http.clientwatch import ClientWatch
+from pushproxy.http.connection import own_headers
+from pushproxy.http.request_reader import BodyTooLarge, ClientGone, send_soon
+from pushproxy.proxy.connect import (
+    TIMED_OUT,
+    Connector,
+    UpstreamConnection,
+    UpstreamFailure,
+    describe,
+)
+from pushproxy.proxy.job import Job, MayRetry
+from pushproxy.proxy.reader import InvalidResponse, ResponseHead, ResponseReader
+from pushproxy.proxy.response import RedirectBase, client_headers
+from pushproxy.proxy.settings import NEXT_STATUSES
+from pushproxy.proxy.tunnel import switch_protocols
+
+log = logging.getLogger("pushproxy")
+_READ_SIZE = 65536
+
+
+class Stale(Exception):
+    """A reused idle connection the peer had closed: try again on a new one."""
+
+
+class Attempt:
+    """One request on one upstream connection. A request whose body is at hand goes out from
+    this task, which then reads the response; a streamed body or a tunnel gets a sender task."""
+
+    def __init__(
+        self,
+        job: Job,
+        connector: Connector,
+        aborts: ClientWatch,
+        upstream: UpstreamConnection,
+        reused: bool,
+        may_retry: MayRetry,
+    ) -> None:
+        self.job = job
+        self.connector = connector
+        self.aborts = aborts
+        self.upstream = upstream
+        self.reused = reused
+        self.may_retry = may_retry
+        self.reader = ResponseReader(
+            head_request=job.method == "HEAD", max_head=max(job.settings.buffer_size, 1024)
+        )
+        self.scope = trio.CancelScope()  # the whole attempt: a client abort cancels it
+        self.head_scope = trio.CancelScope()
+        self.sender_done = trio.Event()
+        self.watched = -1  # the client's descriptor while the abort watch has it
+        self.request_sent = False
+        self.sent_all = False
+        self.head_received = False
+        self.received_any = False
+        self.error: BaseException | None = None  # what ends the attempt, raised at the end
+        self.keep = False
+        self.finished = False  # the whole response was read from the upstream
+        self.status = 0  # of the upstream's response head
+
+    async def run(self) -> None:
+        tunnel: ResponseHead | None = None
+        try:
+            with self.scope:
+                if self.job.upgrade or not self.job.body.in_memory:
+                    async with trio.open_nursery() as nursery:
+                        nursery.start_soon(self._send)
+                        tunnel = await self._receive_or_fail()
+                        nursery.cancel_scope.cancel()
+                else:
+                    await self._send()
+                    if self.error is None:
+                        await self._receive_or_fail()
+            if self.error is not None:
+                raise self.error
+            if tunnel is not None:
+                await self._tunnel(tunnel)
+        finally:
+            if self.watched >= 0:
+                self.aborts.remove(self.watched)
+            if self.keep:
+                self.connector.checkin(self.job.group, self.upstream)
+            else:
+                self.upstream.close_now()
+
+    async def _receive_or_fail(self) -> ResponseHead | None:
+        try:
+            return await self._receive()
+        except (UpstreamFailure, Stale, ClientGone, BodyTooLarge) as error:
+            self.error = self.error or error
+        return None
+
+    def _stale(self) -> bool:
+        """A failure that says the idle connection was dead before we used it, with the
+        request still ours to send again."""
+        body = self.job.body
+        return self.reused and not self.received_any and (body.replayable or not body.started)
+
+    # sending
+
+    async def _write(self, data: bytes) -> None:
+        self.request_sent = True
+        try:
+            await send_soon(self.upstream.stream, data, self.job.settings.send_timeout)
+        except trio.TooSlowError:
+            message = f"upstream timed out {TIMED_OUT} while sending request to upstream"
+            raise UpstreamFailure("timeout", message, sent=True) from None
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            if self._stale():
+                raise Stale from None
+            message = f"send() failed {describe(error)} while sending request to upstream"
+            raise UpstreamFailure("error", message, sent=True) from None
+
+    async def _send(self) -> None:
+        job = self.job
+        try:
+            whole = job.body.whole()
+            if whole is not None:  # head and body in one write
+                await self._write(job.head + whole)
+            else:
+                await self._write(job.head)
+                await job.body.send(self._write)
+        except (UpstreamFailure, Stale, ClientGone, BodyTooLarge) as error:
+            if not self.head_received or isinstance(error, ClientGone):
+                self.error = error
+                self.head_scope.cancel()
+                if isinstance(error, ClientGone):
+                    self.scope.cancel()
+            elif isinstance(error, BodyTooLarge):
+                job.exchange.conn.end_after_response()
+            return
+        finally:
+            self.sender_done.set()
+        self.sent_all = True
+        if not self.head_received:
+            self.head_scope.deadline = trio.current_time() + job.settings.read_timeout
+        if not job.settings.ignore_client_abort and not job.upgrade:
+            fd = job.exchange.conn.fileno()
+            if self.aborts.add(fd, self):
+                self.watched = fd
+
+    def client_event(self) -> None:
+        """From the watch: the client closed its connection (or it broke)."""
+        if self.finished:
+            return  # the client read the whole response and left: nothing to end here
+        log.info(
+            "client prematurely closed connection while %s upstream, %s",
+            "reading" if self.head_received else "waiting for",
+            self.job.context(None),
+        )
+        self.error = ClientGone()
+        self.scope.cancel()
+
+    # receiving
+
+    async def _recv(self) -> None:
+        """More of the response into the reader; UpstreamFailure (or Stale) if the read fails."""
+        try:  # trio's own recv wraps the same wait in more machinery
+            sock = self.upstream.stream.socket
+            await trio.lowlevel.wait_readable(sock)
+            data = os.read(sock.fileno(), _READ_SIZE)
+        except BlockingIOError:
+            return
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            if self._stale():
+                raise Stale from None
+            phase = "upstream" if self.head_received else "response header from upstream"
+            message = f"recv() failed {describe(error)} while reading {phase}"
+            raise UpstreamFailure("error", message, sent=True) from None
+        if data:
+            self.received_any = True
+        self.reader.feed(data)
+
+    async def _read_head(self) -> ResponseHead:
+        while True:
+            try:
+                head = self.reader.read_head()
+            except InvalidResponse as error:
+                if self.reader.eof and self._stale():
+                    raise Stale from None
+                condition = "error" if self.reader.eof else "invalid_header"
+                message = f"{error} while reading response header from upstream"
+                raise UpstreamFailure(condition, message, sent=True) from None
+            if head is not None:
+                return head
+            await self._recv()
+            if self.sent_all:
+                self.head_scope.deadline = trio.current_time() + self.job.settings.read_timeout
+
+    async def _receive(self) -> ResponseHead | None:
+        """Read the head and answer the client; the 101 head when a tunnel is to follow."""
+        head: ResponseHead | None = None
+        with self.head_scope:
+            head = await self._read_head()
+        if head is None:
+            if self.error is not None:
+                raise self.error
+            message = f"upstream timed out {TIMED_OUT} while reading response header from upstream"
+            raise UpstreamFailure("timeout", message, sent=True)
+        self.head_received = True
+        self.status = head.status
+        if head.status == 101:
+            await self.sender_done.wait()
+            if not self.job.upgrade or not self.sent_all:
+                message = "upstream sent unexpected 101 while reading response header from upstream"
+                raise UpstreamFailure("invalid_header", message, sent=True)
+            return head
+        condition = NEXT_STATUSES.get(head.status)
+        if condition is not None and self.may_retry(condition, self.request_sent, 1):
+            raise UpstreamFailure(condition, None, sent=True)
+        await self._respond(head)
+        return None
+
+    def _headers(self, head: ResponseHead) -> list[tuple[bytes, bytes]]:
+        job, settings = self.job, self.job.settings
+        base = None
+        if settings.absolute_redirect:
+            base = RedirectBase.of(
+                job.lookup,
+                server_name=settings.server_name_in_redirect,
+                port=settings.port_in_redirect,
+            )
+        return client_headers(
+            head.headers,
+            hidden=settings.hidden,
+            redirects=settings.redirects,
+            lookup=job.lookup,
+            base=base,
+            switching=head.status == 101,
+        )
+
+    async def _respond(self, head: ResponseHead) -> None:
+        """Send the head, then the body as it arrives; a cut ends the client connection. A
+        response read whole at once goes out in one write."""
+        conn = self.job.exchange.conn
+        headers = self._headers(head)
+        reader = self.reader
+        started = False
+        pieces: list[bytes] = []
+        while True:
+            broken = None
+            try:
+                pieces += reader.body()
+            except InvalidResponse as error:
+                broken = f"{error} while reading upstream"
+            if reader.done and not started:
+                self.finished = True
+                await conn.start(
+                    head.status, headers, status_line=head.status_line, whole=b"".join(pieces)
+                )
+                await self._settle()
+                return
+            if not started:
+                # The upstream's Server and Date replace ours where they pass (proxy_pass_header).
+                await conn.start(head.status, headers, status_line=head.status_line)
+                started = True
+            if reader.done:
+                self.finished = True
+                await conn.finish(b"".join(pieces))
+                await self._settle()
+                return
+            await self._flush(pieces)
+            if broken is not None:
+                self._cut(broken)
+                return
+            with trio.move_on_after(self.job.settings.read_timeout) as scope:
+                try:
+                    await self._recv()
+                except (UpstreamFailure, Stale) as error:
+                    self._cut(str(error) if isinstance(error, UpstreamFailure) else None)
+                    return
+            if scope.cancelled_caught:
+                self._cut(f"upstream timed out {TIMED_OUT} while reading upstream")
+                return
+
+    async def _settle(self) -> None:
+        """Keep the connection if both messages ended cleanly (the sender may still be on
+        its way out of its last write)."""
+        if not self.sender_done.is_set():
+            with trio.move_on_after(1.0):
+                await self.sender_done.wait()
+        self.keep = self.sent_all and self.job.reusable and self.reader.reusable
+
+    def _cut(self, message: str | None) -> None:
+        if message:
+            log.error("%s, %s", message, self.job.context(None))
+        self.job.exchange.conn.end_after_response()
+
+    async def _flush(self, pieces: list[bytes]) -> None:
+        if pieces:
+            data = b"".join(pieces)
+            pieces.clear()
+            await self.job.exchange.conn.write(data)
+
+    # upgrade
+
+    async def _tunnel(self, head: ResponseHead) -> None:
+        headers = self._headers(head)
+        settings = self.job.settings
+        await switch_protocols(
+            self.job.exchange.conn,
+            head.status_line,
+            [*own_headers(headers), *headers],
+            self.upstream.stream,
+            self.reader.trailing(),
+            idle_timeout=settings.read_timeout,
+            upstream_send_timeout=settings.send_timeout,
+        )

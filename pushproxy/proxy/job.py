@@ -1,0 +1,51 @@
+"""A request ready for an upstream (`Job`: where it goes and the bytes of its head) and the
+request context nginx ends an upstream error line with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pushproxy.config.complex import Lookup
+from pushproxy.http.exchange import Exchange
+from pushproxy.http.variables import UpstreamTry
+from pushproxy.proxy.body import RequestBody
+from pushproxy.proxy.settings import ProxySettings
+from pushproxy.proxy.upstream import Peer, UpstreamGroup
+
+# (condition, whether the request went out, tries still to be counted) → may go to the next peer
+MayRetry = Callable[[str, bool, int], bool]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """A request ready to go: where, and the bytes of its head."""
+
+    exchange: Exchange
+    settings: ProxySettings
+    group: UpstreamGroup
+    scheme: str
+    method: str
+    target: bytes
+    head: bytes  # request line and headers, as sent
+    reusable: bool  # HTTP/1.1 and no `Connection: close`: the upstream connection may serve again
+    body: RequestBody
+    lookup: Lookup
+    upgrade: bool  # the client asked for a protocol switch
+    tries: list[UpstreamTry] = field(default_factory=list)  # each peer tried, as it ended
+
+    def context(self, peer: Peer | None) -> str:
+        """The tail nginx puts on an upstream error line."""
+        upstream = ""
+        if peer is not None:
+            upstream = f', upstream: "{self.scheme}://{peer.name}{self.target.decode("latin-1")}"'
+        return request_context(self.lookup, upstream)
+
+
+def request_context(look: Lookup, upstream: str = "") -> str:
+    """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
+    about a request with (`upstream`, when given, goes before the host)."""
+    return (
+        f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
+        f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
+    )
