@@ -60,7 +60,8 @@ METHOD = """\
   page from a saved full run. Two in-process tools look closer at one figure each:
   `python bench/idle_memory.py` (what an idle subscriber costs, with `--tracemalloc` where
   the heap grew) and `python bench/publish_path.py` (µs of the push side of one publish, or
-  a cProfile table with `--profile`).
+  a cProfile table with `--profile`). `python bench/floors.py` measures pushproxy against
+  `bare_trio.py`, the least a trio server does per request (see "What the floors say").
 """
 
 
@@ -90,11 +91,50 @@ HOT_PATHS = """\
 - **The proxy** sends head and body in one write, reads the upstream's response with a
   sans-I/O reader (`proxy/reader.py`), and sends a response that came whole in one write.
 
-What is left is the fixed cost of a request in Python and trio: a wait, a task switch, the
-parse, routing and variables, and the system calls. The publish row of the table is that cost
-alone; it bounds the proxy rate too and, through the publishes, the fan-out over many channels
-(one publish per ten deliveries there). `python bench/publish_path.py --profile` and
+What is left is the cost of a request: the publish row of the table is that cost alone; it
+bounds the proxy rate too and, through the publishes, the fan-out over many channels (one
+publish per ten deliveries there). `python bench/publish_path.py --profile` and
 `python bench/idle_memory.py --tracemalloc` show where it goes.
+
+## What the floors say
+
+`python bench/floors.py` runs pushproxy alternately with a bare trio server
+(`bench/bare_trio.py`) that waits, reads and writes as pushproxy does but does no HTTP work:
+it answers each request with a fixed 200, or relays bytes over one upstream connection per
+client. On this machine on 2026-11-27 (3 runs each, medians, server CPU per request from
+/proc):
+
+| Load | pushproxy | bare trio server | bare server's share of the CPU |
+|---|---:|---:|---:|
+| publish, 8 keep-alive connections | 10,937 req/s, 91.1 µs | 64,407 req/s, 15.3 µs | 17% |
+| reverse proxy, wrk -c64 | 3,762 req/s, 264.6 µs | 29,857 req/s, 32.2 µs | 12% |
+
+So trio and the kernel are not what keeps the publish and proxy rows under their targets:
+the bare server reaches about 0.65 of nchan's publish rate and 0.8 of nginx's proxy rate.
+Over 80% of the CPU per request is pushproxy's own Python (nginx's request rules, routing,
+variables, the handler, logs and timeouts). Its profile is flat: py-spy finds no Python
+function above 5% of the server's time by its own samples. The whole synchronous path of one
+publish (parse, route, handler, answer, write), timed in a loop in one process, takes about
+29 µs: in the running server the same code costs two to three times that, sharing the caches
+with the kernel's network code and trio's loop, and its answer wakes a sleeping client.
+
+A write also costs more when its reader sleeps: waking it is an inter-processor interrupt,
+in this virtual machine a trap to the host. Measured with a C reader on 10,000 loopback
+connections, a 110-byte write cost about 5 µs in a burst to a busy reader and 21 µs alone to
+a sleeping one. A slower server leaves its clients asleep more often, so it pays this more
+often than nchan: in the 10,000-subscriber fan-out, about half of pushproxy's CPU is its
+writes to subscribers. Deferring every direct write to the end of trio's round of tasks (to
+write bursts of up to 80) was measured in four interleaved pairs of runs and gained nothing.
+
+**Cross-check with the reference generator.** The same workloads run with
+`../shared/bench/pushload.c` (`gcc -O2`) instead of the bench's generator, on 2026-11-27,
+give the same ratios: fan-out 1,000 x 1 channel 88,641 vs 97,988 and 80,294 vs 79,616
+deliveries/s (0.90, 1.01); fan-out 10,000 x 1,000 channels 32,600 vs 77,023 (0.42); publish
+9,997 vs 86,751 and 7,977 vs 81,900 requests/s (0.12, 0.10); pushproxy first, nginx + nchan
+second. Commands: `pushload fanout -p PORT -S 1000 -C 1 -M 1000 -B 100 -P 1`,
+`pushload fanout -p PORT -S 10000 -C 1000 -M 100 -B 100 -P 8` and
+`pushload publish -p PORT -P 8 -C 8 -B 100 -T 3`, with `--sub-path '/sub/ch{n}'
+--pub-path '/pub?id=ch{n}'`, and `-H 'TE: chunked'` for nchan's chunked subscribers.
 """
 
 

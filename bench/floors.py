@@ -1,0 +1,115 @@
+"""How much of a request's cost is trio's own: pushproxy against a bare trio server.
+
+    python bench/floors.py [--runs 3] [--seconds 3]
+
+Two pairs, measured alternately, each server fresh, `--runs` times:
+- publish: the bench's publish load (8 keep-alive connections, `POST /pub?id=chN`, 100-byte
+  bodies, no subscribers) against pushproxy and against `bare_trio.py respond`, which answers
+  each request with a fixed 200 and does nothing else;
+- proxy: `wrk -t1 -c64` for the 1 KiB upstream file through pushproxy and through
+  `bare_trio.py proxy`, which only relays bytes over one upstream connection per client.
+Prints requests/s and server CPU µs per request (user + system, from /proc) of each, and the
+share of pushproxy's CPU per request that the bare server spends too: what any trio server
+pays before its HTTP work. See docs/performance.md ("What the floors say").
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import loadgen
+import procstat
+import proxyload
+from loadgen import Load, Phase
+from servers import Server, Servers, free_port
+
+HERE = Path(__file__).resolve().parent
+Measure = Callable[[Server], tuple[float, float]]  # → (requests/s, server CPU µs/request)
+
+
+def bare(servers: Servers, mode: str) -> Server:
+    port = free_port()
+    argv = [sys.executable, str(HERE / "bare_trio.py"), mode, str(port)]
+    if mode == "proxy":
+        argv.append(str(servers.upstream_port))
+    folder = servers.root / f"bare-{mode}-{port}"
+    folder.mkdir()
+    return Server(f"trio {mode}", argv, folder, port)
+
+
+def publish(exe: Path, seconds: float) -> Measure:
+    load = Load(channels=8, pubs=8, phases=(Phase(0, budget=seconds, drain=0),))
+
+    def measure(server: Server) -> tuple[float, float]:
+        result = loadgen.run(exe, load, server.port, server.pids)
+        if "error" in result:
+            raise RuntimeError(f"{server.name}: {result['error']}")
+        phase = result["phases"][0]
+        return phase["pub_per_s"], phase["server_cpu_s"] / phase["pub_ok"] * 1e6
+
+    return measure
+
+
+def proxied(upstream: Server, seconds: float) -> Measure:
+    def measure(server: Server) -> tuple[float, float]:
+        result = proxyload.run(server.port, server.pids, upstream.pids, seconds=seconds)
+        if "error" in result:
+            raise RuntimeError(f"{server.name}: {result['error']}")
+        requests = result["req_per_s"] * result["loop_s"]
+        return result["req_per_s"], result["server_cpu_s"] / requests * 1e6
+
+    return measure
+
+
+def _pair(
+    title: str, make: Sequence[Callable[[], Server]], measure: Measure, runs: int
+) -> list[str]:
+    figures: dict[str, list[tuple[float, float]]] = {}
+    for _ in range(runs):
+        for start in make:
+            procstat.wait_quiet(10.0)
+            with start() as server:
+                figures.setdefault(server.name, []).append(measure(server))
+    lines = [f"{title}:"]
+    for name, values in figures.items():
+        rate = statistics.median(v[0] for v in values)
+        cpu = statistics.median(v[1] for v in values)
+        lines.append(f"  {name:14} {rate:9,.0f} req/s  {cpu:6.1f} µs CPU/request (medians)")
+    ours, floor = (statistics.median(v[1] for v in values) for values in figures.values())
+    lines.append(f"  the bare server's share of pushproxy's CPU per request: {floor / ours:.0%}")
+    return lines
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    args = parser.parse_args(argv)
+    exe = loadgen.build()
+    servers = Servers()
+    try:
+        with servers.upstream() as upstream:
+            report = _pair(
+                "publish, 8 keep-alive connections",
+                (servers.pushproxy, lambda: bare(servers, "respond")),
+                publish(exe, args.seconds),
+                args.runs,
+            )
+            report += _pair(
+                "reverse proxy, 1 KiB file, wrk -c64",
+                (servers.pushproxy, lambda: bare(servers, "proxy")),
+                proxied(upstream, args.seconds),
+                args.runs,
+            )
+    finally:
+        servers.close()
+    print("\n".join(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
