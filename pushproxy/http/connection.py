@@ -256,4 +256,3 @@ class HttpConnection(RequestReader):
     def can_respond(self) -> bool:
         """Whether an HTTP response can still be written (not after one, nor after a 101)."""
         return not self.taken_over and not self._response_started
-

@@ -202,7 +202,7 @@ class RequestReader:
         self._client_keeps_alive = request.keep_alive
         self._body_left = request.content_length or 0
         self._chunks = ChunkedBody() if request.chunked else None
-        self._continue_due = request.expect_continue and request.has_body
+        self._continue_due = request.expect_continue
         if self.requests_served >= self.limits.keepalive_requests:
             self.reuse = False  # the last one: its response says so
         return request
@@ -218,9 +218,15 @@ class RequestReader:
         end = head.find(b"\n")
         return 414 if end < 0 or end > self.limits.max_line_bytes else 494
 
-    @property
-    def waiting_for_continue(self) -> bool:
-        return self._continue_due and not self._buffer and not self._response_started
+    async def answer_expect(self) -> None:
+        """nginx's ngx_http_test_expect(): a handler that reads the body, or drops it before an
+        answer of its own, first says `100 Continue` to an HTTP/1.1 `Expect: 100-continue`,
+        whether the body came already or there is none; once, and not after a response began.
+        Error pages never say it: a body still awaited then ends the connection."""
+        if self._continue_due:
+            self._continue_due = False
+            if not self._response_started:
+                await self.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     @property
     def body_pending(self) -> bool:
@@ -228,9 +234,7 @@ class RequestReader:
 
     async def body_chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
         """The request body as it arrives; BodyTooLarge past `max_size` (0/None: no limit)."""
-        if self.waiting_for_continue:
-            await self.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
-        self._continue_due = False
+        await self.answer_expect()
         total = 0
         buffer = self._buffer
         while self.body_pending:

@@ -43,6 +43,7 @@ async def handle_return(
         else:
             await conn.error(code, head_only=head_only)
         return
+    await conn.answer_expect()  # ngx_http_send_response() discards the body first
     value = ""
     if text:
         try:

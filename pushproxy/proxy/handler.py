@@ -174,6 +174,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         await conn.error(502, head_only=head_only)
         return
 
+    await conn.answer_expect()  # nginx reads (or drops) the body before going upstream
     variables = exchange.variables
     if variables is not None:  # so that logs see $proxy_host too
         variables.set_proxy(url.authority, url.effective_port)

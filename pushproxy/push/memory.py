@@ -73,4 +73,3 @@ class MessageTrash:
             freed += size
             self.count -= count
         return freed
-
