@@ -89,6 +89,9 @@ class HttpConnection(RequestReader):
         (HTTP/1.0), unless the headers give a Content-Length."""
         self.status_sent = status
         self._response_started = True
+        if self.request is not None and self.request.http_version == b"0.9":
+            self.reuse = False  # HTTP/0.9: the body alone, then the connection ends
+            return b""
         if status == 204 and not line:  # nginx's own 204 has no type, length or date
             headers = [h for h in headers if h[0].lower() not in _NOT_FOR_204]
         # One look at the handler's headers: ours go in only where it has none.

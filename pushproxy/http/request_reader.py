@@ -198,7 +198,8 @@ class RequestReader:
         self.status_sent = self.body_bytes_sent = 0
         self.gzip = None
         self._added = None
-        self._head_only = request.method == b"HEAD"
+        # HTTP/0.9 knows GET alone: its HEAD is refused with the whole 400 page, as nginx does.
+        self._head_only = request.method == b"HEAD" and request.http_version != b"0.9"
         self._client_keeps_alive = request.keep_alive
         self._body_left = request.content_length or 0
         self._chunks = ChunkedBody() if request.chunked else None

@@ -250,6 +250,9 @@ class HttpServer:
     ) -> None:
         site, push = self.site, self.push
         assert push is not None
+        if request.http_version == b"0.9" and request.method != b"GET":
+            await conn.error(400, close=True)  # "client sent invalid method in HTTP/0.9 request"
+            return
         if request.method == b"TRACE":  # nginx: "client sent TRACE method", whatever the location
             await conn.error(405)
             return

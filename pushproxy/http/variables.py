@@ -242,6 +242,11 @@ class RequestVars:
     def _arg(self, name: str) -> str | None:
         return self._target.arg_map.get(name)
 
+    def _protocol(self, before: str) -> str:
+        """`HTTP/1.1` after `before`; nothing for HTTP/0.9, whose request line has no version."""
+        version = self._http_version
+        return "" if version == "0.9" else f"{before}HTTP/{version}"
+
     def _cookie(self, name: str) -> str | None:
         if name not in self._cookies:
             found = _cookie(self._by_name().get("cookie", []), name.encode())
@@ -288,9 +293,9 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "args": lambda v: v._target.args,
     "query_string": lambda v: v._target.args,
     "is_args": lambda v: "?" if v._target.args else "",
-    "request": lambda v: f"{v._method} {v._target.raw} HTTP/{v._http_version}",
+    "request": lambda v: f"{v._method} {v._target.raw}{v._protocol(' ')}",
     "request_method": lambda v: v._method,
-    "server_protocol": lambda v: f"HTTP/{v._http_version}",
+    "server_protocol": lambda v: v._protocol("") or None,  # HTTP/0.9: not found, as nginx
     "scheme": lambda v: v._connection.scheme,
     "https": lambda v: "on" if v._connection.scheme == "https" else "",
     "host": lambda v: v._host or v._server_name,

@@ -52,7 +52,7 @@ class Request(NamedTuple):
 
     method: bytes
     target: bytes
-    http_version: bytes  # b"1.1", b"1.0"
+    http_version: bytes  # b"1.1", b"1.0", or b"0.9" (a request line without a version)
     headers: list[tuple[bytes, bytes]]
     raw_names: list[bytes]
     content_length: int | None
@@ -108,8 +108,19 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
     if line is None:
         raise MalformedRequest(400, "client sent invalid request")
     method, target, major, minor = line.groups()
-    if major is None:
-        raise MalformedRequest(400, "client sent a request without a version (HTTP/0.9)")
+    if major is None:  # HTTP/0.9: the request line alone; the server refuses all but GET
+        return Request(
+            method=method,
+            target=target,
+            http_version=b"0.9",
+            headers=[],
+            raw_names=[],
+            content_length=None,
+            chunked=False,
+            keep_alive=False,
+            expect_continue=False,
+            head_size=len(head),
+        )
     if int(major) != 1:
         raise MalformedRequest(505 if int(major) > 1 else 400, "client sent unsupported version")
     version = b"1.1" if int(minor) >= 1 else b"1.0"

@@ -74,7 +74,6 @@ def test_keep_alive(version: bytes, connection: bytes, keep_alive: bool) -> None
         (b"GET /a b HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\n\r\n", 505),
         (b"GET / HTTP/0.9\r\n\r\n", 400),
-        (b"GET /\r\n\r\n", 400),  # no version: HTTP/0.9
         (b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n: no name\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n folded: line\r\n\r\n", 400),
@@ -177,3 +176,13 @@ def test_many_distinct_heads_all_come_out_right() -> None:
     for n in range(1000):
         expected = b"HTTP/1.1 200 OK\r\nX: %d\r\n\r\n" % n
         assert response_head(b"200 OK", [(b"X", b"%d" % n)]) == expected
+
+
+@pytest.mark.parametrize("line", [b"GET /x?a=1\r\n", b"GET /x?a=1\n", b"GET /x?a=1 \r\n"])
+def test_http09_request_line(line: bytes) -> None:
+    """A request line without a version is HTTP/0.9: the head ends with it, no header follows,
+    and the connection ends with the answer."""
+    assert find_head(bytearray(line + b"ignored")) == len(line)
+    request = parse_head(line)
+    assert (request.method, request.target, request.http_version) == (b"GET", b"/x?a=1", b"0.9")
+    assert (request.headers, request.keep_alive, request.expect_continue) == ([], False, False)

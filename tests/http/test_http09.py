@@ -1,0 +1,71 @@
+"""HTTP/0.9 requests (a request line without a version) answered as nginx 1.22 answers them,
+checked side by side with Debian's nginx: GET gets the body alone, with no status line and no
+header, then the connection closes; any other method gets the 400 page the same way."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from conftest import ServeFactory
+from helpers import exchange_raw
+from proxy.nginx import NGINX, running_nginx
+
+LOCATIONS = """
+    location /ret { return 200 "ok\\n"; }
+    location /nf { return 404; }
+    location /up/ { proxy_pass http://127.0.0.1:$server_port/ret; }
+"""
+LINES = (
+    b"GET /ret\r\n",
+    b"GET /ret\n",
+    b"GET /ret?a=1 \r\n",
+    b"GET /nf\r\n",
+    b"GET /none\r\n",
+    b"GET /up/\r\n",
+    b"POST /ret\r\n",
+    b"HEAD /ret\r\n",
+    b"TRACE /ret\r\n",
+)
+# The one difference on the wire: the server's name at the foot of a page.
+_FOOT = re.compile(rb"<hr><center>[^<]*</center>")
+
+
+async def _answers(port: int) -> dict[bytes, bytes]:
+    return {line: _FOOT.sub(b"", await exchange_raw(port, line)) for line in LINES}
+
+
+@pytest.mark.skipif(NGINX is None and not os.environ.get("CI"), reason="nginx is not installed")
+async def test_as_nginx_answers_it(serve: ServeFactory, tmp_path: Path) -> None:
+    async with running_nginx(tmp_path, LOCATIONS) as port:
+        expected = await _answers(port)
+    conf = f"events {{}}\nhttp {{ server {{ listen 127.0.0.1:0; {LOCATIONS} }} }}"
+    async with serve(conf) as server:
+        answered = await _answers(server.port())
+    assert answered == expected
+    assert expected[b"GET /ret\r\n"] == b"ok\n"  # so that nothing passes by both failing
+    assert expected[b"POST /ret\r\n"].startswith(b"<html>\r\n<head><title>400 Bad Request")
+
+
+async def test_logged_request_line(serve: ServeFactory, tmp_path: Path) -> None:
+    """`$request` is the line as sent, without a version; `$server_protocol` is not found
+    (`-` in the log, as nginx writes it)."""
+    log = tmp_path / "access.log"
+    conf = f"""
+events {{}}
+http {{
+    log_format line '[$request] [$server_protocol] $status';
+    server {{
+        listen 127.0.0.1:0;
+        access_log {log} line;
+        {LOCATIONS}
+    }}
+}}
+"""
+    async with serve(conf) as server:
+        assert await exchange_raw(server.port(), b"GET /ret?a=1\r\n") == b"ok\n"
+        await exchange_raw(server.port(), b"GET /ret HTTP/1.0\r\n\r\n")
+    lines = log.read_text().splitlines()
+    assert lines == ["[GET /ret?a=1] [-] 200", "[GET /ret HTTP/1.0] [HTTP/1.0] 200"]
