@@ -6,15 +6,13 @@ publisher reads the body; subscribers never do)."""
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import pytest
 import trio
 from conftest import ServeFactory
 from helpers import exchange_raw
-from proxy.nginx import NGINX, running_nginx
+from proxy.nginx import needs_nginx, side_by_side
 
 # The statuses of the responses on a connection, interim ones included, in order.
 _STATUS = re.compile(rb"(?:^|\r\n\r\n|\n)HTTP/1\.1 ([0-9]{3}) ")
@@ -60,13 +58,9 @@ async def _answers(port: int) -> dict[str, list[int]]:
     return {case: statuses(await exchange_raw(port, _wire(case))) for case in CASES}
 
 
-@pytest.mark.skipif(NGINX is None and not os.environ.get("CI"), reason="nginx is not installed")
+@needs_nginx
 async def test_as_nginx_answers_it(serve: ServeFactory, tmp_path: Path) -> None:
-    async with running_nginx(tmp_path, LOCATIONS) as port:
-        expected = await _answers(port)
-    conf = f"events {{}}\nhttp {{ server {{ listen 127.0.0.1:0; {LOCATIONS} }} }}"
-    async with serve(conf) as server:
-        answered = await _answers(server.port())
+    expected, answered = await side_by_side(serve, tmp_path, LOCATIONS, _answers)
     assert answered == expected
     # What nginx 1.22 does, so that the comparison above cannot pass by both saying nothing.
     assert expected["proxy, body with the head"] == [100, 200]

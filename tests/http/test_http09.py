@@ -4,14 +4,12 @@ header, then the connection closes; any other method gets the 400 page the same 
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
-import pytest
 from conftest import ServeFactory
 from helpers import exchange_raw
-from proxy.nginx import NGINX, running_nginx
+from proxy.nginx import needs_nginx, side_by_side
 
 LOCATIONS = """
     location /ret { return 200 "ok\\n"; }
@@ -37,13 +35,9 @@ async def _answers(port: int) -> dict[bytes, bytes]:
     return {line: _FOOT.sub(b"", await exchange_raw(port, line)) for line in LINES}
 
 
-@pytest.mark.skipif(NGINX is None and not os.environ.get("CI"), reason="nginx is not installed")
+@needs_nginx
 async def test_as_nginx_answers_it(serve: ServeFactory, tmp_path: Path) -> None:
-    async with running_nginx(tmp_path, LOCATIONS) as port:
-        expected = await _answers(port)
-    conf = f"events {{}}\nhttp {{ server {{ listen 127.0.0.1:0; {LOCATIONS} }} }}"
-    async with serve(conf) as server:
-        answered = await _answers(server.port())
+    expected, answered = await side_by_side(serve, tmp_path, LOCATIONS, _answers)
     assert answered == expected
     assert expected[b"GET /ret\r\n"] == b"ok\n"  # so that nothing passes by both failing
     assert expected[b"POST /ret\r\n"].startswith(b"<html>\r\n<head><title>400 Bad Request")

@@ -3,16 +3,25 @@ in the foreground, bounded in time, always stopped with the test's nursery."""
 
 from __future__ import annotations
 
+import os
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
+import pytest
 import trio
 from confhelpers import nginx_binary
+from conftest import ServeFactory
 
 NGINX = nginx_binary()
+# Without nginx a comparison cannot run: skipped on a developer machine, a failure in CI.
+needs_nginx = pytest.mark.skipif(
+    NGINX is None and not os.environ.get("CI"), reason="nginx is not installed"
+)
+T = TypeVar("T")
 
 _MAIN = """
 daemon off;
@@ -73,3 +82,16 @@ async def running_nginx(directory: Path, server: str) -> AsyncIterator[int]:
             yield port
         finally:
             nursery.cancel_scope.cancel()
+
+
+async def side_by_side(
+    serve: ServeFactory, directory: Path, locations: str, ask: Callable[[int], Awaitable[T]]
+) -> tuple[T, T]:
+    """What `ask(port)` finds out from nginx, then from pushproxy, both serving `locations` in
+    one server on 127.0.0.1: (nginx's, pushproxy's)."""
+    async with running_nginx(directory, locations) as port:
+        expected = await ask(port)
+    conf = f"events {{}}\nhttp {{ server {{ listen 127.0.0.1:0; {locations} }} }}"
+    async with serve(conf) as server:
+        answered = await ask(server.port())
+    return expected, answered

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -14,14 +13,11 @@ import pytest
 from helpers import Client, Response, request
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import NGINX, running_nginx
+from .nginx import needs_nginx, running_nginx
 from .support import conf, raw, send_chunked
 from .upstream_app import pattern_bytes
 
-# Without nginx the comparison cannot run: skipped on a developer machine, a failure in CI.
-pytestmark = pytest.mark.skipif(
-    NGINX is None and not os.environ.get("CI"), reason="nginx is not installed"
-)
+pytestmark = needs_nginx
 
 
 async def test_static_files_from_nginx_through_the_proxy(
