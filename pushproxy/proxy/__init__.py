@@ -9,7 +9,9 @@ request.py   the request line and headers nginx sends upstream (pure)
 response.py  the response head nginx sends back: hidden headers, `proxy_redirect` (pure)
 settings.py  a location's `proxy_*` directives, read once at load (pure)
 body.py      the client's request body as the upstream gets it (buffered, spooled, streamed)
-forward.py   one request: connect, send, read, stream back, retry on the next peer
+job.py       a request ready to go upstream, and nginx's request context for error lines
+attempt.py   one try on one connection: send, read the head, stream the body back
+forward.py   one request: pick a peer, try it, move to the next peer when nginx would
 tunnel.py    `Upgrade` (WebSocket) connections spliced after the upstream's 101
 handler.py   `ProxyRuntime` and `handle_proxy`, what the HTTP server calls
 """
