@@ -82,10 +82,20 @@ class HttpConnection(RequestReader):
     # writing responses
 
     def _head(
-        self, status: int, headers: Headers, line: bytes = b"", *, streamed: bool = False
+        self,
+        status: int,
+        headers: Headers,
+        line: bytes = b"",
+        *,
+        streamed: bool = False,
+        location: bytes | None = None,
     ) -> bytes:
-        """The response head. `line`: an upstream's own status line (else nginx's).
-        `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
+        """The response head, its headers in the order of nginx's header filter: `Server` and
+        `Date` (ours unless passed), `Content-Type`, `Content-Length`, our own `Last-Modified`,
+        `location` (nginx's own `Location` made absolute; one in `headers` goes with the rest),
+        `Transfer-Encoding`, `Connection`, gzip's `Vary`, then the rest as given, the location's
+        `add_header`s and gzip's `Content-Encoding`. `line`: an upstream's own status line (else
+        nginx's). `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
         (HTTP/1.0), unless the headers give a Content-Length."""
         self.status_sent = status
         self._response_started = True
@@ -94,35 +104,45 @@ class HttpConnection(RequestReader):
             return b""
         if status == 204 and not line:  # nginx's own 204 has no type, length or date
             headers = [h for h in headers if h[0].lower() not in _NOT_FOR_204]
-        # One look at the handler's headers: ours go in only where it has none.
-        server = date = connection = close = length = False
-        for name, value in headers:
-            lower = name.lower()
-            if lower == b"server":
-                server = True
-            elif lower == b"date":
-                date = True
+        # One look at the handler's headers: the fixed ones apart, ours only where it has none.
+        server = date = close = False
+        content_type = length = modified = connection = None
+        rest: list[tuple[bytes, bytes]] = []
+        for header in headers:
+            lower = header[0].lower()
+            if lower == b"content-type" and content_type is None:
+                content_type = header
+            elif lower == b"content-length" and length is None:
+                length = header
+            elif lower == b"last-modified" and not line and modified is None:
+                modified = header  # an upstream's goes with the rest, as nginx's does
             elif lower == b"connection":
-                connection = True
-                close = close or b"close" in value.lower()
-            elif lower == b"content-length":
-                length = True
-        streamed = streamed and not length  # a length given frames the body itself
-        full = _own_headers(server=server, date=date)
+                connection = header
+                close = close or b"close" in header[1].lower()
+            else:
+                server = server or lower == b"server"
+                date = date or lower == b"date"
+                rest.append(header)
+        streamed = streamed and length is None  # a length given frames the body itself
         if self._added is not None:
             added, lookup = self._added
-            headers = [*headers, *added.for_response(status, lookup)]
-        if self.gzip is not None and self.gzip.compresses(status, headers):
-            # The compressed length is not known up front: the body goes chunked.
-            full.extend(h for h in headers if h[0].lower() != b"content-length")
-            full.append((b"Content-Encoding", b"gzip"))
-            if self.gzip.vary:
-                full.append((b"Vary", b"Accept-Encoding"))
-            self._deflate = self.gzip.compressor()
-            streamed = True
+            rest += added.for_response(status, lookup)
+        gzip = self.gzip
+        if gzip is not None and gzip.compresses(status, [*headers, *rest]):
+            self._deflate = gzip.compressor()
+            streamed = True  # the compressed length is not known up front: chunked
+            length = None
         else:
-            full.extend(headers)
-            self._deflate = None
+            self._deflate = gzip = None
+        full = _own_headers(server=server, date=date)
+        if content_type is not None:
+            full.append(content_type)
+        if length is not None:
+            full.append(length)
+        if modified is not None:
+            full.append(modified)
+        if location is not None:
+            full.append((b"Location", location))
         self._chunked = False
         if streamed and status >= 200 and status not in (204, 304) and not self._head_only:
             # nginx's chunked filter leaves a HEAD response alone: no body, so no framing
@@ -133,11 +153,17 @@ class HttpConnection(RequestReader):
                 self.reuse = False  # the end of the body is the end of the connection
         if self.body_pending and self._continue_due:
             self.reuse = False  # the client waits for a 100 that never came: no body follows
-        if connection:
+        if connection is not None:
             self.reuse = self.reuse and not close
+            full.append(connection)
         else:
             keep = self.reuse and self._client_keeps_alive
             full.append((b"Connection", b"keep-alive" if keep else b"close"))
+        if gzip is not None and gzip.vary:
+            full.append((b"Vary", b"Accept-Encoding"))
+        full += rest
+        if gzip is not None:
+            full.append((b"Content-Encoding", b"gzip"))
         return response_head(line or pages.status_line(status), full)
 
     def add_headers(self, added: AddedHeaders, lookup: Lookup) -> None:
@@ -156,11 +182,19 @@ class HttpConnection(RequestReader):
         return self._deflate.compress(data) + self._deflate.flush()
 
     async def respond(
-        self, status: int, headers: Headers = (), body: bytes = b"", *, head_only: bool = False
+        self,
+        status: int,
+        headers: Headers = (),
+        body: bytes = b"",
+        *,
+        head_only: bool = False,
+        location: bytes | None = None,
     ) -> None:
         """A whole response with its Content-Length (no body bytes for HEAD). Compressed, it
-        goes chunked (HTTP/1.1) or ends with the connection (HTTP/1.0)."""
-        head = self._head(status, [*headers, (b"Content-Length", b"%d" % len(body))])
+        goes chunked (HTTP/1.1) or ends with the connection (HTTP/1.0). `location`: see
+        `_head`."""
+        length = (b"Content-Length", b"%d" % len(body))
+        head = self._head(status, [*headers, length], location=location)
         if head_only or status in (204, 304):
             self._response_done = True
             await self.send_raw(head)
@@ -174,10 +208,12 @@ class HttpConnection(RequestReader):
         *,
         status_line: bytes = b"",
         whole: bytes | None = None,
+        location: bytes | None = None,
     ) -> None:
         """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0.
-        With `whole`, that is the entire body: head, body and end go in one write."""
-        head = self._head(status, headers, status_line, streamed=True)
+        With `whole`, that is the entire body: head, body and end go in one write.
+        `location`: see `_head`."""
+        head = self._head(status, headers, status_line, streamed=True, location=location)
         await self.send_raw(head if whole is None else self._with_body(head, whole))
 
     def _with_body(self, head: bytes, body: bytes) -> bytes:

@@ -61,14 +61,15 @@ async def handle_return(
 async def redirect(exchange: Exchange, location: Location, code: int, target: str) -> None:
     """A redirect as nginx sends it: its page, and `Location` (a path made absolute unless
     `absolute_redirect off`). Also the 301 that adds a location's trailing slash."""
+    value = target.encode("utf-8", "surrogateescape")
+    headers = [(b"Content-Type", b"text/html")]
+    made = None  # nginx writes the Location it made absolute among its fixed headers
     if target.startswith("/"):
         base = RedirectBase.configured(location.level, exchange.lookup)
         if base is not None:
-            target = base.absolute(target)
-    headers = [
-        (b"Content-Type", b"text/html"),
-        (b"Location", target.encode("utf-8", "surrogateescape")),
-    ]
+            made = base.absolute(target).encode("utf-8", "surrogateescape")
+    if made is None:
+        headers.append((b"Location", value))
     await exchange.conn.respond(
-        code, headers, error_page(code), head_only=exchange.method == "HEAD"
+        code, headers, error_page(code), head_only=exchange.method == "HEAD", location=made
     )

@@ -227,7 +227,7 @@ class Attempt:
         await self._respond(head)
         return None
 
-    def _headers(self, head: ResponseHead) -> list[tuple[bytes, bytes]]:
+    def _headers(self, head: ResponseHead) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
         job, settings = self.job, self.job.settings
         base = None
         if settings.absolute_redirect:
@@ -249,7 +249,7 @@ class Attempt:
         """Send the head, then the body as it arrives; a cut ends the client connection. A
         response read whole at once goes out in one write."""
         conn = self.job.exchange.conn
-        headers = self._headers(head)
+        headers, location = self._headers(head)
         reader = self.reader
         started = False
         pieces: list[bytes] = []
@@ -262,13 +262,19 @@ class Attempt:
             if reader.done and not started:
                 self.finished = True
                 await conn.start(
-                    head.status, headers, status_line=head.status_line, whole=b"".join(pieces)
+                    head.status,
+                    headers,
+                    status_line=head.status_line,
+                    whole=b"".join(pieces),
+                    location=location,
                 )
                 await self._settle()
                 return
             if not started:
                 # The upstream's Server and Date replace ours where they pass (proxy_pass_header).
-                await conn.start(head.status, headers, status_line=head.status_line)
+                await conn.start(
+                    head.status, headers, status_line=head.status_line, location=location
+                )
                 started = True
             if reader.done:
                 self.finished = True
@@ -311,7 +317,9 @@ class Attempt:
     # upgrade
 
     async def _tunnel(self, head: ResponseHead) -> None:
-        headers = self._headers(head)
+        headers, location = self._headers(head)
+        if location is not None:
+            headers.append((b"Location", location))
         settings = self.job.settings
         await switch_protocols(
             self.job.exchange.conn,

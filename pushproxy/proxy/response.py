@@ -4,9 +4,9 @@ Pure. nginx drops the upstream's hop-by-hop headers and the ones it hides (by de
 `Date`, `Server`, `X-Pad`, `X-Accel-*`; `proxy_hide_header` adds, `proxy_pass_header` takes
 away), sends its own `Server` and `Date` unless the upstream's are passed, rewrites `Location`
 and `Refresh` with `proxy_redirect` and makes a rewritten relative `Location` absolute
-(`absolute_redirect`). Like nginx's header filter it puts `Content-Type`, `Content-Length`,
-`Last-Modified` and a rewritten `Location` first, after `Server` and `Date`, and leaves out a
-`Content-Type` with an empty value.
+(`absolute_redirect`), which its header filter writes among its own headers (the connection
+puts them in order: `HttpConnection._head`); the others keep the upstream's order. A
+`Content-Type` with an empty value is left out.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ DEFAULT_HIDDEN = frozenset(
 )  # fmt: skip
 # Never copied: the connection to the client has its own framing and persistence.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
-_FIRST = (b"content-type", b"content-length", b"last-modified")
+_FIRST = (b"content-type", b"content-length")  # then the rest, in the upstream's order
 
 
 def hidden_headers(hide: Iterable[str], passed: Iterable[str]) -> frozenset[bytes]:
@@ -176,26 +176,31 @@ def client_headers(
     lookup: Lookup = lambda _: None,
     base: RedirectBase | None = None,
     switching: bool = False,
-) -> list[tuple[bytes, bytes]]:
+) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
     """The upstream's headers the client gets with its response head (`upstream`: names as
-    the upstream wrote them), in nginx's order; `Server` and `Date` only if passed (see
-    `own_headers`). `switching`: a 101, which says `Connection: upgrade`."""
+    the upstream wrote them), in nginx's order, and the `Location` nginx's header filter makes
+    absolute and writes among its own fixed headers, if any: one that `proxy_redirect` made a
+    path, with `absolute_redirect on`. Any other `Location` stays with the rest, as sent or as
+    rewritten. `Server` and `Date` only if passed (see `own_headers`). `switching`: a 101,
+    which says `Connection: upgrade`."""
     first: dict[bytes, list[tuple[bytes, bytes]]] = {}
     rest: list[tuple[bytes, bytes]] = []
-    location: tuple[bytes, bytes] | None = None
+    fixed: bytes | None = None
+    rewriting = bool(redirects)
     for name, value in upstream:
         key = name.lower()
         if key in HOP_BY_HOP or key in hidden:
             continue
         if key == b"content-type" and not value:
             continue  # nginx's header filter writes no Content-Type without a value
-        if key == b"location" and redirects and location is None:
+        if key == b"location" and rewriting:
+            rewriting = False  # `proxy_redirect` rewrites the first Location
             rewritten = _rewrite(_text(value), redirects, lookup)
             if rewritten is not None:
                 if rewritten.startswith("/") and base is not None:
-                    rewritten = base.absolute(rewritten)
-                location = (name, _bytes(rewritten))
-                continue
+                    fixed = _bytes(base.absolute(rewritten))
+                    continue
+                value = _bytes(rewritten)
         elif key == b"refresh" and redirects:
             value = _refresh(value, redirects, lookup)
         if key in _FIRST:
@@ -205,11 +210,9 @@ def client_headers(
     out: list[tuple[bytes, bytes]] = []
     for key in _FIRST:
         out.extend(first.get(key, ()))
-    if location is not None:
-        out.append(location)
     if switching:
         out.append((b"Connection", b"upgrade"))
-    return out + rest
+    return out + rest, fixed
 
 
 def _refresh(value: bytes, rules: Sequence[Redirect], lookup: Lookup) -> bytes:

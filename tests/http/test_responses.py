@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+import trio
 from conftest import ServeFactory
 from helpers import exchange_raw
+from proxy.nginx import needs_nginx, side_by_side
 
 CONF = """
 events {{}}
@@ -76,9 +78,9 @@ async def test_return_framing_and_status_lines(serve: ServeFactory, tmp_path: Pa
             == _head(
                 "301 Moved Permanently",
                 "Content-Type: text/html",
-                "Location: ",
                 f"Content-Length: {len(page)}",
                 close,
+                "Location: ",
             )
             + page
         )
@@ -153,4 +155,78 @@ async def test_request_length_counts_what_was_received(serve: ServeFactory, tmp_
         f"{len(head)} 200",
         f"{len(post)} 200",
         f"{len(head)} 200",
+    ]
+
+
+# Own answers whose header order nginx's header filter decides: the fixed headers (type,
+# length, a Location it made absolute), `Connection`, then the rest and the `add_header`s.
+ORDERED = """
+    location = /r301 { return 301; }
+    location = /r418t { return 418 "tea"; }
+    location = /rel { return 301 /target; }
+    location = /rel2 { return 302 target; }
+    location = /abs { return 302 http://other.example/x; }
+    location /ah/ { add_header X-A a; add_header X-B b always; return 200 "text"; }
+    location /ahr/ { add_header X-A a; return 302 /x; }
+    location /ahe/ { add_header X-B b always; return 404; }
+    location /noabs/ { absolute_redirect off; return 301 /x; }
+    location /slash/ { proxy_pass http://127.0.0.1:9; }
+    location /gz/ {
+        gzip on; gzip_vary on; gzip_min_length 1; gzip_types text/plain;
+        default_type text/plain; add_header X-A a; return 200 "compressed";
+    }
+"""
+
+
+def _head_lines(wire: bytes, port: int) -> list[bytes]:
+    """The head's lines as both servers write them: no Server or Date, the port as PORT and
+    no length for the error pages (their footers name the server)."""
+    head = wire.split(b"\r\n\r\n", 1)[0].replace(b":%d/" % port, b":PORT/").split(b"\r\n")
+    page = b"Content-Type: text/html" in head
+    drop = (b"Server:", b"Date:", b"Content-Length:" if page else b"Server:")
+    return [line for line in head if not line.startswith(drop)]
+
+
+async def _head_of(port: int, request: str) -> bytes:
+    """The response head (a keep-alive connection stays open after it)."""
+    with trio.fail_after(5):
+        stream = await trio.open_tcp_stream("127.0.0.1", port)
+        async with stream:
+            await stream.send_all(request.encode())
+            received = b""
+            while b"\r\n\r\n" not in received:
+                chunk = await stream.receive_some(65536)
+                assert chunk, received
+                received += chunk
+    return received
+
+
+@needs_nginx
+async def test_header_order_as_nginx_writes_it(serve: ServeFactory, tmp_path: Path) -> None:
+    targets = ["/r301", "/r418t", "/rel", "/rel2", "/abs", "/ah/", "/ahr/", "/ahe/", "/noabs/"]
+    targets += ["/slash", "/gz/"]
+
+    async def heads(port: int) -> list[list[bytes]]:
+        found = []
+        for target in targets:
+            for connection in ("close", "keep-alive"):
+                request = (
+                    f"GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: {connection}"
+                    "\r\nAccept-Encoding: gzip"
+                )
+                found.append(_head_lines(await _head_of(port, request + "\r\n\r\n"), port))
+        return found
+
+    expected, answered = await side_by_side(serve, tmp_path, ORDERED, heads)
+    assert answered == expected
+    assert expected[-1][-4:] == [  # /gz/, kept alive: Vary after Connection, the coding last
+        b"Connection: keep-alive",
+        b"Vary: Accept-Encoding",
+        b"X-A: a",
+        b"Content-Encoding: gzip",
+    ]
+    assert expected[4][1:] == [  # /rel: the Location nginx made absolute, before Connection
+        b"Content-Type: text/html",
+        b"Location: http://localhost:PORT/target",
+        b"Connection: close",
     ]
