@@ -274,6 +274,7 @@ class HttpServer:
             captures=server.captures,
             clock=push.clock,
             maps=site.maps,
+            received=conn,
         )
         exchange = Exchange(
             conn=conn,

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from pushproxy.config.maps import VariableMap
 from pushproxy.http.target import RequestTarget, as_text
@@ -57,6 +57,12 @@ class ConnectionInfo:
     server_addr: str
     server_port: int
     scheme: str = "http"
+
+
+class Received(Protocol):
+    """The connection's count of the request's bytes (its head, and the body read so far)."""
+
+    request_length: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,7 +128,8 @@ class RequestVars:
     __slots__ = (
         "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
         "_hostname", "_http_version", "_index", "_map_depth", "_maps", "_method", "_proxy",
-        "_response", "_server_name", "_started", "_target", "_tz", "_upstream", "_variables",
+        "_received", "_response", "_server_name", "_started", "_target", "_tz", "_upstream",
+        "_variables",
     )  # fmt: skip
 
     def __init__(
@@ -141,8 +148,10 @@ class RequestVars:
         clock: Callable[[], float] = time.time,
         tz: tzinfo | None = None,
         maps: Mapping[str, VariableMap] = _NO_MAPS,
+        received: Received | None = None,
     ) -> None:
         self._method = as_text(method)
+        self._received = received  # what `$request_length` counts before the response is out
         self._target = target
         self._http_version = http_version.decode("latin-1")
         self._headers = headers
@@ -277,6 +286,13 @@ class RequestVars:
     def _sent_count(self, field: str) -> str:
         return "0" if self._response is None else str(getattr(self._response, field))
 
+    def _request_length(self) -> str:
+        """nginx's `r->request_length`: the request's bytes read so far (its head, and the
+        body once read), final once the response is out."""
+        if self._response is None and self._received is not None:
+            return str(self._received.request_length)
+        return self._sent_count("request_length")
+
 
 def _millis(ms: int) -> str:
     return f"{ms // 1000}.{ms % 1000:03d}"
@@ -317,7 +333,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "status": lambda v: v._status(),
     "body_bytes_sent": lambda v: v._sent_count("body_bytes_sent"),
     "bytes_sent": lambda v: v._sent_count("bytes_sent"),
-    "request_length": lambda v: v._sent_count("request_length"),
+    "request_length": lambda v: v._request_length(),
     "upstream_addr": lambda v: v._upstream_list(lambda one: one.addr),
     "upstream_status": lambda v: v._upstream_list(lambda one: str(one.status)),
     "upstream_response_time": lambda v: v._upstream_list(

@@ -83,6 +83,10 @@ LOCATIONS = """
         proxy_set_header Connection "";
     }}
     location /method/ {{ proxy_pass http://127.0.0.1:{port}; proxy_method PUT; }}
+    location /len/ {{
+        proxy_pass http://127.0.0.1:{port};
+        proxy_set_header X-Length $request_length;
+    }}
     location /redirect/ {{ proxy_pass http://127.0.0.1:{port}/; }}
     location /cond/ {{
         proxy_pass http://127.0.0.1:{port}/base/;
@@ -137,6 +141,10 @@ REQUESTS: list[tuple[str, str, list[tuple[str, str]], bytes | None]] = [
     ("PATCH", "/keep/small-chunked", [("Transfer-Encoding", "chunked")], b"tiny"),
     ("PUT", "/keep/put", [("Expect", "100-continue")], b"payload"),
     ("GET", "/method/x", [], None),
+    # the request's bytes read by then: its head, and its body once read
+    ("GET", "/len/x", [("X-A", "1")], None),
+    ("POST", "/len/form", [], b"a=1&b=2"),
+    ("POST", "/len/chunked", [("Transfer-Encoding", "chunked")], pattern_bytes(1000)),
     ("HEAD", "/plain/head", [], None),
     ("DELETE", "/plain/thing", [], None),
     ("GET", "/cond/x?flag=1", [], None),
