@@ -191,8 +191,8 @@ def client_headers(
         key = name.lower()
         if key in HOP_BY_HOP or key in hidden:
             continue
-        if key == b"content-type" and not value:
-            continue  # nginx's header filter writes no Content-Type without a value
+        if key == b"content-type" and (not value or b"content-type" in first):
+            continue  # none without a value (nginx's header filter); one only, the first
         if key == b"location" and rewriting:
             rewriting = False  # `proxy_redirect` rewrites the first Location
             rewritten = _rewrite(_text(value), redirects, lookup)

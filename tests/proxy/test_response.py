@@ -53,6 +53,12 @@ def test_an_empty_content_type_is_left_out_other_empty_values_pass() -> None:
     assert headers == [(b"Content-Length", b"2"), (b"X-Empty", b"")]
 
 
+def test_one_content_type_the_first() -> None:
+    upstream = [(b"Content-Type", b"text/a"), (b"X-A", b"1"), (b"Content-type", b"text/b")]
+    headers, _ = client_headers(upstream, hidden=hidden_headers((), ()))
+    assert headers == [(b"Content-Type", b"text/a"), (b"X-A", b"1")]
+
+
 def test_proxy_hide_header_and_proxy_pass_header() -> None:
     hidden = hidden_headers(["Set-Cookie"], ["Server", "X-Accel-Redirect"])
     headers, _ = client_headers(UPSTREAM, hidden=hidden)
