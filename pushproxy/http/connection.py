@@ -159,6 +159,8 @@ class HttpConnection(RequestReader):
         else:
             keep = self.reuse and self._client_keeps_alive
             full.append((b"Connection", b"keep-alive" if keep else b"close"))
+            if keep and self.limits.keepalive_header:
+                full.append((b"Keep-Alive", b"timeout=%d" % self.limits.keepalive_header))
         if gzip is not None and gzip.vary:
             full.append((b"Vary", b"Accept-Encoding"))
         full += rest

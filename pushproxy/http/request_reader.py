@@ -65,6 +65,7 @@ class Limits:
     body_timeout: float = 60.0
     send_timeout: float = 60.0
     keepalive_timeout: float = 75.0
+    keepalive_header: int = 0  # `keepalive_timeout`'s second value: `Keep-Alive: timeout=N`
     keepalive_requests: int = 1000
     max_header_bytes: int = 4 * 8192
     max_line_bytes: int = 8192  # one of the large_client_header_buffers

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from pushproxy.config.maps import VariableMap
 from pushproxy.config.model import Config, Level, Location, walk_locations
-from pushproxy.config.units import parse_msec, parse_number, parse_size
+from pushproxy.config.units import parse_msec, parse_number, parse_sec, parse_size
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
@@ -35,17 +35,20 @@ def limits_of(level: Level) -> Limits:
     if buffers is not None and len(buffers.args) == 2:
         with contextlib.suppress(ValueError):
             count, size = parse_number(buffers.args[0]), parse_size(buffers.args[1])
-    keepalive = 75.0
+    keepalive, header = 75.0, 0
     directive = level.last("keepalive_timeout")  # `timeout [header_timeout]`
     if directive is not None and directive.args:
         with contextlib.suppress(ValueError):
             keepalive = parse_msec(directive.args[0]) / 1000
+            if len(directive.args) > 1:
+                header = parse_sec(directive.args[1])
     requests = level.values.get("keepalive_requests", 1000)
     return Limits(
         header_timeout=_seconds(level, "client_header_timeout", 60.0),
         body_timeout=_seconds(level, "client_body_timeout", 60.0),
         send_timeout=_seconds(level, "send_timeout", 60.0),
         keepalive_timeout=keepalive,
+        keepalive_header=header,
         keepalive_requests=requests if isinstance(requests, int) else 1000,
         max_header_bytes=count * size,
         max_line_bytes=size,
