@@ -41,6 +41,7 @@ from pushproxy.push.subscriber import handle_subscriber
 from pushproxy.push.websocket import handle_websocket
 
 log = logging.getLogger("pushproxy")
+_STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 def _connection_info(stream: trio.SocketStream) -> ConnectionInfo:
     """Both ends' addresses (a function: the address tuples are not kept in the frame of a
@@ -343,4 +344,6 @@ class HttpServer:
             return handle_subscriber(exchange, location, pushed, push)
         if self.proxy.handles(location):
             return handle_proxy(exchange, location, self.proxy)
-        return exchange.conn.error(404, head_only=exchange.method == "HEAD")
+        # nginx's static handler, with no file to serve: 405 for a method it never serves.
+        status = 404 if exchange.method in _STATIC_METHODS else 405
+        return exchange.conn.error(status, head_only=exchange.method == "HEAD")

@@ -232,3 +232,28 @@ async def test_header_order_as_nginx_writes_it(serve: ServeFactory, tmp_path: Pa
         b"Location: http://localhost:PORT/target",
         b"Connection: close",
     ]
+
+
+@needs_nginx
+async def test_a_location_without_handler_answers_as_nginx_static(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    """No push, proxy or return: nginx's static handler with nothing to serve, 404 for GET,
+    HEAD and POST, 405 for any other method."""
+    methods = ("GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "PROPFIND")
+
+    async def statuses(port: int) -> list[bytes]:
+        found = []
+        for method in methods:
+            for target in ("/empty/x", "/unmatched"):
+                request = f"{method} {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close"
+                wire = await exchange_raw(port, (request + "\r\n\r\n").encode())
+                found.append(wire.split(b"\r\n", 1)[0])
+        return found
+
+    expected, answered = await side_by_side(
+        serve, tmp_path, "location /empty/ { }\nlocation = /x { return 200; }", statuses
+    )
+    assert answered == expected
+    assert expected[:2] == [b"HTTP/1.1 404 Not Found"] * 2
+    assert expected[6:8] == [b"HTTP/1.1 405 Not Allowed"] * 2
