@@ -230,6 +230,25 @@ class RequestReader:
             if not self._response_started:
                 await self.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
 
+    def drop_buffered_body(self) -> None:
+        """What nginx does when a handler drops the body before its own answer
+        (ngx_http_discard_request_body()): the part already received goes now, and a broken
+        chunk in it is MalformedRequest (400, before any answer); the rest is read and dropped
+        after the answer (`discard_body`). Dropped bytes do not count in `$request_length`."""
+        buffer = self._buffer
+        if self._chunks is not None:
+            try:
+                self._chunks.take(buffer)
+            except MalformedRequest:
+                self.reuse = False
+                raise
+            if self._chunks.done:
+                self._chunks = None
+        elif self._body_left and buffer:
+            dropped = min(self._body_left, len(buffer))
+            del buffer[:dropped]
+            self._body_left -= dropped
+
     @property
     def body_pending(self) -> bool:
         return self._body_left > 0 or self._chunks is not None

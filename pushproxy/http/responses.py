@@ -44,6 +44,7 @@ async def handle_return(
             await conn.error(code, head_only=head_only)
         return
     await conn.answer_expect()  # ngx_http_send_response() discards the body first
+    conn.drop_buffered_body()
     value = ""
     if text:
         try:

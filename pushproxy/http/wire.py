@@ -22,7 +22,7 @@ from typing import NamedTuple
 
 _HEAD_END = re.compile(rb"\n\r?\n")
 _REQUEST_LINE = re.compile(
-    rb"([A-Z_\-]+) +([\x21-\x7e\x80-\xff]+)(?: +HTTP/([0-9]{1,3})\.([0-9]{1,3}))? *\r?"
+    rb"([A-Z_\-]+) +([\x21-\x7e\x80-\xff]+)(?: +HTTP/([0-9]|[1-9][0-9]{1,2})\.([0-9]{1,3}))? *\r?"
 )
 _HTTP09_LINE = re.compile(rb"[A-Z_\-]+ +[\x21-\x7e\x80-\xff]+ *\r?\n")
 _NAME = re.compile(rb"[^\x00-\x20\x7f]+")  # nginx 1.21.1+: a space or control in a name is 400

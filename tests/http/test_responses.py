@@ -257,3 +257,32 @@ async def test_a_location_without_handler_answers_as_nginx_static(
     assert answered == expected
     assert expected[:2] == [b"HTTP/1.1 404 Not Found"] * 2
     assert expected[6:8] == [b"HTTP/1.1 405 Not Allowed"] * 2
+
+
+@needs_nginx
+async def test_return_drops_the_body_received_with_the_head(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    """`return` drops the body before answering (ngx_http_discard_request_body()): what came
+    with the head goes at once, so a broken chunk there is a 400; a whole body lets the
+    pipelined request after it be served."""
+    then = "GET /r HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+    requests = [
+        "POST /r HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        "POST /r HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n"
+        f"3\r\nabc\r\n0\r\n\r\n{then}",
+        f"POST /r HTTP/1.1\r\nHost: localhost\r\nContent-Length: 3\r\n\r\nabc{then}",
+    ]
+
+    async def statuses(port: int) -> list[list[bytes]]:
+        found = []
+        for request in requests:
+            wire = await exchange_raw(port, request.encode())
+            found.append(re.findall(rb"HTTP/1\.1 ([0-9]{3}) ", wire))
+        return found
+
+    expected, answered = await side_by_side(
+        serve, tmp_path, 'location /r { return 200 "r"; }', statuses
+    )
+    assert answered == expected
+    assert expected == [[b"400"], [b"200", b"200"], [b"200", b"200"]]

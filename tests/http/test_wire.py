@@ -74,6 +74,7 @@ def test_keep_alive(version: bytes, connection: bytes, keep_alive: bool) -> None
         (b"GET /a b HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\n\r\n", 505),
         (b"GET / HTTP/0.9\r\n\r\n", 400),
+        (b"GET / HTTP/01.1\r\n\r\n", 400),  # nginx: a major version starts with 1-9
         (b"GET / HTTP/1.1\r\nNo colon here\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n: no name\r\n\r\n", 400),
         (b"GET / HTTP/1.1\r\n folded: line\r\n\r\n", 400),
