@@ -270,6 +270,7 @@ _HONOURED = {
     "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout", "proxy_next_upstream",
     "proxy_buffering", "client_max_body_size", "client_header_timeout", "client_body_timeout",
     "send_timeout", "keepalive_timeout", "keepalive_requests", "large_client_header_buffers",
+    "lingering_close", "lingering_time", "lingering_timeout",
     "access_log", "log_format", "return", "add_header", "set", "if", "gzip", "gzip_types",
     "gzip_min_length", "gzip_comp_level", "gzip_proxied", "gzip_http_version", "default_type",
     "types", "map", "gzip_vary", "ignore_invalid_headers", "underscores_in_headers",

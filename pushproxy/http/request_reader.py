@@ -67,6 +67,9 @@ class Limits:
     keepalive_timeout: float = 75.0
     keepalive_header: int = 0  # `keepalive_timeout`'s second value: `Keep-Alive: timeout=N`
     keepalive_requests: int = 1000
+    lingering_close: str = "on"  # "on": when a body nobody read may still come; "always", "off"
+    lingering_time: float = 30.0
+    lingering_timeout: float = 5.0
     max_header_bytes: int = 4 * 8192
     max_line_bytes: int = 8192  # one of the large_client_header_buffers
 
@@ -351,5 +354,29 @@ class RequestReader:
         )
 
     async def close(self) -> None:
-        with trio.move_on_after(1):
-            await self.stream.aclose()
+        """Close the connection. While the client may still be sending a body nobody read (a
+        413, say), nginx's lingering close comes first: no more writing, and what arrives is
+        read and dropped until the client stops (`lingering_timeout` between two reads,
+        `lingering_time` in all), so that a reset cannot destroy the answer before the
+        client reads it."""
+        try:
+            limits = self.limits
+            mode = limits.lingering_close
+            if mode == "always" or (mode == "on" and self.body_pending):
+                await self._linger(limits)
+        finally:
+            with trio.move_on_after(1):
+                await self.stream.aclose()
+
+    async def _linger(self, limits: Limits) -> None:
+        try:
+            await self.stream.send_eof()
+        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+            return
+        with trio.move_on_after(limits.lingering_time):
+            while True:
+                with trio.move_on_after(limits.lingering_timeout) as idle:
+                    alive = await self._receive()
+                self._buffer.clear()
+                if idle.cancelled_caught or not alive:
+                    return

@@ -50,6 +50,9 @@ def limits_of(level: Level) -> Limits:
         keepalive_timeout=keepalive,
         keepalive_header=header,
         keepalive_requests=requests if isinstance(requests, int) else 1000,
+        lingering_close=level.arg("lingering_close", "on") or "on",
+        lingering_time=_seconds(level, "lingering_time", 30.0),
+        lingering_timeout=_seconds(level, "lingering_timeout", 5.0),
         max_header_bytes=count * size,
         max_line_bytes=size,
     )
