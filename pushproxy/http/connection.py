@@ -64,6 +64,23 @@ _ENDS_KEEPALIVE = frozenset({400, 413, 414, 495, 496, 497, 500, 501})
 _NOT_FOR_204 = frozenset({b"content-type", b"content-length", b"last-modified"})
 
 
+def _gzipped_upstream_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """An upstream's headers once nginx's gzip filter compresses the body: no `Accept-Ranges`
+    (ngx_http_clear_accept_ranges()), and the `ETag` made weak, or dropped when it is not a
+    quoted one (ngx_http_weak_etag())."""
+    out = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower == b"accept-ranges":
+            continue
+        if lower == b"etag" and not (len(value) > 2 and value.startswith(b"W/")):
+            if not value.startswith(b'"'):
+                continue
+            value = b"W/" + value
+        out.append((name, value))
+    return out
+
+
 class HttpConnection(RequestReader):
     """A server-side HTTP/1.x connection. Not safe for concurrent writers.
 
@@ -127,13 +144,21 @@ class HttpConnection(RequestReader):
         if self._added is not None:
             added, lookup = self._added
             rest += added.for_response(status, lookup)
-        gzip = self.gzip
+        gzip, vary = self.gzip, False
         if gzip is not None and gzip.compresses(status, [*headers, *rest]):
+            vary = gzip.vary  # nginx says so whenever the answer may be compressed
+            if not self.gzip_accepted:
+                gzip = None
+        else:
+            gzip = None
+        if gzip is not None:
             self._deflate = gzip.compressor()
             streamed = True  # the compressed length is not known up front: chunked
             length = None
+            if line:
+                rest = _gzipped_upstream_headers(rest)
         else:
-            self._deflate = gzip = None
+            self._deflate = None
         full = _own_headers(server=server, date=date)
         if content_type is not None:
             full.append(content_type)
@@ -161,7 +186,7 @@ class HttpConnection(RequestReader):
             full.append((b"Connection", b"keep-alive" if keep else b"close"))
             if keep and self.limits.keepalive_header:
                 full.append((b"Keep-Alive", b"timeout=%d" % self.limits.keepalive_header))
-        if gzip is not None and gzip.vary:
+        if vary:
             full.append((b"Vary", b"Accept-Encoding"))
         full += rest
         if gzip is not None:

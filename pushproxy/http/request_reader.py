@@ -90,6 +90,7 @@ class RequestReader:
         "_response_started",
         "body_bytes_sent",
         "gzip",
+        "gzip_accepted",
         "header_rules",
         "limits",
         "request",
@@ -125,7 +126,8 @@ class RequestReader:
         self._response_done = False
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
-        self.gzip: GzipPolicy | None = None  # set per request when the client accepts gzip
+        self.gzip: GzipPolicy | None = None  # the location's, set per request
+        self.gzip_accepted = False  # and whether this request's client takes gzip
         self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
 
     # reading
@@ -201,6 +203,7 @@ class RequestReader:
         self.requests_served += 1
         self.status_sent = self.body_bytes_sent = 0
         self.gzip = None
+        self.gzip_accepted = False
         self._added = None
         # HTTP/0.9 knows GET alone: its HEAD is refused with the whole 400 page, as nginx does.
         self._head_only = request.method == b"HEAD" and request.http_version != b"0.9"

@@ -301,8 +301,9 @@ class HttpServer:
                 location, returned = site.rewrite.run(location, variables)
         setup = site.setups.get(id(location)) or LocationSetup.of(location, site.limits)
         policy = setup.gzip
-        if policy is not None and policy.accepts(request.headers, request.http_version):
+        if policy is not None:
             conn.gzip = policy
+            conn.gzip_accepted = policy.accepts(request.headers, request.http_version)
         if setup.added is not None:
             conn.add_headers(setup.added, variables.lookup)
         conn.limits = setup.limits  # the location's keep-alive, body and send settings

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import re
+import zlib
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Client, Response, request
+from helpers import Client, Response, exchange_raw, request
 
 from .conftest import AppFactory, ProxyFactory
 from .nginx import needs_nginx, running_nginx
@@ -83,6 +84,11 @@ LOCATIONS = """
         proxy_set_header Connection "";
     }}
     location /method/ {{ proxy_pass http://127.0.0.1:{port}; proxy_method PUT; }}
+    location /gz/ {{
+        gzip on; gzip_types text/html; gzip_min_length 1; gzip_vary on; gzip_proxied any;
+        proxy_pass http://127.0.0.1:{port};
+        location /gz/own/ {{ default_type text/html; return 200 "compress me"; }}
+    }}
     location /len/ {{
         proxy_pass http://127.0.0.1:{port};
         proxy_set_header X-Length $request_length;
@@ -281,3 +287,64 @@ async def test_upstream_heads_read_as_nginx_reads_them(
     assert ours_logged == theirs_logged
     assert len(ours_logged) == 3
     assert logging.ERROR in {r.levelno for r in caplog.records}
+
+
+_GZ_UPSTREAM = raw(
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 11\r\n"
+    b'ETag: "abc"\r\nAccept-Ranges: bytes\r\nX-After: 1\r\n\r\ncompress me'
+)
+
+
+def _gz_answer(wire: bytes) -> tuple[list[bytes], bytes]:
+    """The head's lines but Server and Date, and the body, de-chunked and decompressed."""
+    head, _, body = wire.partition(b"\r\n\r\n")
+    lines = [line for line in head.split(b"\r\n") if not line.startswith((b"Server:", b"Date:"))]
+    if b"Transfer-Encoding: chunked" in lines:
+        data = b""
+        while body:
+            size, _, body = body.partition(b"\r\n")
+            if not int(size, 16):
+                break
+            data, body = data + body[: int(size, 16)], body[int(size, 16) + 2 :]
+        body = data
+    if b"Content-Encoding: gzip" in lines and body:
+        body = zlib.decompress(body, 31)
+    return lines, body
+
+
+async def test_gzip_as_nginx_applies_it(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path
+) -> None:
+    """gzip on proxied and own answers: Vary whenever the answer may be compressed (whatever
+    the client takes), compression only for a client that takes it, and on a compressed
+    upstream answer no Accept-Ranges and a weak ETag."""
+    upstream = await app("a")
+    locations = LOCATIONS.format(port=upstream.port)
+    cases = [
+        (method, target, version, accept)
+        for target in ("/gz" + _GZ_UPSTREAM, "/gz/own/x")
+        for method in ("GET", "HEAD")
+        for version in ("1.1", "1.0")
+        for accept in ("gzip", "gzip;q=0", "identity", "")
+    ]
+    seen = {}
+    async with running_nginx(tmp_path, locations) as nginx_port, proxy(conf(locations)) as server:
+        for method, target, version, accept in cases:
+            request_head = f"{method} {target} HTTP/{version}\r\nHost: localhost\r\n"
+            if accept:
+                request_head += f"Accept-Encoding: {accept}\r\n"
+            wire = (request_head + "Connection: close\r\n\r\n").encode()
+            theirs = _gz_answer(await exchange_raw(nginx_port, wire))
+            ours = _gz_answer(await exchange_raw(server.port(), wire))
+            assert ours == theirs, wire
+            seen[method, target, version, accept] = theirs
+    # What nginx does, so that the comparison cannot pass by both doing nothing.
+    lines, body = seen["GET", "/gz" + _GZ_UPSTREAM, "1.1", "gzip"]
+    assert (b"Content-Encoding: gzip" in lines, body) == (True, b"compress me")
+    assert b'ETag: W/"abc"' in lines
+    assert b"Accept-Ranges: bytes" not in lines
+    lines, body = seen["GET", "/gz" + _GZ_UPSTREAM, "1.1", "identity"]
+    assert b"Vary: Accept-Encoding" in lines
+    assert b"Content-Encoding: gzip" not in lines
+    assert b'ETag: "abc"' in lines
+    assert b"Accept-Ranges: bytes" in lines
