@@ -21,6 +21,7 @@ from pushproxy import __version__
 from pushproxy.config.complex import Lookup
 from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders
+from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.request_reader import Limits, RequestReader
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
@@ -144,13 +145,7 @@ class HttpConnection(RequestReader):
         if self._added is not None:
             added, lookup = self._added
             rest += added.for_response(status, lookup)
-        gzip, vary = self.gzip, False
-        if gzip is not None and gzip.compresses(status, [*headers, *rest]):
-            vary = gzip.vary  # nginx says so whenever the answer may be compressed
-            if not self.gzip_accepted:
-                gzip = None
-        else:
-            gzip = None
+        gzip, vary = self._gzip_for(status, headers, rest)
         if gzip is not None:
             self._deflate = gzip.compressor()
             streamed = True  # the compressed length is not known up front: chunked
@@ -192,6 +187,17 @@ class HttpConnection(RequestReader):
         if gzip is not None:
             full.append((b"Content-Encoding", b"gzip"))
         return response_head(line or pages.status_line(status), full)
+
+    def _gzip_for(
+        self, status: int, headers: Headers, rest: Headers
+    ) -> tuple[GzipPolicy | None, bool]:
+        """The policy that compresses this answer (None: it goes as it is), and whether the
+        head says `Vary: Accept-Encoding`: nginx says it whenever the answer could be
+        compressed, whatever this client takes."""
+        policy = self.gzip
+        if policy is None or not policy.compresses(status, [*headers, *rest]):
+            return None, False
+        return (policy if self.gzip_accepted else None), policy.vary
 
     def add_headers(self, added: AddedHeaders, lookup: Lookup) -> None:
         """The location's `add_header`s, for this request's response (see `AddedHeaders`)."""
