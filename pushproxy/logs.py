@@ -70,6 +70,9 @@ class ErrorLog:
         except OSError:
             # The file went (its directory removed, the disk full): a log line must never
             # take the server down; it goes to the standard error instead.
+            if self._stream is not None:
+                with contextlib.suppress(OSError):
+                    self._stream.close()
             self._stream = None
             with contextlib.suppress(OSError):
                 sys.stderr.write(line)

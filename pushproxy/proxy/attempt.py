@@ -230,7 +230,7 @@ class Attempt:
     def _headers(self, head: ResponseHead) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
         job, settings = self.job, self.job.settings
         base = None
-        if settings.absolute_redirect:
+        if settings.absolute_redirect and settings.redirects:  # used by a rewritten Location
             base = RedirectBase.of(
                 job.lookup,
                 server_name=settings.server_name_in_redirect,

@@ -1,19 +1,11 @@
-"""One request through an upstream: pick a peer, try it (`attempt.Attempt`: connect, send,
-read the response head, then stream the body back as it comes, never a whole body in memory),
-or move to the next peer.
-
-nginx's behaviour kept here:
-- timeouts: `proxy_connect_timeout` to connect, `proxy_send_timeout` per write,
-  `proxy_read_timeout` between two reads once the request is out;
-- `proxy_next_upstream`: a failed try (error, timeout, invalid header, or a listed status) goes
-  to the next peer only while nothing was sent to the client, peers and tries are left, the
-  body can be sent again, and, once the request went out, only for idempotent methods unless
-  `non_idempotent`; otherwise 502 (504 for a timeout), or the listed status passes through;
-- a failure after the response started closes the client connection mid-response;
-- the client closing its connection while the upstream works ends the request (unless
-  `proxy_ignore_client_abort`);
-- an `Upgrade` request the upstream answers with 101 becomes a tunnel;
-- `proxy_buffering` on or off, the body goes out as it comes (nothing is held back).
+"""One request through an upstream: pick a peer, connect (or take an idle connection), try it
+(`attempt.Attempt`), or move to the next peer, as nginx's `proxy_next_upstream` does: a failed
+try (error, timeout, invalid header, or a listed status) goes to the next peer only while
+nothing was sent to the client, peers and tries are left, the body can be sent again, and,
+once the request went out, only for idempotent methods unless `non_idempotent`; otherwise 502
+(504 for a timeout), or the listed status passes through. `proxy_connect_timeout` bounds the
+connect; what happens during a try (the other timeouts, a client abort, a tunnel) is in
+`attempt.py`.
 """
 
 from __future__ import annotations

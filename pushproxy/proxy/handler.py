@@ -130,17 +130,6 @@ class ProxyRuntime:
             nursery.cancel_scope.cancel()
 
 
-def _with_proxy(lookup: Lookup, host: str, port: int) -> Lookup:
-    def proxied(name: str) -> str | None:
-        if name == "proxy_host":
-            return host
-        if name == "proxy_port":
-            return str(port)
-        return lookup(name)
-
-    return proxied
-
-
 async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRuntime) -> None:
     """Pass the request upstream and its response back (or nginx's error page)."""
     conn = exchange.conn
@@ -176,9 +165,9 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
 
     await conn.answer_expect()  # nginx reads (or drops) the body before going upstream
     variables = exchange.variables
-    if variables is not None:  # so that logs see $proxy_host too
+    if variables is not None:  # $proxy_host and $proxy_port, for the headers and the logs
         variables.set_proxy(url.authority, url.effective_port)
-    lookup = _with_proxy(exchange.lookup, url.authority, url.effective_port)
+    lookup = exchange.lookup
 
     request = exchange.request
     length, _ = client_framing(request)

@@ -54,6 +54,7 @@ def parse_response_head(head: bytes) -> ResponseHead:
     headers: list[tuple[bytes, bytes]] = []
     close = False
     length: tuple[bytes, bytes] | None = None
+    size = 0  # its value
     coding: tuple[bytes, bytes] | None = None
     for text in lines[1:-2]:  # the last two: the blank line's halves
         if text.startswith(b"HTTP/"):
@@ -71,7 +72,8 @@ def parse_response_head(head: bytes) -> ResponseHead:
         elif framing == b"content-length":
             _check_unique(length, name, value, coding)
             length = (name, value)
-            if not value.isdigit() or int(value) > _MAX_LENGTH:
+            size = int(value) if value.isdigit() else -1
+            if not 0 <= size <= _MAX_LENGTH:
                 raise InvalidResponse(
                     f'upstream sent invalid "Content-Length" header: "{_text(name, value)}"'
                 )
@@ -87,7 +89,7 @@ def parse_response_head(head: bytes) -> ResponseHead:
         headers=headers,
         keep_alive=minor != b"0" and not close,
         chunked=coding is not None,
-        length=int(length[1]) if length is not None else None,
+        length=size if length is not None else None,
     )
 
 

@@ -4,9 +4,8 @@ Pure. nginx drops the upstream's hop-by-hop headers and the ones it hides (by de
 `Date`, `Server`, `X-Pad`, `X-Accel-*`; `proxy_hide_header` adds, `proxy_pass_header` takes
 away), sends its own `Server` and `Date` unless the upstream's are passed, rewrites `Location`
 and `Refresh` with `proxy_redirect` and makes a rewritten relative `Location` absolute
-(`absolute_redirect`), which its header filter writes among its own headers (the connection
-puts them in order: `HttpConnection._head`); the others keep the upstream's order. A
-`Content-Type` with an empty value is left out.
+(`absolute_redirect`). The headers keep the upstream's order; the connection writes nginx's
+fixed ones (type, length, that `Location`, `Connection`) first (`HttpConnection._head`).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ DEFAULT_HIDDEN = frozenset(
 )  # fmt: skip
 # Never copied: the connection to the client has its own framing and persistence.
 HOP_BY_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding"})
-_FIRST = (b"content-type", b"content-length")  # then the rest, in the upstream's order
 
 
 def hidden_headers(hide: Iterable[str], passed: Iterable[str]) -> frozenset[bytes]:
@@ -178,22 +176,26 @@ def client_headers(
     switching: bool = False,
 ) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
     """The upstream's headers the client gets with its response head (`upstream`: names as
-    the upstream wrote them), in nginx's order, and the `Location` nginx's header filter makes
-    absolute and writes among its own fixed headers, if any: one that `proxy_redirect` made a
-    path, with `absolute_redirect on`. Any other `Location` stays with the rest, as sent or as
-    rewritten. `Server` and `Date` only if passed (see `own_headers`). `switching`: a 101,
-    which says `Connection: upgrade`."""
-    first: dict[bytes, list[tuple[bytes, bytes]]] = {}
-    rest: list[tuple[bytes, bytes]] = []
+    the upstream wrote them), in the upstream's order (the connection puts nginx's fixed ones
+    first: `HttpConnection._head`), and the `Location` nginx's header filter makes absolute and
+    writes among those, if any: one that `proxy_redirect` made a path, with
+    `absolute_redirect on`. Any other `Location` stays with the rest, as sent or as rewritten.
+    Hop-by-hop and hidden headers are left out, and so are a `Content-Type` without a value and
+    any after the first. `Server` and `Date` only if passed (see `own_headers`). `switching`: a
+    101, which says `Connection: upgrade` first (its head is written by the tunnel)."""
+    out: list[tuple[bytes, bytes]] = [(b"Connection", b"upgrade")] if switching else []
     fixed: bytes | None = None
+    typed = False
     rewriting = bool(redirects)
     for name, value in upstream:
         key = name.lower()
         if key in HOP_BY_HOP or key in hidden:
             continue
-        if key == b"content-type" and (not value or b"content-type" in first):
-            continue  # none without a value (nginx's header filter); one only, the first
-        if key == b"location" and rewriting:
+        if key == b"content-type":
+            if not value or typed:
+                continue  # none without a value (nginx's header filter); one only, the first
+            typed = True
+        elif key == b"location" and rewriting:
             rewriting = False  # `proxy_redirect` rewrites the first Location
             rewritten = _rewrite(_text(value), redirects, lookup)
             if rewritten is not None:
@@ -203,16 +205,8 @@ def client_headers(
                 value = _bytes(rewritten)
         elif key == b"refresh" and redirects:
             value = _refresh(value, redirects, lookup)
-        if key in _FIRST:
-            first.setdefault(key, []).append((name, value))
-        else:
-            rest.append((name, value))
-    out: list[tuple[bytes, bytes]] = []
-    for key in _FIRST:
-        out.extend(first.get(key, ()))
-    if switching:
-        out.append((b"Connection", b"upgrade"))
-    return out + rest, fixed
+        out.append((name, value))
+    return out, fixed
 
 
 def _refresh(value: bytes, rules: Sequence[Redirect], lookup: Lookup) -> bytes:

@@ -317,9 +317,7 @@ class LocationTemplates:
             source = eventsource_message_template(source)
             footer = eventsource_footer(footer)
         elif mode is RenderMode.WEBSOCKET:
-            header = websocket_text_frame(header) if header else b""
-            footer = websocket_text_frame(footer) if footer else b""
-            if reframed:
+            for _ in range(2 if reframed else 1):  # an `if` block frames them twice (§10.7)
                 header = websocket_text_frame(header) if header else b""
                 footer = websocket_text_frame(footer) if footer else b""
         return cls(mode=mode, header=header, footer=footer, message=registry.add(source, mode))
