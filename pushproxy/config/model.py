@@ -36,7 +36,7 @@ _NOT_INHERITED = frozenset(
 
 Settings = Mapping[str, tuple[Directive, ...]]
 _EMPTY: Settings = MappingProxyType({})
-_NO_MAPS: Mapping[str, VariableMap] = MappingProxyType({})
+NO_MAPS: Mapping[str, VariableMap] = MappingProxyType({})
 
 
 def _inherited(name: str) -> bool:
@@ -180,7 +180,7 @@ class Http:
     servers: tuple[Server, ...]
     upstreams: Mapping[str, Upstream]
     # `map` variables by (lowercased) name
-    maps: Mapping[str, VariableMap] = field(default_factory=lambda: _NO_MAPS)
+    maps: Mapping[str, VariableMap] = field(default_factory=lambda: NO_MAPS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -111,10 +111,10 @@ class HttpConnection(RequestReader):
         """The response head, its headers in the order of nginx's header filter: `Server` and
         `Date` (ours unless passed), `Content-Type`, `Content-Length`, our own `Last-Modified`,
         `location` (nginx's own `Location` made absolute; one in `headers` goes with the rest),
-        `Transfer-Encoding`, `Connection`, gzip's `Vary`, then the rest as given, the location's
-        `add_header`s and gzip's `Content-Encoding`. `line`: an upstream's own status line (else
-        nginx's). `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
-        (HTTP/1.0), unless the headers give a Content-Length."""
+        `Transfer-Encoding`, `Connection`, `Keep-Alive`, gzip's `Vary`, then the rest as given,
+        the location's `add_header`s and gzip's `Content-Encoding`. `line`: an upstream's own
+        status line (else nginx's). `streamed`: the body comes in pieces, framed chunked
+        (HTTP/1.1) or by closing (HTTP/1.0), unless the headers give a Content-Length."""
         self.status_sent = status
         self._response_started = True
         if self.request is not None and self.request.http_version == b"0.9":
@@ -142,10 +142,12 @@ class HttpConnection(RequestReader):
                 date = date or lower == b"date"
                 rest.append(header)
         streamed = streamed and length is None  # a length given frames the body itself
+        added: list[tuple[bytes, bytes]] = []
         if self._added is not None:
-            added, lookup = self._added
-            rest += added.for_response(status, lookup)
-        gzip, vary = self._gzip_for(status, headers, rest)
+            headers_of, lookup = self._added
+            added = headers_of.for_response(status, lookup)
+            rest += added
+        gzip, vary = self._gzip_for(status, [*headers, *added] if added else headers)
         if gzip is not None:
             self._deflate = gzip.compressor()
             streamed = True  # the compressed length is not known up front: chunked
@@ -188,16 +190,15 @@ class HttpConnection(RequestReader):
             full.append((b"Content-Encoding", b"gzip"))
         return response_head(line or pages.status_line(status), full)
 
-    def _gzip_for(
-        self, status: int, headers: Headers, rest: Headers
-    ) -> tuple[GzipPolicy | None, bool]:
+    def _gzip_for(self, status: int, headers: Headers) -> tuple[GzipPolicy | None, bool]:
         """The policy that compresses this answer (None: it goes as it is), and whether the
         head says `Vary: Accept-Encoding`: nginx says it whenever the answer could be
-        compressed, whatever this client takes."""
-        policy = self.gzip
-        if policy is None or not policy.compresses(status, [*headers, *rest]):
+        compressed, whatever this client takes. The client is asked only then."""
+        policy, request = self.gzip, self.request
+        if policy is None or request is None or not policy.compresses(status, headers):
             return None, False
-        return (policy if self.gzip_accepted else None), policy.vary
+        takes = policy.accepts(request.headers, request.http_version)
+        return (policy if takes else None), policy.vary
 
     def add_headers(self, added: AddedHeaders, lookup: Lookup) -> None:
         """The location's `add_header`s, for this request's response (see `AddedHeaders`)."""
@@ -316,7 +317,7 @@ class HttpConnection(RequestReader):
             await self.send_raw(out)
 
     async def error(self, status: int, *, close: bool = False, head_only: bool = False) -> None:
-        """nginx's HTML error page for `status` (494 goes out as 400, with its own title); an
+        """nginx's HTML error page for `status` (494 to 497 go out as 400, with their titles); an
         empty body for a code nginx has no page for."""
         page = pages.error_page(status)
         headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")] if page else []

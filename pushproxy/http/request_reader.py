@@ -90,7 +90,6 @@ class RequestReader:
         "_response_started",
         "body_bytes_sent",
         "gzip",
-        "gzip_accepted",
         "header_rules",
         "limits",
         "request",
@@ -127,7 +126,6 @@ class RequestReader:
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # the location's, set per request
-        self.gzip_accepted = False  # and whether this request's client takes gzip
         self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
 
     # reading
@@ -203,7 +201,6 @@ class RequestReader:
         self.requests_served += 1
         self.status_sent = self.body_bytes_sent = 0
         self.gzip = None
-        self.gzip_accepted = False
         self._added = None
         # HTTP/0.9 knows GET alone: its HEAD is refused with the whole 400 page, as nginx does.
         self._head_only = request.method == b"HEAD" and request.http_version != b"0.9"
@@ -243,17 +240,23 @@ class RequestReader:
         after the answer (`discard_body`). Dropped bytes do not count in `$request_length`."""
         buffer = self._buffer
         if self._chunks is not None:
-            try:
-                self._chunks.take(buffer)
-            except MalformedRequest:
-                self.reuse = False
-                raise
-            if self._chunks.done:
-                self._chunks = None
+            self._take_chunks(self._chunks)
         elif self._body_left and buffer:
             dropped = min(self._body_left, len(buffer))
             del buffer[:dropped]
             self._body_left -= dropped
+
+    def _take_chunks(self, chunks: ChunkedBody) -> list[bytes]:
+        """The body pieces the buffer's chunks hold (taken from it). A broken chunk ends the
+        connection: the server answers 400 if nothing was sent yet."""
+        try:
+            pieces = chunks.take(self._buffer)
+        except MalformedRequest:
+            self.reuse = False
+            raise
+        if chunks.done:
+            self._chunks = None
+        return pieces
 
     @property
     def body_pending(self) -> bool:
@@ -273,14 +276,8 @@ class RequestReader:
                 continue
             if self._chunks is not None:
                 before = len(buffer)
-                try:
-                    pieces = self._chunks.take(buffer)
-                except MalformedRequest:
-                    self.reuse = False
-                    raise  # the server answers 400 if nothing was sent yet, and closes
+                pieces = self._take_chunks(self._chunks)
                 self.request_length += before - len(buffer)  # the chunks' framing too
-                if self._chunks.done:
-                    self._chunks = None
             else:
                 piece = bytes(buffer[: self._body_left])
                 del buffer[: len(piece)]

@@ -127,13 +127,15 @@ class RewritePhase:
     ) -> tuple[Location, Directive | None]:
         """The location whose configuration serves the request, and the `return` that ended
         the phase (None when none did; the handler of that configuration answers)."""
-        chosen, returned, _ = self._run(location, location, variables)
+        chosen, returned, _ = self._run(location, variables)
         return chosen, returned
 
     def _run(
-        self, location: Location, chosen: Location, variables: RequestVars
+        self, location: Location, variables: RequestVars
     ) -> tuple[Location, Directive | None, bool]:
-        """`location`'s directives; (configuration, `return`, whether the phase stopped)."""
+        """`location`'s directives; (configuration, `return`, whether the phase stopped). The
+        configuration is the location's, or that of the last `if` inside it that held."""
+        chosen = location
         for directive, inner in self._script(location):
             name = directive.name
             if name == "set" and len(directive.args) == 2:
@@ -143,7 +145,7 @@ class RewritePhase:
             elif name == "if" and inner is not None:
                 condition = self._condition(directive)
                 if condition is not None and condition.holds(variables):
-                    chosen, returned, stopped = self._run(inner, inner, variables)
+                    chosen, returned, stopped = self._run(inner, variables)
                     if stopped:
                         return chosen, returned, True
             elif name == "return":

@@ -15,7 +15,7 @@ from types import MappingProxyType
 from pushproxy.config.model import Location, Server
 from pushproxy.config.pcre import compile_regex
 from pushproxy.http.target import BadRequest, RequestTarget
-from pushproxy.http.variables import NO_CAPTURES, Captures, Headers
+from pushproxy.http.variables import NO_CAPTURES, Captures, Headers, captures_of
 
 # A location ending in `/` with one of these answers a request for its name without the slash
 # with a redirect (nginx's `auto_redirect`).
@@ -27,13 +27,6 @@ _URI_UNSAFE = frozenset([*range(0x21), 0x23, 0x25, 0x3F, *range(0x7F, 0x100)])
 # Hosts that need no work: lowercase labels, perhaps a port, no trailing dot.
 _PLAIN_HOST = re.compile(rb"([a-z0-9\-]+(?:\.[a-z0-9\-]+)*)(?::[0-9]*)?")
 _STOP, _REDIRECT, _GO_ON = range(3)
-
-
-def captures_of(match: re.Match[str]) -> Captures:
-    named = match.groupdict("")
-    if not named:  # the usual case: one shared empty mapping
-        return Captures(match.groups(""), NO_CAPTURES.named)
-    return Captures(match.groups(""), MappingProxyType(named))
 
 
 def validate_host(raw: bytes) -> str | None:

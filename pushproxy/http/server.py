@@ -2,8 +2,9 @@
 and the handler each location names.
 
 Everything a connection does lives in the server's nursery; a stop cancels it. A request goes:
-request head (`wire`) → server block (address, Host) → rewrite phase → location → push
-handler, `return`, the reverse proxy, or 404.
+request head (`wire`) → server block (address, Host) → rewrite phase (a `return` answers at
+once) → location → push handler, the reverse proxy, or what nginx's static handler answers
+with no file (404, or 405 for a method it never serves).
 """
 
 from __future__ import annotations
@@ -302,8 +303,7 @@ class HttpServer:
         setup = site.setups.get(id(location)) or LocationSetup.of(location, site.limits)
         policy = setup.gzip
         if policy is not None:
-            conn.gzip = policy
-            conn.gzip_accepted = policy.accepts(request.headers, request.http_version)
+            conn.gzip = policy  # the client's Accept-Encoding is read only when it matters
         if setup.added is not None:
             conn.add_headers(setup.added, variables.lookup)
         conn.limits = setup.limits  # the location's keep-alive, body and send settings

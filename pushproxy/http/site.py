@@ -1,5 +1,6 @@
-"""One configuration as the server uses it (routers, limits, gzip, rewrite, listen sockets), and
-the checks made on a request head before any handler runs."""
+"""One configuration as the server uses it (routers, the rewrite phase, `map`s, each location's
+`LocationSetup`: limits, gzip, `add_header`, types), and the checks made on a request head
+before any handler runs."""
 
 from __future__ import annotations
 

@@ -8,6 +8,7 @@ configuration's do (`as_text`), so they encode back unchanged.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -16,10 +17,10 @@ from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
 from pushproxy.config.maps import VariableMap
+from pushproxy.config.model import NO_MAPS
 from pushproxy.http.target import RequestTarget, as_text
 
 Headers = Sequence[tuple[bytes, bytes]]
-_NO_MAPS: Mapping[str, VariableMap] = MappingProxyType({})
 # ngx_http_variable_depth: how deep variables may be worked out inside one another (a map
 # whose value uses itself, directly or not, stops there)
 _MAP_DEPTH = 100
@@ -46,6 +47,14 @@ class Captures:
 
 
 NO_CAPTURES = Captures()
+
+
+def captures_of(match: re.Match[str]) -> Captures:
+    """A regex match's captures (`$1`..., named ones)."""
+    named = match.groupdict("")
+    if not named:  # the usual case: one shared empty mapping
+        return Captures(match.groups(""), NO_CAPTURES.named)
+    return Captures(match.groups(""), MappingProxyType(named))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -147,7 +156,7 @@ class RequestVars:
         started: float | None = None,
         clock: Callable[[], float] = time.time,
         tz: tzinfo | None = None,
-        maps: Mapping[str, VariableMap] = _NO_MAPS,
+        maps: Mapping[str, VariableMap] = NO_MAPS,
         received: Received | None = None,
     ) -> None:
         self._method = as_text(method)
@@ -222,7 +231,7 @@ class RequestVars:
         try:
             value, match = mapped.find(mapped.source.evaluate(self.lookup))
             if match is not None and match.re.groups:
-                self.add_captures(Captures(match.groups(""), MappingProxyType(match.groupdict(""))))
+                self.add_captures(captures_of(match))
             result = value.evaluate(self.lookup)
         finally:
             self._map_depth -= 1

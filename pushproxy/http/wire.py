@@ -1,8 +1,9 @@
 """HTTP/1.x on the server side, sans-I/O: request heads, request bodies, response heads.
 
 The rules are nginx's, as a client meets them (ngx_http_parse.c):
-- a request line is `METHOD SP target SP HTTP/x.y`; methods are upper-case letters, `_` and
-  `-`; empty lines before it are skipped; HTTP/2 and later in a text request is 505;
+- a request line is `METHOD SP target SP HTTP/x.y` (a major version starting with 1-9), or
+  `METHOD SP target` alone (HTTP/0.9); methods are upper-case letters, `_` and `-`; empty
+  lines before it are skipped; HTTP/2 and later in a text request is 505;
 - a header line with a control byte in it is 400, as is one without a colon unless it is a
   bare name (then a header with an empty value); a name with other
   characters than letters, digits and `-` is dropped (`ignore_invalid_headers on`), `_` counting
@@ -10,8 +11,8 @@ The rules are nginx's, as a client meets them (ngx_http_parse.c):
 - lines may end in CRLF or a bare LF;
 - a head longer than the header buffers is 494 ("Request Header Or Cookie Too Large"), or 414
   while its request line is not complete;
-- `Transfer-Encoding` other than `chunked` is 501; two `Content-Length` headers, or one that
-  is not a number, are 400.
+- `Transfer-Encoding` other than `chunked` is 501, twice or with HTTP/1.0 it is 400; two
+  `Content-Length` headers, or one that is not a number, are 400.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ _NAME = re.compile(rb"[^\x00-\x20\x7f]+")  # nginx 1.21.1+: a space or control i
 _VALID_NAME = re.compile(rb"[A-Za-z0-9\-]+")
 _VALID_NAME_UNDERSCORE = re.compile(rb"[A-Za-z0-9\-_]+")
 # A header block every line of which is `valid-name: value` with CRLF and no control bytes,
-# then the blank line: what `_header_lines` would accept unchanged, read in one pass.
+# then the blank line: what `_header_lines` would accept unchanged, read without a loop.
 _PLAIN_HEADERS = re.compile(rb"(?:[A-Za-z0-9\-]+:[^\x00\r\n]*\r\n)*\r\n")
 _PLAIN_HEADER = re.compile(rb"([A-Za-z0-9\-]+):[ \t]*([^\x00\r\n]*?)[ \t]*\r\n")
 _FRAMING_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"connection", b"expect"))
@@ -126,7 +127,7 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
     version = b"1.1" if int(minor) >= 1 else b"1.0"
     block = lines[1]
     if _PLAIN_HEADERS.fullmatch(block):
-        # The usual head (CRLFs, valid names, nothing to drop): split by one regex, in C.
+        # The usual head (CRLFs, valid names, nothing to drop): checked and split by regexes.
         raw = []
         headers = []
         for name, value in _PLAIN_HEADER.findall(block):
