@@ -223,7 +223,7 @@ class Attempt:
             return head
         condition = NEXT_STATUSES.get(head.status)
         if condition is not None and self.may_retry(condition, self.request_sent, 1):
-            raise UpstreamFailure(condition, None, sent=True)
+            raise UpstreamFailure(condition, None, sent=True, answered=head.status)
         await self._respond(head)
         return None
 

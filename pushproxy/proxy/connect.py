@@ -21,11 +21,14 @@ class UpstreamFailure(Exception):
     (`error`, `timeout`, `invalid_header`, `http_500`...); `message` what nginx logs (None:
     nothing to log); `sent` whether any of the request had gone out."""
 
-    def __init__(self, condition: str, message: str | None, *, sent: bool) -> None:
+    def __init__(
+        self, condition: str, message: str | None, *, sent: bool, answered: int | None = None
+    ) -> None:
         super().__init__(message or condition)
         self.condition = condition
         self.message = message
         self.sent = sent
+        self.answered = answered  # the status the peer answered (a `proxy_next_upstream` one)
 
     @property
     def counts(self) -> bool:
@@ -36,6 +39,11 @@ class UpstreamFailure(Exception):
     def status(self) -> int:
         """What the client gets when no other peer is tried."""
         return 504 if self.condition == "timeout" else 502
+
+    @property
+    def logged(self) -> int:
+        """The try's `$upstream_status`: the peer's answer if it gave one, else the failure's."""
+        return self.answered or self.status
 
 
 def describe(error: BaseException) -> str:

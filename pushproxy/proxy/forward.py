@@ -54,7 +54,7 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
             status = await _try_peer(job, connector, aborts, peer, may_retry)
         except UpstreamFailure as failure:
             now = trio.current_time()
-            job.tries.append(UpstreamTry(peer.name, failure.status, now - tried))
+            job.tries.append(UpstreamTry(peer.name, failure.logged, now - tried))
             attempts.done(peer, now, failed=failure.counts)
             if failure.message:
                 log.error("%s, %s", failure.message, job.context(peer))

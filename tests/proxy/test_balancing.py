@@ -256,3 +256,19 @@ async def test_upstream_variables_list_every_try(
     )
     assert all(re.fullmatch(r"\d+\.\d{3}", t) for t in times.split(", "))
     assert second == "/r|-|-|-"
+
+
+async def test_a_status_that_moves_on_is_logged_as_answered(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path
+) -> None:
+    """A peer skipped for a `proxy_next_upstream` status shows that status, as in nginx."""
+    bad, good = await app("bad", status=500), await app("good")
+    log = tmp_path / "access.log"
+    http = (
+        block(f"127.0.0.1:{bad.port}", f"127.0.0.1:{good.port}")
+        + f" log_format up '$upstream_status'; access_log {log} up;"
+    )
+    location = "location / { proxy_pass http://backend; proxy_next_upstream error http_500; }"
+    async with proxy(conf(location, http=http)) as server:
+        assert (await request(server.port(), "GET", "/")).status == 200
+    assert log.read_text().splitlines() == ["500, 200"]
