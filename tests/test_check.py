@@ -180,6 +180,22 @@ def test_captures_of_a_regex_if_are_not_always_empty(tmp_path: Path, body: str) 
     assert [d for d in check_file(path).diagnostics if d.code == "E301"] == []
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        'location /two/ { if ($uri ~ ^/two/(\\d+)$) { set $n 1; } return 200 "$2"; }',
+        'location /none/ { if ($uri ~ b) { set $n 1; } return 200 "$1"; }',
+    ],
+)
+def test_a_capture_no_regex_can_fill_is_reported_beside_a_regex_if(
+    tmp_path: Path, body: str
+) -> None:
+    """A regex `if` with fewer groups than the `$N` asked for cannot fill it either."""
+    path = _conf(tmp_path, f"events {{}}\nhttp {{\n  server {{\n    {body}\n  }}\n}}\n")
+    (found,) = [d for d in check_file(path).diagnostics if d.code == "E301"]
+    assert found.message.startswith('"$2"' if "/two/" in body else '"$1"')
+
+
 def test_memory_budget_warning(tmp_path: Path) -> None:
     path = _conf(
         tmp_path,

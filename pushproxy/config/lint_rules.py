@@ -9,13 +9,16 @@ cannot do what their author meant.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 
 from pushproxy.config import units
 from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.model import Http, Listen, Location, build
+from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
+from pushproxy.config.variable_rules import REGEX_MATCHES, condition_words
 from pushproxy.errors import ConfigError
 
 # Directives whose values are complex values evaluated per request in a location.
@@ -50,9 +53,13 @@ def _own_directives(location: Location) -> Iterator[Directive]:
         yield from found
 
 
-def _undefined_captures(location: Location, enclosing_regex: Location | None) -> list[Diagnostic]:
+def _undefined_captures(
+    location: Location, enclosing_regex: Location | None, from_ifs: frozenset[str]
+) -> list[Diagnostic]:
+    """`$1`.. that no regex can fill: neither the location's (or the enclosing one's) nor any
+    regex `if` of the location (`from_ifs`; which of them runs is known only at run time)."""
     regex_location = location if location.regex is not None else enclosing_regex
-    defined = regex_location.capture_names if regex_location else frozenset()
+    defined = (regex_location.capture_names if regex_location else frozenset()) | from_ifs
     found = []
     for directive in _own_directives(location):
         if directive.name not in _COMPLEX_DIRECTIVES:
@@ -70,6 +77,8 @@ def _undefined_captures(location: Location, enclosing_regex: Location | None) ->
                         if regex_location
                         else "the location is not a regex location"
                     )
+                    if from_ifs:
+                        where += ", and no `if` regex has as many"
                     found.append(
                         _diagnostic(
                             "E301",
@@ -81,29 +90,30 @@ def _undefined_captures(location: Location, enclosing_regex: Location | None) ->
     return found
 
 
-_REGEX_OPERATORS = frozenset({"~", "~*", "!~", "!~*"})
-
-
-def _regex_if(location: Location) -> bool:
-    """An `if ($x ~ regex)` block: its regex sets `$1`.. for what follows, as a location's."""
-    directive = location.directive
-    return (
-        directive is not None
-        and directive.name == "if"
-        and any(arg in _REGEX_OPERATORS for arg in directive.args)
-    )
+def _if_captures(conditions: Sequence[Location]) -> frozenset[str]:
+    """The captures the regex `if`s among `conditions` (and inside them) can set."""
+    names: set[str] = set()
+    for condition in conditions:
+        directive = condition.directive
+        words = condition_words(directive) if directive is not None else []
+        if len(words) == 3 and words[1] in REGEX_MATCHES:
+            with contextlib.suppress(ConfigError):
+                assert directive is not None
+                regex = compile_regex(directive, words[2], caseless=words[1].endswith("*"))
+                names.update(str(i) for i in range(1, regex.groups + 1))
+                names.update(regex.groupindex)
+        names |= _if_captures(condition.conditions)
+    return frozenset(names)
 
 
 def _capture_checks(locations: Sequence[Location], enclosing: Location | None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for location in locations:
         own_regex = location if location.regex is not None else enclosing
-        # A regex `if` sets the captures of its block and of the directives after it: they
-        # cannot be judged from the location's regex alone.
-        if not any(_regex_if(condition) for condition in location.conditions):
-            found.extend(_undefined_captures(location, enclosing))
-            for condition in location.conditions:
-                found.extend(_undefined_captures(condition, own_regex))
+        from_ifs = _if_captures(location.conditions)
+        found.extend(_undefined_captures(location, enclosing, from_ifs))
+        for condition in location.conditions:
+            found.extend(_undefined_captures(condition, own_regex, from_ifs))
         found.extend(_capture_checks(location.locations, own_regex))
     return found
 

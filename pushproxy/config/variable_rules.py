@@ -171,21 +171,30 @@ class _Walk:
         self.defined.update(name.lower() for name in _captures(pattern))
 
 
-def _condition(walk: _Walk, d: Directive) -> None:
-    """An `if` condition, split as ngx_http_rewrite_if_condition() splits it."""
+REGEX_MATCHES = frozenset({"~", "~*", "!~", "!~*"})
+
+
+def condition_words(d: Directive) -> list[str]:
+    """An `if` condition's words without its parentheses, split as
+    ngx_http_rewrite_if_condition() splits it; empty when it is not one."""
     words = list(d.args)
     if not words or not words[0].startswith("(") or not words[-1].endswith(")"):
-        return
+        return []
     words[0] = words[0][1:]
     words[-1] = words[-1][:-1]
-    words = words[int(not words[0]) : len(words) - int(len(words) > 1 and not words[-1])]
+    return words[int(not words[0]) : len(words) - int(len(words) > 1 and not words[-1])]
+
+
+def _condition(walk: _Walk, d: Directive) -> None:
+    """An `if` condition: the variables it reads, the captures its regex names."""
+    words = condition_words(d)
     if not words:
         return
     if len(words[0]) > 1 and words[0].startswith("$") and len(words) in (1, 3):
         walk.raw(d, words[0])
         if len(words) == 3 and words[1] in ("=", "!="):
             walk.value(d, words[2])
-        elif len(words) == 3 and words[1] in ("~", "~*", "!~", "!~*"):
+        elif len(words) == 3 and words[1] in REGEX_MATCHES:
             walk.regex(words[2])
     elif re.fullmatch(r"!?-.", words[0]) and len(words) == 2:
         walk.value(d, words[1])
