@@ -14,6 +14,7 @@ from pushproxy.config.directive_spec import DirectiveSpec, ValueType
 from pushproxy.config.maps import entry_findings, map_findings
 from pushproxy.config.pcre import compile_error
 from pushproxy.config.tree import Directive
+from pushproxy.config.variable_rules import is_fixed_builtin
 
 # nginx's texts (src/core/ngx_conf_file.c and the handlers named beside each).
 MESSAGES: dict[str, str] = {
@@ -290,10 +291,21 @@ ZONE_SLOTS: dict[tuple[str, str], Callable[[tuple[str, ...]], str | None]] = {
 }
 
 
+def _set(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_rewrite_set(): a `$name`, and not one a module defines for good."""
+    name = d.args[0]
+    if not name.startswith("$"):
+        return [("E106", f'invalid variable name "{name}"')]
+    if is_fixed_builtin(name[1:]):
+        return [("E106", f'the duplicate "{name[1:]}" variable')]
+    return []
+
+
 # Checks made by particular nginx handlers beyond the generic slot checks.
 HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]]]] = {
     ("ngx_http_core_module", "server_name"): _server_name,
     ("ngx_http_rewrite_module", "rewrite"): _rewrite,
     ("ngx_http_rewrite_module", "if"): _if,
+    ("ngx_http_rewrite_module", "set"): _set,
     ("ngx_http_map_module", "map"): map_findings,
 }
