@@ -147,14 +147,7 @@ async def test_a_request_without_version_is_answered_at_once(serve: ServeFactory
     """HTTP/0.9 (`GET /` and its line end, no header follows): answered at once, the HTTP/0.9
     way (the body alone), then the connection ends."""
     async with serve(conf()) as server:
-        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
-        async with stream:
-            await stream.send_all(b"GET /hello\r\n")
-            received = b""
-            with trio.fail_after(5):
-                while chunk := await stream.receive_some(100):
-                    received += chunk
-        assert received == b"hi"
+        assert await exchange_raw(server.port(), b"GET /hello\r\n") == b"hi"
 
 
 KEEPALIVE_CONF = """

@@ -41,6 +41,13 @@ def test_crlf_and_bare_lf_heads_read_alike(lines: list[bytes]) -> None:
     mixed = parse_head(b"POST / HTTP/1.1\r\n" + b"".join(n + b"\r\n" for n in lines) + b"\n")
     assert crlf._replace(head_size=0) == lf._replace(head_size=0) == mixed._replace(head_size=0)
     assert [name for name, _ in crlf.raw_items()] == [line.split(b":")[0] for line in lines]
+    if lines and lines[1] == b"X-One:  spaced \t":
+        assert crlf.headers[1:] == [
+            (b"x-one", b"spaced"),
+            (b"x-empty", b""),
+            (b"x-colon", b"a:b: c"),
+            (b"x-lower", b"v"),
+        ]
 
 
 def test_bare_lf_line_ends() -> None:
@@ -159,7 +166,8 @@ def test_response_head_refuses_line_breaks() -> None:
 
 def test_response_heads_are_remembered_by_their_whole_content() -> None:
     first = response_head(b"200 OK", [(b"Date", b"one"), (b"Content-Length", b"5")])
-    assert response_head(b"200 OK", [(b"Date", b"one"), (b"Content-Length", b"5")]) == first
+    assert first == b"HTTP/1.1 200 OK\r\nDate: one\r\nContent-Length: 5\r\n\r\n"
+    assert response_head(b"200 OK", [(b"Date", b"one"), (b"Content-Length", b"5")]) is first
     # Any difference in the status line, a name or a value is another head.
     assert response_head(b"200 OK", [(b"Date", b"two"), (b"Content-Length", b"5")]) == (
         b"HTTP/1.1 200 OK\r\nDate: two\r\nContent-Length: 5\r\n\r\n"
