@@ -26,6 +26,19 @@ _PYTHON_LEVELS = {
 }
 
 
+def error_log_target(config: Config, prefix: str | None) -> tuple[str | None, str]:
+    """The main `error_log`'s file (None: standard error) and level."""
+    directive = config.main.last("error_log")
+    if directive is None or not directive.args:
+        return None, "error"
+    target = directive.args[0]
+    level = directive.args[1] if len(directive.args) > 1 else "error"
+    if target == "stderr" or target.startswith("syslog:") or target.startswith("memory:"):
+        return None, level
+    path = target if os.path.isabs(target) else os.path.join(prefix or os.getcwd(), target)
+    return path, level
+
+
 class ErrorLog:
     """Where errors go. Writes are line-buffered: a line is either whole or absent."""
 
@@ -41,15 +54,7 @@ class ErrorLog:
 
     @classmethod
     def from_config(cls, config: Config, prefix: str | None) -> ErrorLog:
-        directive = config.main.last("error_log")
-        if directive is None or not directive.args:
-            return cls(None)
-        target = directive.args[0]
-        level = directive.args[1] if len(directive.args) > 1 else "error"
-        if target == "stderr" or target.startswith("syslog:") or target.startswith("memory:"):
-            return cls(None, level)
-        path = target if os.path.isabs(target) else os.path.join(prefix or os.getcwd(), target)
-        return cls(path, level)
+        return cls(*error_log_target(config, prefix))
 
     def _output(self) -> TextIO:
         if self.path is None:

@@ -32,7 +32,7 @@ from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
-from pushproxy.logs import ErrorLog
+from pushproxy.logs import ErrorLog, error_log_target
 
 BIND_TRIES = 5
 BIND_PAUSE = 0.5
@@ -179,7 +179,7 @@ def file_failures(config: Config, prefix: str | None, *, named_only: bool = Fals
     error log and the pid file. Nothing is created here: a file that is not there yet is
     judged by its directory. `named_only`: only files the configuration names (a `-t` in CI
     must not fail for want of the default `logs/` directory where it runs)."""
-    paths = [ErrorLog.from_config(config, prefix).path]
+    paths = [error_log_target(config, prefix)[0]]
     if not named_only or main_value(config, "pid") is not None:
         paths.append(pid_path(config, prefix))
     return [failure for path in paths if path is not None and (failure := _open_failure(path))]

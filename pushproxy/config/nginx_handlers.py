@@ -9,8 +9,6 @@ upstream` is nginx's check when the http block ends (`unknown_upstream_hosts`).
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,8 +51,6 @@ _LISTEN_FLAGS = frozenset({"default_server", "default", "bind", "deferred", "reu
                            "http2", "quic", "proxy_protocol"})
 _LISTEN_OPTIONS = ("setfib", "fastopen", "backlog", "rcvbuf", "sndbuf", "accept_filter",
                    "ipv6only", "so_keepalive")
-_DIGITS = re.compile(r"[0-9]+")
-_MAX_INT = 2**63 - 1  # ngx_atoi refuses what overflows NGX_MAX_INT_T_VALUE
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +66,7 @@ class Declared:
     """Names declared so far in one http block, as nginx's main configuration keeps them."""
 
     log_formats: set[str] = field(default_factory=lambda: {"combined"})
-    upstreams: dict[str, Directive] = field(default_factory=dict)  # lowercased name
+    upstreams: set[str] = field(default_factory=set)  # lowercased names
     proxied: list[tuple[str, Directive]] = field(default_factory=list)  # implicit upstreams
 
 
@@ -78,10 +74,11 @@ Findings = list[tuple[str, str]]
 
 
 def _atoi(text: str) -> int | None:
-    """ngx_atoi(): digits only, no sign; None where nginx gets NGX_ERROR."""
-    if not _DIGITS.fullmatch(text) or int(text) > _MAX_INT:
+    """ngx_atoi() (`units.parse_number`); None where nginx gets NGX_ERROR."""
+    try:
+        return units.parse_number(text)
+    except units.InvalidValue:
         return None
-    return int(text)
 
 
 def _port_error(text: str, *, lowest: int = 1) -> str | None:
@@ -175,7 +172,7 @@ def _upstream(d: Directive, place: Place, declared: Declared) -> Findings:
     key = d.args[0].lower()
     if key in declared.upstreams:
         return [("E107", TEXTS["duplicate_upstream"].format(value=d.args[0]))]
-    declared.upstreams[key] = d
+    declared.upstreams.add(key)
     return []
 
 
@@ -248,12 +245,7 @@ def _resolvable(host: str) -> bool:
     """Whether nginx would find the host at startup. Only single-label names are looked up
     (a compose service, /etc/hosts); dotted names and IP literals are taken as they are."""
     if "." in host or ":" in host or host.lower() == "localhost" or host == "*":
-        return True
-    try:
-        ipaddress.ip_address(host)
-        return True
-    except ValueError:
-        pass
+        return True  # IP literals included: they have dots or colons
     try:
         return bool(resolve_host(host))
     except (OSError, UnicodeError):
