@@ -24,25 +24,14 @@ from pathlib import Path
 import loadgen
 import procstat
 import proxyload
-from loadgen import Load, Phase
-from servers import Server, Servers, free_port
+from servers import Server, Servers
+from workloads import publish_load
 
-HERE = Path(__file__).resolve().parent
 Measure = Callable[[Server], tuple[float, float]]  # → (requests/s, server CPU µs/request)
 
 
-def bare(servers: Servers, mode: str) -> Server:
-    port = free_port()
-    argv = [sys.executable, str(HERE / "bare_trio.py"), mode, str(port)]
-    if mode == "proxy":
-        argv.append(str(servers.upstream_port))
-    folder = servers.root / f"bare-{mode}-{port}"
-    folder.mkdir()
-    return Server(f"trio {mode}", argv, folder, port)
-
-
 def publish(exe: Path, seconds: float) -> Measure:
-    load = Load(channels=8, pubs=8, phases=(Phase(0, budget=seconds, drain=0),))
+    load = publish_load(seconds)
 
     def measure(server: Server) -> tuple[float, float]:
         result = loadgen.run(exe, load, server.port, server.pids)
@@ -59,28 +48,33 @@ def proxied(upstream: Server, seconds: float) -> Measure:
         result = proxyload.run(server.port, server.pids, upstream.pids, seconds=seconds)
         if "error" in result:
             raise RuntimeError(f"{server.name}: {result['error']}")
-        requests = result["req_per_s"] * result["loop_s"]
-        return result["req_per_s"], result["server_cpu_s"] / requests * 1e6
+        return result["req_per_s"], result["server_cpu_s"] / result["requests"] * 1e6
 
     return measure
 
 
 def _pair(
-    title: str, make: Sequence[Callable[[], Server]], measure: Measure, runs: int
+    title: str, ours: Callable[[], Server], bare: Callable[[], Server], measure: Measure, runs: int
 ) -> list[str]:
-    figures: dict[str, list[tuple[float, float]]] = {}
+    """pushproxy and the bare server, alternately, `runs` times: their medians and the bare
+    server's share of pushproxy's CPU per request."""
+    figures: list[list[tuple[float, float]]] = [[], []]
+    names = ["", ""]
     for _ in range(runs):
-        for start in make:
+        for index, start in enumerate((ours, bare)):
             procstat.wait_quiet(10.0)
             with start() as server:
-                figures.setdefault(server.name, []).append(measure(server))
+                names[index] = server.name
+                figures[index].append(measure(server))
+    medians = [
+        (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
+        for values in figures
+    ]
     lines = [f"{title}:"]
-    for name, values in figures.items():
-        rate = statistics.median(v[0] for v in values)
-        cpu = statistics.median(v[1] for v in values)
+    for name, (rate, cpu) in zip(names, medians, strict=True):
         lines.append(f"  {name:14} {rate:9,.0f} req/s  {cpu:6.1f} µs CPU/request (medians)")
-    ours, floor = (statistics.median(v[1] for v in values) for values in figures.values())
-    lines.append(f"  the bare server's share of pushproxy's CPU per request: {floor / ours:.0%}")
+    share = medians[1][1] / medians[0][1]
+    lines.append(f"  the bare server's share of pushproxy's CPU per request: {share:.0%}")
     return lines
 
 
@@ -95,13 +89,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         with servers.upstream() as upstream:
             report = _pair(
                 "publish, 8 keep-alive connections",
-                (servers.pushproxy, lambda: bare(servers, "respond")),
+                servers.pushproxy,
+                lambda: servers.bare("respond"),
                 publish(exe, args.seconds),
                 args.runs,
             )
             report += _pair(
                 "reverse proxy, 1 KiB file, wrk -c64",
-                (servers.pushproxy, lambda: bare(servers, "proxy")),
+                servers.pushproxy,
+                lambda: servers.bare("proxy"),
                 proxied(upstream, args.seconds),
                 args.runs,
             )

@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -201,6 +202,14 @@ class Servers:
         conf.write_text(configs.upstream(folder, self.upstream_port))
         argv = [NGINX, "-p", str(folder), "-c", str(conf)]
         return Server("upstream", argv, folder, self.upstream_port, workers=True)
+
+    def bare(self, mode: str) -> Server:
+        """`bare_trio.py MODE`: the least a trio server does per request (see floors.py)."""
+        folder, port = self._folder(f"bare-{mode}"), free_port()
+        argv = [sys.executable, str(Path(__file__).with_name("bare_trio.py")), mode, str(port)]
+        if mode == "proxy":
+            argv.append(str(self.upstream_port))
+        return Server(f"trio {mode}", argv, folder, port)
 
     def make(self, side: str) -> Server:
         return self.pushproxy() if side == "pushproxy" else self.reference()

@@ -122,8 +122,13 @@ def _subscribers(
     )
 
 
+def publish_load(seconds: float) -> Load:
+    """8 keep-alive publishers, no subscribers, for `seconds`."""
+    return Load(channels=8, pubs=8, phases=(Phase(0, budget=seconds, drain=0),))
+
+
 def _publish(seconds: float) -> Workload:
-    load = Load(channels=8, pubs=8, phases=(Phase(0, budget=seconds, drain=0),))
+    load = publish_load(seconds)
     title = f"publish, 8 keep-alive connections, no subscribers, {seconds:g} s"
     return Workload(
         key="publish",
