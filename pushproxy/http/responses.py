@@ -9,6 +9,8 @@ goes out without a type or a length (see `HttpConnection`).
 
 from __future__ import annotations
 
+import functools
+
 from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
@@ -16,6 +18,9 @@ from pushproxy.http.exchange import Exchange
 from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.pages import error_page
 from pushproxy.proxy.response import RedirectBase
+
+# A `return`'s text, compiled once (a location has one reachable `return` at most, so few).
+_compiled = functools.lru_cache(maxsize=256)(compile_value)
 
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 # Without text nginx closes the connection without answering (ngx_http_terminate_request);
@@ -48,7 +53,7 @@ async def handle_return(
     value = ""
     if text:
         try:
-            value = exchange.evaluate(compile_value(text))
+            value = exchange.evaluate(_compiled(text))
         except ComplexValueError:
             value = text
     if code in _REDIRECTS:

@@ -23,7 +23,6 @@ from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.routing import request_host
 from pushproxy.http.site import (
     ListenKey,
-    LocationSetup,
     Site,
     bind_address,
     body_too_large,
@@ -300,7 +299,7 @@ class HttpServer:
                 return
             if not match.redirect_to_slash:
                 location, returned = site.rewrite.run(location, variables)
-        setup = site.setups.get(id(location)) or LocationSetup.of(location, site.limits)
+        setup = site.setups[id(location)]  # every location and `if` block has one
         policy = setup.gzip
         if policy is not None:
             conn.gzip = policy  # the client's Accept-Encoding is read only when it matters
