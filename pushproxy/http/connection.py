@@ -109,12 +109,13 @@ class HttpConnection(RequestReader):
         location: bytes | None = None,
     ) -> bytes:
         """The response head, its headers in the order of nginx's header filter: `Server` and
-        `Date` (ours unless passed), `Content-Type`, `Content-Length`, our own `Last-Modified`,
-        `location` (nginx's own `Location` made absolute; one in `headers` goes with the rest),
-        `Transfer-Encoding`, `Connection`, `Keep-Alive`, gzip's `Vary`, then the rest as given,
-        the location's `add_header`s and gzip's `Content-Encoding`. `line`: an upstream's own
-        status line (else nginx's). `streamed`: the body comes in pieces, framed chunked
-        (HTTP/1.1) or by closing (HTTP/1.0), unless the headers give a Content-Length."""
+        `Date` (ours unless passed), `Content-Type` (the first, and only with a value),
+        `Content-Length`, our own `Last-Modified`, `location` (nginx's own `Location` made
+        absolute; one in `headers` goes with the rest), `Transfer-Encoding`, `Connection`,
+        `Keep-Alive`, gzip's `Vary`, then the rest as given, the location's `add_header`s and
+        gzip's `Content-Encoding`. `line`: an upstream's own status line (else nginx's).
+        `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
+        (HTTP/1.0), unless the headers give a Content-Length."""
         self.status_sent = status
         self._response_started = True
         if self.request is not None and self.request.http_version == b"0.9":
@@ -128,8 +129,9 @@ class HttpConnection(RequestReader):
         rest: list[tuple[bytes, bytes]] = []
         for header in headers:
             lower = header[0].lower()
-            if lower == b"content-type" and content_type is None:
-                content_type = header
+            if lower == b"content-type":  # one only, the first, and none without a value
+                if content_type is None and header[1]:
+                    content_type = header
             elif lower == b"content-length" and length is None:
                 length = header
             elif lower == b"last-modified" and not line and modified is None:

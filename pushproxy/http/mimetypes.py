@@ -43,7 +43,7 @@ class MimeTypes:
         default = location.level.arg("default_type")
         return cls(
             types=types_of(location.level.last("types")),
-            default_type=default.encode() if default else DEFAULT_TYPE,
+            default_type=default.encode() if default is not None else DEFAULT_TYPE,
         )
 
     def content_type(self, uri: str) -> bytes:

@@ -180,22 +180,17 @@ def client_headers(
     first: `HttpConnection._head`), and the `Location` nginx's header filter makes absolute and
     writes among those, if any: one that `proxy_redirect` made a path, with
     `absolute_redirect on`. Any other `Location` stays with the rest, as sent or as rewritten.
-    Hop-by-hop and hidden headers are left out, and so are a `Content-Type` without a value and
-    any after the first. `Server` and `Date` only if passed (see `own_headers`). `switching`: a
-    101, which says `Connection: upgrade` first (its head is written by the tunnel)."""
+    Hop-by-hop and hidden headers are left out. `Server` and `Date` only if passed (see
+    `own_headers`). `switching`: a 101, which says `Connection: upgrade` first (its head is
+    written by the tunnel)."""
     out: list[tuple[bytes, bytes]] = [(b"Connection", b"upgrade")] if switching else []
     fixed: bytes | None = None
-    typed = False
     rewriting = bool(redirects)
     for name, value in upstream:
         key = name.lower()
         if key in HOP_BY_HOP or key in hidden:
             continue
-        if key == b"content-type":
-            if not value or typed:
-                continue  # none without a value (nginx's header filter); one only, the first
-            typed = True
-        elif key == b"location" and rewriting:
+        if key == b"location" and rewriting:
             rewriting = False  # `proxy_redirect` rewrites the first Location
             rewritten = _rewrite(_text(value), redirects, lookup)
             if rewritten is not None:

@@ -172,6 +172,7 @@ ORDERED = """
     location /noabs/ { absolute_redirect off; return 301 /x; }
     location /slash/ { proxy_pass http://127.0.0.1:9; }
     location /ka/ { keepalive_timeout 75s 20s; return 200 "kept"; }
+    location /untyped/ { default_type ""; return 200 "no type"; }
     location /gz/ {
         gzip on; gzip_vary on; gzip_min_length 1; gzip_types text/plain;
         default_type text/plain; add_header X-A a; return 200 "compressed";
@@ -205,7 +206,7 @@ async def _head_of(port: int, request: str) -> bytes:
 @needs_nginx
 async def test_header_order_as_nginx_writes_it(serve: ServeFactory, tmp_path: Path) -> None:
     targets = ["/r301", "/r418t", "/rel", "/rel2", "/abs", "/ah/", "/ahr/", "/ahe/", "/noabs/"]
-    targets += ["/slash", "/ka/", "/gz/"]
+    targets += ["/slash", "/untyped/", "/ka/", "/gz/"]
 
     async def heads(port: int) -> list[list[bytes]]:
         found = []
@@ -227,6 +228,7 @@ async def test_header_order_as_nginx_writes_it(serve: ServeFactory, tmp_path: Pa
         b"Content-Encoding: gzip",
     ]
     assert expected[-3][-2:] == [b"Connection: keep-alive", b"Keep-Alive: timeout=20"]
+    assert expected[-6][1:] == [b"Content-Length: 7", b"Connection: close"]  # no type at all
     assert expected[4][1:] == [  # /rel: the Location nginx made absolute, before Connection
         b"Content-Type: text/html",
         b"Location: http://localhost:PORT/target",

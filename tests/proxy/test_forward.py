@@ -464,6 +464,21 @@ async def test_a_head_nginx_refuses_is_502_and_the_client_stays_in_step(
     )
 
 
+async def test_one_content_type_reaches_the_client(proxy: ProxyFactory, app: AppFactory) -> None:
+    """Of several Content-Types from an upstream, the first (as nginx 1.23+ keeps it)."""
+    upstream = await app("a")
+    wire = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/a\r\nX-A: 1\r\nContent-type: text/b\r\n"
+        b"Content-Length: 2\r\n\r\nok"
+    )
+    async with proxy(at(upstream.port)) as server:
+        client = await Client.connect(server.port())
+        response = await client.request("GET", raw(wire))
+        await client.aclose()
+    assert [v for n, v in response.headers if n.lower() == b"content-type"] == [b"text/a"]
+    assert response.header("X-A") == "1"
+
+
 async def test_header_lines_pass_as_nginx_reads_them(proxy: ProxyFactory, app: AppFactory) -> None:
     upstream = await app("a")
     wire = (
