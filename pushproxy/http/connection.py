@@ -21,6 +21,7 @@ from pushproxy import __version__
 from pushproxy.config.complex import Lookup
 from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders
+from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.request_reader import Limits, RequestReader
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
@@ -91,9 +92,13 @@ class HttpConnection(RequestReader):
     __slots__ = ("_chunked", "_deflate")
 
     def __init__(
-        self, stream: trio.SocketStream, limits: Limits, header_rules: HeaderRules = DEFAULT_RULES
+        self,
+        stream: trio.SocketStream,
+        limits: Limits,
+        deadlines: Deadlines,
+        header_rules: HeaderRules = DEFAULT_RULES,
     ) -> None:
-        super().__init__(stream, limits, header_rules)
+        super().__init__(stream, limits, deadlines, header_rules)
         self._chunked = False
         self._deflate: zlib._Compress | None = None
 

@@ -17,6 +17,7 @@ import trio
 from pushproxy.config.model import Config, Location
 from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.request_reader import ClientGone
 from pushproxy.http.responses import handle_return, redirect
@@ -79,6 +80,7 @@ class HttpServer:
         self._busy = 0
         self._open = 0
         self._all_done = trio.Event()
+        self.deadlines = Deadlines()  # the connections' timeouts
 
     async def open_listener(self, key: ListenKey) -> list[trio.SocketListener]:
         _, (host, port) = bind_address(key)
@@ -107,6 +109,7 @@ class HttpServer:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 nursery.start_soon(self.push.run_timers)
+                nursery.start_soon(self.deadlines.run)
                 nursery.start_soon(self.proxy.run)
                 for key, listener in listeners:
                     self._start_accepting(key, [listener])
@@ -186,7 +189,7 @@ class HttpServer:
 
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
         info = _connection_info(stream)
-        conn = HttpConnection(stream, self.site.limits, self.site.header_rules)
+        conn = HttpConnection(stream, self.site.limits, self.deadlines, self.site.header_rules)
         self._open += 1
         try:
             with conn.scope:  # timeouts and a stop cancel it
