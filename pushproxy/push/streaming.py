@@ -69,9 +69,9 @@ class StreamSession:
         paddings: Paddings,
         padding: PaddingRule | None,
         *,
-        clock: Callable[[], float] = trio.current_time,
+        clock: Callable[[], float] | None = trio.current_time,
     ) -> None:
-        self.clock = clock
+        self.clock = clock  # None: no pings, and no live message's time to keep for them
         self.templates = templates
         self.eventsource = templates.mode is RenderMode.EVENTSOURCE
         self._paddings = paddings
@@ -186,7 +186,8 @@ class StreamSession:
         self._wake()
 
     def deliver(self, message: Message) -> None:
-        self.live_at = self.clock()
+        if self.clock is not None:
+            self.live_at = self.clock()
         key = self.wire_key
         if key is None or self.dropped or not self._writes_now():
             self._queue(self.pieces(message))
@@ -257,7 +258,12 @@ async def serve_stream(subscription: Subscription) -> None:
     store = runtime.store
     assert store is not None
     conn = exchange.conn
-    session = StreamSession(push.templates, runtime.paddings, subscription.padding)
+    session = StreamSession(
+        push.templates,
+        runtime.paddings,
+        subscription.padding,
+        clock=trio.current_time if push.settings.ping_message_interval else None,
+    )
     await conn.start(200, [*subscription.headers, (b"Content-Type", _content_type(subscription))])
     first = session.header_pieces()
     connection = store.register(session)

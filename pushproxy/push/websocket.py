@@ -112,10 +112,13 @@ class WebSocketSession:
     )
 
     def __init__(
-        self, templates: LocationTemplates, *, clock: Callable[[], float] = trio.current_time
+        self,
+        templates: LocationTemplates,
+        *,
+        clock: Callable[[], float] | None = trio.current_time,
     ) -> None:
         self._render = templates.render
-        self.clock = clock
+        self.clock = clock  # None: no pings, and no live message's time to keep for them
         self._lot = trio.lowlevel.ParkingLot()
         self.pending: list[bytes] = []
         self.pending_bytes = 0
@@ -153,7 +156,8 @@ class WebSocketSession:
         self._lot.unpark_all()
 
     def deliver(self, message: Message) -> None:
-        self.live_at = self.clock()
+        if self.clock is not None:
+            self.live_at = self.clock()
         self._queue(self._render(message))
 
     def channel_deleted(self, message: Message, remaining: int) -> None:
@@ -226,7 +230,8 @@ async def _subscribe_and_serve(
         return
     last = last_received(exchange, push)
     templates = push.templates
-    session = WebSocketSession(templates)
+    interval = push.settings.ping_message_interval
+    session = WebSocketSession(templates, clock=trio.current_time if interval else None)
     connection = store.register(session)
     try:
         # Old messages, then the subscription, channel by channel; no await in between, so
