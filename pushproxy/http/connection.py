@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import time
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from email.utils import formatdate
 
 import trio
@@ -230,17 +230,18 @@ class HttpConnection(RequestReader):
         *,
         head_only: bool = False,
         location: bytes | None = None,
+        then: Callable[[], None] | None = None,
     ) -> None:
         """A whole response with its Content-Length (no body bytes for HEAD). Compressed, it
         goes chunked (HTTP/1.1) or ends with the connection (HTTP/1.0). `location`: see
-        `_head`."""
+        `_head`; `then`: see `send_soon`."""
         length = (b"Content-Length", b"%d" % len(body))
         head = self._head(status, [*headers, length], location=location)
         if head_only or status in (204, 304):
             self._response_done = True
-            await self.send_raw(head)
+            await self.send_raw(head, then)
         else:
-            await self.send_raw(self._with_body(head, body))
+            await self.send_raw(self._with_body(head, body), then)
 
     async def start(
         self,

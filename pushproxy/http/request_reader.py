@@ -12,7 +12,7 @@ response side reads and updates. Every wait is bounded: the request head by
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 import trio
@@ -35,15 +35,23 @@ from pushproxy.http.wire import (
 _READ_SIZE = 65536
 
 
-async def send_soon(stream: trio.SocketStream, data: bytes, within: float) -> None:
+async def send_soon(
+    stream: trio.SocketStream, data: bytes, within: float, then: Callable[[], None] | None = None
+) -> None:
     """Write `data` to a socket stream. Most writes fit in the socket buffer: they go out with
     one non-blocking write, without a timeout scope or trio's wait machinery (a request's
     largest fixed cost). Only what the socket does not take waits, for `within` seconds at most.
-    trio.TooSlowError past it; OSError or trio's stream errors when the peer is gone."""
+    trio.TooSlowError past it; OSError or trio's stream errors when the peer is gone.
+
+    `then` runs right after that first write, whatever came of it, and before any wait: no
+    other task runs in between."""
     try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
         sent = os.write(stream.socket.fileno(), data)
     except BlockingIOError:
         sent = 0
+    finally:
+        if then is not None:
+            then()
     if sent < len(data):
         with trio.fail_after(within):
             await stream.send_all(data[sent:])
@@ -324,10 +332,11 @@ class RequestReader:
 
     # writing: raw bytes (responses are formatted by `HttpConnection`)
 
-    async def send_raw(self, data: bytes) -> None:
-        """Write bytes; within `send_timeout` or the client counts as gone (`send_soon`)."""
+    async def send_raw(self, data: bytes, then: Callable[[], None] | None = None) -> None:
+        """Write bytes; within `send_timeout` or the client counts as gone (`send_soon`, which
+        runs `then`)."""
         try:
-            await send_soon(self.stream, data, self.limits.send_timeout)
+            await send_soon(self.stream, data, self.limits.send_timeout, then)
         except (
             OSError,
             trio.BrokenResourceError,

@@ -10,7 +10,8 @@ A publish is the hot request: what depends only on the location is worked out on
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue
@@ -32,7 +33,7 @@ from pushproxy.push.responses import (
 )
 from pushproxy.push.runtime import PushLocation, PushRuntime
 from pushproxy.push.settings import LocationType
-from pushproxy.push.store import DeleteResult, Store
+from pushproxy.push.store import DeleteResult, HeldDelivery, Store, deliver_held
 
 _NORMAL_METHODS = b"GET, POST, PUT"
 _ADMIN_METHODS = b"GET, POST, PUT, DELETE"
@@ -129,29 +130,50 @@ async def handle_publisher(
         await _delete(exchange, store, channels, headers, body)
     elif not body:
         await refuse(exchange, Explain.EMPTY_POST, headers)
-    elif not _publish(exchange, publisher, store, channels, body):
-        await exchange.conn.error(500)  # the module lets nginx answer with its page
-    elif publisher.info_on_publish:
-        await _answer_info(exchange, runtime, store, channels, headers)
     else:
-        await header_only(exchange, 200, headers)
+        await _publish(exchange, runtime, publisher, channels, body, headers)
 
 
-def _publish(
-    exchange: Exchange, publisher: Publisher, store: Store, channels: list[Channel], body: bytes
-) -> bool:
-    """Publish the body to each channel in turn; False when the memory budget refused one
-    (those before it keep their message)."""
+async def _publish(
+    exchange: Exchange,
+    runtime: PushRuntime,
+    publisher: Publisher,
+    channels: list[Channel],
+    body: bytes,
+    headers: Headers,
+) -> None:
+    """Publish the body to each channel in turn and answer. The answer's write comes before
+    the deliveries, as in the module, whose publisher hands the message to the workers' event
+    loops and answers at once; they follow in the same step, before any wait, so nothing can
+    come between (another publish, a subscriber joining). The memory budget refusing one
+    channel's message is a 500; those before it keep theirs."""
+    store = runtime.store
+    assert store is not None
     event_id = exchange.header(b"event-id")
     event_type = exchange.header(b"event-type")
     store_messages = publisher.store_messages
-    for channel in channels:
-        message = store.publish(
-            channel, body, event_id=event_id, event_type=event_type, store_messages=store_messages
-        )
-        if message is None:
-            return False
-    return True
+    held: list[HeldDelivery] = []
+    try:
+        for channel in channels:
+            message = store.publish(
+                channel,
+                body,
+                event_id=event_id,
+                event_type=event_type,
+                store_messages=store_messages,
+                held=held,
+            )
+            if message is None:
+                deliver_held(held)
+                await exchange.conn.error(500)  # the module lets nginx answer with its page
+                return
+        then = functools.partial(deliver_held, held)
+        if publisher.info_on_publish:
+            await _answer_info(exchange, runtime, store, channels, headers, then)
+        else:
+            await header_only(exchange, 200, headers, then=then)
+    finally:
+        deliver_held(held)  # when the answer failed before its write
 
 
 async def _delete(
@@ -176,12 +198,13 @@ def _answer_info(
     store: Store,
     channels: list[Channel],
     headers: Headers,
+    then: Callable[[], None] | None = None,
 ) -> Awaitable[None]:
     """The channels' info in the format `Accept` asks for, or 404 when none exists (a plain
     function returning the answer to await: one coroutine fewer on every publish)."""
     info_format = info.negotiate(exchange.header(b"accept"))
     if not channels:
-        return header_only(exchange, 404, headers)
+        return header_only(exchange, 404, headers, then=then)
     if len(channels) == 1:
         # The single format has no totals, time or hostname: none is read.
         body = info.render_channel(info_format, channels[0].info())
@@ -193,4 +216,6 @@ def _answer_info(
             now=runtime.clock(),
             totals=store.totals(),
         )
-    return exchange.conn.respond(200, (*headers, info_format.content_type_header), body)
+    return exchange.conn.respond(
+        200, (*headers, info_format.content_type_header), body, then=then
+    )

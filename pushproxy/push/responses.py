@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import Headers
@@ -67,12 +68,13 @@ async def header_only(
     headers: Headers = (),
     *,
     explain: str | None = None,
+    then: Callable[[], None] | None = None,
 ) -> None:
-    """A response with no body (`send_only_header_response()`)."""
+    """A response with no body (`send_only_header_response()`); `then`: see `send_soon`."""
     full = list(headers)
     if explain is not None:
         full.append((EXPLAIN_HEADER.encode(), explain.encode()))
-    await exchange.conn.respond(status, full)
+    await exchange.conn.respond(status, full, then=then)
 
 
 async def refuse(exchange: Exchange, refusal: Explain, headers: Headers = ()) -> None:

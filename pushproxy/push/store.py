@@ -40,6 +40,21 @@ CLIENT_UNSUBSCRIBED = b"client_unsubscribed"
 _EVENT_BODY = b'{"type": "%s", "channel": "%s"}'
 
 
+# A message and the subscriptions it goes to, as they were when it was published.
+HeldDelivery = tuple[tuple[Subscription, ...], Message]
+
+
+def deliver_held(held: list[HeldDelivery]) -> None:
+    """Make held deliveries, in publish order, and empty the list (a second call does nothing).
+    No wait may come between the publish and this: the subscriptions are the publish's. One
+    that ended meanwhile (a long-poll answered by an earlier message) gets nothing more."""
+    for subscriptions, message in held:
+        for subscription in subscriptions:
+            if not subscription.connection.closed:
+                subscription.deliver(message)
+    held.clear()
+
+
 class StoreError(PushProxyError):
     """The store cannot start (the events channel does not fit in memory)."""
 
@@ -158,11 +173,13 @@ class Store:
         event_id: bytes | None = None,
         event_type: bytes | None = None,
         store_messages: bool,
+        held: list[HeldDelivery] | None = None,
     ) -> Message | None:
         """Add a message and hand it to every subscriber (`add_msg_to_channel()`).
 
         None when the memory budget refuses it (the publisher answers 500). Returns without
-        waiting on anyone: `Subscriber.deliver` only queues.
+        waiting on anyone: `Subscriber.deliver` only queues. With `held`, the deliveries go
+        there instead, for the caller to make (`deliver_held`) before its next wait.
         """
         now = int(self._clock())
         settings = self.settings
@@ -200,8 +217,12 @@ class Store:
             self._published += 1
             self._stored += stored - removed
         if channel.subscriptions:
-            for subscription in tuple(channel.subscriptions):
-                subscription.deliver(message)
+            subscriptions = tuple(channel.subscriptions)
+            if held is not None:
+                held.append((subscriptions, message))
+            else:
+                for subscription in subscriptions:
+                    subscription.deliver(message)
         if not stored:
             self._trash_message(message, now)
         return message

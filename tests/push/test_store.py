@@ -6,7 +6,7 @@ from pushproxy.push.channels import Channel
 from pushproxy.push.explain import Explain
 from pushproxy.push.memory import CHANNEL_OVERHEAD, MESSAGE_OVERHEAD, TRASH_TTL, MessageTrash
 from pushproxy.push.messages import Message
-from pushproxy.push.store import DeleteResult
+from pushproxy.push.store import DeleteResult, HeldDelivery, deliver_held
 from pushproxy.push.templates import RenderMode, TemplateRegistry
 
 from .support import Clock, Recorder, channel, make_store, publish
@@ -103,6 +103,46 @@ def test_a_subscriber_may_unregister_while_being_delivered_to() -> None:
     assert poller.texts == [b"1"]
     assert later.texts == [b"1", b"2"]
     assert a.subscribers == 1
+
+
+def test_held_deliveries_wait_for_deliver_held_and_go_once_in_order() -> None:
+    store = make_store()
+    a, b = channel(store, b"a"), channel(store, b"b")
+    recorder = Recorder()
+    connection = store.register(recorder)
+    for target in (a, b):
+        assert store.subscribe(connection, target)
+    held: list[HeldDelivery] = []
+    for target, text in ((a, b"1"), (b, b"2"), (a, b"3")):
+        assert store.publish(target, text, store_messages=True, held=held) is not None
+    assert recorder.delivered == []
+    assert a.published_messages == 2  # stored and counted at once
+    late = Recorder()  # joins after the publish: the stored messages are its to fetch
+    assert store.subscribe(store.register(late), a)
+    deliver_held(held)
+    deliver_held(held)
+    assert recorder.texts == [b"1", b"2", b"3"]
+    assert late.delivered == []
+
+
+def test_a_subscriber_that_ended_gets_no_held_delivery() -> None:
+    store = make_store()
+    a, b = channel(store, b"a"), channel(store, b"b")
+
+    class LongPoll(Recorder):  # answers once, with the first message of any channel
+        def deliver(self, message: Message) -> None:
+            super().deliver(message)
+            store.unregister(connection)
+
+    poller = LongPoll()
+    connection = store.register(poller)
+    for target in (a, b):
+        assert store.subscribe(connection, target)
+    held: list[HeldDelivery] = []
+    for target, text in ((a, b"1"), (b, b"2")):
+        assert store.publish(target, text, store_messages=True, held=held) is not None
+    deliver_held(held)
+    assert poller.texts == [b"1"]
 
 
 def test_messages_expire_between_ttl_and_the_next_sweep() -> None:
