@@ -228,7 +228,6 @@ class HttpConnection(RequestReader):
         headers: Headers = (),
         body: bytes = b"",
         *,
-        head_only: bool = False,
         location: bytes | None = None,
         then: Callable[[], None] | None = None,
     ) -> None:
@@ -237,7 +236,7 @@ class HttpConnection(RequestReader):
         `_head`; `then`: see `send_soon`."""
         length = (b"Content-Length", b"%d" % len(body))
         head = self._head(status, [*headers, length], location=location)
-        if head_only or status in (204, 304):
+        if self._head_only or status in (204, 304):
             self._response_done = True
             await self.send_raw(head, then)
         else:
@@ -324,14 +323,14 @@ class HttpConnection(RequestReader):
         if out:
             await self.send_raw(out)
 
-    async def error(self, status: int, *, close: bool = False, head_only: bool = False) -> None:
+    async def error(self, status: int, *, close: bool = False) -> None:
         """nginx's HTML error page for `status` (494 to 497 go out as 400, with their titles); an
         empty body for a code nginx has no page for."""
         page = pages.error_page(status)
         headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")] if page else []
         if close or status in _ENDS_KEEPALIVE:
             headers.append((b"Connection", b"close"))
-        await self.respond(pages.SENT_AS.get(status, status), headers, page, head_only=head_only)
+        await self.respond(pages.SENT_AS.get(status, status), headers, page)
 
     @property
     def can_respond(self) -> bool:

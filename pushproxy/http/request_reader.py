@@ -186,6 +186,7 @@ class RequestReader:
                 return None
             idle = self.limits.keepalive_timeout
         self._response_started = self._response_done = False
+        self._head_only = False  # until a HEAD request is read (an error page has its body)
         buffer = self._buffer
         skip_blank_lines(buffer)
         end = find_head(buffer)

@@ -36,7 +36,6 @@ async def handle_return(
     `default_type`."""
     args = directive.args
     conn = exchange.conn
-    head_only = exchange.method == "HEAD"
     text: str | None
     if len(args) == 1 and not args[0].isdigit():
         code, text = 302, args[0]  # `return URL;`
@@ -46,7 +45,7 @@ async def handle_return(
         if code in _NO_RESPONSE:
             await conn.close()
         else:
-            await conn.error(code, head_only=head_only)
+            await conn.error(code)
         return
     await conn.answer_expect()  # ngx_http_send_response() discards the body first
     conn.drop_buffered_body()
@@ -61,7 +60,7 @@ async def handle_return(
         return
     content_type = mime_types.content_type(exchange.lookup("uri") or "")
     body = value.encode("utf-8", "surrogateescape")
-    await conn.respond(code, [(b"Content-Type", content_type)], body, head_only=head_only)
+    await conn.respond(code, [(b"Content-Type", content_type)], body)
 
 
 async def redirect(exchange: Exchange, location: Location, code: int, target: str) -> None:
@@ -76,6 +75,4 @@ async def redirect(exchange: Exchange, location: Location, code: int, target: st
             made = base.absolute(target).encode("utf-8", "surrogateescape")
     if made is None:
         headers.append((b"Location", value))
-    await exchange.conn.respond(
-        code, headers, error_page(code), head_only=exchange.method == "HEAD", location=made
-    )
+    await exchange.conn.respond(code, headers, error_page(code), location=made)

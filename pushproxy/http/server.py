@@ -349,4 +349,4 @@ class HttpServer:
             return handle_proxy(exchange, location, self.proxy)
         # nginx's static handler, with no file to serve: 405 for a method it never serves.
         status = 404 if exchange.method in _STATIC_METHODS else 405
-        return exchange.conn.error(status, head_only=exchange.method == "HEAD")
+        return exchange.conn.error(status)

@@ -71,7 +71,7 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
 async def _fail(job: Job, status: int) -> None:
     conn = job.exchange.conn
     if conn.can_respond:
-        await conn.error(status, head_only=job.method == "HEAD")
+        await conn.error(status)
 
 
 async def _try_peer(

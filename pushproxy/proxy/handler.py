@@ -134,7 +134,6 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
     """Pass the request upstream and its response back (or nginx's error page)."""
     conn = exchange.conn
     settings = runtime.settings(location)
-    head_only = exchange.method == "HEAD"
     url, group = settings.url, runtime.group(location)
     if url is None and settings.target is not None:
         text = exchange.evaluate(settings.target)
@@ -142,17 +141,17 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
             url = parse_proxy_url(text)
         except ValueError as error:
             log.error("%s, %s", error, request_context(exchange.lookup))
-            await conn.error(500, head_only=head_only)
+            await conn.error(500)
             return
         group = runtime.upstreams.for_url(url, resolve=False)
         if group is None:
             log.error(
                 "no resolver defined to resolve %s, %s", url.host, request_context(exchange.lookup)
             )
-            await conn.error(502, head_only=head_only)
+            await conn.error(502)
             return
     if url is None or group is None:
-        await conn.error(404, head_only=head_only)
+        await conn.error(404)
         return
     if url.scheme != "http":
         log.error(
@@ -160,7 +159,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
             url.source,
             request_context(exchange.lookup),
         )
-        await conn.error(502, head_only=head_only)
+        await conn.error(502)
         return
 
     await conn.answer_expect()  # nginx reads (or drops) the body before going upstream
@@ -192,7 +191,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
             log.error("client intended to send too large body: %d bytes", length)
         else:
             log.error("client intended to send too large chunked body: over %d bytes", max_size)
-        await conn.error(413, close=True, head_only=head_only)
+        await conn.error(413, close=True)
         return
 
     job = None
@@ -201,7 +200,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         await forward(job, runtime.connector, runtime.aborts)
     except BodyTooLarge:
         if conn.can_respond:
-            await conn.error(413, close=True, head_only=head_only)
+            await conn.error(413, close=True)
     finally:
         if job is not None and variables is not None:
             variables.record_upstream(job.tries)  # for the access log's `$upstream_*`

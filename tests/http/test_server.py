@@ -187,6 +187,22 @@ async def test_length_and_chunked_together_is_400(serve: ServeFactory) -> None:
         assert received.startswith(b"HTTP/1.1 400 ")
 
 
+async def test_an_error_page_after_a_head_request_has_its_body(serve: ServeFactory) -> None:
+    """A HEAD answer has no body; the 400 for the next request on the connection has one."""
+    async with serve(conf()) as server:
+        received = await exchange_raw(
+            server.port(), b"HEAD /hello HTTP/1.1\r\nHost: a\r\n\r\nBROKEN\r\n\r\n"
+        )
+        head, _, rest = received.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ")
+        assert b"Content-Length: 2" in head
+        error_head, _, page = rest.partition(b"\r\n\r\n")
+        assert error_head.startswith(b"HTTP/1.1 400 ")
+        length = int(error_head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+        assert len(page) == length > 0
+        assert b"<title>400 Bad Request</title>" in page
+
+
 async def test_missing_host_on_http11_is_400(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
         received = await exchange_raw(server.port(), b"GET /hello HTTP/1.1\r\n\r\n")
