@@ -72,8 +72,12 @@ HOT_PATHS = """\
   buffer per connection (pipelined requests need no read); a usual CRLF header block is split
   by one regex, anything unusual line by line with every rule. The answer is written with one
   non-blocking `write`; only what the socket does not take waits. Each connection runs in one
-  cancel scope whose deadline moves per wait (keep-alive, header and body timeouts), not in a
-  scope per request. What repeats from request to request is remembered, bounded: short
+  cancel scope for its whole life, and its timeouts (keep-alive, request head) are a
+  `Deadline` (`http/deadlines.py`): moving it is an attribute write, and one task cancels the
+  scope of a connection whose deadline really passed. Moving a trio cancel scope's deadline
+  instead (a context manager and a heap entry per move, twice per request) cost about 8 µs of
+  a publish's CPU in the running server; publish requests/s rose by about a third without
+  it. What repeats from request to request is remembered, bounded: short
   request targets as parsed, small response heads as formatted (same handler, same `Date`
   second), channel paths as parsed, access-log targets per location.
 - **A publish** works out its location's constants once per configuration, stores the message
@@ -83,7 +87,12 @@ HOT_PATHS = """\
   framing (chunked or not); every idle streaming, EventSource or WebSocket subscriber gets
   those same bytes with one non-blocking write from the publishing request itself: no task
   switch per subscriber per message. Only a subscriber whose socket is full has its task
-  woken, and it sends everything queued in one write.
+  woken, and it sends everything queued in one write. The publisher's answer is written
+  first, then the deliveries, in the same step (as in the module, which answers and leaves
+  the delivery to its workers' event loops): the publishing client can send its next
+  message while the subscribers' writes go out, and the writes find the client side awake
+  more often. In four interleaved pairs of 10,000 x 1,000-channel runs this order gave 7%
+  more deliveries/s (median 36,500 vs 34,200).
 - **An idle streaming or EventSource subscriber** is one task parked with trio and a few small
   objects. Its socket sits in one epoll set that one task watches for all of them (as for
   long-polls waiting and proxied requests waiting on an upstream), instead of a task or a
