@@ -82,6 +82,11 @@ HOT_PATHS = """\
   instead (a context manager and a heap entry per move, twice per request) cost about 8 µs of
   a publish's CPU in the running server: without it, publish requests/s rose by 20-40% in
   interleaved runs, and by 17% from one full bench run to the next (10,035 to 11,701).
+  When a connection's last answer went out more than 50 µs ago (a publisher's, before its
+  message went to the subscribers), the next request is read at once, without registering
+  the wait with trio's epoll; otherwise it is waited for. In four interleaved pairs of
+  10,000 x 1,000-channel runs this gave 9% more deliveries/s (mean 42,300 vs 38,800); the
+  publish row, whose answers are read back within 50 µs, does not change.
   What repeats from request to request is remembered, bounded: short
   request targets as parsed, small response heads as formatted (same handler, same `Date`
   second), channel paths as parsed, access-log targets per location.

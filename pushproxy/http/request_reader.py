@@ -12,6 +12,7 @@ response side reads and updates. Every wait is bounded: the request head by
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,9 @@ from pushproxy.http.wire import (
 )
 
 _READ_SIZE = 65536
+# Seconds after an answer's write past which the client's next request has likely come: a
+# client on the same machine answers in tens of µs, over a network in hundreds or more.
+_LIKELY_ARRIVED = 50e-6
 
 
 async def send_soon(
@@ -96,6 +100,7 @@ class RequestReader:
         "_head_only",
         "_response_done",
         "_response_started",
+        "_written_at",
         "body_bytes_sent",
         "deadline",
         "gzip",
@@ -141,18 +146,26 @@ class RequestReader:
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # the location's, set per request
         self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
+        self._written_at = 0.0  # perf_counter() of the last write (see `_receive_within`)
 
     # reading
 
     async def _receive(self) -> bool:
         """Append what the client sends to the buffer; False when it closed its side."""
-        sock = self.stream.socket
         try:  # trio's own recv wraps the same wait in more machinery
-            await trio.lowlevel.wait_readable(sock)
-            data = os.read(sock.fileno(), _READ_SIZE)
+            await trio.lowlevel.wait_readable(self.stream.socket)
+        except trio.ClosedResourceError:
+            return False
+        received = self._receive_now()
+        return True if received is None else received
+
+    def _receive_now(self) -> bool | None:
+        """`_receive` without the wait: None when nothing has come."""
+        try:
+            data = os.read(self.stream.socket.fileno(), _READ_SIZE)
         except BlockingIOError:
-            return True
-        except (OSError, trio.ClosedResourceError):
+            return None
+        except OSError:
             return False
         self._buffer += data
         return bool(data)
@@ -164,7 +177,16 @@ class RequestReader:
     async def _receive_within(self, seconds: float) -> bool:
         """`_receive`, bounded by the connection's `deadline` (see `deadlines`: far cheaper
         than a cancel scope per wait, or a scope's deadline moved per wait). Running out of
-        time cancels the connection's scope, which ends it (nginx closes it silently)."""
+        time cancels the connection's scope, which ends it (nginx closes it silently).
+
+        When the last answer went out a while ago (a publisher's, before its message went to
+        the subscribers), the next request has likely come meanwhile: it is read at once,
+        without the wait's registration with trio's epoll."""
+        if time.perf_counter() - self._written_at > _LIKELY_ARRIVED:
+            received = self._receive_now()
+            if received is not None:
+                await trio.lowlevel.checkpoint()
+                return received
         deadline = self.deadline
         deadline.move_to(trio.current_time() + seconds)
         try:
@@ -336,6 +358,7 @@ class RequestReader:
     async def send_raw(self, data: bytes, then: Callable[[], None] | None = None) -> None:
         """Write bytes; within `send_timeout` or the client counts as gone (`send_soon`, which
         runs `then`)."""
+        self._written_at = time.perf_counter()
         try:
             await send_soon(self.stream, data, self.limits.send_timeout, then)
         except (
