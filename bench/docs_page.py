@@ -53,9 +53,9 @@ METHOD = """\
   the machine took CPU during that run. With few cores the generator, the server and the
   kernel's loopback work share them: read the ratios more than the absolute numbers.
 - **From run to run** the figures move by up to 20% on this machine, the reference's as much
-  as pushproxy's. Two full runs of the same code on 2026-11-27, 27 minutes apart, gave 0.46
-  and 0.50 for the 10,000 x 1,000-channel fan-out, 0.11 and 0.12 for publish, 0.09 and 0.09
-  for the proxy.
+  as pushproxy's. Two full runs of the same code on 2026-11-27 (21:44 and 22:11 UTC, before
+  the read without a wait described above) gave 0.46 and 0.50 for the 10,000 x 1,000-channel
+  fan-out, 0.11 and 0.12 for publish, 0.09 and 0.09 for the proxy.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
