@@ -164,11 +164,13 @@ writes to subscribers. Deferring every direct write to the end of trio's round o
 write bursts of up to 80) was measured in four interleaved pairs of runs and gained nothing.
 
 **Cross-check with the reference generator.** The same workloads run with
-`../shared/bench/pushload.c` (`gcc -O2`) instead of the bench's generator, on 2026-11-27,
-give the same ratios: fan-out 1,000 x 1 channel 88,641 vs 97,988 and 80,294 vs 79,616
-deliveries/s (0.90, 1.01); fan-out 10,000 x 1,000 channels 32,600 vs 77,023 (0.42); publish
-9,997 vs 86,751 and 7,977 vs 81,900 requests/s (0.12, 0.10); pushproxy first, nginx + nchan
-second. Commands: `pushload fanout -p PORT -S 1000 -C 1 -M 1000 -B 100 -P 1`,
+`../shared/bench/pushload.c` (`gcc -O2`) instead of the bench's generator, on 2026-11-27
+at 22:40 UTC, two pairs each, pushproxy first and nginx + nchan second: fan-out 1,000 x 1
+channel 108,801 vs 115,538 and 111,054 vs 130,240 deliveries/s (0.94, 0.85); fan-out
+10,000 x 1,000 channels 41,168 vs 85,054 and 36,343 vs 92,013 (0.48, 0.40; pushload sends all
+100 messages of every channel, about 25 s of publishing for pushproxy against 5 s in the
+bench); publish 10,415 vs 92,388 and 10,694 vs 91,531 requests/s (0.11, 0.12).
+Commands: `pushload fanout -p PORT -S 1000 -C 1 -M 1000 -B 100 -P 1`,
 `pushload fanout -p PORT -S 10000 -C 1000 -M 100 -B 100 -P 8` and
 `pushload publish -p PORT -P 8 -C 8 -B 100 -T 3`, with `--sub-path '/sub/ch{n}'
 --pub-path '/pub?id=ch{n}'`, and `-H 'TE: chunked'` for nchan's chunked subscribers.
