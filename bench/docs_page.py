@@ -86,10 +86,10 @@ HOT_PATHS = """\
   message went to the subscribers), the next request is read at once, without registering
   the wait with trio's epoll; otherwise it is waited for. In four interleaved pairs of
   10,000 x 1,000-channel runs this gave 9% more deliveries/s (mean 42,300 vs 38,800); the
-  publish row, whose answers are read back within 50 µs, does not change.
-  What repeats from request to request is remembered, bounded: short
-  request targets as parsed, small response heads as formatted (same handler, same `Date`
-  second), channel paths as parsed, access-log targets per location.
+  publish row, whose answers are read back within 50 µs, does not change. What repeats
+  from request to request is remembered, bounded: short request targets as parsed, small
+  response heads as formatted (same handler, same `Date` second), channel paths as parsed,
+  access-log targets per location.
 - **A publish** works out its location's constants once per configuration, stores the message
   and charges the memory budget for every template's rendering without rendering anything;
   bytes are made when a subscriber first needs them.
