@@ -109,6 +109,12 @@ HOT_PATHS = """\
   wait per socket. A WebSocket subscriber has a second task, which reads the client's frames.
 - **The proxy** sends head and body in one write, reads the upstream's response with a
   sans-I/O reader (`proxy/reader.py`), and sends a response that came whole in one write.
+- **The garbage collector** considers a full collection ten times less often than Python's
+  default (`gc.set_threshold(700, 10, 100)`). A full collection walks every object, about 50
+  per subscriber: while 10,000 subscribers connected, the default made six of them, 1.25 s
+  in all and up to 392 ms each, during which nobody got a message; with the new threshold
+  none came, the connections were made about 30% sooner (three interleaved pairs: 1.9-2.7 s
+  against 2.8-3.9 s) and idle memory per subscriber did not change.
 
 What is left is the cost of a request: the publish row of the table is that cost alone; it
 bounds the proxy rate too and, through the publishes, the fan-out over many channels (one
