@@ -55,8 +55,8 @@ METHOD = """\
 - **From run to run** the figures move by up to 20% on this machine, the reference's as much
   as pushproxy's. Four full runs on 2026-11-27 (21:44, 22:11, 22:26 and 22:50 UTC; the read
   without a wait described above came before the third, the collector setting before the
-  fourth, neither changed anything else measured) gave 0.46, 0.50, 0.51 and 0.46 for the
-  10,000 x 1,000-channel fan-out, 0.11 to 0.12 for publish and 0.09 to 0.10 for the proxy.
+  fourth) gave 0.46, 0.50, 0.51 and 0.46 for the 10,000 x 1,000-channel fan-out, 0.11 to
+  0.12 for publish and 0.09 to 0.10 for the proxy.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
