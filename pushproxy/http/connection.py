@@ -123,9 +123,10 @@ class HttpConnection(RequestReader):
         (HTTP/1.0), unless the headers give a Content-Length."""
         self.status_sent = status
         self._response_started = True
+        self._chunked = False
+        self._deflate = None
         if self.request is not None and self.request.http_version == b"0.9":
-            self.reuse = False  # HTTP/0.9: the body alone, then the connection ends
-            return b""
+            return b""  # the body alone, then the connection ends (0.9 never keeps alive)
         if status == 204 and not line:  # nginx's own 204 has no type, length or date
             headers = [h for h in headers if h[0].lower() not in _NOT_FOR_204]
         # One look at the handler's headers: the fixed ones apart, ours only where it has none.
@@ -161,8 +162,6 @@ class HttpConnection(RequestReader):
             length = None
             if line:
                 rest = _gzipped_upstream_headers(rest)
-        else:
-            self._deflate = None
         full = _own_headers(server=server, date=date)
         if content_type is not None:
             full.append(content_type)
@@ -172,7 +171,6 @@ class HttpConnection(RequestReader):
             full.append(modified)
         if location is not None:
             full.append((b"Location", location))
-        self._chunked = False
         if streamed and status >= 200 and status not in (204, 304) and not self._head_only:
             # nginx's chunked filter leaves a HEAD response alone: no body, so no framing
             if self.request is not None and self.request.http_version == b"1.1":

@@ -63,3 +63,25 @@ http {{
         await exchange_raw(server.port(), b"GET /ret HTTP/1.0\r\n\r\n")
     lines = log.read_text().splitlines()
     assert lines == ["[GET /ret?a=1] [-] 200", "[GET /ret HTTP/1.0] [HTTP/1.0] 200"]
+
+
+async def test_after_a_chunked_gzip_answer_on_the_same_connection(serve: ServeFactory) -> None:
+    """A 0.9 line pipelined after a compressed, chunked HTTP/1.1 answer gets its body alone,
+    neither compressed nor framed as the answer before it was."""
+    conf = f"""
+events {{}}
+http {{
+    gzip on;
+    gzip_min_length 1;
+    gzip_types text/plain;
+    server {{
+        listen 127.0.0.1:0;
+        {LOCATIONS}
+    }}
+}}
+"""
+    async with serve(conf) as server:
+        first = b"GET /ret HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n"
+        received = await exchange_raw(server.port(), first + b"GET /ret\r\n")
+    assert b"Content-Encoding: gzip" in received
+    assert received.endswith(b"0\r\n\r\nok\n")
