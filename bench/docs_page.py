@@ -201,7 +201,7 @@ def _self_test(test: dict[str, Any]) -> str:
         f"subscribers): {test['deliveries_per_s']:,.0f} deliveries/s, "
         f"{test['generator_us_per_delivery']:.2f} µs of generator CPU per delivery, so one core "
         f"of generator sustains about **{test['generator_capacity_per_s']:,.0f} deliveries/s**; "
-        f"lost {test.get('expected', 0) - test.get('unique', 0):,}."
+        f"lost {test.get('missing', 0):,}."
     )
 
 

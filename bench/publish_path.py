@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -79,13 +79,23 @@ class MemoryConnection:
     async def read_body(self, max_size: int | None = None) -> bytes:
         return self.body
 
-    async def respond(self, status: int, headers: Headers = (), body: bytes = b"") -> None:
+    async def respond(
+        self,
+        status: int,
+        headers: Headers = (),
+        body: bytes = b"",
+        *,
+        location: bytes | None = None,
+        then: Callable[[], None] | None = None,
+    ) -> None:
         self.last = (status, headers, body)
         self.answered += 1
         if status != 200:
             self.failed.append(status)
+        if then is not None:
+            then()  # as `send_soon` does, right after the write
 
-    async def error(self, status: int, *, close: bool = False, head_only: bool = False) -> None:
+    async def error(self, status: int, *, close: bool = False) -> None:
         await self.respond(status)
 
 
