@@ -131,12 +131,13 @@ async def handle_publisher(
     elif not body:
         await refuse(exchange, Explain.EMPTY_POST, headers)
     else:
-        await _publish(exchange, runtime, publisher, channels, body, headers)
+        await _publish(exchange, runtime, store, publisher, channels, body, headers)
 
 
 async def _publish(
     exchange: Exchange,
     runtime: PushRuntime,
+    store: Store,
     publisher: Publisher,
     channels: list[Channel],
     body: bytes,
@@ -147,8 +148,6 @@ async def _publish(
     loops and answers at once; they follow in the same step, before any wait, so nothing can
     come between (another publish, a subscriber joining). The memory budget refusing one
     channel's message is a 500; those before it keep theirs."""
-    store = runtime.store
-    assert store is not None
     event_id = exchange.header(b"event-id")
     event_type = exchange.header(b"event-type")
     store_messages = publisher.store_messages
@@ -204,7 +203,7 @@ def _answer_info(
     function returning the answer to await: one coroutine fewer on every publish)."""
     info_format = info.negotiate(exchange.header(b"accept"))
     if not channels:
-        return header_only(exchange, 404, headers, then=then)
+        return header_only(exchange, 404, headers)
     if len(channels) == 1:
         # The single format has no totals, time or hostname: none is read.
         body = info.render_channel(info_format, channels[0].info())

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import zlib
+
+import trio
+
+from pushproxy.push.explain import Explain
+from pushproxy.push.messages import Message
 
 from .wire import (
     EXPLAIN,
@@ -471,3 +477,59 @@ async def test_explain_and_allow_header_names(
             b"Access-Control-Allow-Methods",
             b"Access-Control-Allow-Headers",
         } <= names
+
+
+
+class _IdRecorder:
+    """A subscriber registered in the store itself: the ids it is handed, in order."""
+
+    def __init__(self) -> None:
+        self.ids: list[int] = []
+
+    def deliver(self, message: Message) -> None:
+        self.ids.append(message.id)
+
+    def channel_deleted(self, message: Message, remaining: int) -> None:
+        raise AssertionError("no channel is deleted here")
+
+
+async def test_messages_keep_their_order_when_a_publisher_is_slow_to_read(
+    serve: ServeFactory,
+) -> None:
+    """A publisher that sends many publishes and reads none of its answers blocks the
+    server's write of one answer. The message of that publish goes out before the server
+    waits, so another publisher's later message does not overtake it."""
+    requests = 3000
+    one = b"POST /pub?id=order HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\na"
+    conf = config(
+        "location /pub { push_stream_publisher; push_stream_channels_path $arg_id; }",
+        http=f"keepalive_requests {requests + 1};",
+    )
+    async with serve(conf) as server:
+        store = store_of(server)
+        channel = store.get_or_create_channel(b"order")
+        assert not isinstance(channel, Explain)
+        recorder = _IdRecorder()
+        assert store.subscribe(store.register(recorder), channel)
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", server.port()))
+        slow.setblocking(False)
+        pending = one * requests
+        with trio.fail_after(30):
+            while pending:
+                await trio.lowlevel.wait_writable(slow)
+                pending = pending[slow.send(pending) :]
+            published = -1
+            while channel.published_messages != published:  # until the server is stuck
+                published = channel.published_messages
+                await trio.sleep(0.2)
+            assert published < requests  # its answers fill the sockets: a write waits
+            answer = await request(server.port(), "POST", "/pub?id=order", body=b"b")
+            assert answer.status == 200
+            while channel.published_messages < requests + 1:  # read the answers: unstuck
+                await trio.lowlevel.wait_readable(slow)
+                slow.recv(1 << 20)
+        slow.close()
+    assert len(recorder.ids) == requests + 1
+    assert recorder.ids == sorted(recorder.ids)
