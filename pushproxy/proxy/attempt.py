@@ -232,7 +232,7 @@ class Attempt:
         base = None
         if settings.absolute_redirect and settings.redirects:  # used by a rewritten Location
             base = RedirectBase.of(
-                job.lookup,
+                job.exchange.lookup,
                 server_name=settings.server_name_in_redirect,
                 port=settings.port_in_redirect,
             )
@@ -240,7 +240,7 @@ class Attempt:
             head.headers,
             hidden=settings.hidden,
             redirects=settings.redirects,
-            lookup=job.lookup,
+            lookup=job.exchange.lookup,
             base=base,
             switching=head.status == 101,
         )

@@ -8,7 +8,6 @@ import logging
 
 import trio
 
-from pushproxy.config.complex import Lookup
 from pushproxy.config.model import Config, Location, walk_locations
 from pushproxy.errors import ConfigError
 from pushproxy.http.clientwatch import ClientWatch
@@ -166,7 +165,6 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
     variables = exchange.variables
     if variables is not None:  # $proxy_host and $proxy_port, for the headers and the logs
         variables.set_proxy(url.authority, url.effective_port)
-    lookup = exchange.lookup
 
     request = exchange.request
     length, _ = client_framing(request)
@@ -175,7 +173,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         if max_size and length is not None and length > max_size:
             raise BodyTooLarge
         if settings.set_body is not None:
-            body = RequestBody.fixed(settings.set_body.evaluate(lookup).encode())
+            body = RequestBody.fixed(settings.set_body.evaluate(exchange.lookup).encode())
         elif not settings.pass_request_body:
             body = RequestBody.fixed(None)
         else:
@@ -196,7 +194,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
 
     job = None
     try:
-        job = _job(exchange, settings, group, url, body, lookup)
+        job = _job(exchange, settings, group, url, body)
         await forward(job, runtime.connector, runtime.aborts)
     except BodyTooLarge:
         if conn.can_respond:
@@ -213,9 +211,8 @@ def _job(
     group: UpstreamGroup,
     url: ProxyUrl,
     body: RequestBody,
-    lookup: Lookup,
 ) -> Job:
-    request = exchange.request
+    request, lookup = exchange.request, exchange.lookup
     method = settings.method.evaluate(lookup) if settings.method else exchange.method
     target = upstream_target(
         parse_target(request.target),
@@ -242,6 +239,5 @@ def _job(
         head=request_head(method, target, settings.http_version, headers),
         reusable=settings.http_version == "1.1" and not closes and not upgrade,
         body=body,
-        lookup=lookup,
         upgrade=upgrade and exchange.header(b"upgrade") is not None,
     )

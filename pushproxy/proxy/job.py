@@ -30,7 +30,6 @@ class Job:
     head: bytes  # request line and headers, as sent
     reusable: bool  # HTTP/1.1 and no `Connection: close`: the upstream connection may serve again
     body: RequestBody
-    lookup: Lookup
     upgrade: bool  # the client asked for a protocol switch
     tries: list[UpstreamTry] = field(default_factory=list)  # each peer tried, as it ended
 
@@ -39,7 +38,7 @@ class Job:
         upstream = ""
         if peer is not None:
             upstream = f', upstream: "{self.scheme}://{peer.name}{self.target.decode("latin-1")}"'
-        return request_context(self.lookup, upstream)
+        return request_context(self.exchange.lookup, upstream)
 
 
 def request_context(look: Lookup, upstream: str = "") -> str:
