@@ -322,11 +322,7 @@ class HttpServer:
             logs = self.access_logs.targets(location.level)
             if logs and conn.status_sent:
                 variables.respond(
-                    Response(
-                        status=conn.status_sent,
-                        body_bytes_sent=conn.body_bytes_sent,
-                        request_length=conn.request_length,
-                    )
+                    Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
                 )
                 self.access_logs.write(logs, variables.lookup)
 

@@ -81,7 +81,6 @@ class Response:
     status: int
     body_bytes_sent: int = 0
     bytes_sent: int = 0
-    request_length: int = 0
     headers: Headers = ()
 
 
@@ -297,10 +296,8 @@ class RequestVars:
 
     def _request_length(self) -> str:
         """nginx's `r->request_length`: the request's bytes read so far (its head, and the
-        body once read), final once the response is out."""
-        if self._response is None and self._received is not None:
-            return str(self._received.request_length)
-        return self._sent_count("request_length")
+        body once read), as the connection counts them."""
+        return "0" if self._received is None else str(self._received.request_length)
 
 
 def _millis(ms: int) -> str:

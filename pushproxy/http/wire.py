@@ -66,9 +66,6 @@ class Request(NamedTuple):
         pairs = zip(self.raw_names, self.headers, strict=True)
         return [(name, value) for name, (_, value) in pairs]
 
-    @property
-    def has_body(self) -> bool:
-        return self.chunked or bool(self.content_length)
 
 
 @dataclass(frozen=True, slots=True)
