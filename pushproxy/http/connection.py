@@ -155,7 +155,7 @@ class HttpConnection(RequestReader):
             headers_of, lookup = self._added
             added = headers_of.for_response(status, lookup)
             rest += added
-        gzip, vary = self._gzip_for(status, [*headers, *added] if added else headers)
+        gzip, vary = self._gzip_for(status, headers, added)
         if gzip is not None:
             self._deflate = gzip.compressor()
             streamed = True  # the compressed length is not known up front: chunked
@@ -195,12 +195,16 @@ class HttpConnection(RequestReader):
             full.append((b"Content-Encoding", b"gzip"))
         return response_head(line or pages.status_line(status), full)
 
-    def _gzip_for(self, status: int, headers: Headers) -> tuple[GzipPolicy | None, bool]:
+    def _gzip_for(
+        self, status: int, headers: Headers, added: Headers
+    ) -> tuple[GzipPolicy | None, bool]:
         """The policy that compresses this answer (None: it goes as it is), and whether the
         head says `Vary: Accept-Encoding`: nginx says it whenever the answer could be
         compressed, whatever this client takes. The client is asked only then."""
         policy, request = self.gzip, self.request
-        if policy is None or request is None or not policy.compresses(status, headers):
+        if policy is None or request is None:
+            return None, False
+        if not policy.compresses(status, [*headers, *added] if added else headers):
             return None, False
         takes = policy.accepts(request.headers, request.http_version)
         return (policy if takes else None), policy.vary
