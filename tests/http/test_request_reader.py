@@ -4,9 +4,12 @@ and the end of the connection either way."""
 from __future__ import annotations
 
 import socket
+from collections.abc import Callable
 
+import pytest
 import trio
 
+from pushproxy.http import request_reader
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.request_reader import Limits, RequestReader
 
@@ -67,4 +70,44 @@ async def test_a_connection_closed_during_the_wait_ends() -> None:
         nursery.start_soon(close_later)
         with trio.fail_after(5):
             assert await reader.next_request() is None
+    await reader.stream.aclose()
+
+
+def _count_waits(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The sockets trio is asked to wait on, from here on."""
+    waits: list[object] = []
+    wait: Callable[..., object] = trio.lowlevel.wait_readable
+
+    async def counting(sock: object) -> None:
+        waits.append(sock)
+        await wait(sock)  # type: ignore[misc]
+
+    monkeypatch.setattr(trio.lowlevel, "wait_readable", counting)
+    return waits
+
+
+async def test_a_head_there_long_after_the_last_answer_needs_no_wait(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reader, client = _reader()
+    client.sendall(HEAD)
+    waits = _count_waits(monkeypatch)
+    await _expect_request(reader)
+    assert waits == []
+    client.close()
+    await reader.stream.aclose()
+
+
+async def test_right_after_an_answer_the_next_head_is_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Too soon for the client to have sent again: no read that would find nothing."""
+    monkeypatch.setattr(request_reader, "_LIKELY_ARRIVED", 60.0)  # "soon", however slow
+    reader, client = _reader()
+    await reader.send_raw(b"an answer")
+    client.sendall(HEAD)
+    waits = _count_waits(monkeypatch)
+    await _expect_request(reader)
+    assert len(waits) == 1
+    client.close()
     await reader.stream.aclose()
