@@ -19,7 +19,7 @@ from types import MappingProxyType
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.pcre import compile_error, compile_regex
 from pushproxy.config.tree import Directive
-from pushproxy.config.variable_rules import is_fixed_builtin
+from pushproxy.config.variable_rules import variable_name_findings
 from pushproxy.errors import ConfigError
 
 _LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
@@ -184,12 +184,7 @@ def map_findings(directive: Directive) -> list[tuple[str, str]]:
         compile_value(directive.args[0])
     except ComplexValueError as error:
         return [("E106", str(error))]
-    name = directive.args[1]
-    if not name.startswith("$"):
-        return [("E106", f'invalid variable name "{name}"')]
-    if is_fixed_builtin(name[1:]):
-        return [("E106", f'the duplicate "{name[1:]}" variable')]
-    return []
+    return variable_name_findings(directive.args[1])
 
 
 def compile_map(directive: Directive) -> VariableMap:

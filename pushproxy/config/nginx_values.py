@@ -14,7 +14,7 @@ from pushproxy.config.directive_spec import DirectiveSpec, ValueType
 from pushproxy.config.maps import entry_findings, map_findings
 from pushproxy.config.pcre import compile_error
 from pushproxy.config.tree import Directive
-from pushproxy.config.variable_rules import is_fixed_builtin
+from pushproxy.config.variable_rules import REGEX_MATCHES, variable_name_findings
 
 # nginx's texts (src/core/ngx_conf_file.c and the handlers named beside each).
 MESSAGES: dict[str, str] = {
@@ -189,7 +189,6 @@ def _rewrite(d: Directive) -> list[tuple[str, str]]:
 _REWRITE_FLAGS = ("last", "break", "redirect", "permanent")
 _FILE_TESTS = ("-f", "!-f", "-d", "!-d", "-e", "!-e", "-x", "!-x")
 _COMPARISONS = ("=", "!=")
-_MATCHES = ("~", "~*", "!~", "!~*")
 
 
 def _if(d: Directive) -> list[tuple[str, str]]:
@@ -213,7 +212,7 @@ def _if(d: Directive) -> list[tuple[str, str]]:
             return [("E106", text("invalid_condition", value=first))]
         if len(condition) == 1 or condition[1] in _COMPARISONS:
             return []
-        if condition[1] in _MATCHES:
+        if condition[1] in REGEX_MATCHES:
             return regex_errors(condition[2], caseless=condition[1].endswith("*"))
         return [("E106", text("unexpected_in_condition", value=condition[1]))]
     if first in _FILE_TESTS and len(condition) == 2:
@@ -293,12 +292,7 @@ ZONE_SLOTS: dict[tuple[str, str], Callable[[tuple[str, ...]], str | None]] = {
 
 def _set(d: Directive) -> list[tuple[str, str]]:
     """ngx_http_rewrite_set(): a `$name`, and not one a module defines for good."""
-    name = d.args[0]
-    if not name.startswith("$"):
-        return [("E106", f'invalid variable name "{name}"')]
-    if is_fixed_builtin(name[1:]):
-        return [("E106", f'the duplicate "{name[1:]}" variable')]
-    return []
+    return variable_name_findings(d.args[0])
 
 
 # Checks made by particular nginx handlers beyond the generic slot checks.

@@ -119,6 +119,16 @@ def is_fixed_builtin(name: str) -> bool:
     return lowered in _BUILTIN and lowered not in _CHANGEABLE
 
 
+def variable_name_findings(name: str) -> list[tuple[str, str]]:
+    """What nginx says of a variable a directive defines (`set`, `map`): a `$name`, and not
+    one a module defines for good. (code, message) pairs."""
+    if not name.startswith("$"):
+        return [("E106", f'invalid variable name "{name}"')]
+    if is_fixed_builtin(name[1:]):
+        return [("E106", f'the duplicate "{name[1:]}" variable')]
+    return []
+
+
 def _names(pattern: re.Pattern[str], text: str) -> Iterator[str]:
     for match in pattern.finditer(text):
         if match.lastindex is None:

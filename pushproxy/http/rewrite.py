@@ -18,6 +18,7 @@ from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
+from pushproxy.config.variable_rules import REGEX_MATCHES
 from pushproxy.http.variables import Captures, RequestVars
 
 _FILE_TESTS: dict[str, Callable[[str], bool]] = {
@@ -26,7 +27,6 @@ _FILE_TESTS: dict[str, Callable[[str], bool]] = {
     "-e": os.path.exists,
     "-x": lambda path: os.access(path, os.X_OK),
 }
-_REGEX_OPERATORS = ("~", "~*", "!~", "!~*")
 _REWRITE_DIRECTIVES = frozenset({"set", "if", "return", "break"})
 
 
@@ -75,7 +75,7 @@ def compile_condition(directive: Directive) -> Condition | None:
             return Condition(args[0], compile_value(args[1]))
         if len(args) == 3 and args[1] in ("=", "!="):
             return Condition(args[1], compile_value(args[0]), compile_value(args[2]))
-        if len(args) == 3 and args[1] in _REGEX_OPERATORS:
+        if len(args) == 3 and args[1] in REGEX_MATCHES:
             caseless = args[1].endswith("*")
             python = pcre.translate(args[2])[0]
             regex = re.compile(python, re.IGNORECASE if caseless else 0)
