@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pushproxy.config import units
 from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.diagnostics import Diagnostic
-from pushproxy.config.model import Http, Listen, Location, build
+from pushproxy.config.model import Http, Listen, Location, build, capture_names
 from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import REGEX_MATCHES, condition_words
@@ -94,15 +94,15 @@ def _if_captures(conditions: Sequence[Location]) -> frozenset[str]:
     """The captures the regex `if`s among `conditions` (and inside them) can set."""
     names: set[str] = set()
     for condition in conditions:
+        names |= _if_captures(condition.conditions)
         directive = condition.directive
-        words = condition_words(directive) if directive is not None else []
+        if directive is None:
+            continue
+        words = condition_words(directive)
         if len(words) == 3 and words[1] in REGEX_MATCHES:
             with contextlib.suppress(ConfigError):
-                assert directive is not None
                 regex = compile_regex(directive, words[2], caseless=words[1].endswith("*"))
-                names.update(str(i) for i in range(1, regex.groups + 1))
-                names.update(regex.groupindex)
-        names |= _if_captures(condition.conditions)
+                names |= capture_names(regex)
     return frozenset(names)
 
 

@@ -111,6 +111,11 @@ class Level:
         return directive.args[0]
 
 
+def capture_names(regex: re.Pattern[str]) -> frozenset[str]:
+    """`1`..`N` and the named groups a regex defines: the captures it sets."""
+    return frozenset({str(i) for i in range(1, regex.groups + 1)} | set(regex.groupindex))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Location:
     """A `location` (or the server's own level, `modifier` "", `pattern` "")."""
@@ -126,10 +131,7 @@ class Location:
     @property
     def capture_names(self) -> frozenset[str]:
         """`1`..`N` and the named groups the location regex defines."""
-        if self.regex is None:
-            return frozenset()
-        numbers = {str(i) for i in range(1, self.regex.groups + 1)}
-        return frozenset(numbers | set(self.regex.groupindex))
+        return frozenset() if self.regex is None else capture_names(self.regex)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
