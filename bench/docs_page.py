@@ -80,9 +80,12 @@ HOT_PATHS = """\
   cancel scope for its whole life, and its timeouts (keep-alive, request head) are a
   `Deadline` (`http/deadlines.py`): moving it is an attribute write, and one task cancels the
   scope of a connection whose deadline really passed. Moving a trio cancel scope's deadline
-  instead (a context manager and a heap entry per move, twice per request) cost about 8 µs of
-  a publish's CPU in the running server: without it, publish requests/s rose by 20-40% in
-  interleaved runs, and by 17% from one full bench run to the next (10,035 to 11,701).
+  instead (a context manager and a heap entry per move, twice per request) cost a publish
+  8 to 15 µs of CPU in the running server, by three measurements: 8.5 µs added to a bare
+  read-and-answer loop, 12 µs in the head-reading stage of the table below, about 15 µs over
+  the whole publish. Without it, publish requests/s rose by 20-40% in interleaved runs, more
+  than the CPU saved: at a higher rate every request also costs less (its client sleeps
+  less, see below).
   When a connection's last answer went out more than 50 µs ago (a publisher's, before its
   message went to the subscribers), the next request is read at once, without registering
   the wait with trio's epoll; otherwise it is waited for. In four interleaved pairs of
@@ -136,7 +139,8 @@ request from /proc):
 | reverse proxy, wrk -c64 | 3,436 req/s, 289.8 µs | 29,505 req/s, 33.6 µs | 12% |
 
 So trio and the kernel are not what keeps the publish and proxy rows under their targets:
-the bare server reaches about half of nchan's publish rate and 0.8 of nginx's proxy rate.
+the bare server reaches about half of nchan's publish rate, and 0.7 to 0.8 of nginx's proxy
+rate (29,505 req/s here, against 36,000 to 41,000 for nginx in the full runs of that day).
 Most of the CPU per request is pushproxy's own Python (nginx's request rules, routing,
 variables, the handler, logs and timeouts). Its profile is flat: py-spy finds no Python
 function above 5% of the server's time by its own samples. The whole synchronous path of one
@@ -161,6 +165,12 @@ No stage stands out: reaching 0.25 of nchan (about 26,000 requests/s here) would
 whole handler, from the publisher's checks to the answer, at no cost at all. The same method
 found the cost the connection deadlines removed (above): with a trio cancel scope's deadline
 moved per wait, the first row cost about 38 µs.
+
+The stage table, the sleeps per delivery below and the py-spy profile above are one-off
+measurements, not made by the bench: a temporary build of pushproxy that answered early,
+/proc read around a generator run (voluntary context switches), and `py-spy record` on the
+server under the publish load. The commands are in this section's text; the figures are
+those of 2026-11-27.
 
 A write also costs more when its reader sleeps: waking it is an inter-processor interrupt,
 in this virtual machine a trap to the host. Measured with a C reader on 10,000 loopback

@@ -4,7 +4,7 @@ A keep-alive connection moves its timeout on every request: `keepalive_timeout` 
 waits for one, `client_header_timeout` while the head arrives, none while the request is
 answered. As a cancel scope's deadline, each move costs a context manager and a heap push in
 trio's run loop, and the stale entries are popped later: measured in the server, the two
-moves of a small request cost about 8 µs of its CPU.
+moves of a small request cost 8 to 15 µs of its CPU (docs/performance.md).
 
 Here `Deadline.move_to` writes the time, and queues an entry only when the new time is
 earlier than the one already queued for it. One task (`Deadlines.run`) sleeps until the
