@@ -168,9 +168,9 @@ moved per wait, the first row cost about 38 µs.
 
 The stage table, the sleeps per delivery below and the py-spy profile above are one-off
 measurements, not made by the bench: a temporary build of pushproxy that answered early,
-/proc read around a generator run (voluntary context switches), and `py-spy record` on the
-server under the publish load. The commands are in this section's text; the figures are
-those of 2026-11-27.
+`voluntary_ctxt_switches` of the generator's /proc/PID/status read 3 s apart during the
+fan-out, and `py-spy record -r 500 -f raw -p PID` on the server under the publish load. The
+figures are those of 2026-11-27.
 
 A write also costs more when its reader sleeps: waking it is an inter-processor interrupt,
 in this virtual machine a trap to the host. Measured with a C reader on 10,000 loopback
