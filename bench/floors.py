@@ -66,6 +66,8 @@ def _pair(
             with start() as server:
                 names[index] = server.name
                 figures[index].append(measure(server))
+                if not server.alive():  # a figure from a server that died meanwhile is void
+                    raise RuntimeError(f"{server.name} exited: {server.log_tail()}")
     medians = [
         (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
         for values in figures
