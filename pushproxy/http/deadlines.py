@@ -9,8 +9,9 @@ moves of a small request cost 8 to 15 µs of its CPU (docs/performance.md).
 Here `Deadline.move_to` writes the time, and queues an entry only when the new time is
 earlier than the one already queued for it. One task (`Deadlines.run`) sleeps until the
 earliest queued time. An entry that comes due for a deadline moved later since is queued
-again at its new time; one that is really due cancels its owner's scope, as the cancel
-scope's own deadline would have. Times are trio's, so MockClock tests see no difference.
+again at its new time; one that is really due runs its owner's action: a connection's
+cancels its scope, as the cancel scope's own deadline would have; a proxied request's
+interrupts its wait on the upstream. Times are trio's, so MockClock tests see no difference.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import math
+from collections.abc import Callable
 
 import trio
 
@@ -25,13 +27,14 @@ _PRUNE_MIN = 1000  # entries; the queue is pruned when it doubles past this
 
 
 class Deadline:
-    """When `scope` is to be cancelled: `at`, in trio time (math.inf: never)."""
+    """When `action` is to run: `at`, in trio time (math.inf: never). It runs in the task of
+    `Deadlines.run`, so it must not block (cancelling a scope, say)."""
 
-    __slots__ = ("_deadlines", "at", "queued", "scope")
+    __slots__ = ("_deadlines", "action", "at", "queued")
 
-    def __init__(self, deadlines: Deadlines, scope: trio.CancelScope) -> None:
+    def __init__(self, deadlines: Deadlines, action: Callable[[], object]) -> None:
         self._deadlines = deadlines
-        self.scope = scope
+        self.action = action
         self.at = math.inf
         self.queued = math.inf  # the earliest time an entry for this deadline is queued at
 
@@ -56,8 +59,8 @@ class Deadlines:
         self._sleep = trio.CancelScope()  # its deadline: the earliest queued time
         self._prune_above = _PRUNE_MIN
 
-    def deadline(self, scope: trio.CancelScope) -> Deadline:
-        return Deadline(self, scope)
+    def deadline(self, action: Callable[[], object]) -> Deadline:
+        return Deadline(self, action)
 
     def queue(self, deadline: Deadline, at: float) -> None:
         heapq.heappush(self._heap, (at, next(self._order), deadline))
@@ -101,7 +104,7 @@ class Deadlines:
             deadline.queued = math.inf
             if deadline.at <= now:
                 deadline.at = math.inf
-                deadline.scope.cancel()
+                deadline.action()
             elif deadline.at < math.inf:
                 deadline.queued = deadline.at
                 heapq.heappush(heap, (deadline.at, next(self._order), deadline))

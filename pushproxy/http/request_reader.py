@@ -103,6 +103,7 @@ class RequestReader:
         "_written_at",
         "body_bytes_sent",
         "deadline",
+        "deadlines",
         "gzip",
         "header_rules",
         "limits",
@@ -128,7 +129,8 @@ class RequestReader:
         self.header_rules = header_rules
         self._buffer = bytearray()
         self.scope = trio.CancelScope()  # the connection's: a stop or a timeout cancels it
-        self.deadline = deadlines.deadline(self.scope)  # the waits for a request head
+        self.deadlines = deadlines
+        self.deadline = deadlines.deadline(self.scope.cancel)  # the waits for a request head
         self.request: Request | None = None
         self.request_length = 0  # $request_length: head and body bytes, as received
         self.requests_served = 0

@@ -180,6 +180,11 @@ class RequestVars:
         self._maps = maps
         self._map_depth = 0  # maps being worked out, one inside another
 
+    @property
+    def target(self) -> RequestTarget:
+        """The request target, as split once for the request."""
+        return self._target
+
     def lookup(self, name: str) -> str | None:
         """The value of `$name`; None for an unknown or unset variable (evaluated as empty)."""
         value = self._variables.get(name)

@@ -39,9 +39,24 @@ class Stale(Exception):
     """A reused idle connection the peer had closed: try again on a new one."""
 
 
+class _TimedOut(Exception):
+    """`proxy_read_timeout` passed while the attempt waited on the upstream."""
+
+
 class Attempt:
     """One request on one upstream connection. A request whose body is at hand goes out from
-    this task, which then reads the response; a streamed body or a tunnel gets a sender task."""
+    this task, which then reads the response; a streamed body or a tunnel gets a sender task.
+
+    Timeouts and a client abort interrupt the wait on the upstream socket (trio's
+    `notify_closing`) rather than cancel a scope: a scope entered, and its deadline moved, per
+    attempt cost more than the rest of the attempt's bookkeeping. An interrupted connection
+    is never reused."""
+
+    __slots__ = (
+        "aborts", "connector", "deadline", "error", "finished", "head_received", "interrupted",
+        "job", "keep", "may_retry", "reader", "received_any", "request_sent", "reused",
+        "sender_done", "sent_all", "status", "upstream", "watched",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -61,15 +76,16 @@ class Attempt:
         self.reader = ResponseReader(
             head_request=job.method == "HEAD", max_head=max(job.settings.buffer_size, 1024)
         )
-        self.scope = trio.CancelScope()  # the whole attempt: a client abort cancels it
-        self.head_scope = trio.CancelScope()
-        self.sender_done = trio.Event()
+        # `proxy_read_timeout` while a read from the upstream is due, else cleared
+        self.deadline = job.exchange.conn.deadlines.deadline(self._time_out)
+        self.sender_done: trio.Event | None = None  # while a sender task runs
         self.watched = -1  # the client's descriptor while the abort watch has it
         self.request_sent = False
         self.sent_all = False
         self.head_received = False
         self.received_any = False
         self.error: BaseException | None = None  # what ends the attempt, raised at the end
+        self.interrupted: BaseException | None = None  # what closed the upstream under us
         self.keep = False
         self.finished = False  # the whole response was read from the upstream
         self.status = 0  # of the upstream's response head
@@ -77,24 +93,25 @@ class Attempt:
     async def run(self) -> None:
         tunnel: ResponseHead | None = None
         try:
-            with self.scope:
-                if self.job.upgrade or not self.job.body.in_memory:
-                    async with trio.open_nursery() as nursery:
-                        nursery.start_soon(self._send)
-                        tunnel = await self._receive_or_fail()
-                        nursery.cancel_scope.cancel()
-                else:
-                    await self._send()
-                    if self.error is None:
-                        await self._receive_or_fail()
+            if self.job.upgrade or not self.job.body.in_memory:
+                self.sender_done = trio.Event()
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._send)
+                    tunnel = await self._receive_or_fail()
+                    nursery.cancel_scope.cancel()
+            else:
+                await self._send()
+                if self.error is None:
+                    await self._receive_or_fail()
             if self.error is not None:
                 raise self.error
             if tunnel is not None:
                 await self._tunnel(tunnel)
         finally:
+            self.deadline.clear()
             if self.watched >= 0:
                 self.aborts.remove(self.watched)
-            if self.keep:
+            if self.keep and self.interrupted is None:
                 self.connector.checkin(self.job.group, self.upstream)
             else:
                 self.upstream.close_now()
@@ -105,6 +122,19 @@ class Attempt:
         except (UpstreamFailure, Stale, ClientGone, BodyTooLarge) as error:
             self.error = self.error or error
         return None
+
+    def _interrupt(self, reason: BaseException, *, client: bool = False) -> None:
+        """End any wait on the upstream socket, now or later, with `reason`; `client`: on the
+        client's too (a write to a client that left)."""
+        if self.interrupted is None:
+            self.interrupted = reason
+            trio.lowlevel.notify_closing(self.upstream.stream.socket)
+        if client:
+            trio.lowlevel.notify_closing(self.job.exchange.conn.stream.socket)
+
+    def _time_out(self) -> None:
+        """The deadline's action: `proxy_read_timeout` passed."""
+        self._interrupt(_TimedOut())
 
     def _stale(self) -> bool:
         """A failure that says the idle connection was dead before we used it, with the
@@ -122,6 +152,8 @@ class Attempt:
             message = f"upstream timed out {TIMED_OUT} while sending request to upstream"
             raise UpstreamFailure("timeout", message, sent=True) from None
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            if self.interrupted is not None:
+                raise self.interrupted from None
             if self._stale():
                 raise Stale from None
             message = f"send() failed {describe(error)} while sending request to upstream"
@@ -139,17 +171,16 @@ class Attempt:
         except (UpstreamFailure, Stale, ClientGone, BodyTooLarge) as error:
             if not self.head_received or isinstance(error, ClientGone):
                 self.error = error
-                self.head_scope.cancel()
-                if isinstance(error, ClientGone):
-                    self.scope.cancel()
+                self._interrupt(error, client=isinstance(error, ClientGone))
             elif isinstance(error, BodyTooLarge):
                 job.exchange.conn.end_after_response()
             return
         finally:
-            self.sender_done.set()
+            if self.sender_done is not None:
+                self.sender_done.set()
         self.sent_all = True
         if not self.head_received:
-            self.head_scope.deadline = trio.current_time() + job.settings.read_timeout
+            self.deadline.move_to(trio.current_time() + job.settings.read_timeout)
         if not job.settings.ignore_client_abort and not job.upgrade:
             fd = job.exchange.conn.fileno()
             if self.aborts.add(fd, self):
@@ -165,12 +196,15 @@ class Attempt:
             self.job.context(None),
         )
         self.error = ClientGone()
-        self.scope.cancel()
+        self._interrupt(self.error, client=self.head_received)
 
     # receiving
 
     async def _recv(self) -> None:
-        """More of the response into the reader; UpstreamFailure (or Stale) if the read fails."""
+        """More of the response into the reader; UpstreamFailure (or Stale) if the read fails,
+        what interrupted the attempt if it was (`_TimedOut`, ClientGone...)."""
+        if self.interrupted is not None:
+            raise self.interrupted
         try:  # trio's own recv wraps the same wait in more machinery
             sock = self.upstream.stream.socket
             await trio.lowlevel.wait_readable(sock)
@@ -178,6 +212,8 @@ class Attempt:
         except BlockingIOError:
             return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
+            if self.interrupted is not None:
+                raise self.interrupted from None
             if self._stale():
                 raise Stale from None
             phase = "upstream" if self.head_received else "response header from upstream"
@@ -201,22 +237,22 @@ class Attempt:
                 return head
             await self._recv()
             if self.sent_all:
-                self.head_scope.deadline = trio.current_time() + self.job.settings.read_timeout
+                self.deadline.move_to(trio.current_time() + self.job.settings.read_timeout)
 
     async def _receive(self) -> ResponseHead | None:
         """Read the head and answer the client; the 101 head when a tunnel is to follow."""
-        head: ResponseHead | None = None
-        with self.head_scope:
+        try:
             head = await self._read_head()
-        if head is None:
-            if self.error is not None:
-                raise self.error
+        except _TimedOut:
             message = f"upstream timed out {TIMED_OUT} while reading response header from upstream"
-            raise UpstreamFailure("timeout", message, sent=True)
+            raise UpstreamFailure("timeout", message, sent=True) from None
+        finally:
+            self.deadline.clear()
         self.head_received = True
         self.status = head.status
         if head.status == 101:
-            await self.sender_done.wait()
+            if self.sender_done is not None:
+                await self.sender_done.wait()
             if not self.job.upgrade or not self.sent_all:
                 message = "upstream sent unexpected 101 while reading response header from upstream"
                 raise UpstreamFailure("invalid_header", message, sent=True)
@@ -285,22 +321,25 @@ class Attempt:
             if broken is not None:
                 self._cut(broken)
                 return
-            with trio.move_on_after(self.job.settings.read_timeout) as scope:
-                try:
-                    await self._recv()
-                except (UpstreamFailure, Stale) as error:
-                    self._cut(str(error) if isinstance(error, UpstreamFailure) else None)
-                    return
-            if scope.cancelled_caught:
+            self.deadline.move_to(trio.current_time() + self.job.settings.read_timeout)
+            try:
+                await self._recv()
+            except _TimedOut:
                 self._cut(f"upstream timed out {TIMED_OUT} while reading upstream")
                 return
+            except (UpstreamFailure, Stale) as error:
+                self._cut(str(error) if isinstance(error, UpstreamFailure) else None)
+                return
+            finally:
+                self.deadline.clear()
 
     async def _settle(self) -> None:
         """Keep the connection if both messages ended cleanly (the sender may still be on
         its way out of its last write)."""
-        if not self.sender_done.is_set():
+        done = self.sender_done
+        if done is not None and not done.is_set():
             with trio.move_on_after(1.0):
-                await self.sender_done.wait()
+                await done.wait()
         self.keep = self.sent_all and self.job.reusable and self.reader.reusable
 
     def _cut(self, message: str | None) -> None:

@@ -212,10 +212,10 @@ def _job(
     url: ProxyUrl,
     body: RequestBody,
 ) -> Job:
-    request, lookup = exchange.request, exchange.lookup
+    request, lookup, variables = exchange.request, exchange.lookup, exchange.variables
     method = settings.method.evaluate(lookup) if settings.method else exchange.method
     target = upstream_target(
-        parse_target(request.target),
+        variables.target if variables is not None else parse_target(request.target),
         uri_part=url.uri,
         prefix=settings.prefix,
         from_variables=settings.url is None,
@@ -227,8 +227,12 @@ def _job(
         framing=body.framing,
         pass_request_headers=settings.pass_request_headers,
     )
-    upgrade = any(n.lower() == b"upgrade" for n, _ in headers)
-    closes = any(n.lower() == b"connection" and b"close" in v.lower() for n, v in headers)
+    # Only `proxy_set_header` entries can send these: the client's never pass.
+    upgrade = closes = False
+    for name, value in headers[: len(settings.headers.steps)]:
+        lower = name.lower()
+        upgrade = upgrade or lower == b"upgrade"
+        closes = closes or (lower == b"connection" and b"close" in value.lower())
     return Job(
         exchange=exchange,
         settings=settings,

@@ -19,8 +19,14 @@ _STATUS_LINE = re.compile(rb"HTTP/1\.([0-9]) +(([0-9]{3})(?:[ .][^\r\n]*)?)\r?")
 # A header line as nginx's ngx_http_parse_header_line() takes an upstream's: a name of any bytes
 # but controls, space, DEL and ':'; then ':' and the value, with spaces (not tabs) dropped
 # around it; a name alone (then CR or LF) is a header with an empty value. NUL and a CR before
-# the line's end are refused; so is a space or a tab in a name.
-_HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+)(?::[ ]*([^\x00\r]*?)[ ]*)?\r*")
+# the line's end are refused; so is a space or a tab in a name. (The value is taken greedily,
+# up to its last byte that is not a space: a lazy match would try the rest at every byte.)
+_HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+)(?::[ ]*((?:[^\x00\r]*[^\x00\r ])?)[ ]*)?\r*")
+# The same over a whole header block, a line at a time: when every line matches, one call
+# takes them all (else the lines are taken one by one, to name the one refused).
+_HEADER_LINES = re.compile(
+    rb"^([^:\x00-\x20\x7f\n]+)(?::[ ]*((?:[^\x00\r\n]*[^\x00\r\n ])?)[ ]*)?\r*$", re.MULTILINE
+)
 _NAME = re.compile(rb"[^:\x00-\x20\x7f]*")
 _MAX_LENGTH = 2**63 - 1  # nginx's off_t: a larger Content-Length is invalid
 # The names whose handlers decide the framing, by their lengths (one len() before a lower()).
@@ -46,24 +52,21 @@ def parse_response_head(head: bytes) -> ResponseHead:
     current nginx's header handlers check it (1.23 and later): a second `Content-Length` or
     `Transfer-Encoding`, both at once, an invalid length or a coding other than `chunked` is
     an invalid header (502), never a body framed two ways."""
-    lines = head.split(b"\n")
-    status = _STATUS_LINE.fullmatch(lines[0])
+    first, _, block = head.partition(b"\n")
+    status = _STATUS_LINE.fullmatch(first)
     if status is None:
         raise InvalidResponse("upstream sent no valid HTTP/1.0 header")
     minor, line, code = status.groups()
-    headers: list[tuple[bytes, bytes]] = []
+    block = block[: block.rfind(b"\n", 0, len(block) - 1) + 1]  # the blank line off
+    headers: list[tuple[bytes, bytes]] = _HEADER_LINES.findall(block)
+    refused = None  # the first line refused, refused once the lines before it are checked
+    if len(headers) != block.count(b"\n") or block.startswith(b"HTTP/") or b"\nHTTP/" in block:
+        headers, refused = _header_lines(block)
     close = False
     length: tuple[bytes, bytes] | None = None
     size = 0  # its value
     coding: tuple[bytes, bytes] | None = None
-    for text in lines[1:-2]:  # the last two: the blank line's halves
-        if text.startswith(b"HTTP/"):
-            continue  # IIS may send its status line twice: nginx skips the line
-        field = _HEADER_LINE.fullmatch(text)
-        if field is None:
-            raise InvalidResponse(_invalid_header(text))
-        name, value = field[1], field[2] or b""
-        headers.append((name, value))
+    for name, value in headers:
         framing = _FRAMING_NAMES.get(len(name))
         if framing is None or name.lower() != framing:
             continue
@@ -83,6 +86,8 @@ def parse_response_head(head: bytes) -> ResponseHead:
             if value.lower() != b"chunked":
                 message = f'upstream sent unknown "Transfer-Encoding": "{_text(value)}"'
                 raise InvalidResponse(message)
+    if refused is not None:
+        raise InvalidResponse(_invalid_header(refused))
     return ResponseHead(
         status=int(code),
         status_line=line,
@@ -91,6 +96,20 @@ def parse_response_head(head: bytes) -> ResponseHead:
         chunked=coding is not None,
         length=size if length is not None else None,
     )
+
+
+def _header_lines(block: bytes) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
+    """The header lines one by one, a second status line skipped, up to the first line
+    refused (returned with them)."""
+    headers: list[tuple[bytes, bytes]] = []
+    for text in block.split(b"\n")[:-1]:
+        if text.startswith(b"HTTP/"):
+            continue  # IIS may send its status line twice: nginx skips the line
+        field = _HEADER_LINE.fullmatch(text)
+        if field is None:
+            return headers, text
+        headers.append((field[1], field[2] or b""))
+    return headers, None
 
 
 def _text(*parts: bytes) -> str:

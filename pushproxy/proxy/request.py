@@ -35,11 +35,19 @@ DEFAULT_HEADERS: tuple[tuple[str, str], ...] = (
 NON_IDEMPOTENT = frozenset({"POST", "LOCK", "PATCH"})
 
 
+# The framing of the body sent upstream, as nginx's proxy module sets it in these variables.
+_BODY_LENGTH = "proxy_internal_body_length"
+_CHUNKED = "proxy_internal_chunked"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderPlan:
-    """The merged `proxy_set_header` list, compiled once per location."""
+    """The merged `proxy_set_header` list, compiled once per location.
 
-    entries: tuple[tuple[bytes, ComplexValue], ...]
+    `steps` is what a request evaluates, in order: a constant value as its bytes (an empty one
+    is never sent, so it has no step), else the value to evaluate."""
+
+    steps: tuple[tuple[bytes, bytes | ComplexValue], ...]
     names: frozenset[bytes]  # lowercased: the client's headers of these names never pass
 
     @classmethod
@@ -58,7 +66,13 @@ class HeaderPlan:
             if name.lower() not in seen:
                 entries.append((name, compile_value(value)))
                 seen.add(name.lower())
-        return cls(entries=tuple(entries), names=frozenset(seen))
+        steps: list[tuple[bytes, bytes | ComplexValue]] = []
+        for name, complex_value in entries:
+            if not complex_value.is_literal:
+                steps.append((name, complex_value))
+            elif complex_value.parts[0]:  # a literal is its one part
+                steps.append((name, complex_value.parts[0].encode("utf-8", "surrogateescape")))
+        return cls(steps=tuple(steps), names=frozenset(seen))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,24 +94,23 @@ def build_headers(
     """The upstream request's headers, in nginx's order."""
 
     def internal(name: str) -> str | None:
-        if name == "proxy_internal_body_length":
+        if name == _BODY_LENGTH:
             return None if framing.length is None else str(framing.length)
-        if name == "proxy_internal_chunked":
+        if name == _CHUNKED:
             return "chunked" if framing.chunked else None
         return lookup(name)
 
     out: list[tuple[bytes, bytes]] = []
-    for name, value in plan.entries:
+    for name, value in plan.steps:
+        if isinstance(value, bytes):
+            out.append((name, value))
+            continue
         text = value.evaluate(internal)
         if text:
             out.append((name, text.encode("utf-8", "surrogateescape")))
     if pass_request_headers:
         suppressed = plan.names
-        out.extend(
-            (bytes(name), bytes(value))
-            for name, value in client_headers
-            if bytes(name).lower() not in suppressed
-        )
+        out.extend(pair for pair in client_headers if pair[0].lower() not in suppressed)
     return out
 
 

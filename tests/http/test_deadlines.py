@@ -8,10 +8,28 @@ import math
 import trio
 from trio.testing import MockClock
 
-from pushproxy.http.deadlines import Deadline, Deadlines
+from pushproxy.http.deadlines import Deadlines
 
 
-async def _cancelled_at(deadline: Deadline, limit: float = 1000) -> float:
+class _Scoped:
+    """A deadline that cancels a scope of its own, as a connection's does."""
+
+    def __init__(self, deadlines: Deadlines) -> None:
+        self.scope = trio.CancelScope()
+        self.deadline = deadlines.deadline(self.scope.cancel)
+
+    def move_to(self, at: float) -> None:
+        self.deadline.move_to(at)
+
+    def clear(self) -> None:
+        self.deadline.clear()
+
+    @property
+    def at(self) -> float:
+        return self.deadline.at
+
+
+async def _cancelled_at(deadline: _Scoped, limit: float = 1000) -> float:
     """The trio time the deadline cancels its scope at (fails past `limit` seconds)."""
     with trio.fail_after(limit), deadline.scope:
         await trio.sleep_forever()
@@ -23,7 +41,7 @@ async def test_a_deadline_moved_later_fires_at_its_last_time(autojump_clock: Moc
     deadlines = Deadlines()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(deadlines.run)
-        deadline = deadlines.deadline(trio.CancelScope())
+        deadline = _Scoped(deadlines)
         start = trio.current_time()
         deadline.move_to(start + 5)
 
@@ -44,10 +62,10 @@ async def test_a_deadline_moved_earlier_fires_at_the_earlier_time(
     deadlines = Deadlines()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(deadlines.run)
-        far = deadlines.deadline(trio.CancelScope())
+        far = _Scoped(deadlines)
         far.move_to(trio.current_time() + 100)  # the task sleeps until 100 ...
         await trio.sleep(1)
-        near = deadlines.deadline(trio.CancelScope())
+        near = _Scoped(deadlines)
         start = trio.current_time()
         near.move_to(start + 75)
         near.move_to(start + 3)  # ... and wakes for this one
@@ -60,7 +78,7 @@ async def test_a_cleared_deadline_never_fires(autojump_clock: MockClock) -> None
     deadlines = Deadlines()
     async with trio.open_nursery() as nursery:
         nursery.start_soon(deadlines.run)
-        deadline = deadlines.deadline(trio.CancelScope())
+        deadline = _Scoped(deadlines)
         deadline.move_to(trio.current_time() + 5)
         deadline.clear()
         await trio.sleep(3600)
@@ -75,11 +93,11 @@ async def test_a_cleared_deadline_never_fires(autojump_clock: MockClock) -> None
 def test_the_queue_drops_entries_of_cleared_deadlines() -> None:
     """Many short connections each queue an entry and clear it: the queue stays small."""
     deadlines = Deadlines()
-    live = [deadlines.deadline(trio.CancelScope()) for _ in range(10)]
+    live = [_Scoped(deadlines) for _ in range(10)]
     for number, deadline in enumerate(live):
         deadline.move_to(100.0 + number)
     for number in range(20_000):
-        gone = deadlines.deadline(trio.CancelScope())
+        gone = _Scoped(deadlines)
         gone.move_to(50.0 + number / 1000)
         gone.clear()
     assert len(deadlines) < 3000

@@ -186,3 +186,17 @@ def test_header_lines_nginx_accepts() -> None:
     ]
     assert head.length is None
     assert not head.chunked
+
+
+def test_lines_are_judged_in_order() -> None:
+    """nginx reads a head line by line: a framing error before a refused line is the one
+    logged; a refused line before it is."""
+    with pytest.raises(InvalidResponse, match='unknown "Transfer-Encoding"'):
+        parse_response_head(OK + b"Transfer-Encoding: gzip\r\nX-A : 1\r\n\r\n")
+    with pytest.raises(InvalidResponse, match="invalid header"):
+        parse_response_head(OK + b"X-A : 1\r\nTransfer-Encoding: gzip\r\n\r\n")
+
+
+def test_a_status_line_again_is_no_header_even_when_it_reads_as_one() -> None:
+    head = parse_response_head(OK + b"HTTP/1.1\r\nX-A: 1\r\n\r\n")
+    assert head.headers == [(b"X-A", b"1")]
