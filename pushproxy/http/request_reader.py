@@ -61,6 +61,10 @@ async def send_soon(
             await stream.send_all(data[sent:])
 
 
+def _no_action() -> None:
+    """A deadline's action while nobody waits on it."""
+
+
 class ClientGone(Exception):
     """The client closed the connection, broke the protocol or timed out."""
 
@@ -103,8 +107,8 @@ class RequestReader:
         "_written_at",
         "body_bytes_sent",
         "deadline",
-        "deadlines",
         "gzip",
+        "handler_deadline",
         "header_rules",
         "limits",
         "request",
@@ -129,8 +133,10 @@ class RequestReader:
         self.header_rules = header_rules
         self._buffer = bytearray()
         self.scope = trio.CancelScope()  # the connection's: a stop or a timeout cancels it
-        self.deadlines = deadlines
         self.deadline = deadlines.deadline(self.scope.cancel)  # the waits for a request head
+        # A handler's own waits (a proxied request's on its upstream): the handler sets the
+        # action. One per connection, so a request queues no entry of its own (see `deadlines`).
+        self.handler_deadline = deadlines.deadline(_no_action)
         self.request: Request | None = None
         self.request_length = 0  # $request_length: head and body bytes, as received
         self.requests_served = 0

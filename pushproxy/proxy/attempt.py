@@ -39,6 +39,10 @@ class Stale(Exception):
     """A reused idle connection the peer had closed: try again on a new one."""
 
 
+def _no_action() -> None:
+    """The connection's deadline once the attempt is over."""
+
+
 class _TimedOut(Exception):
     """`proxy_read_timeout` passed while the attempt waited on the upstream."""
 
@@ -77,7 +81,8 @@ class Attempt:
             head_request=job.method == "HEAD", max_head=max(job.settings.buffer_size, 1024)
         )
         # `proxy_read_timeout` while a read from the upstream is due, else cleared
-        self.deadline = job.exchange.conn.deadlines.deadline(self._time_out)
+        self.deadline = job.exchange.conn.handler_deadline
+        self.deadline.action = self._time_out
         self.sender_done: trio.Event | None = None  # while a sender task runs
         self.watched = -1  # the client's descriptor while the abort watch has it
         self.request_sent = False
@@ -109,6 +114,7 @@ class Attempt:
                 await self._tunnel(tunnel)
         finally:
             self.deadline.clear()
+            self.deadline.action = _no_action
             if self.watched >= 0:
                 self.aborts.remove(self.watched)
             if self.keep and self.interrupted is None:
