@@ -270,21 +270,26 @@ class Attempt:
         return None
 
     def _headers(self, head: ResponseHead) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
-        job, settings = self.job, self.job.settings
-        base = None
-        if settings.absolute_redirect and settings.redirects:  # used by a rewritten Location
-            base = RedirectBase.of(
-                job.exchange.lookup,
-                server_name=settings.server_name_in_redirect,
-                port=settings.port_in_redirect,
-            )
+        settings = self.job.settings
         return client_headers(
             head.headers,
             hidden=settings.hidden,
             redirects=settings.redirects,
-            lookup=job.exchange.lookup,
-            base=base,
+            lookup=self.job.exchange.lookup,
+            base=self._redirect_base,
             switching=head.status == 101,
+        )
+
+    def _redirect_base(self) -> RedirectBase | None:
+        """What a Location `proxy_redirect` made a path is made absolute with (nginx's
+        `absolute_redirect`), if it is."""
+        settings = self.job.settings
+        if not settings.absolute_redirect:
+            return None
+        return RedirectBase.of(
+            self.job.exchange.lookup,
+            server_name=settings.server_name_in_redirect,
+            port=settings.port_in_redirect,
         )
 
     async def _respond(self, head: ResponseHead) -> None:

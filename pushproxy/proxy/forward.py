@@ -29,7 +29,7 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
     """Answer the client from the group's peers; never raises but ClientGone."""
     settings = job.settings
     attempts = job.group.balancer.start(settings.next_upstream_tries)
-    started = trio.current_time()
+    started = now = trio.current_time()
 
     def may_retry(condition: str, sent: bool, pending: int) -> bool:
         if not settings.retries_on(condition):
@@ -44,12 +44,12 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
         return attempts.tries - pending > 0
 
     while True:
-        peer = attempts.next(trio.current_time())
+        peer = attempts.next(now)
         if peer is None:
             log.error("no live upstreams while connecting to upstream, %s", job.context(None))
             await _fail(job, 502)
             return
-        tried = trio.current_time()
+        tried = now
         try:
             status = await _try_peer(job, connector, aborts, peer, may_retry)
         except UpstreamFailure as failure:

@@ -11,7 +11,7 @@ fixed ones (type, length, that `Location`, `Connection`) first (`HttpConnection.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pushproxy.config import pcre
@@ -172,14 +172,15 @@ def client_headers(
     hidden: frozenset[bytes],
     redirects: Sequence[Redirect] = (),
     lookup: Lookup = lambda _: None,
-    base: RedirectBase | None = None,
+    base: Callable[[], RedirectBase | None] = lambda: None,
     switching: bool = False,
 ) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
     """The upstream's headers the client gets with its response head (`upstream`: names as
     the upstream wrote them), in the upstream's order (the connection puts nginx's fixed ones
     first: `HttpConnection._head`), and the `Location` nginx's header filter makes absolute and
     writes among those, if any: one that `proxy_redirect` made a path, with
-    `absolute_redirect on`. Any other `Location` stays with the rest, as sent or as rewritten.
+    `absolute_redirect on` (`base` gives what it is made absolute with, if anything; it is
+    asked only then). Any other `Location` stays with the rest, as sent or as rewritten.
     Hop-by-hop and hidden headers are left out. `Server` and `Date` only if passed (see
     `own_headers`). `switching`: a 101, which says `Connection: upgrade` first (its head is
     written by the tunnel)."""
@@ -194,8 +195,9 @@ def client_headers(
             rewriting = False  # `proxy_redirect` rewrites the first Location
             rewritten = _rewrite(_text(value), redirects, lookup)
             if rewritten is not None:
-                if rewritten.startswith("/") and base is not None:
-                    fixed = _bytes(base.absolute(rewritten))
+                absolute = base() if rewritten.startswith("/") else None
+                if absolute is not None:
+                    fixed = _bytes(absolute.absolute(rewritten))
                     continue
                 value = _bytes(rewritten)
         elif key == b"refresh" and redirects:

@@ -72,7 +72,7 @@ def location(value: str, rules: Sequence[Redirect], base: RedirectBase | None = 
         hidden=frozenset(),
         redirects=rules,
         lookup={"host": "front.example"}.get,
-        base=base,
+        base=lambda: base,
     )
     assert (fixed is None) == (b"Location" in dict(headers))  # one or the other
     return (fixed or dict(headers)[b"Location"]).decode()
