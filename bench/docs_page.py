@@ -113,6 +113,14 @@ HOT_PATHS = """\
   wait per socket. A WebSocket subscriber has a second task, which reads the client's frames.
 - **The proxy** sends head and body in one write, reads the upstream's response with a
   sans-I/O reader (`proxy/reader.py`), and sends a response that came whole in one write.
+  A try on an upstream enters no cancel scope of its own: `proxy_read_timeout` is a second
+  `Deadline` of the client connection (`handler_deadline`), and when it passes, or the
+  client leaves, the wait on the upstream socket is interrupted (trio's `notify_closing`)
+  and that upstream connection is closed, as nginx closes it. A response head is split by
+  one regex over its header block (line by line only when a line is refused, so the error
+  named is nginx's); `proxy_set_header` constants are worked out at load; an idle upstream
+  connection is looked at before reuse with a poll set of its own (0.4 µs, against 2 µs for
+  a peek with `recv`, which raises when there is nothing to read). PROXY_FIGURES
 - **The garbage collector** considers a full collection ten times less often than Python's
   default (`gc.set_threshold(700, 10, 100)`). A full collection walks every object, about 50
   per subscriber: while 10,000 subscribers connected, the default made six of them, 1.25 s

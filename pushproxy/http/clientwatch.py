@@ -7,7 +7,10 @@ request waiting on its upstream (its client may leave: nginx's check for a broke
 its registration; instead their sockets sit in one epoll set of the watch's own, which the
 server's loop watches with one task. As in nginx, a close is epoll's EPOLLRDHUP; a watch that
 is not `readable` ignores bytes, so a pipelined request is not taken for a client that left.
-Events are one-shot: the watcher reacts, then re-arms its socket or removes it.
+Events are one-shot: the watcher reacts, then re-arms its socket or removes it. A removed
+socket stays in the set, disarmed or armed for nobody, until it closes (the kernel drops a
+closed socket from the set): a keep-alive connection's next wait re-arms it with one
+`epoll_ctl`, where an unregister and a register cost two.
 """
 
 from __future__ import annotations
@@ -40,7 +43,10 @@ class ClientWatch:
     def add(self, fd: int, watcher: Watcher) -> bool:
         """False when the socket cannot be watched (closed, or the watch has ended)."""
         try:
-            self._epoll.register(fd, self._events)
+            try:
+                self._epoll.modify(fd, self._events)  # still in the set from an earlier wait
+            except FileNotFoundError:
+                self._epoll.register(fd, self._events)
         except (OSError, ValueError):
             return False
         self._watchers[fd] = watcher
@@ -51,9 +57,8 @@ class ClientWatch:
             self._epoll.modify(fd, self._events)
 
     def remove(self, fd: int) -> None:
-        if self._watchers.pop(fd, None) is not None:
-            with suppress(OSError, ValueError):
-                self._epoll.unregister(fd)
+        """Nobody is told of the socket's events any more (it stays in the set: see above)."""
+        self._watchers.pop(fd, None)
 
     async def run(self) -> None:
         try:

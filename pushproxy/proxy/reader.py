@@ -10,7 +10,7 @@ asked to close.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pushproxy.http.wire import ChunkedBody, MalformedRequest, find_head
 
@@ -37,8 +37,9 @@ class InvalidResponse(Exception):
     """The upstream broke HTTP; the text ends nginx's log line ("upstream sent ...")."""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ResponseHead:
+class ResponseHead(NamedTuple):
+    """(A named tuple: immutable, and built in a fraction of a frozen dataclass's time.)"""
+
     status: int
     status_line: bytes  # as the upstream sent it: `200 OK`, `200`, `418 I'm a teapot`
     headers: list[tuple[bytes, bytes]]  # as the upstream wrote the names

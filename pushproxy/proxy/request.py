@@ -7,6 +7,7 @@ An entry whose value comes out empty is not sent, and still keeps the client's h
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -40,14 +41,26 @@ _BODY_LENGTH = "proxy_internal_body_length"
 _CHUNKED = "proxy_internal_chunked"
 
 
+class Framing(enum.Enum):
+    """A header step whose value is one of the framing variables alone (nginx's defaults for
+    Content-Length and Transfer-Encoding): taken from the body's framing, not evaluated."""
+
+    LENGTH = _BODY_LENGTH
+    CHUNKED = _CHUNKED
+
+
+_FRAMINGS = frozenset(framing.value for framing in Framing)
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HeaderPlan:
     """The merged `proxy_set_header` list, compiled once per location.
 
     `steps` is what a request evaluates, in order: a constant value as its bytes (an empty one
-    is never sent, so it has no step), else the value to evaluate."""
+    is never sent, so it has no step), a framing variable alone as `Framing`, else the value
+    to evaluate."""
 
-    steps: tuple[tuple[bytes, bytes | ComplexValue], ...]
+    steps: tuple[tuple[bytes, bytes | Framing | ComplexValue], ...]
     names: frozenset[bytes]  # lowercased: the client's headers of these names never pass
 
     @classmethod
@@ -66,12 +79,15 @@ class HeaderPlan:
             if name.lower() not in seen:
                 entries.append((name, compile_value(value)))
                 seen.add(name.lower())
-        steps: list[tuple[bytes, bytes | ComplexValue]] = []
+        steps: list[tuple[bytes, bytes | Framing | ComplexValue]] = []
         for name, complex_value in entries:
-            if not complex_value.is_literal:
+            parts = complex_value.parts
+            if len(parts) == 3 and not parts[0] and not parts[2] and parts[1] in _FRAMINGS:
+                steps.append((name, Framing(parts[1])))
+            elif not complex_value.is_literal:
                 steps.append((name, complex_value))
-            elif complex_value.parts[0]:  # a literal is its one part
-                steps.append((name, complex_value.parts[0].encode("utf-8", "surrogateescape")))
+            elif parts[0]:  # a literal is its one part
+                steps.append((name, parts[0].encode("utf-8", "surrogateescape")))
         return cls(steps=tuple(steps), names=frozenset(seen))
 
 
@@ -104,9 +120,13 @@ def build_headers(
     for name, value in plan.steps:
         if isinstance(value, bytes):
             out.append((name, value))
-            continue
-        text = value.evaluate(internal)
-        if text:
+        elif isinstance(value, Framing):
+            if value is Framing.CHUNKED:
+                if framing.chunked:
+                    out.append((name, b"chunked"))
+            elif framing.length is not None:
+                out.append((name, b"%d" % framing.length))
+        elif text := value.evaluate(internal):
             out.append((name, text.encode("utf-8", "surrogateescape")))
     if pass_request_headers:
         suppressed = plan.names
