@@ -244,4 +244,5 @@ def _job(
         reusable=settings.http_version == "1.1" and not closes and not upgrade,
         body=body,
         upgrade=upgrade and exchange.header(b"upgrade") is not None,
+        tries=[],
     )

@@ -4,7 +4,7 @@ request context nginx ends an upstream error line with."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from pushproxy.config.complex import Lookup
 from pushproxy.http.exchange import Exchange
@@ -17,9 +17,9 @@ from pushproxy.proxy.upstream import Peer, UpstreamGroup
 MayRetry = Callable[[str, bool, int], bool]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Job:
-    """A request ready to go: where, and the bytes of its head."""
+class Job(NamedTuple):
+    """A request ready to go: where, and the bytes of its head. (A named tuple: built once
+    per proxied request, in a fraction of a frozen dataclass's time.)"""
 
     exchange: Exchange
     settings: ProxySettings
@@ -31,7 +31,7 @@ class Job:
     reusable: bool  # HTTP/1.1 and no `Connection: close`: the upstream connection may serve again
     body: RequestBody
     upgrade: bool  # the client asked for a protocol switch
-    tries: list[UpstreamTry] = field(default_factory=list)  # each peer tried, as it ended
+    tries: list[UpstreamTry]  # each peer tried, as it ended
 
     def context(self, peer: Peer | None) -> str:
         """The tail nginx puts on an upstream error line."""

@@ -49,19 +49,18 @@ class PeerSpec:
 class Peer:
     """One peer's shared, changing state (ngx_http_upstream_rr_peer_t)."""
 
-    __slots__ = ("accessed", "checked", "current_weight", "effective_weight", "fails", "spec")
+    __slots__ = (
+        "accessed", "checked", "current_weight", "effective_weight", "fails", "name", "spec",
+    )  # fmt: skip
 
     def __init__(self, spec: PeerSpec) -> None:
         self.spec = spec
+        self.name = spec.endpoint.name  # as logged, and as `$upstream_addr` lists it
         self.current_weight = 0
         self.effective_weight = spec.weight
         self.fails = 0
         self.accessed = 0.0
         self.checked = 0.0
-
-    @property
-    def name(self) -> str:
-        return self.spec.endpoint.name
 
     def available(self, now: float) -> bool:
         spec = self.spec
