@@ -32,7 +32,9 @@ _VALID_NAME_UNDERSCORE = re.compile(rb"[A-Za-z0-9\-_]+")
 # A header block every line of which is `valid-name: value` with CRLF and no control bytes,
 # then the blank line: what `_header_lines` would accept unchanged, read without a loop.
 _PLAIN_HEADERS = re.compile(rb"(?:[A-Za-z0-9\-]+:[^\x00\r\n]*\r\n)*\r\n")
-_PLAIN_HEADER = re.compile(rb"([A-Za-z0-9\-]+):[ \t]*([^\x00\r\n]*?)[ \t]*\r\n")
+# (The value is taken greedily, up to its last byte that is not blank: a lazy match would try
+# the rest of the line at every byte, twice the time for a browser's head.)
+_PLAIN_HEADER = re.compile(rb"([A-Za-z0-9\-]+):[ \t]*((?:[^\x00\r\n]*[^\x00\r\n \t])?)[ \t]*\r\n")
 _FRAMING_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"connection", b"expect"))
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
 _MAX_CHUNK_LINE = 4096  # a chunk-size line or a trailer line

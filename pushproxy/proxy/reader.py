@@ -25,7 +25,7 @@ _HEADER_LINE = re.compile(rb"([^:\x00-\x20\x7f]+)(?::[ ]*((?:[^\x00\r]*[^\x00\r 
 # The same over a whole header block, a line at a time: when every line matches, one call
 # takes them all (else the lines are taken one by one, to name the one refused).
 _HEADER_LINES = re.compile(
-    rb"^([^:\x00-\x20\x7f\n]+)(?::[ ]*((?:[^\x00\r\n]*[^\x00\r\n ])?)[ ]*)?\r*$", re.MULTILINE
+    rb"^([^:\x00-\x20\x7f\n]+)(?::[ ]*((?:[^\x00\r\n]*[^\x00\r\n ])?)[ ]*)?\r*\n", re.MULTILINE
 )
 _NAME = re.compile(rb"[^:\x00-\x20\x7f]*")
 _MAX_LENGTH = 2**63 - 1  # nginx's off_t: a larger Content-Length is invalid
