@@ -56,7 +56,9 @@ METHOD = """\
   as pushproxy's. Four full runs on 2026-11-27 (21:44, 22:11, 22:26 and 22:50 UTC; the read
   without a wait described above came before the third, the collector setting before the
   fourth) gave 0.46, 0.50, 0.51 and 0.46 for the 10,000 x 1,000-channel fan-out, 0.11 to
-  0.12 for publish and 0.09 to 0.10 for the proxy.
+  0.12 for publish and 0.09 to 0.10 for the proxy. Two more (23:34 and 23:54 UTC, after the
+  proxy's changes described above, which leave the fan-out's code as it was) gave 0.56 and
+  0.51 for that fan-out, 0.12 and 0.13 for publish, 0.14 and 0.15 for the proxy.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
@@ -75,7 +77,9 @@ HOT_PATHS = """\
 
 - **A request** is read with nginx's rules by a small sans-I/O reader (`http/wire.py`) from one
   buffer per connection (pipelined requests need no read); a usual CRLF header block is split
-  by one regex, anything unusual line by line with every rule. The answer is written with one
+  by one regex, anything unusual line by line with every rule. A header value is matched
+  greedily up to its last non-blank byte: the lazy match it replaced tried the rest of the
+  line at every byte, and parsed a browser's 8-header head in 16 µs instead of 8 µs. The answer is written with one
   non-blocking `write`; only what the socket does not take waits. Each connection runs in one
   cancel scope for its whole life, and its timeouts (keep-alive, request head) are a
   `Deadline` (`http/deadlines.py`): moving it is an attribute write, and one task cancels the
@@ -120,7 +124,18 @@ HOT_PATHS = """\
   one regex over its header block (line by line only when a line is refused, so the error
   named is nginx's); `proxy_set_header` constants are worked out at load; an idle upstream
   connection is looked at before reuse with a poll set of its own (0.4 µs, against 2 µs for
-  a peek with `recv`, which raises when there is nothing to read). PROXY_FIGURES
+  a peek with `recv`, which raises when there is nothing to read). In interleaved pairs of
+  `wrk -t1 -c64 -d5s` runs on 2026-11-27 at 23:30 UTC, against the code before these
+  changes, they took the proxy from about 4,800 to 6,600 requests/s and from about 205 to
+  150 µs of server CPU per request. One step made it worse first: a deadline per try queued
+  an entry per request that kept its try alive until it came due, and the collector's passes
+  over those gave a p99 of 500 ms; with one deadline per client connection, an entry is
+  queued about once per `proxy_read_timeout`. A request still costs about five times the bare
+  relay's CPU (see the floors below). What is left is spread over the whole path: py-spy
+  puts about 40% of the server's samples in its seven system calls per request (counted
+  with `strace -c`: two reads, two writes, two `epoll_ctl`, the idle connection's look),
+  where nginx, which keeps its sockets in epoll for good, makes four or five; the rest is
+  Python with no function above a few percent.
 - **The garbage collector** considers a full collection ten times less often than Python's
   default (`gc.set_threshold(700, 10, 100)`). A full collection walks every object, about 50
   per subscriber: while 10,000 subscribers connected, the default made six of them, 1.25 s
@@ -138,23 +153,31 @@ publish per ten deliveries there). `python bench/publish_path.py --profile` and
 `python bench/floors.py` runs pushproxy alternately with a bare trio server
 (`bench/bare_trio.py`) that waits, reads and writes as pushproxy does but does no HTTP work:
 it answers each request with a fixed 200, or relays bytes over one upstream connection per
-client. On this machine on 2026-11-27 at 22:00 UTC (3 runs each, medians, server CPU per
-request from /proc):
+client. On this machine on 2026-11-28 at 00:00 UTC, after the last full run (3 runs each,
+medians, server CPU per request from /proc):
 
 | Load | pushproxy | bare trio server | bare server's share of the CPU |
 |---|---:|---:|---:|
-| publish, 8 keep-alive connections | 11,177 req/s, 88.9 µs | 51,494 req/s, 19.2 µs | 22% |
-| reverse proxy, wrk -c64 | 3,436 req/s, 289.8 µs | 29,505 req/s, 33.6 µs | 12% |
+| publish, 8 keep-alive connections | 13,457 req/s, 74.1 µs | 73,772 req/s, 13.5 µs | 18% |
+| reverse proxy, wrk -c64 | 6,506 req/s, 153.1 µs | 28,867 req/s, 32.2 µs | 21% |
+
+The same command on 2026-11-27 at 22:00 UTC, before the proxy's changes above, gave 11,177
+req/s and 88.9 µs against 51,494 and 19.2 µs for publish, and 3,436 req/s and 289.8 µs
+against 29,505 and 33.6 µs for the proxy (the bare servers' own figures move with the
+machine as much as pushproxy's).
 
 So trio and the kernel are not what keeps the publish and proxy rows under their targets:
-the bare server reaches about half of nchan's publish rate, and 0.7 to 0.8 of nginx's proxy
-rate (29,505 req/s here, against 36,000 to 41,000 for nginx in the full runs of that day).
+the bare server reaches 0.5 to 0.7 of nchan's publish rate, and 0.6 to 0.8 of nginx's proxy
+rate (28,867 req/s here, against 36,000 to 47,000 for nginx in the full runs of those days).
 Most of the CPU per request is pushproxy's own Python (nginx's request rules, routing,
 variables, the handler, logs and timeouts). Its profile is flat: py-spy finds no Python
 function above 5% of the server's time by its own samples. The whole synchronous path of one
 publish (parse, route, handler, answer, write), timed in a loop in one process, takes about
 30 µs: in the running server the same code costs two to three times that, sharing the caches
-with the kernel's network code and trio's loop, and its answer wakes a sleeping client.
+with the kernel's network code and trio's loop, and its answer wakes a sleeping client. The
+kernel's share of that is small: the push side of a publish (`bench/publish_path.py`, 6.8 µs)
+took 8.0 µs when each publish in the loop followed a 120-byte write and read over loopback
+TCP, and a busy process on the other core did not slow it at all (one-off, 2026-11-28).
 
 **Where a publish's CPU goes in the server.** A build that answered with a fixed 200 at
 successive points of the request path, run with the publish load (two rounds, CPU per request
