@@ -75,29 +75,28 @@ METHOD = """\
 HOT_PATHS = """\
 ## What the hot paths do
 
-- **A request** is read with nginx's rules by a small sans-I/O reader (`http/wire.py`) from one
-  buffer per connection (pipelined requests need no read); a usual CRLF header block is split
-  by one regex, anything unusual line by line with every rule. A header value is matched
+- **A request** is read with nginx's rules by a small sans-I/O reader (`http/wire.py`) from
+  one buffer per connection (pipelined requests need no read); a usual CRLF header block is
+  split by one regex, anything unusual line by line with every rule. A header value is matched
   greedily up to its last non-blank byte: the lazy match it replaced tried the rest of the
-  line at every byte, and parsed a browser's 8-header head in 16 µs instead of 8 µs. The answer is written with one
-  non-blocking `write`; only what the socket does not take waits. Each connection runs in one
-  cancel scope for its whole life, and its timeouts (keep-alive, request head) are a
-  `Deadline` (`http/deadlines.py`): moving it is an attribute write, and one task cancels the
-  scope of a connection whose deadline really passed. Moving a trio cancel scope's deadline
-  instead (a context manager and a heap entry per move, twice per request) cost a publish
-  8 to 15 µs of CPU in the running server, by three measurements: 8.5 µs added to a bare
-  read-and-answer loop, 12 µs in the head-reading stage of the table below, about 15 µs over
-  the whole publish. Without it, publish requests/s rose by 20-40% in interleaved runs, more
-  than the CPU saved: at a higher rate every request also costs less (its client sleeps
-  less, see below).
-  When a connection's last answer went out more than 50 µs ago (a publisher's, before its
-  message went to the subscribers), the next request is read at once, without registering
-  the wait with trio's epoll; otherwise it is waited for. In four interleaved pairs of
-  10,000 x 1,000-channel runs this gave 9% more deliveries/s (mean 42,300 vs 38,800); the
-  publish row, whose answers are read back within 50 µs, does not change. What repeats
-  from request to request is remembered, bounded: short request targets as parsed, small
-  response heads as formatted (same handler, same `Date` second), channel paths as parsed,
-  access-log targets per location.
+  line at every byte, and parsed a browser's 8-header head in 16 µs instead of 8 µs. The
+  answer is written with one non-blocking `write`; only what the socket does not take waits.
+  Each connection runs in one cancel scope for its whole life, and its timeouts (keep-alive,
+  request head) are a `Deadline` (`http/deadlines.py`): moving it is an attribute write, and
+  one task cancels the scope of a connection whose deadline really passed. Moving a trio
+  cancel scope's deadline instead (a context manager and a heap entry per move, twice per
+  request) cost a publish 8 to 15 µs of CPU in the running server, by three measurements: 8.5
+  µs added to a bare read-and-answer loop, 12 µs in the head-reading stage of the table below,
+  about 15 µs over the whole publish. Without it, publish requests/s rose by 20-40% in
+  interleaved runs, more than the CPU saved: at a higher rate every request also costs less
+  (its client sleeps less, see below). When a connection's last answer went out more than 50
+  µs ago (a publisher's, before its message went to the subscribers), the next request is read
+  at once, without registering the wait with trio's epoll; otherwise it is waited for. In four
+  interleaved pairs of 10,000 x 1,000-channel runs this gave 9% more deliveries/s (mean 42,300
+  vs 38,800); the publish row, whose answers are read back within 50 µs, does not change. What
+  repeats from request to request is remembered, bounded: short request targets as parsed,
+  small response heads as formatted (same handler, same `Date` second), channel paths as
+  parsed, access-log targets per location.
 - **A publish** works out its location's constants once per configuration, stores the message
   and charges the memory budget for every template's rendering without rendering anything;
   bytes are made when a subscriber first needs them.
