@@ -322,6 +322,23 @@ async def test_a_client_that_goes_away_releases_the_upstream(
     assert "client prematurely closed connection while waiting for upstream" in caplog.text
 
 
+async def test_a_client_that_stops_reading_and_leaves_releases_the_upstream(
+    proxy: ProxyFactory, app: AppFactory
+) -> None:
+    """The proxy is blocked writing a big response to a client that no longer reads; the
+    client goes: the write ends and so does the upstream connection, with no timeout."""
+    upstream = await app("a")
+    async with proxy(at(upstream.port)) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        await stream.send_all(b"GET /big?size=50000000 HTTP/1.1\r\nHost: a\r\n\r\n")
+        first = await stream.receive_some(65536)
+        await eventually(lambda: bool(upstream.requests))
+        await trio.sleep(0.2)  # the socket buffers fill: the proxy's write waits
+        await stream.aclose()
+        await eventually(lambda: upstream.open_streams == 0)
+    assert first.startswith(b"HTTP/1.1 200")
+
+
 async def test_a_pipelined_request_is_not_taken_for_an_abort(
     proxy: ProxyFactory, app: AppFactory
 ) -> None:
