@@ -58,7 +58,9 @@ METHOD = """\
   fourth) gave 0.46, 0.50, 0.51 and 0.46 for the 10,000 x 1,000-channel fan-out, 0.11 to
   0.12 for publish and 0.09 to 0.10 for the proxy. Two more (23:34 and 23:54 UTC, after the
   proxy's changes described above, which leave the fan-out's code as it was) gave 0.56 and
-  0.51 for that fan-out, 0.12 and 0.13 for publish, 0.14 and 0.15 for the proxy.
+  0.51 for that fan-out, 0.12 and 0.13 for publish, 0.14 and 0.15 for the proxy; a run of
+  those three rows alone (`--only 10k-1000ch,publish,proxy`, 2026-11-28 00:11 UTC) gave 0.51
+  (runs 0.52, 0.56, 0.48), 0.11 and 0.15.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
