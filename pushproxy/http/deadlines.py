@@ -26,6 +26,10 @@ import trio
 _PRUNE_MIN = 1000  # entries; the queue is pruned when it doubles past this
 
 
+def no_action() -> None:
+    """The action of a deadline nobody waits on."""
+
+
 class Deadline:
     """When `action` is to run: `at`, in trio time (math.inf: never). It runs in the task of
     `Deadlines.run`, so it must not block (cancelling a scope, say)."""

@@ -20,7 +20,7 @@ import trio
 
 from pushproxy.config.complex import Lookup
 from pushproxy.http.addheader import AddedHeaders
-from pushproxy.http.deadlines import Deadlines
+from pushproxy.http.deadlines import Deadlines, no_action
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.wire import (
     DEFAULT_RULES,
@@ -59,10 +59,6 @@ async def send_soon(
     if sent < len(data):
         with trio.fail_after(within):
             await stream.send_all(data[sent:])
-
-
-def _no_action() -> None:
-    """A deadline's action while nobody waits on it."""
 
 
 class ClientGone(Exception):
@@ -136,7 +132,7 @@ class RequestReader:
         self.deadline = deadlines.deadline(self.scope.cancel)  # the waits for a request head
         # A handler's own waits (a proxied request's on its upstream): the handler sets the
         # action. One per connection, so a request queues no entry of its own (see `deadlines`).
-        self.handler_deadline = deadlines.deadline(_no_action)
+        self.handler_deadline = deadlines.deadline(no_action)
         self.request: Request | None = None
         self.request_length = 0  # $request_length: head and body bytes, as received
         self.requests_served = 0

@@ -17,6 +17,7 @@ import trio
 
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import own_headers
+from pushproxy.http.deadlines import no_action
 from pushproxy.http.request_reader import BodyTooLarge, ClientGone, send_soon
 from pushproxy.proxy.connect import (
     TIMED_OUT,
@@ -37,10 +38,6 @@ _READ_SIZE = 65536
 
 class Stale(Exception):
     """A reused idle connection the peer had closed: try again on a new one."""
-
-
-def _no_action() -> None:
-    """The connection's deadline once the attempt is over."""
 
 
 class _TimedOut(Exception):
@@ -114,7 +111,7 @@ class Attempt:
                 await self._tunnel(tunnel)
         finally:
             self.deadline.clear()
-            self.deadline.action = _no_action
+            self.deadline.action = no_action
             if self.watched >= 0:
                 self.aborts.remove(self.watched)
             if self.keep and self.interrupted is None:

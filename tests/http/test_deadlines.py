@@ -103,3 +103,24 @@ def test_the_queue_drops_entries_of_cleared_deadlines() -> None:
     assert len(deadlines) < 3000
     deadlines.expire(200.0)
     assert all(deadline.scope.cancel_called for deadline in live)
+
+
+async def test_the_action_set_when_a_deadline_comes_due_is_the_one_that_runs(
+    autojump_clock: MockClock,
+) -> None:
+    """One deadline serves a connection's requests in turn (a proxied request's timeout):
+    each sets its own action; only a deadline that really passes runs one."""
+    ran: list[str] = []
+    deadlines = Deadlines()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(deadlines.run)
+        deadline = deadlines.deadline(lambda: ran.append("nobody"))
+        deadline.action = lambda: ran.append("first")
+        deadline.move_to(trio.current_time() + 5)
+        await trio.sleep(1)
+        deadline.clear()  # the first request was answered in time
+        deadline.action = lambda: ran.append("second")
+        deadline.move_to(trio.current_time() + 10)
+        await trio.sleep(60)
+        nursery.cancel_scope.cancel()
+    assert ran == ["second"]
