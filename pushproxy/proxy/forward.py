@@ -28,7 +28,9 @@ log = logging.getLogger("pushproxy")
 async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
     """Answer the client from the group's peers; never raises but ClientGone."""
     settings = job.settings
-    attempts = job.group.balancer.start(settings.next_upstream_tries)
+    balancer = job.group.balancer
+    client = job.exchange.lookup("remote_addr") if balancer.ip_hash else None
+    attempts = balancer.start(settings.next_upstream_tries, client)
     started = now = trio.current_time()
 
     def may_retry(condition: str, sent: bool, pending: int) -> bool:

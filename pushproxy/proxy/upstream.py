@@ -8,7 +8,11 @@ the balancer is table-tested without sockets or clocks. Addresses and URLs: addr
 - passive health: `max_fails` failures mark a peer down for `fail_timeout`; a failure also
   lowers its effective weight, which recovers by one per pick;
 - backup peers are asked only when no primary peer is left for this request;
-- a group of one primary peer and no backups never marks its peer down (nginx's `single`).
+- a group of one primary peer and no backups never marks its peer down (nginx's `single`);
+- `ip_hash` (ngx_http_upstream_ip_hash_module): the client address's first three bytes
+  (IPv4; all sixteen for IPv6, three zeros for a unix socket) are hashed onto the primary
+  peers by weight; a peer that is down or already tried moves the hash on, and after 20
+  moves the request goes on round-robin.
 """
 
 from __future__ import annotations
@@ -96,25 +100,42 @@ def _pick(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
     return best
 
 
+_IP_HASH_START = 89
+_IP_HASH_MOVES = 20  # then round-robin
+
+
+def ip_hash_key(address: str | None) -> bytes:
+    """The bytes of a client address `ip_hash` hashes."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return b"\0\0\0"  # nginx's pseudo address, for a unix socket's clients
+    return ip.packed[:3] if ip.version == 4 else ip.packed
+
+
 class Balancer:
-    """The peers of one upstream: primaries, then backups."""
+    """The peers of one upstream: primaries, then backups; `ip_hash` or round-robin."""
 
-    __slots__ = ("backup", "name", "primary", "single")
+    __slots__ = ("backup", "ip_hash", "name", "primary", "single", "total_weight")
 
-    def __init__(self, name: str, specs: Iterable[PeerSpec]) -> None:
+    def __init__(self, name: str, specs: Iterable[PeerSpec], *, ip_hash: bool = False) -> None:
         specs = list(specs)
         self.name = name
         self.primary = [Peer(s) for s in specs if not s.backup]
         self.backup = [Peer(s) for s in specs if s.backup]
         self.single = len(self.primary) == 1 and not self.backup
+        self.ip_hash = ip_hash
+        self.total_weight = sum(peer.spec.weight for peer in self.primary)
 
-    def start(self, max_tries: int = 0) -> Attempts:
+    def start(self, max_tries: int = 0, client: str | None = None) -> Attempts:
         """One request's walk over the peers; `max_tries` (`proxy_next_upstream_tries`) caps
-        the number of peers tried, 0 leaves it at the number of peers."""
+        the number of peers tried, 0 leaves it at the number of peers. `client`: its address,
+        for `ip_hash`."""
         tries = len(self.primary) + len(self.backup)
         if max_tries and tries > max_tries:
             tries = max_tries
-        return Attempts(self, tries)
+        key = ip_hash_key(client) if self.ip_hash and self.total_weight else None
+        return Attempts(self, tries, key)
 
     def failed(self, peer: Peer, now: float) -> None:
         """ngx_http_upstream_free_round_robin_peer() with NGX_PEER_FAILED."""
@@ -135,13 +156,16 @@ class Balancer:
 class Attempts:
     """The peers one request tries, each at most once (nginx's `tried` bitmap and `tries`)."""
 
-    __slots__ = ("_backup", "_balancer", "_tried", "tries")
+    __slots__ = ("_backup", "_balancer", "_hash", "_key", "_moves", "_tried", "tries")
 
-    def __init__(self, balancer: Balancer, tries: int) -> None:
+    def __init__(self, balancer: Balancer, tries: int, key: bytes | None = None) -> None:
         self._balancer = balancer
         self._tried: set[int] = set()
         self._backup = False
         self.tries = tries
+        self._key = key  # the client's, with `ip_hash`
+        self._hash = _IP_HASH_START
+        self._moves = 0
 
     def next(self, now: float) -> Peer | None:
         """The peer to try now; None when none is left ("no live upstreams")."""
@@ -152,11 +176,42 @@ class Attempts:
             only = balancer.primary[0]
             return None if only.spec.down or self._tried else self._mark(0, only)
         if not self._backup:
+            if self._key is not None and self._moves <= _IP_HASH_MOVES:
+                hashed = self._hashed(now)
+                if hashed is not None:
+                    return hashed
             peer = _pick(balancer.primary, self._tried, now)
             if peer is not None or not balancer.backup:
                 return peer
             self._backup, self._tried = True, set()
         return _pick(balancer.backup, self._tried, now)
+
+    def _hashed(self, now: float) -> Peer | None:
+        """ngx_http_upstream_get_ip_hash_peer(): the peer the client's address hashes to,
+        the hash moved on past peers down or tried; None after 20 moves (round-robin then).
+        Each try goes on from the hash of the one before."""
+        assert self._key is not None
+        peers, total, key = self._balancer.primary, self._balancer.total_weight, self._key
+        value = self._hash
+        while True:
+            for byte in key:
+                value = (value * 113 + byte) % 6271
+            weight = value % total
+            index = 0
+            while weight >= peers[index].spec.weight:
+                weight -= peers[index].spec.weight
+                index += 1
+            peer = peers[index]
+            if index not in self._tried and peer.available(now):
+                break
+            self._moves += 1
+            if self._moves > _IP_HASH_MOVES:
+                return None
+        self._hash = value
+        self._tried.add(index)
+        if now - peer.checked > peer.spec.fail_timeout:
+            peer.checked = now
+        return peer
 
     def _mark(self, index: int, peer: Peer) -> Peer:
         self._tried.add(index)
@@ -265,7 +320,11 @@ class Upstreams:
             for name, block in http.upstreams.items():
                 groups[name.lower()] = UpstreamGroup(
                     name=name,
-                    balancer=Balancer(name, _peer_specs(block, resolve)),
+                    balancer=Balancer(
+                        name,
+                        _peer_specs(block, resolve),
+                        ip_hash=block.level.last("ip_hash") is not None,
+                    ),
                     keepalive=_keepalive(block),
                 )
         return cls(groups, resolve)

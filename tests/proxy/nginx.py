@@ -37,6 +37,7 @@ http {{
     fastcgi_temp_path {prefix}/tmp/fastcgi;
     uwsgi_temp_path {prefix}/tmp/uwsgi;
     scgi_temp_path {prefix}/tmp/scgi;
+    {http}
     server {{
         listen 127.0.0.1:{port};
         {server}
@@ -54,14 +55,15 @@ async def _free_port() -> int:
 
 
 @asynccontextmanager
-async def running_nginx(directory: Path, server: str) -> AsyncIterator[int]:
-    """nginx serving one `server { ... }` body on a free port, which it yields."""
+async def running_nginx(directory: Path, server: str, http: str = "") -> AsyncIterator[int]:
+    """nginx serving one `server { ... }` body (after `http`, at the http level) on a free
+    port, which it yields."""
     assert NGINX is not None
     prefix = directory / "nginx"
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     port = await _free_port()
     conf = prefix / "nginx.conf"
-    conf.write_text(_MAIN.format(prefix=prefix, port=port, server=server))
+    conf.write_text(_MAIN.format(prefix=prefix, port=port, server=server, http=http))
     command = [NGINX, "-e", str(prefix / "error.log"), "-p", f"{prefix}/", "-c", str(conf)]
     async with trio.open_nursery() as nursery:
         run = partial(trio.run_process, command, check=False, stdin=subprocess.DEVNULL)

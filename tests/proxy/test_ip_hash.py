@@ -1,0 +1,124 @@
+"""`ip_hash` as nginx applies it: the same client addresses reach the same peers through
+pushproxy as through Debian's nginx, with weights and a peer down, and a client keeps its
+peer. Clients connect from addresses of their own in 127.0.0.0/8."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import trio
+
+from pushproxy.proxy.address import Endpoint
+from pushproxy.proxy.upstream import Balancer, PeerSpec, ip_hash_key
+
+from .conftest import AppFactory, ProxyFactory
+from .nginx import needs_nginx, running_nginx
+from .support import conf
+
+# Addresses whose first three bytes differ (ip_hash looks at those only), and one that shares
+# them with the first.
+SOURCES = [f"127.{a}.{b}.1" for a in (0, 1, 7, 42) for b in (0, 3, 9, 200)] + ["127.0.0.77"]
+
+
+async def _app_from(port: int, source: str) -> str:
+    """The name of the upstream app that answers a request sent from `source`."""
+    sock = trio.socket.socket()
+    await sock.bind((source, 0))
+    await sock.connect(("127.0.0.1", port))
+    stream = trio.SocketStream(sock)
+    await stream.send_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    received = b""
+    with trio.fail_after(10):
+        while chunk := await stream.receive_some(65536):
+            received += chunk
+    await stream.aclose()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    name: str = json.loads(body)["app"]
+    return name
+
+
+async def _mapping(port: int) -> list[str]:
+    return [await _app_from(port, source) for source in SOURCES]
+
+
+def _upstream(ports: list[int], params: list[str]) -> str:
+    pairs = zip(ports, params, strict=True)
+    servers = "".join(f"server 127.0.0.1:{port} {extra}; " for port, extra in pairs)
+    return f"upstream backend {{ ip_hash; {servers} }}"
+
+
+@needs_nginx
+@pytest.mark.parametrize(
+    "params",
+    [["", "", ""], ["weight=3", "", "weight=2"], ["", "down", ""]],
+    ids=["equal", "weights", "down"],
+)
+async def test_clients_reach_the_peers_nginx_sends_them_to(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path, params: list[str]
+) -> None:
+    apps = [await app(name) for name in "abc"]
+    upstream = _upstream([a.port for a in apps], params)
+    location = "location / { proxy_pass http://backend; }"
+    async with running_nginx(tmp_path, location, http=upstream) as port:
+        expected = await _mapping(port)
+    async with proxy(conf(location, http=upstream)) as server:
+        got = await _mapping(server.port())
+        again = await _mapping(server.port())
+    assert got == expected
+    assert again == got  # a client keeps its peer
+    assert got[-1] == got[0]  # only the first three bytes of an IPv4 address count
+    assert len(set(got)) > 1
+    if "down" in params:
+        assert "b" not in got
+
+
+@needs_nginx
+async def test_a_peer_that_refuses_sends_its_clients_where_nginx_does(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path
+) -> None:
+    """A failed try goes on from the hash where the last try stopped; the peer is then out
+    for `fail_timeout` (the same order of requests gives the same answers)."""
+    apps = [await app(name) for name in "ac"]
+    dead = trio.socket.socket()
+    await dead.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+    ports = [apps[0].port, dead.getsockname()[1], apps[1].port]
+    upstream = _upstream(ports, ["", "", ""])
+    location = "location / { proxy_pass http://backend; }"
+    async with running_nginx(tmp_path, location, http=upstream) as port:
+        expected = await _mapping(port)
+    async with proxy(conf(location, http=upstream)) as server:
+        got = await _mapping(server.port())
+    dead.close()
+    assert got == expected
+    assert set(got) == {"a", "c"}
+
+
+def _specs(count: int, **down: bool) -> list[PeerSpec]:
+    return [
+        PeerSpec(endpoint=Endpoint(host="127.0.0.1", port=8000 + n), down=down.get(f"p{n}", False))
+        for n in range(count)
+    ]
+
+
+def test_the_key_is_three_bytes_of_ipv4_all_of_ipv6() -> None:
+    assert ip_hash_key("10.1.2.3") == bytes([10, 1, 2])
+    assert ip_hash_key("::1") == bytes(15) + b"\x01"
+    assert ip_hash_key("unix:") == bytes(3)  # a unix socket's client: nginx's pseudo address
+
+
+def test_a_failed_try_moves_on_to_another_peer_then_round_robin() -> None:
+    balancer = Balancer("b", _specs(3), ip_hash=True)
+    attempts = balancer.start(client="10.0.0.1")
+    tried = []
+    while (peer := attempts.next(0.0)) is not None:
+        tried.append(peer.spec.endpoint.port)
+        attempts.done(peer, 0.0, failed=True)
+    assert sorted(tried) == [8000, 8001, 8002]  # each peer once, then no live upstreams
+
+
+def test_every_peer_down_leaves_none() -> None:
+    balancer = Balancer("b", _specs(2, p0=True, p1=True), ip_hash=True)
+    assert balancer.start(client="10.0.0.1").next(0.0) is None
