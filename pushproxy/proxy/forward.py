@@ -17,10 +17,10 @@ import trio
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.variables import UpstreamTry
 from pushproxy.proxy.attempt import Attempt, Stale
+from pushproxy.proxy.balancing import Peer
 from pushproxy.proxy.connect import Connector, UpstreamFailure
 from pushproxy.proxy.job import Job, MayRetry
 from pushproxy.proxy.request import NON_IDEMPOTENT
-from pushproxy.proxy.upstream import Peer
 
 log = logging.getLogger("pushproxy")
 

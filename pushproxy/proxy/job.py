@@ -9,9 +9,10 @@ from typing import NamedTuple
 from pushproxy.config.complex import Lookup
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.variables import UpstreamTry
+from pushproxy.proxy.balancing import Peer
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.settings import ProxySettings
-from pushproxy.proxy.upstream import Peer, UpstreamGroup
+from pushproxy.proxy.upstream import UpstreamGroup
 
 # (condition, whether the request went out, tries still to be counted) → may go to the next peer
 MayRetry = Callable[[str, bool, int], bool]

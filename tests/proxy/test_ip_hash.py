@@ -11,7 +11,7 @@ import pytest
 import trio
 
 from pushproxy.proxy.address import Endpoint
-from pushproxy.proxy.upstream import Balancer, PeerSpec, ip_hash_key
+from pushproxy.proxy.balancing import Balancer, PeerSpec, ip_hash_key
 
 from .conftest import AppFactory, ProxyFactory
 from .nginx import needs_nginx, running_nginx

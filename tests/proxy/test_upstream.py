@@ -7,7 +7,8 @@ import re
 import pytest
 
 from pushproxy.proxy.address import Endpoint, ProxyUrl, parse_proxy_url
-from pushproxy.proxy.upstream import Balancer, PeerSpec, Upstreams
+from pushproxy.proxy.balancing import Balancer, PeerSpec
+from pushproxy.proxy.upstream import Upstreams
 
 
 def peer(

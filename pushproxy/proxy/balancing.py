@@ -1,0 +1,221 @@
+"""How a request picks an upstream peer, as nginx's balancers do: round-robin
+(ngx_http_upstream_round_robin.c), `least_conn` and `ip_hash`.
+
+Pure: time is passed in (`now`, seconds), so the balancer is table-tested without sockets or
+clocks. The upstream blocks and their groups: upstream.py.
+
+- smooth weighted round-robin: each pick adds every live peer's effective weight to its
+  current weight, takes the highest, and takes the total off the chosen one;
+- passive health: `max_fails` failures mark a peer down for `fail_timeout`; a failure also
+  lowers its effective weight, which recovers by one per pick;
+- backup peers are asked only when no primary peer is left for this request;
+- a group of one primary peer and no backups never marks its peer down (nginx's `single`);
+- `ip_hash`: the client address's first three bytes (IPv4; all sixteen for IPv6, three zeros
+  for a unix socket) are hashed onto the primary peers by weight; a peer that is down or
+  already tried moves the hash on, and after 20 moves the request goes on round-robin;
+- `least_conn`: the live peer with the fewest requests in flight for its weight; ties go
+  round-robin among the tied peers.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from pushproxy.proxy.address import Endpoint
+
+log = logging.getLogger("pushproxy")
+
+# peers and their health
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PeerSpec:
+    endpoint: Endpoint
+    weight: int = 1
+    max_fails: int = 1
+    fail_timeout: float = 10.0
+    backup: bool = False
+    down: bool = False
+
+
+class Peer:
+    """One peer's shared, changing state (ngx_http_upstream_rr_peer_t)."""
+
+    __slots__ = (
+        "accessed", "checked", "current_weight", "effective_weight", "fails", "name", "spec",
+    )  # fmt: skip
+
+    def __init__(self, spec: PeerSpec) -> None:
+        self.spec = spec
+        self.name = spec.endpoint.name  # as logged, and as `$upstream_addr` lists it
+        self.current_weight = 0
+        self.effective_weight = spec.weight
+        self.fails = 0
+        self.accessed = 0.0
+        self.checked = 0.0
+
+    def available(self, now: float) -> bool:
+        spec = self.spec
+        if spec.down:
+            return False
+        return not (
+            spec.max_fails
+            and self.fails >= spec.max_fails
+            and now - self.checked <= spec.fail_timeout
+        )
+
+
+def _pick(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
+    """ngx_http_upstream_get_peer(): the smooth weighted round-robin step."""
+    best: Peer | None = None
+    best_index = -1
+    total = 0
+    for index, peer in enumerate(peers):
+        if index in tried or not peer.available(now):
+            continue
+        peer.current_weight += peer.effective_weight
+        total += peer.effective_weight
+        if peer.effective_weight < peer.spec.weight:
+            peer.effective_weight += 1
+        if best is None or peer.current_weight > best.current_weight:
+            best, best_index = peer, index
+    if best is None:
+        return None
+    tried.add(best_index)
+    best.current_weight -= total
+    if now - best.checked > best.spec.fail_timeout:
+        best.checked = now
+    return best
+
+
+_IP_HASH_START = 89
+_IP_HASH_MOVES = 20  # then round-robin
+
+
+def ip_hash_key(address: str | None) -> bytes:
+    """The bytes of a client address `ip_hash` hashes."""
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return b"\0\0\0"  # nginx's pseudo address, for a unix socket's clients
+    return ip.packed[:3] if ip.version == 4 else ip.packed
+
+
+class Balancer:
+    """The peers of one upstream: primaries, then backups; `ip_hash` or round-robin."""
+
+    __slots__ = ("backup", "ip_hash", "name", "primary", "single", "total_weight")
+
+    def __init__(self, name: str, specs: Iterable[PeerSpec], *, ip_hash: bool = False) -> None:
+        specs = list(specs)
+        self.name = name
+        self.primary = [Peer(s) for s in specs if not s.backup]
+        self.backup = [Peer(s) for s in specs if s.backup]
+        self.single = len(self.primary) == 1 and not self.backup
+        self.ip_hash = ip_hash
+        self.total_weight = sum(peer.spec.weight for peer in self.primary)
+
+    def start(self, max_tries: int = 0, client: str | None = None) -> Attempts:
+        """One request's walk over the peers; `max_tries` (`proxy_next_upstream_tries`) caps
+        the number of peers tried, 0 leaves it at the number of peers. `client`: its address,
+        for `ip_hash`."""
+        tries = len(self.primary) + len(self.backup)
+        if max_tries and tries > max_tries:
+            tries = max_tries
+        key = ip_hash_key(client) if self.ip_hash and self.total_weight else None
+        return Attempts(self, tries, key)
+
+    def failed(self, peer: Peer, now: float) -> None:
+        """ngx_http_upstream_free_round_robin_peer() with NGX_PEER_FAILED."""
+        spec = peer.spec
+        peer.fails += 1
+        peer.accessed = peer.checked = now
+        if spec.max_fails:
+            peer.effective_weight = max(0, peer.effective_weight - spec.weight // spec.max_fails)
+            if peer.fails >= spec.max_fails:
+                log.warning('upstream server temporarily disabled: "%s" (%s)', peer.name, self.name)
+
+    @staticmethod
+    def succeeded(peer: Peer) -> None:
+        if peer.accessed < peer.checked:  # the peer was checked again after its last failure
+            peer.fails = 0
+
+
+class Attempts:
+    """The peers one request tries, each at most once (nginx's `tried` bitmap and `tries`)."""
+
+    __slots__ = ("_backup", "_balancer", "_hash", "_key", "_moves", "_tried", "tries")
+
+    def __init__(self, balancer: Balancer, tries: int, key: bytes | None = None) -> None:
+        self._balancer = balancer
+        self._tried: set[int] = set()
+        self._backup = False
+        self.tries = tries
+        self._key = key  # the client's, with `ip_hash`
+        self._hash = _IP_HASH_START
+        self._moves = 0
+
+    def next(self, now: float) -> Peer | None:
+        """The peer to try now; None when none is left ("no live upstreams")."""
+        balancer = self._balancer
+        if self.tries <= 0:
+            return None
+        if balancer.single:
+            only = balancer.primary[0]
+            return None if only.spec.down or self._tried else self._mark(0, only)
+        if not self._backup:
+            if self._key is not None and self._moves <= _IP_HASH_MOVES:
+                hashed = self._hashed(now)
+                if hashed is not None:
+                    return hashed
+            peer = _pick(balancer.primary, self._tried, now)
+            if peer is not None or not balancer.backup:
+                return peer
+            self._backup, self._tried = True, set()
+        return _pick(balancer.backup, self._tried, now)
+
+    def _hashed(self, now: float) -> Peer | None:
+        """ngx_http_upstream_get_ip_hash_peer(): the peer the client's address hashes to,
+        the hash moved on past peers down or tried; None after 20 moves (round-robin then).
+        Each try goes on from the hash of the one before."""
+        assert self._key is not None
+        peers, total, key = self._balancer.primary, self._balancer.total_weight, self._key
+        value = self._hash
+        while True:
+            for byte in key:
+                value = (value * 113 + byte) % 6271
+            weight = value % total
+            index = 0
+            while weight >= peers[index].spec.weight:
+                weight -= peers[index].spec.weight
+                index += 1
+            peer = peers[index]
+            if index not in self._tried and peer.available(now):
+                break
+            self._moves += 1
+            if self._moves > _IP_HASH_MOVES:
+                return None
+        self._hash = value
+        self._tried.add(index)
+        if now - peer.checked > peer.spec.fail_timeout:
+            peer.checked = now
+        return peer
+
+    def _mark(self, index: int, peer: Peer) -> Peer:
+        self._tried.add(index)
+        return peer
+
+    def done(self, peer: Peer, now: float, *, failed: bool) -> None:
+        """The try on `peer` is over; `failed` counts against its health."""
+        balancer = self._balancer
+        if balancer.single:
+            self.tries = 0
+            return
+        if failed:
+            balancer.failed(peer, now)
+        else:
+            balancer.succeeded(peer)
+        self.tries -= 1
