@@ -19,6 +19,7 @@ clocks. The upstream blocks and their groups: upstream.py.
 
 from __future__ import annotations
 
+import enum
 import ipaddress
 import logging
 from collections.abc import Iterable, Sequence
@@ -45,12 +46,14 @@ class Peer:
     """One peer's shared, changing state (ngx_http_upstream_rr_peer_t)."""
 
     __slots__ = (
-        "accessed", "checked", "current_weight", "effective_weight", "fails", "name", "spec",
+        "accessed", "checked", "conns", "current_weight", "effective_weight", "fails", "name",
+        "spec",
     )  # fmt: skip
 
     def __init__(self, spec: PeerSpec) -> None:
         self.spec = spec
         self.name = spec.endpoint.name  # as logged, and as `$upstream_addr` lists it
+        self.conns = 0  # requests in flight (least_conn)
         self.current_weight = 0
         self.effective_weight = spec.weight
         self.fails = 0
@@ -104,18 +107,66 @@ def ip_hash_key(address: str | None) -> bytes:
     return ip.packed[:3] if ip.version == 4 else ip.packed
 
 
+def _least(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
+    """ngx_http_upstream_get_least_conn_peer(): the live peer with the fewest requests in
+    flight for its weight; among several, the smooth weighted round-robin step over them."""
+    best: Peer | None = None
+    best_index = -1
+    many = False
+    for index, peer in enumerate(peers):
+        if index in tried or not peer.available(now):
+            continue
+        if best is None or peer.conns * best.spec.weight < best.conns * peer.spec.weight:
+            best, best_index, many = peer, index, False
+        elif peer.conns * best.spec.weight == best.conns * peer.spec.weight:
+            many = True
+    if best is None:
+        return None
+    if many:
+        least, total = best, 0
+        for index in range(best_index, len(peers)):
+            peer = peers[index]
+            if index in tried or not peer.available(now):
+                continue
+            if peer.conns * least.spec.weight != least.conns * peer.spec.weight:
+                continue
+            peer.current_weight += peer.effective_weight
+            total += peer.effective_weight
+            if peer.effective_weight < peer.spec.weight:
+                peer.effective_weight += 1
+            if peer.current_weight > best.current_weight:
+                best, best_index = peer, index
+        best.current_weight -= total
+    tried.add(best_index)
+    if now - best.checked > best.spec.fail_timeout:
+        best.checked = now
+    return best
+
+
+class Method(enum.Enum):
+    """How an upstream block picks its peers (its last balancing directive)."""
+
+    ROUND_ROBIN = "round-robin"
+    IP_HASH = "ip_hash"
+    LEAST_CONN = "least_conn"
+
+
 class Balancer:
     """The peers of one upstream: primaries, then backups; `ip_hash` or round-robin."""
 
-    __slots__ = ("backup", "ip_hash", "name", "primary", "single", "total_weight")
+    __slots__ = ("backup", "method", "name", "pick", "primary", "single", "total_weight")
 
-    def __init__(self, name: str, specs: Iterable[PeerSpec], *, ip_hash: bool = False) -> None:
+    def __init__(
+        self, name: str, specs: Iterable[PeerSpec], method: Method = Method.ROUND_ROBIN
+    ) -> None:
         specs = list(specs)
         self.name = name
         self.primary = [Peer(s) for s in specs if not s.backup]
         self.backup = [Peer(s) for s in specs if s.backup]
         self.single = len(self.primary) == 1 and not self.backup
-        self.ip_hash = ip_hash
+        self.method = method
+        # round-robin's step, or least_conn's (ip_hash falls back on round-robin's)
+        self.pick = _least if method is Method.LEAST_CONN else _pick
         self.total_weight = sum(peer.spec.weight for peer in self.primary)
 
     def start(self, max_tries: int = 0, client: str | None = None) -> Attempts:
@@ -125,7 +176,8 @@ class Balancer:
         tries = len(self.primary) + len(self.backup)
         if max_tries and tries > max_tries:
             tries = max_tries
-        key = ip_hash_key(client) if self.ip_hash and self.total_weight else None
+        hashing = self.method is Method.IP_HASH and self.total_weight
+        key = ip_hash_key(client) if hashing else None
         return Attempts(self, tries, key)
 
     def failed(self, peer: Peer, now: float) -> None:
@@ -160,6 +212,12 @@ class Attempts:
 
     def next(self, now: float) -> Peer | None:
         """The peer to try now; None when none is left ("no live upstreams")."""
+        peer = self._choose(now)
+        if peer is not None:
+            peer.conns += 1
+        return peer
+
+    def _choose(self, now: float) -> Peer | None:
         balancer = self._balancer
         if self.tries <= 0:
             return None
@@ -171,11 +229,11 @@ class Attempts:
                 hashed = self._hashed(now)
                 if hashed is not None:
                     return hashed
-            peer = _pick(balancer.primary, self._tried, now)
+            peer = balancer.pick(balancer.primary, self._tried, now)
             if peer is not None or not balancer.backup:
                 return peer
             self._backup, self._tried = True, set()
-        return _pick(balancer.backup, self._tried, now)
+        return balancer.pick(balancer.backup, self._tried, now)
 
     def _hashed(self, now: float) -> Peer | None:
         """ngx_http_upstream_get_ip_hash_peer(): the peer the client's address hashes to,
@@ -210,6 +268,7 @@ class Attempts:
 
     def done(self, peer: Peer, now: float, *, failed: bool) -> None:
         """The try on `peer` is over; `failed` counts against its health."""
+        peer.conns -= 1
         balancer = self._balancer
         if balancer.single:
             self.tries = 0

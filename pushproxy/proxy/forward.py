@@ -17,7 +17,7 @@ import trio
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.variables import UpstreamTry
 from pushproxy.proxy.attempt import Attempt, Stale
-from pushproxy.proxy.balancing import Peer
+from pushproxy.proxy.balancing import Method, Peer
 from pushproxy.proxy.connect import Connector, UpstreamFailure
 from pushproxy.proxy.job import Job, MayRetry
 from pushproxy.proxy.request import NON_IDEMPOTENT
@@ -29,7 +29,7 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
     """Answer the client from the group's peers; never raises but ClientGone."""
     settings = job.settings
     balancer = job.group.balancer
-    client = job.exchange.lookup("remote_addr") if balancer.ip_hash else None
+    client = job.exchange.lookup("remote_addr") if balancer.method is Method.IP_HASH else None
     attempts = balancer.start(settings.next_upstream_tries, client)
     started = now = trio.current_time()
 
@@ -64,6 +64,9 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
                 await _fail(job, failure.status)
                 return
             continue
+        except BaseException:  # the client left, or the server stops: no failure of the peer
+            attempts.done(peer, trio.current_time(), failed=False)
+            raise
         now = trio.current_time()
         job.tries.append(UpstreamTry(peer.name, status, now - tried))
         attempts.done(peer, now, failed=False)

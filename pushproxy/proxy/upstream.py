@@ -20,7 +20,7 @@ from pushproxy.proxy.address import (
     endpoints,
     resolve_host,
 )
-from pushproxy.proxy.balancing import Balancer, PeerSpec
+from pushproxy.proxy.balancing import Balancer, Method, PeerSpec
 from pushproxy.proxy.pool import KeepaliveSettings
 
 
@@ -68,6 +68,21 @@ def _peer_specs(block: Upstream, resolve: Resolve) -> list[PeerSpec]:
     return specs
 
 
+# The balancing directives; nginx takes the last one of a block ("load balancing method
+# redefined"). `hash` and `random` are not implemented: round-robin instead.
+_METHODS = {
+    "ip_hash": Method.IP_HASH,
+    "least_conn": Method.LEAST_CONN,
+    "hash": Method.ROUND_ROBIN,
+    "random": Method.ROUND_ROBIN,
+}
+
+
+def _method(block: Upstream) -> Method:
+    named = [d.name for d in block.directive.block or () if d.name in _METHODS]
+    return _METHODS[named[-1]] if named else Method.ROUND_ROBIN
+
+
 def _keepalive(block: Upstream) -> KeepaliveSettings:
     level = block.level
 
@@ -111,11 +126,7 @@ class Upstreams:
             for name, block in http.upstreams.items():
                 groups[name.lower()] = UpstreamGroup(
                     name=name,
-                    balancer=Balancer(
-                        name,
-                        _peer_specs(block, resolve),
-                        ip_hash=block.level.last("ip_hash") is not None,
-                    ),
+                    balancer=Balancer(name, _peer_specs(block, resolve), _method(block)),
                     keepalive=_keepalive(block),
                 )
         return cls(groups, resolve)

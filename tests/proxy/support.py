@@ -66,3 +66,17 @@ async def send_chunked(
     data += conn.send(h11.EndOfMessage())
     await client.stream.send_all(data)
     return await client.read_body(await client.read_head())
+
+
+async def app_answering(stream: trio.SocketStream) -> str:
+    """Send `GET /` (then close) on `stream`: the name of the upstream app that answers."""
+    await stream.send_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    received = b""
+    with trio.fail_after(10):
+        while chunk := await stream.receive_some(65536):
+            received += chunk
+    await stream.aclose()
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    name: str = json.loads(body)["app"]
+    return name

@@ -4,18 +4,17 @@ peer. Clients connect from addresses of their own in 127.0.0.0/8."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import trio
 
 from pushproxy.proxy.address import Endpoint
-from pushproxy.proxy.balancing import Balancer, PeerSpec, ip_hash_key
+from pushproxy.proxy.balancing import Balancer, Method, PeerSpec, ip_hash_key
 
 from .conftest import AppFactory, ProxyFactory
 from .nginx import needs_nginx, running_nginx
-from .support import conf
+from .support import app_answering, conf
 
 # Addresses whose first three bytes differ (ip_hash looks at those only), and one that shares
 # them with the first.
@@ -27,17 +26,7 @@ async def _app_from(port: int, source: str) -> str:
     sock = trio.socket.socket()
     await sock.bind((source, 0))
     await sock.connect(("127.0.0.1", port))
-    stream = trio.SocketStream(sock)
-    await stream.send_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
-    received = b""
-    with trio.fail_after(10):
-        while chunk := await stream.receive_some(65536):
-            received += chunk
-    await stream.aclose()
-    head, _, body = received.partition(b"\r\n\r\n")
-    assert head.startswith(b"HTTP/1.1 200"), head
-    name: str = json.loads(body)["app"]
-    return name
+    return await app_answering(trio.SocketStream(sock))
 
 
 async def _mapping(port: int) -> list[str]:
@@ -110,7 +99,7 @@ def test_the_key_is_three_bytes_of_ipv4_all_of_ipv6() -> None:
 
 
 def test_a_failed_try_moves_on_to_another_peer_then_round_robin() -> None:
-    balancer = Balancer("b", _specs(3), ip_hash=True)
+    balancer = Balancer("b", _specs(3), Method.IP_HASH)
     attempts = balancer.start(client="10.0.0.1")
     tried = []
     while (peer := attempts.next(0.0)) is not None:
@@ -120,5 +109,5 @@ def test_a_failed_try_moves_on_to_another_peer_then_round_robin() -> None:
 
 
 def test_every_peer_down_leaves_none() -> None:
-    balancer = Balancer("b", _specs(2, p0=True, p1=True), ip_hash=True)
+    balancer = Balancer("b", _specs(2, p0=True, p1=True), Method.IP_HASH)
     assert balancer.start(client="10.0.0.1").next(0.0) is None
