@@ -516,6 +516,16 @@ def test_no_notice_for_honoured_and_push_directives() -> None:
     assert validate(tree) == []
 
 
+def test_balancing_methods_are_honoured_but_a_consistent_hash() -> None:
+    def upstream(*method: Directive) -> Directive:
+        return d("upstream", "app", block=[*method, d("server", "127.0.0.1:8000")])
+
+    for method in (d("ip_hash"), d("least_conn"), d("hash", "$request_uri")):
+        assert notices(http(upstream(method)), "N401") == []
+    (found,) = notices(http(upstream(d("hash", "$request_uri", "consistent"))), "N401")
+    assert found.message == 'pushproxy ignores "hash": peers are chosen round-robin'
+
+
 def test_one_notice_for_an_ignored_block() -> None:
     tree = (d("events", block=()), d("stream", block=[
         d("server", block=[d("listen", "53", "udp"), d("proxy_pass", "dns")]),

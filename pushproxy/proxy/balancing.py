@@ -14,7 +14,8 @@ clocks. The upstream blocks and their groups: upstream.py.
   for a unix socket) are hashed onto the primary peers by weight; a peer that is down or
   already tried moves the hash on, and after 20 moves the request goes on round-robin;
 - `least_conn`: the live peer with the fewest requests in flight for its weight; ties go
-  round-robin among the tied peers.
+  round-robin among the tied peers;
+- `hash KEY`: as `ip_hash`, over the evaluated key with nginx's CRC-32 based step.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ from __future__ import annotations
 import enum
 import ipaddress
 import logging
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pushproxy.config.complex import ComplexValue, Lookup
 from pushproxy.proxy.address import Endpoint
 
 log = logging.getLogger("pushproxy")
@@ -149,15 +152,27 @@ class Method(enum.Enum):
     ROUND_ROBIN = "round-robin"
     IP_HASH = "ip_hash"
     LEAST_CONN = "least_conn"
+    HASH = "hash"
+
+    @property
+    def hashes(self) -> bool:
+        return self in (Method.IP_HASH, Method.HASH)
 
 
 class Balancer:
-    """The peers of one upstream: primaries, then backups; `ip_hash` or round-robin."""
+    """The peers of one upstream: primaries, then backups, by `method`; `hash_key` is the
+    `hash` directive's key."""
 
-    __slots__ = ("backup", "method", "name", "pick", "primary", "single", "total_weight")
+    __slots__ = (
+        "backup", "hash_key", "method", "name", "pick", "primary", "single", "total_weight",
+    )  # fmt: skip
 
     def __init__(
-        self, name: str, specs: Iterable[PeerSpec], method: Method = Method.ROUND_ROBIN
+        self,
+        name: str,
+        specs: Iterable[PeerSpec],
+        method: Method = Method.ROUND_ROBIN,
+        hash_key: ComplexValue | None = None,
     ) -> None:
         specs = list(specs)
         self.name = name
@@ -165,19 +180,26 @@ class Balancer:
         self.backup = [Peer(s) for s in specs if s.backup]
         self.single = len(self.primary) == 1 and not self.backup
         self.method = method
-        # round-robin's step, or least_conn's (ip_hash falls back on round-robin's)
+        self.hash_key = hash_key
+        # round-robin's step, or least_conn's (the hashes fall back on round-robin's)
         self.pick = _least if method is Method.LEAST_CONN else _pick
         self.total_weight = sum(peer.spec.weight for peer in self.primary)
 
-    def start(self, max_tries: int = 0, client: str | None = None) -> Attempts:
+    def key(self, lookup: Lookup) -> bytes | None:
+        """What a request's hash is made from: the client address (`ip_hash`) or the `hash`
+        key as evaluated; None when nothing is hashed (round-robin then)."""
+        if self.method is Method.IP_HASH:
+            return ip_hash_key(lookup("remote_addr")) if self.total_weight else None
+        if self.method is Method.HASH and self.hash_key is not None and len(self.primary) > 1:
+            return self.hash_key.evaluate(lookup).encode("utf-8", "surrogateescape") or None
+        return None
+
+    def start(self, max_tries: int = 0, key: bytes | None = None) -> Attempts:
         """One request's walk over the peers; `max_tries` (`proxy_next_upstream_tries`) caps
-        the number of peers tried, 0 leaves it at the number of peers. `client`: its address,
-        for `ip_hash`."""
+        the number of peers tried, 0 leaves it at the number of peers. `key`: see `key`."""
         tries = len(self.primary) + len(self.backup)
         if max_tries and tries > max_tries:
             tries = max_tries
-        hashing = self.method is Method.IP_HASH and self.total_weight
-        key = ip_hash_key(client) if hashing else None
         return Attempts(self, tries, key)
 
     def failed(self, peer: Peer, now: float) -> None:
@@ -199,15 +221,18 @@ class Balancer:
 class Attempts:
     """The peers one request tries, each at most once (nginx's `tried` bitmap and `tries`)."""
 
-    __slots__ = ("_backup", "_balancer", "_hash", "_key", "_moves", "_tried", "tries")
+    __slots__ = (
+        "_backup", "_balancer", "_hash", "_key", "_moves", "_rehash", "_tried", "tries",
+    )  # fmt: skip
 
     def __init__(self, balancer: Balancer, tries: int, key: bytes | None = None) -> None:
         self._balancer = balancer
         self._tried: set[int] = set()
         self._backup = False
         self.tries = tries
-        self._key = key  # the client's, with `ip_hash`
-        self._hash = _IP_HASH_START
+        self._key = key  # what the hash is made from, if the block hashes
+        self._hash = _IP_HASH_START if balancer.method is Method.IP_HASH else 0
+        self._rehash = 0
         self._moves = 0
 
     def next(self, now: float) -> Peer | None:
@@ -236,16 +261,12 @@ class Attempts:
         return balancer.pick(balancer.backup, self._tried, now)
 
     def _hashed(self, now: float) -> Peer | None:
-        """ngx_http_upstream_get_ip_hash_peer(): the peer the client's address hashes to,
-        the hash moved on past peers down or tried; None after 20 moves (round-robin then).
-        Each try goes on from the hash of the one before."""
-        assert self._key is not None
-        peers, total, key = self._balancer.primary, self._balancer.total_weight, self._key
-        value = self._hash
+        """ngx_http_upstream_get_ip_hash_peer() and _get_hash_peer(): the peer the key hashes
+        to, the hash moved on past peers down or tried; None after 20 moves (round-robin
+        then). Each try goes on from the hash of the one before."""
+        peers, total = self._balancer.primary, self._balancer.total_weight
         while True:
-            for byte in key:
-                value = (value * 113 + byte) % 6271
-            weight = value % total
+            weight = self._step() % total
             index = 0
             while weight >= peers[index].spec.weight:
                 weight -= peers[index].spec.weight
@@ -256,11 +277,27 @@ class Attempts:
             self._moves += 1
             if self._moves > _IP_HASH_MOVES:
                 return None
-        self._hash = value
         self._tried.add(index)
         if now - peer.checked > peer.spec.fail_timeout:
             peer.checked = now
         return peer
+
+    def _step(self) -> int:
+        """The hash moved on once: ip_hash's over the address bytes; `hash`'s, compatible
+        with Cache::Memcached, adds the top half of the key's CRC-32 (after the number of
+        earlier moves, from the second on)."""
+        key = self._key
+        assert key is not None
+        value = self._hash
+        if self._balancer.method is Method.IP_HASH:
+            for byte in key:
+                value = (value * 113 + byte) % 6271
+        else:
+            again = b"%d" % self._rehash if self._rehash else b""
+            value += (zlib.crc32(again + key) >> 16) & 0x7FFF
+            self._rehash += 1
+        self._hash = value
+        return value
 
     def _mark(self, index: int, peer: Peer) -> Peer:
         self._tried.add(index)

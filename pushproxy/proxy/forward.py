@@ -17,7 +17,7 @@ import trio
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.variables import UpstreamTry
 from pushproxy.proxy.attempt import Attempt, Stale
-from pushproxy.proxy.balancing import Method, Peer
+from pushproxy.proxy.balancing import Peer
 from pushproxy.proxy.connect import Connector, UpstreamFailure
 from pushproxy.proxy.job import Job, MayRetry
 from pushproxy.proxy.request import NON_IDEMPOTENT
@@ -29,8 +29,8 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
     """Answer the client from the group's peers; never raises but ClientGone."""
     settings = job.settings
     balancer = job.group.balancer
-    client = job.exchange.lookup("remote_addr") if balancer.method is Method.IP_HASH else None
-    attempts = balancer.start(settings.next_upstream_tries, client)
+    key = balancer.key(job.exchange.lookup) if balancer.method.hashes else None
+    attempts = balancer.start(settings.next_upstream_tries, key)
     started = now = trio.current_time()
 
     def may_retry(condition: str, sent: bool, pending: int) -> bool:

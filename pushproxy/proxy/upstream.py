@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 
 from pushproxy.config import units
-from pushproxy.config.model import Http, Upstream
+from pushproxy.config.model import Http, Upstream, compile_complex
 from pushproxy.errors import ConfigError
 from pushproxy.proxy.address import (
     Endpoint,
@@ -69,18 +69,23 @@ def _peer_specs(block: Upstream, resolve: Resolve) -> list[PeerSpec]:
 
 
 # The balancing directives; nginx takes the last one of a block ("load balancing method
-# redefined"). `hash` and `random` are not implemented: round-robin instead.
-_METHODS = {
-    "ip_hash": Method.IP_HASH,
-    "least_conn": Method.LEAST_CONN,
-    "hash": Method.ROUND_ROBIN,
-    "random": Method.ROUND_ROBIN,
-}
+# redefined"). `random` and `hash ... consistent` are not implemented: round-robin instead.
+_METHODS = {"ip_hash": Method.IP_HASH, "least_conn": Method.LEAST_CONN, "hash": Method.HASH}
 
 
-def _method(block: Upstream) -> Method:
-    named = [d.name for d in block.directive.block or () if d.name in _METHODS]
-    return _METHODS[named[-1]] if named else Method.ROUND_ROBIN
+def _balancer(name: str, block: Upstream, resolve: Resolve) -> Balancer:
+    """ConfigError for a peer that does not resolve, or a `hash` key that does not compile."""
+    found = [d for d in block.directive.block or () if d.name in (*_METHODS, "random")]
+    method, key = Method.ROUND_ROBIN, None
+    if found and found[-1].name in _METHODS:
+        chosen = found[-1]
+        method = _METHODS[chosen.name]
+        if method is Method.HASH:
+            if chosen.args[1:] != ():  # `consistent`
+                method = Method.ROUND_ROBIN
+            else:
+                key = compile_complex(chosen)
+    return Balancer(name, _peer_specs(block, resolve), method, key)
 
 
 def _keepalive(block: Upstream) -> KeepaliveSettings:
@@ -126,7 +131,7 @@ class Upstreams:
             for name, block in http.upstreams.items():
                 groups[name.lower()] = UpstreamGroup(
                     name=name,
-                    balancer=Balancer(name, _peer_specs(block, resolve), _method(block)),
+                    balancer=_balancer(name, block, resolve),
                     keepalive=_keepalive(block),
                 )
         return cls(groups, resolve)

@@ -68,9 +68,12 @@ async def send_chunked(
     return await client.read_body(await client.read_head())
 
 
-async def app_answering(stream: trio.SocketStream) -> str:
-    """Send `GET /` (then close) on `stream`: the name of the upstream app that answers."""
-    await stream.send_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+async def app_answering(stream: trio.SocketStream, target: str = "/") -> str:
+    """Send `GET target` (then close) on `stream`: the name of the upstream app that
+    answers."""
+    await stream.send_all(
+        b"GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" % target.encode()
+    )
     received = b""
     with trio.fail_after(10):
         while chunk := await stream.receive_some(65536):
