@@ -516,14 +516,19 @@ def test_no_notice_for_honoured_and_push_directives() -> None:
     assert validate(tree) == []
 
 
-def test_balancing_methods_are_honoured_but_a_consistent_hash() -> None:
+def test_balancing_methods_are_honoured() -> None:
     def upstream(*method: Directive) -> Directive:
         return d("upstream", "app", block=[*method, d("server", "127.0.0.1:8000")])
 
-    for method in (d("ip_hash"), d("least_conn"), d("hash", "$request_uri")):
-        assert notices(http(upstream(method)), "N401") == []
-    (found,) = notices(http(upstream(d("hash", "$request_uri", "consistent"))), "N401")
-    assert found.message == 'pushproxy ignores "hash": peers are chosen round-robin'
+    methods = (
+        d("ip_hash"), d("least_conn"), d("hash", "$request_uri"),
+        d("hash", "$request_uri", "consistent"),
+    )
+    for method in methods:
+        assert validate(http(upstream(method))) == []
+    assert first_error(http(upstream(d("hash", "$request_uri", "ring")))) == (
+        'invalid parameter "ring"'
+    )
 
 
 def test_one_notice_for_an_ignored_block() -> None:

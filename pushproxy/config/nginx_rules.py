@@ -120,8 +120,7 @@ class _Walker:
             location = self.special(spec, d, scope)
         if spec.warning:
             self.found.append(_at(d, "N403", spec.warning, level="warn"))
-        ignored = not spec.honoured or _unsupported_form(d)
-        if ignored and spec.module != _PUSH_MODULE and not scope.ignored:
+        if not spec.honoured and spec.module != _PUSH_MODULE and not scope.ignored:
             effect = ignored_effect(spec.name, spec.module)
             self.found.append(_at(d, "N401", text("ignored", name=d.name, effect=effect),
                                   level=None))
@@ -282,9 +281,3 @@ def missing_events(tree: Sequence[Directive], *, complete: bool = True) -> list[
         return []
     file = next((d.file for d in tree), "")
     return [Diagnostic(code="E111", message=text("no_events"), file=file, line=0)]
-
-
-def _unsupported_form(d: Directive) -> bool:
-    """An honoured directive in a form pushproxy does not implement (`hash KEY consistent`:
-    round-robin instead)."""
-    return d.name == "hash" and len(d.args) > 1

@@ -295,6 +295,13 @@ def _set(d: Directive) -> list[tuple[str, str]]:
     return variable_name_findings(d.args[0])
 
 
+def _upstream_hash(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_upstream_hash(): `hash KEY [consistent]`."""
+    if len(d.args) == 2 and d.args[1] != "consistent":
+        return [("E106", text("invalid_parameter", value=d.args[1]))]
+    return []
+
+
 # Checks made by particular nginx handlers beyond the generic slot checks.
 HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]]]] = {
     ("ngx_http_core_module", "server_name"): _server_name,
@@ -302,4 +309,5 @@ HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]
     ("ngx_http_rewrite_module", "if"): _if,
     ("ngx_http_rewrite_module", "set"): _set,
     ("ngx_http_map_module", "map"): map_findings,
+    ("ngx_http_upstream_hash_module", "hash"): _upstream_hash,
 }

@@ -20,6 +20,7 @@ clocks. The upstream blocks and their groups: upstream.py.
 
 from __future__ import annotations
 
+import bisect
 import enum
 import ipaddress
 import logging
@@ -38,6 +39,7 @@ log = logging.getLogger("pushproxy")
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PeerSpec:
     endpoint: Endpoint
+    server: str = ""  # the `server` directive's address as written (consistent hashing)
     weight: int = 1
     max_fails: int = 1
     fail_timeout: float = 10.0
@@ -74,13 +76,18 @@ class Peer:
         )
 
 
-def _pick(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
-    """ngx_http_upstream_get_peer(): the smooth weighted round-robin step."""
+def _pick(
+    peers: Sequence[Peer], tried: set[int], now: float, server: str | None = None
+) -> Peer | None:
+    """ngx_http_upstream_get_peer(): the smooth weighted round-robin step (over the peers of
+    `server` only, when given: a consistent hash's point)."""
     best: Peer | None = None
     best_index = -1
     total = 0
     for index, peer in enumerate(peers):
         if index in tried or not peer.available(now):
+            continue
+        if server is not None and peer.spec.server != server:
             continue
         peer.current_weight += peer.effective_weight
         total += peer.effective_weight
@@ -98,7 +105,7 @@ def _pick(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
 
 
 _IP_HASH_START = 89
-_IP_HASH_MOVES = 20  # then round-robin
+_HASH_MOVES = 20  # then round-robin
 
 
 def ip_hash_key(address: str | None) -> bytes:
@@ -146,6 +153,49 @@ def _least(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
     return best
 
 
+class Points:
+    """The circle of `hash ... consistent` (ngx_http_upstream_init_chash()): 160 points per
+    unit of weight for each primary peer's server, at the CRC-32 of its host, a NUL, its port
+    and the point before (Cache::Memcached::Fast's), sorted, one per hash value."""
+
+    __slots__ = ("hashes", "servers")
+
+    def __init__(self, peers: Sequence[Peer]) -> None:
+        points: list[tuple[int, int, str]] = []
+        for order, peer in enumerate(peers):
+            server = peer.spec.server
+            host, port = _host_and_port(server)
+            base = host + b"\0" + port
+            previous = 0
+            for _ in range(peer.spec.weight * 160):
+                previous = zlib.crc32(base + previous.to_bytes(4, "little"))
+                points.append((previous, order, server))
+        points.sort()
+        self.hashes: list[int] = []
+        self.servers: list[str] = []
+        for value, _, server in points:
+            if not self.hashes or self.hashes[-1] != value:
+                self.hashes.append(value)
+                self.servers.append(server)
+
+    def first_at(self, value: int) -> int:
+        """The index of the first point at or after `value` (the number of points past the
+        last one: the circle's start, by the modulo of its reader)."""
+        return bisect.bisect_left(self.hashes, value)
+
+
+def _host_and_port(server: str) -> tuple[bytes, bytes]:
+    """A server's host and port as the circle hashes them: `unix:` off a socket path; the
+    port only when the address ends in `:digits`."""
+    data = server.encode("utf-8", "surrogateescape")
+    if data[:5].lower() == b"unix:":
+        return data[5:], b""
+    host, colon, port = data.rpartition(b":")
+    if colon and port.isdigit():
+        return host, port
+    return data, b""
+
+
 class Method(enum.Enum):
     """How an upstream block picks its peers (its last balancing directive)."""
 
@@ -153,10 +203,11 @@ class Method(enum.Enum):
     IP_HASH = "ip_hash"
     LEAST_CONN = "least_conn"
     HASH = "hash"
+    CONSISTENT_HASH = "hash consistent"
 
     @property
     def hashes(self) -> bool:
-        return self in (Method.IP_HASH, Method.HASH)
+        return self is not Method.ROUND_ROBIN and self is not Method.LEAST_CONN
 
 
 class Balancer:
@@ -164,7 +215,8 @@ class Balancer:
     `hash` directive's key."""
 
     __slots__ = (
-        "backup", "hash_key", "method", "name", "pick", "primary", "single", "total_weight",
+        "backup", "hash_key", "method", "name", "pick", "points", "primary", "single",
+        "total_weight",
     )  # fmt: skip
 
     def __init__(
@@ -184,13 +236,14 @@ class Balancer:
         # round-robin's step, or least_conn's (the hashes fall back on round-robin's)
         self.pick = _least if method is Method.LEAST_CONN else _pick
         self.total_weight = sum(peer.spec.weight for peer in self.primary)
+        self.points = Points(self.primary) if method is Method.CONSISTENT_HASH else None
 
     def key(self, lookup: Lookup) -> bytes | None:
         """What a request's hash is made from: the client address (`ip_hash`) or the `hash`
         key as evaluated; None when nothing is hashed (round-robin then)."""
         if self.method is Method.IP_HASH:
             return ip_hash_key(lookup("remote_addr")) if self.total_weight else None
-        if self.method is Method.HASH and self.hash_key is not None and len(self.primary) > 1:
+        if self.hash_key is not None and len(self.primary) > 1:
             return self.hash_key.evaluate(lookup).encode("utf-8", "surrogateescape") or None
         return None
 
@@ -232,6 +285,8 @@ class Attempts:
         self.tries = tries
         self._key = key  # what the hash is made from, if the block hashes
         self._hash = _IP_HASH_START if balancer.method is Method.IP_HASH else 0
+        if balancer.points is not None and key is not None:
+            self._hash = balancer.points.first_at(zlib.crc32(key))
         self._rehash = 0
         self._moves = 0
 
@@ -250,8 +305,8 @@ class Attempts:
             only = balancer.primary[0]
             return None if only.spec.down or self._tried else self._mark(0, only)
         if not self._backup:
-            if self._key is not None and self._moves <= _IP_HASH_MOVES:
-                hashed = self._hashed(now)
+            if self._key is not None and self._moves <= _HASH_MOVES:
+                hashed = self._on_points(now) if balancer.points else self._hashed(now)
                 if hashed is not None:
                     return hashed
             peer = balancer.pick(balancer.primary, self._tried, now)
@@ -275,12 +330,29 @@ class Attempts:
             if index not in self._tried and peer.available(now):
                 break
             self._moves += 1
-            if self._moves > _IP_HASH_MOVES:
+            if self._moves > _HASH_MOVES:
                 return None
         self._tried.add(index)
         if now - peer.checked > peer.spec.fail_timeout:
             peer.checked = now
         return peer
+
+    def _on_points(self, now: float) -> Peer | None:
+        """ngx_http_upstream_get_chash_peer(): the server of the first point of the circle at
+        or after the key's CRC-32, then of the next points past servers with no live peer
+        left; among a server's peers, the smooth weighted round-robin step. None after 20
+        moves (round-robin then)."""
+        balancer = self._balancer
+        assert balancer.points is not None
+        servers = balancer.points.servers
+        while True:
+            best = _pick(balancer.primary, self._tried, now, servers[self._hash % len(servers)])
+            if best is not None:
+                return best
+            self._hash += 1
+            self._moves += 1
+            if self._moves > _HASH_MOVES:
+                return None
 
     def _step(self) -> int:
         """The hash moved on once: ip_hash's over the address bytes; `hash`'s, compatible

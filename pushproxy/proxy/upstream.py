@@ -57,6 +57,7 @@ def _peer_specs(block: Upstream, resolve: Resolve) -> list[PeerSpec]:
         specs.extend(
             PeerSpec(
                 endpoint=endpoint,
+                server=server.address,
                 weight=server.weight,
                 max_fails=server.max_fails,
                 fail_timeout=_seconds(server.fail_timeout, 10.0),
@@ -69,7 +70,7 @@ def _peer_specs(block: Upstream, resolve: Resolve) -> list[PeerSpec]:
 
 
 # The balancing directives; nginx takes the last one of a block ("load balancing method
-# redefined"). `random` and `hash ... consistent` are not implemented: round-robin instead.
+# redefined"). `random` is not implemented: round-robin instead.
 _METHODS = {"ip_hash": Method.IP_HASH, "least_conn": Method.LEAST_CONN, "hash": Method.HASH}
 
 
@@ -81,10 +82,9 @@ def _balancer(name: str, block: Upstream, resolve: Resolve) -> Balancer:
         chosen = found[-1]
         method = _METHODS[chosen.name]
         if method is Method.HASH:
-            if chosen.args[1:] != ():  # `consistent`
-                method = Method.ROUND_ROBIN
-            else:
-                key = compile_complex(chosen)
+            key = compile_complex(chosen)
+            if chosen.args[1:] == ("consistent",):
+                method = Method.CONSISTENT_HASH
     return Balancer(name, _peer_specs(block, resolve), method, key)
 
 

@@ -1,6 +1,7 @@
-"""`ip_hash` and `hash KEY` as nginx applies them: the same clients (addresses of their own
-in 127.0.0.0/8) and the same keys (request URIs) reach the same peers through pushproxy as
-through Debian's nginx, with weights, a peer down and a peer that refuses, and keep them."""
+"""`ip_hash` and `hash KEY [consistent]` as nginx applies them: the same clients (addresses
+of their own in 127.0.0.0/8) and the same keys (request URIs) reach the same peers through
+pushproxy as through Debian's nginx, with weights, a peer down and a peer that refuses, and
+keep them."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from .support import app_answering, conf
 # Addresses whose first three bytes differ (ip_hash looks at those only), and one that shares
 # them with the first; request URIs, the last one again.
 SOURCES = [f"127.{a}.{b}.1" for a in (0, 1, 7, 42) for b in (0, 3, 9, 200)] + ["127.0.0.77"]
-TARGETS = [f"/{word}/{n}" for word in ("img", "api", "cart", "x") for n in range(5)] + ["/img/0"]
+TARGETS = [f"/{word}/{n}" for word in ("img", "api", "cart", "x") for n in range(25)] + ["/img/0"]
 
 
 async def _app_from(port: int, source: str) -> str:
@@ -45,6 +46,7 @@ async def _by_target(port: int) -> list[str]:
 MAPPINGS: dict[str, Callable[[int], Awaitable[list[str]]]] = {
     "ip_hash": _by_source,
     "hash $request_uri": _by_target,
+    "hash $request_uri consistent": _by_target,
 }
 
 
