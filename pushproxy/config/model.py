@@ -163,6 +163,7 @@ class UpstreamServer:
     weight: int = 1
     max_fails: int = 1
     fail_timeout: str = "10s"
+    max_conns: int = 0  # 0: no limit
     backup: bool = False
     down: bool = False
 
@@ -325,6 +326,7 @@ def _upstream_server(directive: Directive) -> UpstreamServer:
         weight=_count(params.get("weight"), 1) or 1,
         max_fails=_count(params.get("max_fails"), 1),
         fail_timeout=params.get("fail_timeout", "10s"),
+        max_conns=_count(params.get("max_conns"), 0),
         backup="backup" in flags,
         down="down" in flags,
     )

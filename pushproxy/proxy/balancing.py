@@ -43,6 +43,7 @@ class PeerSpec:
     weight: int = 1
     max_fails: int = 1
     fail_timeout: float = 10.0
+    max_conns: int = 0  # requests in flight at once; 0: no limit
     backup: bool = False
     down: bool = False
 
@@ -66,8 +67,9 @@ class Peer:
         self.checked = 0.0
 
     def available(self, now: float) -> bool:
+        """Not down, not out after failures, not at `max_conns`."""
         spec = self.spec
-        if spec.down:
+        if spec.down or (spec.max_conns and self.conns >= spec.max_conns):
             return False
         return not (
             spec.max_fails
@@ -301,9 +303,10 @@ class Attempts:
         balancer = self._balancer
         if self.tries <= 0:
             return None
-        if balancer.single:
+        if balancer.single:  # never out after failures, but down or at max_conns
             only = balancer.primary[0]
-            return None if only.spec.down or self._tried else self._mark(0, only)
+            full = only.spec.max_conns and only.conns >= only.spec.max_conns
+            return None if only.spec.down or full or self._tried else self._mark(0, only)
         if not self._backup:
             if self._key is not None and self._moves <= _HASH_MOVES:
                 hashed = self._on_points(now) if balancer.points else self._hashed(now)

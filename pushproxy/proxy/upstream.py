@@ -61,6 +61,7 @@ def _peer_specs(block: Upstream, resolve: Resolve) -> list[PeerSpec]:
                 weight=server.weight,
                 max_fails=server.max_fails,
                 fail_timeout=_seconds(server.fail_timeout, 10.0),
+                max_conns=server.max_conns,
                 backup=server.backup,
                 down=server.down,
             )

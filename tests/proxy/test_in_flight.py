@@ -1,5 +1,7 @@
-"""`least_conn` as nginx applies it: with requests held open on some peers, the next requests
-go to the peers nginx sends them to (fewest in flight for their weight, ties round-robin)."""
+"""Balancing by the requests in flight, as nginx does it: with requests held open on some
+peers, the next ones go where nginx sends them: `least_conn` (fewest in flight for their
+weight, ties round-robin) and `max_conns` (a peer at its limit is passed over; none left is
+a 502)."""
 
 from __future__ import annotations
 
@@ -55,15 +57,23 @@ async def _run_plan(port: int, apps: list[UpstreamApp]) -> list[str]:
 
 
 @needs_nginx
-@pytest.mark.parametrize("weights", [(1, 1, 1), (2, 1, 1)], ids=["equal", "weights"])
+@pytest.mark.parametrize(
+    ("method", "params"),
+    [
+        ("least_conn;", ("", "", "")),
+        ("least_conn;", ("weight=2", "", "")),
+        ("", ("max_conns=1", "max_conns=2", "max_conns=1")),
+        ("least_conn;", ("max_conns=2", "max_conns=1", "max_conns=1")),
+    ],
+    ids=["least_conn", "least_conn-weights", "max_conns", "least_conn-max_conns"],
+)
 async def test_requests_go_where_nginx_sends_them(
-    proxy: ProxyFactory, app: AppFactory, tmp_path: Path, weights: tuple[int, ...]
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path, method: str, params: tuple[str, ...]
 ) -> None:
     apps = [await app(name) for name in "abc"]
-    servers = "".join(
-        f"server 127.0.0.1:{a.port} weight={w}; " for a, w in zip(apps, weights, strict=True)
-    )
-    upstream = f"upstream backend {{ least_conn; {servers} }}"
+    pairs = zip(apps, params, strict=True)
+    servers = "".join(f"server 127.0.0.1:{a.port} {extra}; " for a, extra in pairs)
+    upstream = f"upstream backend {{ {method} {servers} }}"
     location = "location / { proxy_pass http://backend; }"
     async with running_nginx(tmp_path, location, http=upstream) as port:
         expected = await _run_plan(port, apps)
@@ -71,6 +81,8 @@ async def test_requests_go_where_nginx_sends_them(
         got = await _run_plan(server.port(), apps)
     assert got == expected
     assert {"a", "b", "c"} <= set(got)
+    if "max_conns" in params[0]:
+        assert "status 502" in got  # every peer at its limit
 
 
 def test_the_peer_with_fewer_requests_in_flight_for_its_weight_is_chosen() -> None:
