@@ -20,9 +20,7 @@ clocks. The upstream blocks and their groups: upstream.py.
 
 from __future__ import annotations
 
-import bisect
 import enum
-import ipaddress
 import logging
 import zlib
 from collections.abc import Iterable, Sequence
@@ -30,6 +28,7 @@ from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue, Lookup
 from pushproxy.proxy.address import Endpoint
+from pushproxy.proxy.hashing import Points, hash_step, ip_hash_key, ip_hash_step
 
 log = logging.getLogger("pushproxy")
 
@@ -110,15 +109,6 @@ _IP_HASH_START = 89
 _HASH_MOVES = 20  # then round-robin
 
 
-def ip_hash_key(address: str | None) -> bytes:
-    """The bytes of a client address `ip_hash` hashes."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
-        return b"\0\0\0"  # nginx's pseudo address, for a unix socket's clients
-    return ip.packed[:3] if ip.version == 4 else ip.packed
-
-
 def _least(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
     """ngx_http_upstream_get_least_conn_peer(): the live peer with the fewest requests in
     flight for its weight; among several, the smooth weighted round-robin step over them."""
@@ -153,49 +143,6 @@ def _least(peers: Sequence[Peer], tried: set[int], now: float) -> Peer | None:
     if now - best.checked > best.spec.fail_timeout:
         best.checked = now
     return best
-
-
-class Points:
-    """The circle of `hash ... consistent` (ngx_http_upstream_init_chash()): 160 points per
-    unit of weight for each primary peer's server, at the CRC-32 of its host, a NUL, its port
-    and the point before (Cache::Memcached::Fast's), sorted, one per hash value."""
-
-    __slots__ = ("hashes", "servers")
-
-    def __init__(self, peers: Sequence[Peer]) -> None:
-        points: list[tuple[int, int, str]] = []
-        for order, peer in enumerate(peers):
-            server = peer.spec.server
-            host, port = _host_and_port(server)
-            base = host + b"\0" + port
-            previous = 0
-            for _ in range(peer.spec.weight * 160):
-                previous = zlib.crc32(base + previous.to_bytes(4, "little"))
-                points.append((previous, order, server))
-        points.sort()
-        self.hashes: list[int] = []
-        self.servers: list[str] = []
-        for value, _, server in points:
-            if not self.hashes or self.hashes[-1] != value:
-                self.hashes.append(value)
-                self.servers.append(server)
-
-    def first_at(self, value: int) -> int:
-        """The index of the first point at or after `value` (the number of points past the
-        last one: the circle's start, by the modulo of its reader)."""
-        return bisect.bisect_left(self.hashes, value)
-
-
-def _host_and_port(server: str) -> tuple[bytes, bytes]:
-    """A server's host and port as the circle hashes them: `unix:` off a socket path; the
-    port only when the address ends in `:digits`."""
-    data = server.encode("utf-8", "surrogateescape")
-    if data[:5].lower() == b"unix:":
-        return data[5:], b""
-    host, colon, port = data.rpartition(b":")
-    if colon and port.isdigit():
-        return host, port
-    return data, b""
 
 
 class Method(enum.Enum):
@@ -238,7 +185,9 @@ class Balancer:
         # round-robin's step, or least_conn's (the hashes fall back on round-robin's)
         self.pick = _least if method is Method.LEAST_CONN else _pick
         self.total_weight = sum(peer.spec.weight for peer in self.primary)
-        self.points = Points(self.primary) if method is Method.CONSISTENT_HASH else None
+        self.points = None
+        if method is Method.CONSISTENT_HASH:
+            self.points = Points([(peer.spec.server, peer.spec.weight) for peer in self.primary])
 
     def key(self, lookup: Lookup) -> bytes | None:
         """What a request's hash is made from: the client address (`ip_hash`) or the `hash`
@@ -358,21 +307,15 @@ class Attempts:
                 return None
 
     def _step(self) -> int:
-        """The hash moved on once: ip_hash's over the address bytes; `hash`'s, compatible
-        with Cache::Memcached, adds the top half of the key's CRC-32 (after the number of
-        earlier moves, from the second on)."""
+        """The hash moved on once (see hashing.py)."""
         key = self._key
         assert key is not None
-        value = self._hash
         if self._balancer.method is Method.IP_HASH:
-            for byte in key:
-                value = (value * 113 + byte) % 6271
+            self._hash = ip_hash_step(self._hash, key)
         else:
-            again = b"%d" % self._rehash if self._rehash else b""
-            value += (zlib.crc32(again + key) >> 16) & 0x7FFF
+            self._hash = hash_step(self._hash, self._rehash, key)
             self._rehash += 1
-        self._hash = value
-        return value
+        return self._hash
 
     def _mark(self, index: int, peer: Peer) -> Peer:
         self._tried.add(index)

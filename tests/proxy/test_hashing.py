@@ -12,7 +12,8 @@ import pytest
 import trio
 
 from pushproxy.proxy.address import Endpoint
-from pushproxy.proxy.balancing import Balancer, Method, PeerSpec, ip_hash_key
+from pushproxy.proxy.balancing import Balancer, Method, PeerSpec
+from pushproxy.proxy.hashing import ip_hash_key
 
 from .conftest import AppFactory, ProxyFactory
 from .nginx import needs_nginx, running_nginx
