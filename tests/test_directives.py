@@ -265,7 +265,7 @@ def test_push_stream_arity_and_defaults() -> None:
 _HONOURED = {
     "daemon", "pid", "error_log", "worker_processes", "working_directory", "worker_connections",
     "events", "http", "server", "listen", "server_name", "location", "include", "upstream",
-    "keepalive", "ip_hash", "least_conn", "hash", "proxy_pass", "proxy_set_header",
+    "keepalive", "ip_hash", "least_conn", "hash", "random", "proxy_pass", "proxy_set_header",
     "proxy_http_version",
     "proxy_pass_request_headers", "proxy_hide_header", "proxy_pass_header",
     "proxy_connect_timeout", "proxy_read_timeout", "proxy_send_timeout", "proxy_next_upstream",

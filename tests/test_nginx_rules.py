@@ -522,13 +522,16 @@ def test_balancing_methods_are_honoured() -> None:
 
     methods = (
         d("ip_hash"), d("least_conn"), d("hash", "$request_uri"),
-        d("hash", "$request_uri", "consistent"),
+        d("hash", "$request_uri", "consistent"), d("random"), d("random", "two"),
+        d("random", "two", "least_conn"),
     )
     for method in methods:
         assert validate(http(upstream(method))) == []
     assert first_error(http(upstream(d("hash", "$request_uri", "ring")))) == (
         'invalid parameter "ring"'
     )
+    assert first_error(http(upstream(d("random", "two", "fast")))) == 'invalid parameter "fast"'
+    assert first_error(http(upstream(d("random", "three")))) == 'invalid parameter "three"'
 
 
 def test_one_notice_for_an_ignored_block() -> None:

@@ -77,6 +77,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="ip_hash", module="ngx_http_upstream_ip_hash_module"),
     _Honoured(name="least_conn", module="ngx_http_upstream_least_conn_module"),
     _Honoured(name="hash", module="ngx_http_upstream_hash_module"),
+    _Honoured(name="random", module="ngx_http_upstream_random_module"),
     _Honoured(name="proxy_pass", module=_PROXY),
     _Honoured(name="proxy_set_header", module=_PROXY,
               default="Host $proxy_host; Connection close"),

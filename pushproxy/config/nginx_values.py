@@ -302,6 +302,14 @@ def _upstream_hash(d: Directive) -> list[tuple[str, str]]:
     return []
 
 
+def _upstream_random(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_upstream_random(): `random [two [least_conn]]`."""
+    for arg, allowed in zip(d.args, ("two", "least_conn"), strict=False):
+        if arg != allowed:
+            return [("E106", text("invalid_parameter", value=arg))]
+    return []
+
+
 # Checks made by particular nginx handlers beyond the generic slot checks.
 HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]]]] = {
     ("ngx_http_core_module", "server_name"): _server_name,
@@ -310,4 +318,5 @@ HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]
     ("ngx_http_rewrite_module", "set"): _set,
     ("ngx_http_map_module", "map"): map_findings,
     ("ngx_http_upstream_hash_module", "hash"): _upstream_hash,
+    ("ngx_http_upstream_random_module", "random"): _upstream_random,
 }

@@ -15,13 +15,19 @@ clocks. The upstream blocks and their groups: upstream.py.
   already tried moves the hash on, and after 20 moves the request goes on round-robin;
 - `least_conn`: the live peer with the fewest requests in flight for its weight; ties go
   round-robin among the tied peers;
-- `hash KEY`: as `ip_hash`, over the evaluated key with nginx's CRC-32 based step.
+- `hash KEY`: as `ip_hash`, over the evaluated key with nginx's CRC-32 based step;
+  `hash KEY consistent`: the first server at or after the key on nginx's circle of points;
+- `random`: a peer drawn by weight, drawn again while it cannot be used (20 draws, then
+  round-robin); `random two`: of two such peers, the one with fewer requests in flight.
 """
 
 from __future__ import annotations
 
+import bisect
 import enum
+import itertools
 import logging
+import random
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -31,6 +37,7 @@ from pushproxy.proxy.address import Endpoint
 from pushproxy.proxy.hashing import Points, hash_step, ip_hash_key, ip_hash_step
 
 log = logging.getLogger("pushproxy")
+_RANDOM = random.Random()  # `random`'s draws (not for secrets: peers are no secret)
 
 # peers and their health
 
@@ -153,10 +160,12 @@ class Method(enum.Enum):
     LEAST_CONN = "least_conn"
     HASH = "hash"
     CONSISTENT_HASH = "hash consistent"
+    RANDOM = "random"
+    RANDOM_TWO = "random two"
 
     @property
     def hashes(self) -> bool:
-        return self is not Method.ROUND_ROBIN and self is not Method.LEAST_CONN
+        return self in (Method.IP_HASH, Method.HASH, Method.CONSISTENT_HASH)
 
 
 class Balancer:
@@ -164,8 +173,8 @@ class Balancer:
     `hash` directive's key."""
 
     __slots__ = (
-        "backup", "hash_key", "method", "name", "pick", "points", "primary", "single",
-        "total_weight",
+        "backup", "hash_key", "method", "name", "pick", "points", "primary", "ranges", "rng",
+        "single", "total_weight",
     )  # fmt: skip
 
     def __init__(
@@ -174,6 +183,7 @@ class Balancer:
         specs: Iterable[PeerSpec],
         method: Method = Method.ROUND_ROBIN,
         hash_key: ComplexValue | None = None,
+        rng: random.Random | None = None,
     ) -> None:
         specs = list(specs)
         self.name = name
@@ -185,6 +195,9 @@ class Balancer:
         # round-robin's step, or least_conn's (the hashes fall back on round-robin's)
         self.pick = _least if method is Method.LEAST_CONN else _pick
         self.total_weight = sum(peer.spec.weight for peer in self.primary)
+        self.rng = rng or _RANDOM
+        # `random`: where each primary peer's share of the total weight ends
+        self.ranges = list(itertools.accumulate(peer.spec.weight for peer in self.primary))
         self.points = None
         if method is Method.CONSISTENT_HASH:
             self.points = Points([(peer.spec.server, peer.spec.weight) for peer in self.primary])
@@ -261,6 +274,13 @@ class Attempts:
                 hashed = self._on_points(now) if balancer.points else self._hashed(now)
                 if hashed is not None:
                     return hashed
+            if balancer.ranges and self._moves <= _HASH_MOVES:
+                if balancer.method is Method.RANDOM:
+                    return self._random(now) or balancer.pick(balancer.primary, self._tried, now)
+                if balancer.method is Method.RANDOM_TWO:
+                    return self._random_two(now) or balancer.pick(
+                        balancer.primary, self._tried, now
+                    )
             peer = balancer.pick(balancer.primary, self._tried, now)
             if peer is not None or not balancer.backup:
                 return peer
@@ -284,10 +304,7 @@ class Attempts:
             self._moves += 1
             if self._moves > _HASH_MOVES:
                 return None
-        self._tried.add(index)
-        if now - peer.checked > peer.spec.fail_timeout:
-            peer.checked = now
-        return peer
+        return self._take(now, index, peer)
 
     def _on_points(self, now: float) -> Peer | None:
         """ngx_http_upstream_get_chash_peer(): the server of the first point of the circle at
@@ -305,6 +322,52 @@ class Attempts:
             self._moves += 1
             if self._moves > _HASH_MOVES:
                 return None
+
+    def _peek(self, now: float) -> tuple[int, Peer] | None:
+        """ngx_http_upstream_peek_random_peer() until a peer is usable: one drawn by weight,
+        drawn again while it is tried, down or out; None after 20 draws."""
+        balancer = self._balancer
+        while True:
+            index = bisect.bisect_right(
+                balancer.ranges, balancer.rng.randrange(balancer.total_weight)
+            )
+            peer = balancer.primary[index]
+            if index not in self._tried and peer.available(now):
+                return index, peer
+            self._moves += 1
+            if self._moves > _HASH_MOVES:
+                return None
+
+    def _random(self, now: float) -> Peer | None:
+        """`random`: a usable peer drawn by weight; None after 20 draws (round-robin then)."""
+        found = self._peek(now)
+        return None if found is None else self._take(now, *found)
+
+    def _random_two(self, now: float) -> Peer | None:
+        """`random two`: two different usable peers drawn by weight, and of them the one with
+        fewer requests in flight for its weight (the second on a tie)."""
+        first = self._peek(now)
+        if first is None:
+            return None
+        while True:
+            second = self._peek(now)
+            if second is None:
+                return None
+            if second[1] is not first[1]:
+                break
+            self._moves += 1  # the same peer again is one more draw
+            if self._moves > _HASH_MOVES:
+                return None
+        index, peer = second
+        if peer.conns * first[1].spec.weight > first[1].conns * peer.spec.weight:
+            index, peer = first
+        return self._take(now, index, peer)
+
+    def _take(self, now: float, index: int, peer: Peer) -> Peer:
+        self._tried.add(index)
+        if now - peer.checked > peer.spec.fail_timeout:
+            peer.checked = now
+        return peer
 
     def _step(self) -> int:
         """The hash moved on once (see hashing.py)."""

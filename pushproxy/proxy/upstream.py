@@ -71,21 +71,28 @@ def _peer_specs(block: Upstream, resolve: Resolve) -> list[PeerSpec]:
 
 
 # The balancing directives; nginx takes the last one of a block ("load balancing method
-# redefined"). `random` is not implemented: round-robin instead.
-_METHODS = {"ip_hash": Method.IP_HASH, "least_conn": Method.LEAST_CONN, "hash": Method.HASH}
+# redefined").
+_METHODS = {
+    "ip_hash": Method.IP_HASH,
+    "least_conn": Method.LEAST_CONN,
+    "hash": Method.HASH,
+    "random": Method.RANDOM,
+}
 
 
 def _balancer(name: str, block: Upstream, resolve: Resolve) -> Balancer:
     """ConfigError for a peer that does not resolve, or a `hash` key that does not compile."""
-    found = [d for d in block.directive.block or () if d.name in (*_METHODS, "random")]
+    found = [d for d in block.directive.block or () if d.name in _METHODS]
     method, key = Method.ROUND_ROBIN, None
-    if found and found[-1].name in _METHODS:
+    if found:
         chosen = found[-1]
         method = _METHODS[chosen.name]
         if method is Method.HASH:
             key = compile_complex(chosen)
             if chosen.args[1:] == ("consistent",):
                 method = Method.CONSISTENT_HASH
+        elif method is Method.RANDOM and chosen.args[:1] == ("two",):
+            method = Method.RANDOM_TWO
     return Balancer(name, _peer_specs(block, resolve), method, key)
 
 
