@@ -534,6 +534,22 @@ def test_balancing_methods_are_honoured() -> None:
     assert first_error(http(upstream(d("random", "three")))) == 'invalid parameter "three"'
 
 
+def test_backup_servers_and_a_second_method_as_nginx_judges_them() -> None:
+    def upstream(*items: Directive) -> tuple[Directive, ...]:
+        return http(d("upstream", "app", block=list(items)))
+
+    backup = d("server", "127.0.0.1:8001", "backup", line=3)
+    assert first_error(upstream(d("ip_hash", line=2), backup)) == (
+        'balancing method does not support parameter "backup"'
+    )
+    assert errors(upstream(backup, d("ip_hash", line=4))) == []  # nginx checks servers after
+    assert errors(upstream(d("least_conn", line=2), backup)) == []
+    (found,) = notices(upstream(d("ip_hash"), d("least_conn", line=2)), "N403")
+    assert (found.message, found.line, found.nginx_level) == (
+        "load balancing method redefined", 2, "warn"
+    )
+
+
 def test_one_notice_for_an_ignored_block() -> None:
     tree = (d("events", block=()), d("stream", block=[
         d("server", block=[d("listen", "53", "udp"), d("proxy_pass", "dns")]),

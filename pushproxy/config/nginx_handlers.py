@@ -28,6 +28,8 @@ TEXTS: dict[str, str] = {
     "unknown_log_format": 'unknown log format "{value}"',
     "duplicate_log_format": 'duplicate "log_format" name "{value}"',
     "duplicate_upstream": 'duplicate upstream "{value}"',
+    "balancing_redefined": "load balancing method redefined",
+    "no_backup": 'balancing method does not support parameter "backup"',
     "upstream_address": '{error} in upstream "{value}"',
     "url_prefix": "invalid URL prefix",
     "proxy_pass_uri": (
@@ -67,6 +69,7 @@ class Declared:
 
     log_formats: set[str] = field(default_factory=lambda: {"combined"})
     upstreams: set[str] = field(default_factory=set)  # lowercased names
+    balancing: str | None = None  # the balancing method named so far in the upstream block
     proxied: list[tuple[str, Directive]] = field(default_factory=list)  # implicit upstreams
 
 
@@ -173,7 +176,20 @@ def _upstream(d: Directive, place: Place, declared: Declared) -> Findings:
     if key in declared.upstreams:
         return [("E107", TEXTS["duplicate_upstream"].format(value=d.args[0]))]
     declared.upstreams.add(key)
+    declared.balancing = None
     return []
+
+
+# The balancing methods whose `server` lines may not say `backup` (their flags lack
+# NGX_HTTP_UPSTREAM_BACKUP).
+_NO_BACKUP = frozenset({"ip_hash", "hash", "random"})
+
+
+def _balancing(d: Directive, place: Place, declared: Declared) -> Findings:
+    """ngx_http_upstream_ip_hash() and the like: a second method replaces the first."""
+    redefined = declared.balancing is not None
+    declared.balancing = d.name
+    return [("N403", TEXTS["balancing_redefined"])] if redefined else []
 
 
 def _upstream_param_ok(arg: str) -> bool:
@@ -198,6 +214,8 @@ def _upstream_server(d: Directive, place: Place, declared: Declared) -> Findings
     for arg in d.args[1:]:
         if not _upstream_param_ok(arg):
             return [("E106", TEXTS["invalid_parameter"].format(value=arg))]
+        if arg == "backup" and declared.balancing in _NO_BACKUP:
+            return [("E106", TEXTS["no_backup"])]
     error = url_error(d.args[0])
     if error is not None:
         return [("E106", TEXTS["upstream_address"].format(error=error, value=d.args[0]))]
@@ -283,6 +301,10 @@ PLACED_CHECKS: dict[tuple[str, str], Check] = {
     ("ngx_http_log_module", "access_log"): _access_log,
     (_UPSTREAM, "upstream"): _upstream,
     (_UPSTREAM, "server"): _upstream_server,
+    ("ngx_http_upstream_ip_hash_module", "ip_hash"): _balancing,
+    ("ngx_http_upstream_least_conn_module", "least_conn"): _balancing,
+    ("ngx_http_upstream_hash_module", "hash"): _balancing,
+    ("ngx_http_upstream_random_module", "random"): _balancing,
     ("ngx_http_proxy_module", "proxy_pass"): _proxy_pass,
 }
 

@@ -158,7 +158,8 @@ class _Walker:
         kind = scope.location.kind if scope.location is not None else None
         place = Place(scope.context, kind)
         for code, message in placed_findings(spec.module, d, place, self.declared):
-            self.found.append(_at(d, code, message, hint=_HINTS.get(code)))
+            level = "warn" if code == "N403" else "emerg"  # nginx's own notices are warnings
+            self.found.append(_at(d, code, message, level=level, hint=_HINTS.get(code)))
         return None
 
     def location(self, d: Directive, scope: _Scope) -> _Location | None:
