@@ -1,8 +1,9 @@
 """How a request picks an upstream peer, as nginx's balancers do: round-robin
-(ngx_http_upstream_round_robin.c), `least_conn` and `ip_hash`.
+(ngx_http_upstream_round_robin.c), `ip_hash`, `least_conn`, `hash` and `random`.
 
-Pure: time is passed in (`now`, seconds), so the balancer is table-tested without sockets or
-clocks. The upstream blocks and their groups: upstream.py.
+Pure: time is passed in (`now`, seconds) and `random`'s draws come from an injectable
+generator, so the balancer is table-tested without sockets or clocks. The upstream blocks
+and their groups: upstream.py; the hash functions: hashing.py.
 
 - smooth weighted round-robin: each pick adds every live peer's effective weight to its
   current weight, takes the highest, and takes the total off the chosen one;
@@ -168,6 +169,9 @@ class Method(enum.Enum):
         return self in (Method.IP_HASH, Method.HASH, Method.CONSISTENT_HASH)
 
 
+_DRAWN = (Method.RANDOM, Method.RANDOM_TWO)
+
+
 class Balancer:
     """The peers of one upstream: primaries, then backups, by `method`; `hash_key` is the
     `hash` directive's key."""
@@ -274,13 +278,11 @@ class Attempts:
                 hashed = self._on_points(now) if balancer.points else self._hashed(now)
                 if hashed is not None:
                     return hashed
-            if balancer.ranges and self._moves <= _HASH_MOVES:
-                if balancer.method is Method.RANDOM:
-                    return self._random(now) or balancer.pick(balancer.primary, self._tried, now)
-                if balancer.method is Method.RANDOM_TWO:
-                    return self._random_two(now) or balancer.pick(
-                        balancer.primary, self._tried, now
-                    )
+            if balancer.method in _DRAWN and self._moves <= _HASH_MOVES:
+                two = balancer.method is Method.RANDOM_TWO
+                drawn = self._random_two(now) if two else self._random(now)
+                if drawn is not None:
+                    return drawn
             peer = balancer.pick(balancer.primary, self._tried, now)
             if peer is not None or not balancer.backup:
                 return peer
