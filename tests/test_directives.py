@@ -278,7 +278,7 @@ _HONOURED = {
     "absolute_redirect", "server_name_in_redirect", "port_in_redirect", "client_body_buffer_size",
     "proxy_method", "proxy_redirect", "proxy_set_body", "proxy_pass_request_body",
     "proxy_request_buffering", "proxy_buffer_size", "proxy_ignore_client_abort",
-    "proxy_next_upstream_tries", "proxy_next_upstream_timeout",
+    "proxy_next_upstream_tries", "proxy_next_upstream_timeout", "resolver", "resolver_timeout",
 }
 
 

@@ -78,6 +78,8 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="least_conn", module="ngx_http_upstream_least_conn_module"),
     _Honoured(name="hash", module="ngx_http_upstream_hash_module"),
     _Honoured(name="random", module="ngx_http_upstream_random_module"),
+    _Honoured(name="resolver", module=_HTTP_CORE),
+    _Honoured(name="resolver_timeout", module=_HTTP_CORE, default="30s"),
     _Honoured(name="proxy_pass", module=_PROXY),
     _Honoured(name="proxy_set_header", module=_PROXY,
               default="Host $proxy_host; Connection close"),

@@ -20,6 +20,7 @@ from pushproxy.proxy.connect import Connector
 from pushproxy.proxy.forward import forward
 from pushproxy.proxy.job import Job, request_context
 from pushproxy.proxy.request import build_headers, request_head, upstream_target
+from pushproxy.proxy.resolver import NameResolver, ResolveError, ResolverSettings
 from pushproxy.proxy.settings import ProxySettings
 from pushproxy.proxy.upstream import UpstreamGroup, Upstreams
 
@@ -43,8 +44,8 @@ class ProxyRuntime:
     """
 
     __slots__ = (
-        "_default_text", "_groups", "_inherited", "_resolve", "_settings", "aborts",
-        "connector", "default", "upstreams",
+        "_default_text", "_groups", "_inherited", "_resolve", "_resolvers", "_settings",
+        "aborts", "connector", "default", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -68,6 +69,7 @@ class ProxyRuntime:
         text = self._default_text
         self.default = default_upstream_url(text) if text else None
         self._settings: dict[int, ProxySettings] = {}
+        self._resolvers: dict[ResolverSettings, NameResolver] = {}
         self._groups: dict[int, UpstreamGroup] = {}
         # `if` blocks without their own proxy_pass → the location whose proxy_pass they keep
         self._inherited: dict[int, Location] = {}
@@ -98,10 +100,21 @@ class ProxyRuntime:
         found = self._settings.get(id(location))
         if found is None:
             passing = self._inherited.get(id(location))
-            found = ProxySettings.build(location, self.default, passing=passing)
+            found = ProxySettings.build(
+                location, self.default, passing=passing, resolve=self._resolve
+            )
             if found.url is not None:
                 self._groups[id(location)] = self._group(found.url, location)
             self._settings[id(location)] = found
+        return found
+
+    def resolver(self, settings: ResolverSettings | None) -> NameResolver | None:
+        """The name resolver of a `resolver` setting, its answers kept across requests."""
+        if settings is None:
+            return None
+        found = self._resolvers.get(settings)
+        if found is None:
+            found = self._resolvers[settings] = NameResolver(settings)
         return found
 
     def group(self, location: Location) -> UpstreamGroup | None:
@@ -144,11 +157,10 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
             return
         group = runtime.upstreams.for_url(url, resolve=False)
         if group is None:
-            log.error(
-                "no resolver defined to resolve %s, %s", url.host, request_context(exchange.lookup)
-            )
-            await conn.error(502)
-            return
+            group = await _resolved(exchange, runtime, settings, url)
+            if group is None:
+                await conn.error(502)
+                return
     if url is None or group is None:
         await conn.error(404)
         return
@@ -203,6 +215,25 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         if job is not None and variables is not None:
             variables.record_upstream(job.tries)  # for the access log's `$upstream_*`
         await body.aclose()
+
+
+async def _resolved(
+    exchange: Exchange, runtime: ProxyRuntime, settings: ProxySettings, url: ProxyUrl
+) -> UpstreamGroup | None:
+    """The peers of a name only a request names, by the location's `resolver`; None (the
+    error logged as nginx logs it) when there is none or the name does not resolve."""
+    resolver = runtime.resolver(settings.resolver)
+    if resolver is None:
+        log.error(
+            "no resolver defined to resolve %s, %s", url.host, request_context(exchange.lookup)
+        )
+        return None
+    try:
+        addresses = await resolver.resolve(url.host)
+    except ResolveError as error:
+        log.error("%s, %s", error, request_context(exchange.lookup))
+        return None
+    return runtime.upstreams.resolved(url, addresses)
 
 
 def _job(

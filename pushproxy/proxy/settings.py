@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Level, Location, compile_complex
 from pushproxy.errors import ConfigError
-from pushproxy.proxy.address import ProxyUrl, parse_proxy_url
+from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.request import HeaderPlan
+from pushproxy.proxy.resolver import ResolverSettings
 from pushproxy.proxy.response import (
     Redirect,
     default_redirect,
@@ -86,6 +87,7 @@ class ProxySettings:
     absolute_redirect: bool = True
     server_name_in_redirect: bool = False
     port_in_redirect: bool = True
+    resolver: ResolverSettings | None = None  # for names in a `proxy_pass` with variables
 
     def retries_on(self, condition: str) -> bool:
         return condition in self.next_upstream
@@ -97,6 +99,7 @@ class ProxySettings:
         default: ProxyUrl | None = None,
         *,
         passing: Location | None = None,
+        resolve: Resolve = resolve_host,
     ) -> ProxySettings:
         """The settings of a location with `proxy_pass`, of an `if` block inside one
         (`passing`: the location whose `proxy_pass` and name the block inherits, as nginx's
@@ -154,4 +157,5 @@ class ProxySettings:
             absolute_redirect=_flag(level, "absolute_redirect", True),
             server_name_in_redirect=_flag(level, "server_name_in_redirect", False),
             port_in_redirect=_flag(level, "port_in_redirect", True),
+            resolver=ResolverSettings.of(level, resolve) if target is not None else None,
         )

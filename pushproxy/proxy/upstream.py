@@ -6,7 +6,7 @@ picks a peer: balancing.py; addresses and URLs: address.py.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -120,6 +120,9 @@ def _keepalive(block: Upstream) -> KeepaliveSettings:
     )
 
 
+_NO_POOL = KeepaliveSettings()
+
+
 class Upstreams:
     """Every upstream a configuration names: blocks by name, and one implicit group per
     `host:port` that a `proxy_pass` names directly (resolved once, at load)."""
@@ -143,6 +146,15 @@ class Upstreams:
                     keepalive=_keepalive(block),
                 )
         return cls(groups, resolve)
+
+    @staticmethod
+    def resolved(url: ProxyUrl, addresses: Sequence[str]) -> UpstreamGroup:
+        """A name resolved for one request: its addresses, round-robin from the first, as
+        nginx makes a peer list per request for it (no health kept, no idle connections)."""
+        specs = [PeerSpec(endpoint=Endpoint(host=a, port=url.effective_port)) for a in addresses]
+        return UpstreamGroup(
+            name=url.authority, balancer=Balancer(url.authority, specs), keepalive=_NO_POOL
+        )
 
     def for_url(self, url: ProxyUrl, *, resolve: bool = True) -> UpstreamGroup | None:
         """The group a URL names: a block (when no port is written), else the implicit group
