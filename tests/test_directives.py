@@ -279,6 +279,8 @@ _HONOURED = {
     "proxy_method", "proxy_redirect", "proxy_set_body", "proxy_pass_request_body",
     "proxy_request_buffering", "proxy_buffer_size", "proxy_ignore_client_abort",
     "proxy_next_upstream_tries", "proxy_next_upstream_timeout", "resolver", "resolver_timeout",
+    "proxy_ssl_server_name", "proxy_ssl_name", "proxy_ssl_verify",
+    "proxy_ssl_trusted_certificate", "proxy_ssl_certificate", "proxy_ssl_certificate_key",
 }
 
 

@@ -221,15 +221,9 @@ def test_proxy_pass(block: str, modifier: str, url: str, message: str | None) ->
     assert [m for _, m in errors(tree)] == ([] if message is None else [message])
 
 
-def test_proxy_pass_https_cannot_work() -> None:
-    found = [x for x in validate(_proxy_pass_in("location", "", "https://h/x"))
-             if x.code.startswith("E")]
-    assert [(x.code, x.message, x.nginx_level) for x in found] == [(
-        "E302", '"proxy_pass" to "https://h/x" is not supported: pushproxy does not speak TLS '
-        "to upstreams", "emerg",
-    )]
-    assert found[0].hint == nginx_handlers.HTTPS_HINT
-    # the URI rule is nginx's and comes first
+def test_proxy_pass_https_is_accepted() -> None:
+    assert errors(_proxy_pass_in("location", "", "https://h/x")) == []
+    # the URI rule is nginx's, for https too
     assert [m for _, m in errors(_proxy_pass_in("location", "~", "https://h/x"))] == [URI_TEXT]
 
 
@@ -300,9 +294,6 @@ def test_nginx_verdict_is_in_reading_order(tmp_path: Path) -> None:
     [
         ("listen 127.0.0.1:99999;", 'invalid port in "127.0.0.1:99999" of the "listen" directive'),
         ("listen 127.0.0.1:1 backlog=abc;", 'invalid backlog "backlog=abc"'),
-        ("location / { proxy_pass https://127.0.0.1:1; }",
-         '"proxy_pass" to "https://127.0.0.1:1" is not supported: pushproxy does not speak TLS '
-         "to upstreams"),
     ],
 )
 def test_dash_t_fails_with_the_message_and_place(tmp_path: Path, body: str, message: str) -> None:

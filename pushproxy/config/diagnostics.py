@@ -40,7 +40,6 @@ CODES: tuple[Code, ...] = (
     Code(code="E113", severity=Severity.ERROR, title="unknown variable"),
     Code(code="E201", severity=Severity.ERROR, title="push stream validation"),
     Code(code="E301", severity=Severity.ERROR, title="capture not defined by the location regex"),
-    Code(code="E302", severity=Severity.ERROR, title="configuration pushproxy cannot run"),
     Code(code="W301", severity=Severity.WARNING, title="location can never match"),
     Code(code="W302", severity=Severity.WARNING, title="listen clash"),
     Code(code="W303", severity=Severity.WARNING, title="shared memory too small"),

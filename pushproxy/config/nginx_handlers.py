@@ -37,12 +37,7 @@ TEXTS: dict[str, str] = {
         'named location, or inside "if" statement, or inside "limit_except" block'
     ),
     "host_not_found": 'host not found in upstream "{value}"',
-    "https_upstream": '"proxy_pass" to "{value}" is not supported: pushproxy does not speak TLS '
-                      "to upstreams",
 }
-HTTPS_HINT = (
-    "pass to the upstream over http://, or through a local TLS client (stunnel, a sidecar proxy)"
-)
 UNKNOWN_HOST_HINT = "define `upstream {host} {{ server HOST:PORT; }}` in the http block"
 
 _LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
@@ -226,7 +221,7 @@ def _upstream_server(d: Directive, place: Place, declared: Declared) -> Findings
 
 
 def _proxy_pass(d: Directive, place: Place, declared: Declared) -> Findings:
-    """ngx_http_proxy_pass() for a URL without variables; https is pushproxy's own refusal."""
+    """ngx_http_proxy_pass() for a URL without variables."""
     url = d.args[0]
     if "$" in url:
         return []
@@ -246,8 +241,6 @@ def _proxy_pass(d: Directive, place: Place, declared: Declared) -> Findings:
     noname = place.context in (Ctx.LIF, Ctx.LMT) or place.location_kind in ("regex", "named")
     if uri and noname:
         return [("E106", TEXTS["proxy_pass_uri"])]
-    if scheme == "https://":
-        return [("E302", TEXTS["https_upstream"].format(value=url))]
     return []
 
 

@@ -22,7 +22,6 @@ from pushproxy.config.directives import spec_in, specs_for, third_party_module
 from pushproxy.config.directives_ignored import ignored_effect
 from pushproxy.config.model import split_location
 from pushproxy.config.nginx_handlers import (
-    HTTPS_HINT,
     TEXTS,
     UNKNOWN_HOST_HINT,
     Declared,
@@ -51,7 +50,6 @@ def _at(directive: Directive, code: str, message: str, *, level: str | None = "e
                       column=directive.column, hint=hint, nginx_level=level, nginx_order=order)
 
 
-_HINTS = {"E302": HTTPS_HINT}
 
 
 # ---- walker state
@@ -159,7 +157,7 @@ class _Walker:
         place = Place(scope.context, kind)
         for code, message in placed_findings(spec.module, d, place, self.declared):
             level = "warn" if code == "N403" else "emerg"  # nginx's own notices are warnings
-            self.found.append(_at(d, code, message, level=level, hint=_HINTS.get(code)))
+            self.found.append(_at(d, code, message, level=level))
         return None
 
     def location(self, d: Directive, scope: _Scope) -> _Location | None:

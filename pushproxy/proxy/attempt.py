@@ -149,8 +149,13 @@ class Attempt:
 
     async def _write(self, data: bytes) -> None:
         self.request_sent = True
+        tls = self.upstream.tls
         try:
-            await send_soon(self.upstream.stream, data, self.job.settings.send_timeout)
+            if tls is None:
+                await send_soon(self.upstream.stream, data, self.job.settings.send_timeout)
+            else:
+                with trio.fail_after(self.job.settings.send_timeout):
+                    await tls.send_all(data)
         except trio.TooSlowError:
             message = f"upstream timed out {TIMED_OUT} while sending request to upstream"
             raise UpstreamFailure("timeout", message, sent=True) from None
@@ -208,10 +213,14 @@ class Attempt:
         what interrupted the attempt if it was (`_TimedOut`, ClientGone...)."""
         if self.interrupted is not None:
             raise self.interrupted
-        try:  # trio's own recv wraps the same wait in more machinery
-            sock = self.upstream.stream.socket
-            await trio.lowlevel.wait_readable(sock)
-            data = os.read(sock.fileno(), _READ_SIZE)
+        tls = self.upstream.tls
+        try:
+            if tls is not None:
+                data = bytes(await tls.receive_some(_READ_SIZE))
+            else:  # trio's own recv wraps the same wait in more machinery
+                sock = self.upstream.stream.socket
+                await trio.lowlevel.wait_readable(sock)
+                data = os.read(sock.fileno(), _READ_SIZE)
         except BlockingIOError:
             return
         except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as error:
@@ -372,7 +381,7 @@ class Attempt:
             self.job.exchange.conn,
             head.status_line,
             [*own_headers(headers), *headers],
-            self.upstream.stream,
+            self.upstream.channel,
             self.reader.trailing(),
             idle_timeout=settings.read_timeout,
             upstream_send_timeout=settings.send_timeout,

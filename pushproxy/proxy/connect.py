@@ -14,6 +14,7 @@ import trio
 
 from pushproxy.proxy.address import Endpoint
 from pushproxy.proxy.pool import IdlePool
+from pushproxy.proxy.tls import HandshakeFailed, TlsTarget, handshake
 from pushproxy.proxy.upstream import UpstreamGroup
 
 
@@ -61,17 +62,28 @@ TIMED_OUT = f"({errno.ETIMEDOUT}: Connection timed out)"
 
 
 class UpstreamConnection:
-    """One connection to a peer, with what `keepalive_requests`/`keepalive_time` need."""
+    """One connection to a peer, with what `keepalive_requests`/`keepalive_time` need.
+    `stream` is the TCP (or unix) stream, `tls` the TLS one over it for an https upstream;
+    `channel` is the one to speak HTTP on."""
 
-    __slots__ = ("_probe", "endpoint", "opened", "requests", "stream")
+    __slots__ = ("_probe", "channel", "endpoint", "key", "opened", "requests", "stream", "tls")
 
-    def __init__(self, stream: trio.SocketStream, endpoint: Endpoint, opened: float) -> None:
+    def __init__(
+        self,
+        stream: trio.SocketStream,
+        endpoint: Endpoint,
+        opened: float,
+        tls: trio.SSLStream[trio.SocketStream] | None = None,
+    ) -> None:
         self.stream = stream
+        self.tls = tls
+        self.channel: trio.abc.Stream = tls if tls is not None else stream
         # A look at the socket without waiting: a poll set of its own (a peek with recv
         # costs an exception when there is nothing, the usual case).
         self._probe = select.poll()
         self._probe.register(stream.socket.fileno(), select.POLLIN)
         self.endpoint = endpoint
+        self.key = (endpoint, tls is not None)  # idle connections are taken back by it
         self.opened = opened
         self.requests = 0
 
@@ -79,8 +91,10 @@ class UpstreamConnection:
         self.stream.socket.close()
 
     def looks_alive(self) -> bool:
-        """An idle connection the peer has not closed, broken or sent anything on."""
-        return not self._probe.poll(0)
+        """An idle connection the peer has not closed, broken or sent anything on. A TLS
+        peer may send records of its own after the handshake (session tickets): such a
+        connection is taken as it is, and tried again on a new one if it was gone."""
+        return self.tls is not None or not self._probe.poll(0)
 
 
 async def open_stream(endpoint: Endpoint, connect_timeout: float) -> trio.SocketStream:
@@ -105,6 +119,23 @@ async def open_stream(endpoint: Endpoint, connect_timeout: float) -> trio.Socket
         raise UpstreamFailure("error", message, sent=False) from None
 
 
+async def _secure(
+    stream: trio.SocketStream, tls: TlsTarget, within: float
+) -> trio.SSLStream[trio.SocketStream]:
+    """The TLS handshake, bounded as the connect is (nginx: `proxy_connect_timeout`)."""
+    try:
+        with trio.fail_after(within):
+            return await handshake(stream, tls)
+    except trio.TooSlowError:
+        stream.socket.close()
+        message = f"upstream timed out {TIMED_OUT} while SSL handshaking to upstream"
+        raise UpstreamFailure("timeout", message, sent=False) from None
+    except HandshakeFailed as failed:
+        stream.socket.close()
+        message = f"SSL_do_handshake() failed {failed} while SSL handshaking to upstream"
+        raise UpstreamFailure("error", message, sent=False) from None
+
+
 class Connector:
     """Every upstream's idle pool; `run()` sweeps them and closes them all at the end."""
 
@@ -120,13 +151,18 @@ class Connector:
         return len(pool) if pool is not None else 0
 
     async def checkout(
-        self, group: UpstreamGroup, endpoint: Endpoint, connect_timeout: float
+        self,
+        group: UpstreamGroup,
+        endpoint: Endpoint,
+        connect_timeout: float,
+        tls: TlsTarget | None = None,
     ) -> tuple[UpstreamConnection, bool]:
-        """An idle connection to `endpoint` if one is alive (True), else a new one."""
+        """An idle connection to `endpoint` (over TLS with `tls`) if one is alive (True),
+        else a new one."""
         pool = self._pools.get(id(group))
         now = trio.current_time()
         while pool is not None:
-            found, expired = pool.take(endpoint, now)
+            found, expired = pool.take((endpoint, tls is not None), now)
             for gone in expired:
                 gone.close_now()
             if found is None:
@@ -136,7 +172,10 @@ class Connector:
                 return found, True
             found.close_now()
         stream = await open_stream(endpoint, connect_timeout)
-        fresh = UpstreamConnection(stream, endpoint, now)
+        secured = None
+        if tls is not None:
+            secured = await _secure(stream, tls, connect_timeout)
+        fresh = UpstreamConnection(stream, endpoint, now, secured)
         fresh.requests = 1
         return fresh, False
 
@@ -150,7 +189,7 @@ class Connector:
             conn.close_now()
             return
         pool = self._pools.setdefault(id(group), IdlePool(settings))
-        for gone in pool.put(conn.endpoint, conn, now):
+        for gone in pool.put(conn.key, conn, now):
             gone.close_now()
         self._wake.set()
 

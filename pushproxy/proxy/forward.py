@@ -85,7 +85,7 @@ async def _try_peer(
     """The upstream's status, once its response went to the client."""
     while True:
         upstream, reused = await connector.checkout(
-            job.group, peer.spec.endpoint, job.settings.connect_timeout
+            job.group, peer.spec.endpoint, job.settings.connect_timeout, job.tls
         )
         attempt = Attempt(job, connector, aborts, upstream, reused, may_retry)
         try:

@@ -8,6 +8,7 @@ import logging
 
 import trio
 
+from pushproxy.config.complex import Lookup
 from pushproxy.config.model import Config, Location, walk_locations
 from pushproxy.errors import ConfigError
 from pushproxy.http.clientwatch import ClientWatch
@@ -22,6 +23,7 @@ from pushproxy.proxy.job import Job, request_context
 from pushproxy.proxy.request import build_headers, request_head, upstream_target
 from pushproxy.proxy.resolver import NameResolver, ResolveError, ResolverSettings
 from pushproxy.proxy.settings import ProxySettings
+from pushproxy.proxy.tls import TlsTarget, client_context
 from pushproxy.proxy.upstream import UpstreamGroup, Upstreams
 
 log = logging.getLogger("pushproxy")
@@ -164,15 +166,6 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
     if url is None or group is None:
         await conn.error(404)
         return
-    if url.scheme != "http":
-        log.error(
-            '"%s": only http:// upstreams are supported, %s',
-            url.source,
-            request_context(exchange.lookup),
-        )
-        await conn.error(502)
-        return
-
     await conn.answer_expect()  # nginx reads (or drops) the body before going upstream
     variables = exchange.variables
     if variables is not None:  # $proxy_host and $proxy_port, for the headers and the logs
@@ -276,4 +269,20 @@ def _job(
         body=body,
         upgrade=upgrade and exchange.header(b"upgrade") is not None,
         tries=[],
+        tls=_tls(settings, url, lookup) if url.scheme == "https" else None,
     )
+
+
+def _tls(settings: ProxySettings, url: ProxyUrl, lookup: Lookup) -> TlsTarget:
+    """An https upstream's context, and the name sent with `proxy_ssl_server_name on` (or
+    checked with `proxy_ssl_verify on`): `proxy_ssl_name`, by default the URL's host."""
+    name = settings.ssl_name.evaluate(lookup) if settings.ssl_name is not None else url.host
+    name = name.rsplit(":", 1)[0] if name.count(":") == 1 else name  # `$proxy_host`'s port off
+    context = client_context(
+        settings.ssl_verify,
+        settings.ssl_trusted_certificate,
+        settings.ssl_certificate,
+        settings.ssl_certificate_key,
+    )
+    wanted = settings.ssl_server_name or settings.ssl_verify
+    return TlsTarget(context=context, server_name=name if wanted and name else None)

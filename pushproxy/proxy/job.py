@@ -12,6 +12,7 @@ from pushproxy.http.variables import UpstreamTry
 from pushproxy.proxy.balancing import Peer
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.settings import ProxySettings
+from pushproxy.proxy.tls import TlsTarget
 from pushproxy.proxy.upstream import UpstreamGroup
 
 # (condition, whether the request went out, tries still to be counted) → may go to the next peer
@@ -33,6 +34,7 @@ class Job(NamedTuple):
     body: RequestBody
     upgrade: bool  # the client asked for a protocol switch
     tries: list[UpstreamTry]  # each peer tried, as it ended
+    tls: TlsTarget | None  # an https upstream's
 
     def context(self, peer: Peer | None) -> str:
         """The tail nginx puts on an upstream error line."""

@@ -88,6 +88,12 @@ class ProxySettings:
     server_name_in_redirect: bool = False
     port_in_redirect: bool = True
     resolver: ResolverSettings | None = None  # for names in a `proxy_pass` with variables
+    ssl_server_name: bool = False  # TLS upstreams: `proxy_ssl_server_name` (SNI)
+    ssl_name: ComplexValue | None = None  # `proxy_ssl_name`; None: the URL's host
+    ssl_verify: bool = False
+    ssl_trusted_certificate: str | None = None
+    ssl_certificate: str | None = None  # the client certificate presented, and its key
+    ssl_certificate_key: str | None = None
 
     def retries_on(self, condition: str) -> bool:
         return condition in self.next_upstream
@@ -127,6 +133,7 @@ class ProxySettings:
             default_rule = default_redirect(url.source, url.uri, passing.pattern[:prefix])
         method = level.last("proxy_method")
         body = level.last("proxy_set_body")
+        ssl_name = level.last("proxy_ssl_name")
         return cls(
             target=target,
             url=url,
@@ -158,4 +165,10 @@ class ProxySettings:
             server_name_in_redirect=_flag(level, "server_name_in_redirect", False),
             port_in_redirect=_flag(level, "port_in_redirect", True),
             resolver=ResolverSettings.of(level, resolve) if target is not None else None,
+            ssl_server_name=_flag(level, "proxy_ssl_server_name", False),
+            ssl_name=compile_complex(ssl_name) if ssl_name is not None else None,
+            ssl_verify=_flag(level, "proxy_ssl_verify", False),
+            ssl_trusted_certificate=level.arg("proxy_ssl_trusted_certificate"),
+            ssl_certificate=level.arg("proxy_ssl_certificate"),
+            ssl_certificate_key=level.arg("proxy_ssl_certificate_key"),
         )
