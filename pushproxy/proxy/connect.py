@@ -134,6 +134,9 @@ async def _secure(
         stream.socket.close()
         message = f"SSL_do_handshake() failed {failed} while SSL handshaking to upstream"
         raise UpstreamFailure("error", message, sent=False) from None
+    except BaseException:  # cancelled: the client left, or a stop
+        stream.socket.close()
+        raise
 
 
 class Connector:
