@@ -121,9 +121,8 @@ class NameResolver:
         kept = self._answers.get(key)
         if kept is None or kept[0] <= now:
             addresses, ttl = await self._query(name)
-            kept = (now + (self.settings.valid if self.settings.valid is not None else ttl),
-                    addresses)  # fmt: skip
-            self._answers[key] = kept
+            lasts = self.settings.valid if self.settings.valid is not None else ttl
+            kept = self._answers[key] = (now + lasts, addresses)
             if len(self._answers) > _CACHED_NAMES:
                 self._answers.popitem(last=False)
         self._answers.move_to_end(key)
