@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import trio
 
 from pushproxy.config.check import CheckResult, check_parsed
-from pushproxy.config.includes import inline, load
+from pushproxy.config.includes import config_prefix, inline, load
 from pushproxy.config.model import Config, build
 from pushproxy.config.parse import ConfigSyntaxError, parse_text
 from pushproxy.config.push_rules import push_locations
@@ -84,7 +84,7 @@ def read_config(options: Options) -> tuple[Config, CheckResult]:
         raise StartupError(entries)
     tree, _ = inline(parsed)
     tree = (*_global_directives(options.globals), *tree)
-    return build(tree), result
+    return build(tree, config_prefix(options.conf, options.prefix)), result
 
 
 def _placed(message: str, file: str, line: int) -> str:

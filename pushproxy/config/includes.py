@@ -26,12 +26,17 @@ def read_error(path: str, error: OSError) -> str:
     return f'open() "{path}" failed ({error.errno}: {error.strerror})'
 
 
+def config_prefix(path: str, prefix: str | None = None) -> str:
+    """The folder relative paths in a configuration start from (`include`, certificates)."""
+    return os.path.abspath(prefix) if prefix else os.path.dirname(os.path.abspath(path))
+
+
 def load(
     path: str, *, prefix: str | None = None, single: bool = False, comments: bool = False
 ) -> ParsedConfig:
     """Read `path` and, unless `single`, every file it includes; collect all errors."""
     main = os.path.abspath(path)
-    conf_prefix = os.path.abspath(prefix) if prefix else os.path.dirname(main)
+    conf_prefix = config_prefix(path, prefix)
     order: list[str] = [main]
     index: dict[str, int] = {main: 0}
     trees: dict[str, tuple[Directive, ...]] = {}

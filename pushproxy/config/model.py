@@ -191,6 +191,7 @@ class Config:
     main: Level
     events: Level
     http: Http | None
+    prefix: str = ""  # the folder relative file paths start from (`includes.config_prefix`)
 
 
 LOCATION_MODIFIERS = ("=", "^~", "~", "~*")
@@ -346,8 +347,9 @@ def _blocks(tree: Sequence[Directive], name: str) -> list[Directive]:
     return [d for d in tree if d.name == name and d.block is not None]
 
 
-def build(tree: Sequence[Directive]) -> Config:
-    """The model of a configuration that passed `check`; ConfigError where it cannot be built."""
+def build(tree: Sequence[Directive], prefix: str = "") -> Config:
+    """The model of a configuration that passed `check`; ConfigError where it cannot be built.
+    `prefix`: see `Config.prefix`."""
     main = Level.of(tree)
     events = _blocks(tree, "events")
     https = _blocks(tree, "http")
@@ -369,6 +371,7 @@ def build(tree: Sequence[Directive]) -> Config:
         main=main,
         events=Level.of(events[0].block or ()) if events else Level.of(()),
         http=http,
+        prefix=prefix,
     )
 
 

@@ -46,8 +46,8 @@ class ProxyRuntime:
     """
 
     __slots__ = (
-        "_default_text", "_groups", "_inherited", "_resolve", "_resolvers", "_settings",
-        "aborts", "connector", "default", "upstreams",
+        "_default_text", "_folder", "_groups", "_inherited", "_resolve", "_resolvers",
+        "_settings", "aborts", "connector", "default", "upstreams",
     )  # fmt: skip
 
     def __init__(
@@ -68,6 +68,7 @@ class ProxyRuntime:
         starts over, as after nginx's reload); idle connections of the old upstreams expire
         in their pools. ConfigError if it names a host that does not resolve."""
         self.upstreams = Upstreams.build(config.http, self._resolve)
+        self._folder = config.prefix  # where relative certificate paths start
         text = self._default_text
         self.default = default_upstream_url(text) if text else None
         self._settings: dict[int, ProxySettings] = {}
@@ -103,7 +104,7 @@ class ProxyRuntime:
         if found is None:
             passing = self._inherited.get(id(location))
             found = ProxySettings.build(
-                location, self.default, passing=passing, resolve=self._resolve
+                location, self.default, passing=passing, resolve=self._resolve, folder=self._folder
             )
             if found.url is not None:
                 self._groups[id(location)] = self._group(found.url, location)

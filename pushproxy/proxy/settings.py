@@ -5,6 +5,7 @@ Pure. Defaults are nginx's (1.26, 64-bit Linux).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue
@@ -106,6 +107,7 @@ class ProxySettings:
         *,
         passing: Location | None = None,
         resolve: Resolve = resolve_host,
+        folder: str = "",
     ) -> ProxySettings:
         """The settings of a location with `proxy_pass`, of an `if` block inside one
         (`passing`: the location whose `proxy_pass` and name the block inherits, as nginx's
@@ -168,7 +170,16 @@ class ProxySettings:
             ssl_server_name=_flag(level, "proxy_ssl_server_name", False),
             ssl_name=compile_complex(ssl_name) if ssl_name is not None else None,
             ssl_verify=_flag(level, "proxy_ssl_verify", False),
-            ssl_trusted_certificate=level.arg("proxy_ssl_trusted_certificate"),
-            ssl_certificate=level.arg("proxy_ssl_certificate"),
-            ssl_certificate_key=level.arg("proxy_ssl_certificate_key"),
+            ssl_trusted_certificate=_file(level, "proxy_ssl_trusted_certificate", folder),
+            ssl_certificate=_file(level, "proxy_ssl_certificate", folder),
+            ssl_certificate_key=_file(level, "proxy_ssl_certificate_key", folder),
         )
+
+
+def _file(level: Level, name: str, folder: str) -> str | None:
+    """A file a directive names; a relative path starts at the configuration's `folder`, as
+    nginx's ngx_conf_full_name() starts it."""
+    path = level.arg(name)
+    if path is None or os.path.isabs(path) or not folder:
+        return path
+    return os.path.join(folder, path)

@@ -12,7 +12,7 @@ import trio
 
 from pushproxy.config.check import check_file
 from pushproxy.config.diagnostics import Severity
-from pushproxy.config.includes import inline, load
+from pushproxy.config.includes import config_prefix, inline, load
 from pushproxy.config.model import build
 from pushproxy.http.server import HttpServer
 
@@ -33,7 +33,8 @@ def proxy(tmp_path: Path) -> ProxyFactory:
         path.write_text(text)
         errors = [d for d in check_file(str(path)).diagnostics if d.severity is Severity.ERROR]
         assert not errors, errors
-        server = HttpServer(build(inline(load(str(path)))[0]), default_upstream=default_upstream)
+        config = build(inline(load(str(path)))[0], config_prefix(str(path)))
+        server = HttpServer(config, default_upstream=default_upstream)
         async with trio.open_nursery() as nursery:
             await nursery.start(server.serve)
             yield server

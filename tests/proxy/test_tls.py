@@ -132,7 +132,8 @@ async def test_a_client_certificate_is_presented(
     certificate, key = tmp_path / "client.pem", tmp_path / "client.key"
     issued.cert_chain_pems[0].write_to_path(str(certificate))
     issued.private_key_pem.write_to_path(str(key))
-    presented = f"proxy_ssl_certificate {certificate}; proxy_ssl_certificate_key {key};"
+    # relative paths start at the configuration's folder (nginx's conf prefix)
+    presented = "proxy_ssl_certificate client.pem; proxy_ssl_certificate_key client.key;"
     async with tls_app(authority, client_certificate=True) as app:
         async with proxy(_site(app.port, presented)) as server:
             with_certificate = await request(server.port(), "GET", "/")
