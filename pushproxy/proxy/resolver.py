@@ -101,10 +101,20 @@ def _server(text: str, resolve: Resolve) -> list[tuple[str, int]]:
         return [(address, port) for address in resolve(host)]
 
 
+class _Asking:
+    """A query under way: done, with its error if it failed."""
+
+    __slots__ = ("done", "error")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.error: ResolveError | None = None
+
+
 class NameResolver:
     """One `resolver`'s answers and queries; `resolve` is what a request awaits."""
 
-    __slots__ = ("_answers", "_dns", "settings")
+    __slots__ = ("_answers", "_asking", "_dns", "settings")
 
     def __init__(self, settings: ResolverSettings) -> None:
         self.settings = settings
@@ -113,22 +123,43 @@ class NameResolver:
             dns.nameserver.Do53Nameserver(host, port) for host, port in settings.servers
         ]
         self._answers: OrderedDict[str, tuple[float, tuple[str, ...]]] = OrderedDict()
+        # names being asked for: the requests that need one meanwhile wait for that answer
+        self._asking: dict[str, _Asking] = {}
 
     async def resolve(self, name: str) -> list[str]:
         """The addresses of `name`, rotated; ResolveError when it has none."""
         key = name.lower()
-        now = trio.current_time()
         kept = self._answers.get(key)
-        if kept is None or kept[0] <= now:
-            addresses, ttl = await self._query(name)
-            lasts = self.settings.valid if self.settings.valid is not None else ttl
-            kept = self._answers[key] = (now + lasts, addresses)
-            if len(self._answers) > _CACHED_NAMES:
-                self._answers.popitem(last=False)
+        if kept is None or kept[0] <= trio.current_time():
+            asking = self._asking.get(key)
+            if asking is not None:
+                await asking.done.wait()
+                if asking.error is not None:
+                    raise asking.error
+                return await self.resolve(name)  # the answer it kept
+            kept = await self._ask(name, key)
         self._answers.move_to_end(key)
         addresses = kept[1]
         turn = random.randrange(len(addresses))
         return [*addresses[turn:], *addresses[:turn]]
+
+    async def _ask(self, name: str, key: str) -> tuple[float, tuple[str, ...]]:
+        """One query for `name` at a time; its answer kept for the others."""
+        asking = self._asking[key] = _Asking()
+        try:
+            now = trio.current_time()
+            addresses, ttl = await self._query(name)
+        except ResolveError as error:
+            asking.error = error
+            raise
+        finally:
+            del self._asking[key]
+            asking.done.set()
+        lasts = self.settings.valid if self.settings.valid is not None else ttl
+        kept = self._answers[key] = (now + lasts, addresses)
+        if len(self._answers) > _CACHED_NAMES:
+            self._answers.popitem(last=False)
+        return kept
 
     async def _query(self, name: str) -> tuple[tuple[str, ...], float]:
         """Addresses (IPv4 first) and the shortest TTL among their answers."""

@@ -16,7 +16,7 @@ import dns.rrset
 import pytest
 import trio
 from helpers import request
-from trio.testing import MockClock
+from trio.testing import MockClock, wait_all_tasks_blocked
 
 from pushproxy.config.model import Level
 from pushproxy.config.tree import Directive
@@ -36,6 +36,7 @@ class NameServer:
         self.ttl = ttl
         self.questions: list[tuple[str, str]] = []
         self.silent = False
+        self.hold: trio.Event | None = None  # answers wait for it when set
         self.port = 0
 
     async def serve(self, sock: trio.socket.SocketType) -> None:
@@ -48,6 +49,8 @@ class NameServer:
             self.questions.append((name, rdtype))
             if self.silent:
                 continue
+            if self.hold is not None:
+                await self.hold.wait()
             response = dns.message.make_response(query)
             addresses = self.records.get(name)
             if addresses is None:
@@ -113,6 +116,32 @@ async def test_an_answer_is_kept_for_its_ttl_or_valid(
             mock_clock.jump(30)
             await request(server.port(), "GET", "/?name=app.test")
         assert dns_server.questions == [("app.test", "A")]
+
+
+@pytest.mark.parametrize(
+    ("records", "status"), [({"app.test": ["127.0.0.1"]}, 200), ({}, 502)], ids=["found", "not"]
+)
+async def test_requests_for_a_name_being_resolved_wait_for_its_answer(
+    proxy: ProxyFactory, app: AppFactory, records: dict[str, list[str]], status: int
+) -> None:
+    upstream = await app("a")
+    statuses: list[int] = []
+    async with (
+        name_server(records) as dns_server,
+        proxy(_site(dns_server.port, upstream.port, "ipv6=off")) as server,
+    ):
+        dns_server.hold = trio.Event()
+
+        async def ask() -> None:
+            statuses.append((await request(server.port(), "GET", "/?name=app.test")).status)
+
+        async with trio.open_nursery() as nursery:
+            for _ in range(3):
+                nursery.start_soon(ask)
+            await wait_all_tasks_blocked(cushion=0.1)  # all three wait on the one question
+            dns_server.hold.set()
+    assert statuses == [status] * 3  # the answer, or the error, of one question
+    assert dns_server.questions == [("app.test", "A")]
 
 
 async def test_a_name_that_does_not_resolve_is_a_502(
