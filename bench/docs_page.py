@@ -135,8 +135,10 @@ HOT_PATHS = """\
   relay's CPU (see the floors below). What is left is spread over the whole path: py-spy
   puts about 40% of the server's samples in its seven system calls per request (counted
   with `strace -c`: two reads, two writes, two `epoll_ctl`, the idle connection's look),
-  where nginx, which keeps its sockets in epoll for good, makes four or five; the rest is
-  Python with no function above a few percent.
+  where nginx, which keeps its sockets in epoll for good, makes five (two reads, two
+  writes and a `getsockopt` on the reused upstream connection; counted the same way on
+  2026-11-28, wrk through nginx's `proxy_pass`); the rest is Python with no function above
+  a few percent.
 - **The garbage collector** considers a full collection ten times less often than Python's
   default (`gc.set_threshold(700, 10, 100)`). A full collection walks every object, about 50
   per subscriber: while 10,000 subscribers connected, the default made six of them, 1.25 s
