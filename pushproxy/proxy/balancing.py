@@ -164,10 +164,6 @@ class Method(enum.Enum):
     RANDOM = "random"
     RANDOM_TWO = "random two"
 
-    @property
-    def hashes(self) -> bool:
-        return self in (Method.IP_HASH, Method.HASH, Method.CONSISTENT_HASH)
-
 
 _DRAWN = (Method.RANDOM, Method.RANDOM_TWO)
 

@@ -66,7 +66,7 @@ class UpstreamConnection:
     `stream` is the TCP (or unix) stream, `tls` the TLS one over it for an https upstream;
     `channel` is the one to speak HTTP on."""
 
-    __slots__ = ("_probe", "channel", "endpoint", "key", "opened", "requests", "stream", "tls")
+    __slots__ = ("_probe", "channel", "key", "opened", "requests", "stream", "tls")
 
     def __init__(
         self,
@@ -82,7 +82,6 @@ class UpstreamConnection:
         # costs an exception when there is nothing, the usual case).
         self._probe = select.poll()
         self._probe.register(stream.socket.fileno(), select.POLLIN)
-        self.endpoint = endpoint
         self.key = (endpoint, tls is not None)  # idle connections are taken back by it
         self.opened = opened
         self.requests = 0

@@ -29,8 +29,7 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
     """Answer the client from the group's peers; never raises but ClientGone."""
     settings = job.settings
     balancer = job.group.balancer
-    key = balancer.key(job.exchange.lookup) if balancer.method.hashes else None
-    attempts = balancer.start(settings.next_upstream_tries, key)
+    attempts = balancer.start(settings.next_upstream_tries, balancer.key(job.exchange.lookup))
     started = now = trio.current_time()
 
     def may_retry(condition: str, sent: bool, pending: int) -> bool:

@@ -185,7 +185,7 @@ class Upstreams:
         group = UpstreamGroup(
             name=name,
             balancer=Balancer(name, (PeerSpec(endpoint=e) for e in found)),
-            keepalive=KeepaliveSettings(),
+            keepalive=_NO_POOL,
         )
         self.implicit[key] = group
         return group

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import pytest
 import trio
+from trio.testing import wait_all_tasks_blocked
 
 from pushproxy.http import request_reader
 from pushproxy.http.deadlines import Deadlines
@@ -41,7 +42,7 @@ async def test_a_head_that_comes_later_is_waited_for() -> None:
     reader, client = _reader()
 
     async def send_later() -> None:
-        await trio.sleep(0.05)
+        await wait_all_tasks_blocked()  # the reader waits on its socket first
         client.sendall(HEAD)
 
     async with trio.open_nursery() as nursery:
