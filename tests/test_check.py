@@ -172,10 +172,14 @@ def test_checks_nginx_does_not_make(tmp_path: Path, body: str, code: str, messag
     [
         'location /ifre/ { if ($uri ~ ^/ifre/(\\d+)$) { return 200 "num $1"; } }',
         'location /after/ { if ($uri ~ ^/after/(\\d+)$) { set $n 1; } return 200 "$1"; }',
+        "location /old/ { rewrite ^/old/(.*)$ /new/$1 last; }",
+        'location /rw/ { rewrite ^/rw/(\\w+)/(\\w+)$ /x; return 200 "$2"; }',
+        "location /in/ { if ($arg_a) { rewrite ^/in/(.*)$ /new/$1 last; } }",
     ],
 )
 def test_captures_of_a_regex_if_are_not_always_empty(tmp_path: Path, body: str) -> None:
-    """`$1` after `if ($x ~ (re))` is that regex's capture (nginx fills it at run time)."""
+    """`$1` after `if ($x ~ (re))` or in and after a `rewrite` is that regex's capture (nginx
+    fills it at run time)."""
     path = _conf(tmp_path, f"events {{}}\nhttp {{\n  server {{\n    {body}\n  }}\n}}\n")
     assert [d for d in check_file(path).diagnostics if d.code == "E301"] == []
 
@@ -185,6 +189,7 @@ def test_captures_of_a_regex_if_are_not_always_empty(tmp_path: Path, body: str) 
     [
         'location /two/ { if ($uri ~ ^/two/(\\d+)$) { set $n 1; } return 200 "$2"; }',
         'location /none/ { if ($uri ~ b) { set $n 1; } return 200 "$1"; }',
+        "location /two/ { rewrite ^/two/(.*)$ /new/$2 last; }",
     ],
 )
 def test_a_capture_no_regex_can_fill_is_reported_beside_a_regex_if(

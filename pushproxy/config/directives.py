@@ -112,6 +112,8 @@ _HONOURED: tuple[_Honoured, ...] = (
               default="logs/access.log combined"),
     _Honoured(name="log_format", module="ngx_http_log_module"),
     _Honoured(name="return", module="ngx_http_rewrite_module"),
+    _Honoured(name="rewrite", module="ngx_http_rewrite_module"),
+    _Honoured(name="break", module="ngx_http_rewrite_module"),
     _Honoured(name="set", module="ngx_http_rewrite_module"),
     _Honoured(name="if", module="ngx_http_rewrite_module"),
     _Honoured(name="add_header", module="ngx_http_headers_filter_module"),

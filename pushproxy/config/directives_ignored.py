@@ -40,7 +40,7 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_limit_req_module": "request rates are not limited",
     "ngx_http_limit_conn_module": "connections are not limited",
     "ngx_http_realip_module": "the client address is the peer's; headers do not replace it",
-    "ngx_http_rewrite_module": "URIs are not rewritten",
+    "ngx_http_rewrite_module": "no effect",
     "ngx_http_headers_filter_module": "Expires and Cache-Control are not added",
     "ngx_http_log_module": "no effect",
     "ngx_http_map_module": "no effect",
@@ -90,6 +90,8 @@ _BY_NAME: dict[str, str] = {
     "proxy_cache": "responses are not cached",
     "proxy_cache_path": "responses are not cached",
     "ssl_certificate": _NO_TLS,
+    "rewrite_log": "rewrite matches are not logged",
+    "uninitialized_variable_warn": "unset variables are never warned about",
 }
 
 _DEFAULT = "not implemented by pushproxy; it has no effect"

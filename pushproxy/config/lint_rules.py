@@ -57,7 +57,8 @@ def _undefined_captures(
     location: Location, enclosing_regex: Location | None, from_ifs: frozenset[str]
 ) -> list[Diagnostic]:
     """`$1`.. that no regex can fill: neither the location's (or the enclosing one's) nor any
-    regex `if` of the location (`from_ifs`; which of them runs is known only at run time)."""
+    regex `if` or `rewrite` of the location (`from_ifs`; which of them runs is known only at
+    run time)."""
     regex_location = location if location.regex is not None else enclosing_regex
     defined = (regex_location.capture_names if regex_location else frozenset()) | from_ifs
     found = []
@@ -78,7 +79,7 @@ def _undefined_captures(
                         else "the location is not a regex location"
                     )
                     if from_ifs:
-                        where += ", and no `if` regex has as many"
+                        where += ", and no `if` or `rewrite` regex has as many"
                     found.append(
                         _diagnostic(
                             "E301",
@@ -106,11 +107,23 @@ def _if_captures(conditions: Sequence[Location]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _rewrite_captures(level: Location) -> frozenset[str]:
+    """The captures the `rewrite` regexes of a level (and of its `if` blocks) can set."""
+    names: set[str] = set()
+    for condition in level.conditions:
+        names |= _rewrite_captures(condition)
+    for directive in level.level.own.get("rewrite", ()):
+        if directive.args:
+            with contextlib.suppress(ConfigError):
+                names |= capture_names(compile_regex(directive, directive.args[0], caseless=False))
+    return frozenset(names)
+
+
 def _capture_checks(locations: Sequence[Location], enclosing: Location | None) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for location in locations:
         own_regex = location if location.regex is not None else enclosing
-        from_ifs = _if_captures(location.conditions)
+        from_ifs = _if_captures(location.conditions) | _rewrite_captures(location)
         found.extend(_undefined_captures(location, enclosing, from_ifs))
         for condition in location.conditions:
             found.extend(_undefined_captures(condition, own_regex, from_ifs))

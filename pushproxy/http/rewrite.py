@@ -1,33 +1,51 @@
-"""nginx's rewrite phase, as far as pushproxy honours it: `set`, `if`, `return`, `break`.
+"""nginx's rewrite phase: `set`, `if`, `return`, `break` and `rewrite`.
 
 A level's rewrite directives run in configuration order, as nginx runs its script: `set`
 assigns a variable; an `if` whose condition holds runs its block's directives and makes the
 request's configuration the block's, then the outer directives after it go on (so of several
 `if`s that hold, the last one's block serves the request); `return` ends the phase with its
-answer, `break` without one. Conditions are compiled once per configuration.
+answer, `break` without one. A `rewrite` (see `rewrite_rule`) changes the URI and goes on,
+or ends the phase: `last` to find the location again, `break` to stay, or with a redirect.
+A phase that changed the URI without ending finds the location again too, unless a `break`
+stopped it. Conditions and rules are compiled once per configuration.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import REGEX_MATCHES
-from pushproxy.http.variables import Captures, RequestVars
+from pushproxy.http.rewrite_rule import Redirect, RewriteRule, apply_rule, compile_rule
+from pushproxy.http.target import RequestTarget
+from pushproxy.http.variables import Captures, RequestVars, request_context
 
+log = logging.getLogger("pushproxy")
 _FILE_TESTS: dict[str, Callable[[str], bool]] = {
     "-f": os.path.isfile,
     "-d": os.path.isdir,
     "-e": os.path.exists,
     "-x": lambda path: os.access(path, os.X_OK),
 }
-_REWRITE_DIRECTIVES = frozenset({"set", "if", "return", "break"})
+_REWRITE_DIRECTIVES = frozenset({"set", "if", "return", "break", "rewrite"})
+
+
+class SearchAgain:
+    """The phase changed the URI (`rewrite ... last`, or without a flag): nginx finds the
+    request's location anew."""
+
+
+SEARCH_AGAIN = SearchAgain()
+# How a level's phase ended: a `return`, a rewrite's redirect, a new location search, or a
+# status nginx answers (500 for a rewritten URI of zero length); None: the location's handler.
+Ending = Directive | Redirect | SearchAgain | int
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +109,7 @@ class RewritePhase:
     def __init__(self) -> None:
         self._conditions: dict[int, Condition | None] = {}
         self._values: dict[int, ComplexValue | None] = {}
+        self._rules: dict[int, RewriteRule | None] = {}
         self._scripts: dict[int, tuple[tuple[Directive, Location | None], ...]] = {}
 
     def _script(self, location: Location) -> tuple[tuple[Directive, Location | None], ...]:
@@ -122,34 +141,62 @@ class RewritePhase:
                 self._values[key] = None
         return self._values[key]
 
-    def run(
-        self, location: Location, variables: RequestVars
-    ) -> tuple[Location, Directive | None]:
-        """The location whose configuration serves the request, and the `return` that ended
-        the phase (None when none did; the handler of that configuration answers)."""
-        chosen, returned, _ = self._run(location, variables)
-        return chosen, returned
+    def _rule(self, directive: Directive) -> RewriteRule | None:
+        key = id(directive)
+        if key not in self._rules:
+            self._rules[key] = compile_rule(directive)
+        return self._rules[key]
+
+    def run(self, location: Location, variables: RequestVars) -> tuple[Location, Ending | None]:
+        """The location whose configuration serves the request, and how the phase ended (None:
+        that configuration's handler answers)."""
+        before = variables.target
+        chosen, ending, stopped = self._run(location, variables, before)
+        if not stopped and variables.target is not before:
+            return chosen, SEARCH_AGAIN
+        return chosen, ending
 
     def _run(
-        self, location: Location, variables: RequestVars
-    ) -> tuple[Location, Directive | None, bool]:
-        """`location`'s directives; (configuration, `return`, whether the phase stopped). The
-        configuration is the location's, or that of the last `if` inside it that held."""
+        self, location: Location, variables: RequestVars, before: RequestTarget
+    ) -> tuple[Location, Ending | None, bool]:
+        """`location`'s directives; (configuration, ending, whether the phase stopped). The
+        configuration is the location's, or that of the last `if` inside it that held.
+        `before`: the target when the phase began."""
         chosen = location
         for directive, inner in self._script(location):
             name = directive.name
-            if name == "set" and len(directive.args) == 2:
+            if name == "rewrite":
+                rule = self._rule(directive)
+                if rule is None:
+                    continue
+                result = apply_rule(rule, variables)
+                if result is None:
+                    continue
+                if isinstance(result, Redirect):
+                    return chosen, result, True
+                if not result.uri:
+                    context = request_context(variables.lookup)
+                    log.error("the rewritten URI has a zero length, %s", context)
+                    return chosen, 500, True
+                variables.retarget(result)
+                if rule.flag == "last":
+                    return chosen, SEARCH_AGAIN, True
+                if rule.flag == "break":
+                    return chosen, None, True
+            elif name == "set" and len(directive.args) == 2:
                 value = self._value(directive)
                 if value is not None:
                     variables.set(directive.args[0].lstrip("$"), value.evaluate(variables.lookup))
             elif name == "if" and inner is not None:
                 condition = self._condition(directive)
                 if condition is not None and condition.holds(variables):
-                    chosen, returned, stopped = self._run(inner, variables)
+                    chosen, ending, stopped = self._run(inner, variables, before)
                     if stopped:
-                        return chosen, returned, True
+                        return chosen, ending, True
             elif name == "return":
                 return chosen, directive, True
             elif name == "break":
+                if variables.target is not before:  # as `rewrite ... break` would have
+                    variables.retarget(replace(variables.target, left_location=True))
                 return chosen, None, True
         return chosen, None, False

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from pushproxy.errors import PushProxyError
@@ -45,6 +45,18 @@ class RequestTarget:
     args: str
     # `$arg_NAME` values by lower-cased name (the first of a name), split once per target
     arg_map: Mapping[str, str] = field(default_factory=lambda: _NO_ARGS)
+    # Changed by a `rewrite` (nginx's `r->internal`): `uri` is no longer the client's, and
+    # goes upstream escaped. `left_location`: a `rewrite ... break` (nginx's cleared
+    # `valid_location`): the location's `proxy_pass` URI part no longer applies.
+    rewritten: bool = False
+    left_location: bool = False
+
+    def rewrite(self, uri: str, args: str, *, left_location: bool = False) -> RequestTarget:
+        """The target once a `rewrite` set its URI and arguments (`$request_uri` stays)."""
+        arg_map = _arg_map(args) if args else _NO_ARGS
+        return replace(
+            self, uri=uri, args=args, arg_map=arg_map, rewritten=True, left_location=left_location
+        )
 
 
 def parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:

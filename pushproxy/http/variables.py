@@ -207,6 +207,10 @@ class RequestVars:
     def set(self, name: str, value: str) -> None:
         self._variables[name.lower()] = value
 
+    def retarget(self, target: RequestTarget) -> None:
+        """A `rewrite` changed the URI or arguments: `$uri`, `$args`, `$arg_NAME` follow."""
+        self._target = target
+
     def add_captures(self, captures: Captures) -> None:
         """A later regex match (`rewrite`, `if`): its `$1`.. replace the earlier ones."""
         self._captures = captures.positional
@@ -360,3 +364,12 @@ _PREFIXED: tuple[tuple[str, Callable[[RequestVars, str], str | None]], ...] = (
     ("cookie_", RequestVars._cookie),
     ("sent_http_", RequestVars._sent_header),
 )
+
+
+def request_context(look: Callable[[str], str | None], upstream: str = "") -> str:
+    """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
+    about a request with (`upstream`, when given, goes before the host)."""
+    return (
+        f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
+        f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
+    )

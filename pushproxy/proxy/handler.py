@@ -15,11 +15,12 @@ from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.request_reader import BodyTooLarge
 from pushproxy.http.target import parse_target
+from pushproxy.http.variables import request_context
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
 from pushproxy.proxy.forward import forward
-from pushproxy.proxy.job import Job, request_context
+from pushproxy.proxy.job import Job
 from pushproxy.proxy.request import build_headers, request_head, upstream_target
 from pushproxy.proxy.resolver import NameResolver, ResolveError, ResolverSettings
 from pushproxy.proxy.settings import ProxySettings

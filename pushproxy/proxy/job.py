@@ -6,9 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple
 
-from pushproxy.config.complex import Lookup
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.variables import UpstreamTry
+from pushproxy.http.variables import UpstreamTry, request_context
 from pushproxy.proxy.balancing import Peer
 from pushproxy.proxy.body import RequestBody
 from pushproxy.proxy.settings import ProxySettings
@@ -44,10 +43,3 @@ class Job(NamedTuple):
         return request_context(self.exchange.lookup, upstream)
 
 
-def request_context(look: Lookup, upstream: str = "") -> str:
-    """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
-    about a request with (`upstream`, when given, goes before the host)."""
-    return (
-        f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
-        f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
-    )

@@ -168,22 +168,26 @@ def upstream_target(
 ) -> bytes:
     """The request target sent upstream, as nginx builds it:
 
-    - no URI part in `proxy_pass`: the client's request URI, unchanged (`$request_uri`);
+    - no URI part in `proxy_pass`: the client's request URI, unchanged (`$request_uri`), or
+      after a `rewrite` the rewritten URI, escaped, and `?args`;
     - a URI part from variables: that URI as evaluated, arguments not added;
     - a URI part: it replaces the first `prefix` characters of the normalized URI (the
       location's name; 0 in regex and named locations), then `?args`. The rest of the URI is
-      escaped again when the client's URI was escaped (nginx's `quoted_uri`).
+      escaped again when the client's URI was escaped (nginx's `quoted_uri`) or rewritten.
+      After a `rewrite ... break` the URI part is left out: the rewritten URI goes whole.
     """
 
     def encode(text: str) -> bytes:
         return text.encode("utf-8", "surrogateescape")
 
-    if uri_part is None:
-        return encode(target.request_uri) or b"/"
-    if from_variables:
+    if from_variables and uri_part is not None:
         return encode(uri_part) or b"/"
+    if uri_part is None and not target.rewritten:
+        return encode(target.request_uri) or b"/"
+    if uri_part is None or target.left_location:
+        uri_part, prefix = "", 0  # the rewritten URI goes whole
     rest = encode(target.uri[prefix:] if len(target.uri) >= prefix else "")
-    if "%" in target.request_uri.partition("?")[0]:
+    if target.rewritten or "%" in target.request_uri.partition("?")[0]:
         rest = escape_uri(rest)
     out = encode(uri_part) + rest
     if target.args:
