@@ -272,7 +272,8 @@ _HONOURED = {
     "proxy_buffering", "client_max_body_size", "client_header_timeout", "client_body_timeout",
     "send_timeout", "keepalive_timeout", "keepalive_requests", "large_client_header_buffers",
     "lingering_close", "lingering_time", "lingering_timeout",
-    "access_log", "log_format", "return", "rewrite", "break", "add_header", "set", "if", "gzip",
+    "access_log", "log_format", "return", "rewrite", "break", "allow", "deny", "limit_except",
+    "add_header", "set", "if", "gzip",
     "gzip_types",
     "gzip_min_length", "gzip_comp_level", "gzip_proxied", "gzip_http_version", "default_type",
     "types", "map", "gzip_vary", "ignore_invalid_headers", "underscores_in_headers",
@@ -324,7 +325,7 @@ def test_third_party_module(name: str, module: str | None) -> None:
 
 
 def test_ignored_effects_are_specific() -> None:
-    assert "NOT restricted" in ignored_effect("allow", "ngx_http_access_module")
+    assert "NOT authenticated" in ignored_effect("auth_basic", "ngx_http_auth_basic_module")
     assert "TLS" in ignored_effect("ssl_certificate", "ngx_http_ssl_module")
     assert ignored_effect("root", "ngx_http_core_module") == (
         "pushproxy does not serve files from disk"

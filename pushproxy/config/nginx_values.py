@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from pushproxy.config import units
+from pushproxy.config.access_rules import LIMIT_EXCEPT_METHODS, low_bits_set, parse_rule
 from pushproxy.config.directive_spec import DirectiveSpec, ValueType
 from pushproxy.config.maps import entry_findings, map_findings
 from pushproxy.config.pcre import compile_error
@@ -37,6 +38,8 @@ MESSAGES: dict[str, str] = {
     "unexpected_in_condition": 'unexpected "{value}" in condition',
     "invalid_parameter": 'invalid parameter "{value}"',
     "empty_replacement": "empty replacement",
+    "low_bits": "low address bits of {value} are meaningless",
+    "invalid_method": 'invalid method "{value}"',
     "unexpected_brace": 'unexpected "{{"',  # an entry of a map, types... block given a block
     "geo_parameters": "invalid number of the geo parameters",
     "charset_map_parameters": "invalid parameters number",
@@ -310,9 +313,31 @@ def _upstream_random(d: Directive) -> list[tuple[str, str]]:
     return []
 
 
+def _access(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_access_rule(): `all`, `unix:`, an address or a network (host bits past the
+    prefix are only warned of)."""
+    value = d.args[0]
+    if value in ("all", "unix:"):
+        return []
+    if parse_rule(d) is None:
+        return [("E106", text("invalid_parameter", value=value))]
+    return [("N403", text("low_bits", value=value))] if low_bits_set(value) else []
+
+
+def _limit_except(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_core_limit_except(): the methods it knows, in any case."""
+    for method in d.args:
+        if method.upper() not in LIMIT_EXCEPT_METHODS:
+            return [("E106", text("invalid_method", value=method))]
+    return []
+
+
 # Checks made by particular nginx handlers beyond the generic slot checks.
 HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]]]] = {
     ("ngx_http_core_module", "server_name"): _server_name,
+    ("ngx_http_core_module", "limit_except"): _limit_except,
+    ("ngx_http_access_module", "allow"): _access,
+    ("ngx_http_access_module", "deny"): _access,
     ("ngx_http_rewrite_module", "rewrite"): _rewrite,
     ("ngx_http_rewrite_module", "if"): _if,
     ("ngx_http_rewrite_module", "set"): _set,

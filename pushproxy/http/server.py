@@ -319,6 +319,11 @@ class HttpServer:
                 await redirect(
                     exchange, location, 301, match.redirect_target(variables.target.args)
                 )
+            elif setup.access is not None and not setup.access.allows(
+                exchange.method, info.remote_addr
+            ):
+                log.error("access forbidden by rule, %s", request_context(variables.lookup))
+                await conn.error(403)
             else:
                 await self._handle(exchange, location, push)
         finally:

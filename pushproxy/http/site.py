@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pushproxy.config.maps import VariableMap
 from pushproxy.config.model import Config, Level, Location, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_sec, parse_size
+from pushproxy.http.access import AccessCheck, access_checks
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
@@ -112,22 +113,26 @@ def oversized_line(request: Request, limit: int) -> int | None:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocationSetup:
     """What a location's requests need besides its handler, worked out once at load: its gzip
-    policy (`gzip on`), its `add_header`s, its keep-alive, body and send limits, and the
-    types it labels its own answers with."""
+    policy (`gzip on`), its `add_header`s, its keep-alive, body and send limits, the types it
+    labels its own answers with, and its `allow`/`deny` rules (None: none)."""
 
     limits: Limits
     mime_types: MimeTypes
     gzip: GzipPolicy | None = None
     added: AddedHeaders | None = None
+    access: AccessCheck | None = None
 
     @classmethod
-    def of(cls, location: Location, connection: Limits) -> LocationSetup:
+    def of(
+        cls, location: Location, connection: Limits, access: AccessCheck | None = None
+    ) -> LocationSetup:
         level = location.level
         return cls(
             gzip=GzipPolicy.of(level),
             added=AddedHeaders.of(level),
             limits=location_limits(level, connection),
             mime_types=MimeTypes.of(location),
+            access=access,
         )
 
 
@@ -165,8 +170,9 @@ class Site:
             for listen in server.listens:
                 listens.setdefault((listen.host, listen.port), None)
         limits = limits_of(http.level)
+        checks = access_checks(http)
         setups = {
-            id(location): LocationSetup.of(location, limits)
+            id(location): LocationSetup.of(location, limits, checks.get(id(location)))
             for server in http.servers
             for location in walk_locations([server.own])
         }
