@@ -273,6 +273,7 @@ _HONOURED = {
     "send_timeout", "keepalive_timeout", "keepalive_requests", "large_client_header_buffers",
     "lingering_close", "lingering_time", "lingering_timeout",
     "access_log", "log_format", "return", "rewrite", "break", "allow", "deny", "limit_except",
+    "set_real_ip_from", "real_ip_header", "real_ip_recursive",
     "add_header", "set", "if", "gzip",
     "gzip_types",
     "gzip_min_length", "gzip_comp_level", "gzip_proxied", "gzip_http_version", "default_type",

@@ -1,9 +1,11 @@
-"""`allow`/`deny` values (ngx_http_access_module) and the methods `limit_except` takes, as
-nginx reads them; `http.access` applies them to requests."""
+"""`allow`/`deny` values (ngx_http_access_module), `set_real_ip_from` ones (the realip
+module's) and the methods `limit_except` takes, as nginx reads them; `http.access` and
+`http.realip` apply them to requests."""
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
 
 from pushproxy.config.tree import Directive
@@ -64,3 +66,23 @@ def low_bits_set(value: str) -> bool:
             return False
         return True
     return False
+
+
+def trusted_proxies(directive: Directive) -> tuple[Rule, ...] | None:
+    """The peers a `set_real_ip_from` trusts: `unix:`, an address or a network, or a host
+    name's addresses, found at load as nginx finds them; None when the name does not resolve
+    (nginx: `host not found in set_real_ip_from "x"`)."""
+    value = directive.args[0] if len(directive.args) == 1 else ""
+    if value == "unix:":
+        return (Rule(True, unix=True),)
+    if value != "all":
+        try:
+            return (Rule(True, ipaddress.ip_network(value, strict=False)),)
+        except ValueError:
+            pass
+    try:
+        found = socket.getaddrinfo(value, None, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
+        return None
+    addresses = dict.fromkeys(str(entry[4][0]).partition("%")[0] for entry in found)
+    return tuple(Rule(True, ipaddress.ip_network(address)) for address in addresses)

@@ -38,7 +38,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_secure_link_module": "links are NOT checked",
     "ngx_http_limit_req_module": "request rates are not limited",
     "ngx_http_limit_conn_module": "connections are not limited",
-    "ngx_http_realip_module": "the client address is the peer's; headers do not replace it",
     "ngx_http_rewrite_module": "no effect",
     "ngx_http_headers_filter_module": "Expires and Cache-Control are not added",
     "ngx_http_log_module": "no effect",

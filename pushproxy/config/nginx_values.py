@@ -10,7 +10,12 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from pushproxy.config import units
-from pushproxy.config.access_rules import LIMIT_EXCEPT_METHODS, low_bits_set, parse_rule
+from pushproxy.config.access_rules import (
+    LIMIT_EXCEPT_METHODS,
+    low_bits_set,
+    parse_rule,
+    trusted_proxies,
+)
 from pushproxy.config.directive_spec import DirectiveSpec, ValueType
 from pushproxy.config.maps import entry_findings, map_findings
 from pushproxy.config.pcre import compile_error
@@ -40,6 +45,7 @@ MESSAGES: dict[str, str] = {
     "empty_replacement": "empty replacement",
     "low_bits": "low address bits of {value} are meaningless",
     "invalid_method": 'invalid method "{value}"',
+    "real_ip_host": 'host not found in set_real_ip_from "{value}"',
     "unexpected_brace": 'unexpected "{{"',  # an entry of a map, types... block given a block
     "geo_parameters": "invalid number of the geo parameters",
     "charset_map_parameters": "invalid parameters number",
@@ -324,6 +330,14 @@ def _access(d: Directive) -> list[tuple[str, str]]:
     return [("N403", text("low_bits", value=value))] if low_bits_set(value) else []
 
 
+def _set_real_ip_from(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_realip_from(): `unix:`, an address or network, or a name that resolves."""
+    value = d.args[0]
+    if trusted_proxies(d) is None:
+        return [("E106", text("real_ip_host", value=value))]
+    return [("N403", text("low_bits", value=value))] if low_bits_set(value) else []
+
+
 def _limit_except(d: Directive) -> list[tuple[str, str]]:
     """ngx_http_core_limit_except(): the methods it knows, in any case."""
     for method in d.args:
@@ -338,6 +352,7 @@ HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]
     ("ngx_http_core_module", "limit_except"): _limit_except,
     ("ngx_http_access_module", "allow"): _access,
     ("ngx_http_access_module", "deny"): _access,
+    ("ngx_http_realip_module", "set_real_ip_from"): _set_real_ip_from,
     ("ngx_http_rewrite_module", "rewrite"): _rewrite,
     ("ngx_http_rewrite_module", "if"): _if,
     ("ngx_http_rewrite_module", "set"): _set,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Sequence
-from dataclasses import replace
 
 import trio
 
@@ -21,21 +20,20 @@ from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.exchange import Exchange
+from pushproxy.http.phases import configure, refused, trust_proxy
 from pushproxy.http.request_reader import ClientGone
 from pushproxy.http.responses import handle_return, redirect
-from pushproxy.http.rewrite import Ending, SearchAgain
 from pushproxy.http.rewrite_rule import Redirect
-from pushproxy.http.routing import LocationMatch, ServerMatch, request_host
+from pushproxy.http.routing import request_host
 from pushproxy.http.site import (
     ListenKey,
     Site,
     bind_address,
-    body_too_large,
     length_and_chunked,
     oversized_line,
 )
 from pushproxy.http.target import BadRequest, parse_target
-from pushproxy.http.variables import ConnectionInfo, RequestVars, Response, request_context
+from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
 from pushproxy.http.wire import MalformedRequest, Request
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 from pushproxy.push.publisher import handle_publisher
@@ -47,8 +45,6 @@ from pushproxy.push.websocket import handle_websocket
 
 log = logging.getLogger("pushproxy")
 _STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
-# nginx's NGX_HTTP_MAX_URI_CHANGES + 1: location searches a request may start after the first
-_URI_CHANGES = 11
 
 
 def _connection_info(stream: trio.SocketStream) -> ConnectionInfo:
@@ -287,6 +283,9 @@ class HttpServer:
             maps=site.maps,
             received=conn,
         )
+        realip = site.setups[id(server.server.own)].realip
+        if realip is not None:  # nginx's post-read phase: the server's settings
+            trust_proxy(realip, variables, request)
         exchange = Exchange(
             conn=conn,
             request=request,
@@ -294,7 +293,7 @@ class HttpServer:
             lookup=variables.lookup,
             variables=variables,
         )
-        found = self._configure(server, variables, request)
+        found = configure(site, server, variables, request)
         if found is None:
             await conn.error(413, close=True)  # nginx refuses before reading the body
             return
@@ -319,10 +318,7 @@ class HttpServer:
                 await redirect(
                     exchange, location, 301, match.redirect_target(variables.target.args)
                 )
-            elif setup.access is not None and not setup.access.allows(
-                exchange.method, info.remote_addr
-            ):
-                log.error("access forbidden by rule, %s", request_context(variables.lookup))
+            elif refused(setup, variables, request, exchange.method):
                 await conn.error(403)
             else:
                 await self._handle(exchange, location, push)
@@ -333,45 +329,6 @@ class HttpServer:
                     Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
                 )
                 self.access_logs.write(logs, variables.lookup)
-
-    def _configure(
-        self, server: ServerMatch, variables: RequestVars, request: Request
-    ) -> tuple[Location, Ending | None, LocationMatch | None] | None:
-        """The configuration that serves the request, how its rewrite phases ended and the
-        location match; None when the location refuses the body's announced size (413).
-
-        The server's rewrite phase runs first, then nginx's find-config phase (the location,
-        its body limit, the slash redirect) and the location's rewrite phase, again for as
-        long as a `rewrite` changes the URI, up to nginx's limit."""
-        site = self.site
-        location, ending = site.rewrite.run(server.server.own, variables)
-        match = None
-        searches = _URI_CHANGES
-        while ending is None or isinstance(ending, SearchAgain):
-            if match is not None:  # a location's `rewrite` changed the URI: search again
-                searches -= 1
-                if not searches:
-                    log.error(
-                        'rewrite or internal redirection cycle while processing "%s", %s',
-                        variables.target.uri,
-                        request_context(variables.lookup),
-                    )
-                    return location, 500, match
-            found = variables.target
-            if found.left_location:  # a server-level `break` does not outlive the search
-                variables.retarget(replace(found, left_location=False))
-            match = server.locations.match(found.uri)
-            if match.captures is not None:
-                variables.add_captures(match.captures)
-            location = match.location
-            if body_too_large(request, location.level):
-                return None
-            if match.redirect_to_slash:
-                return location, None, match
-            location, ending = site.rewrite.run(location, variables)
-            if ending is None:
-                break
-        return location, ending, match
 
     def _handle(
         self, exchange: Exchange, location: Location, push: PushRuntime

@@ -16,6 +16,7 @@ from pushproxy.http.access import AccessCheck, access_checks
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
+from pushproxy.http.realip import RealIp
 from pushproxy.http.request_reader import Limits
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
@@ -114,13 +115,15 @@ def oversized_line(request: Request, limit: int) -> int | None:
 class LocationSetup:
     """What a location's requests need besides its handler, worked out once at load: its gzip
     policy (`gzip on`), its `add_header`s, its keep-alive, body and send limits, the types it
-    labels its own answers with, and its `allow`/`deny` rules (None: none)."""
+    labels its own answers with, its `allow`/`deny` rules and its realip settings (None:
+    none)."""
 
     limits: Limits
     mime_types: MimeTypes
     gzip: GzipPolicy | None = None
     added: AddedHeaders | None = None
     access: AccessCheck | None = None
+    realip: RealIp | None = None
 
     @classmethod
     def of(
@@ -133,6 +136,7 @@ class LocationSetup:
             limits=location_limits(level, connection),
             mime_types=MimeTypes.of(location),
             access=access,
+            realip=RealIp.of(level),
         )
 
 

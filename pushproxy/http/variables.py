@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
@@ -135,7 +135,7 @@ class RequestVars:
 
     __slots__ = (
         "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
-        "_hostname", "_http_version", "_index", "_map_depth", "_maps", "_method", "_proxy",
+        "_hostname", "_http_version", "_index", "_map_depth", "_maps", "_method", "_peer", "_proxy",
         "_received", "_response", "_server_name", "_started", "_target", "_tz", "_upstream",
         "_variables",
     )  # fmt: skip
@@ -164,6 +164,7 @@ class RequestVars:
         self._http_version = http_version.decode("latin-1")
         self._headers = headers
         self._connection = connection
+        self._peer: ConnectionInfo | None = None  # the socket's ends, once realip replaced them
         self._server_name = server_name
         self._host = host
         self._hostname = hostname
@@ -206,6 +207,22 @@ class RequestVars:
 
     def set(self, name: str, value: str) -> None:
         self._variables[name.lower()] = value
+
+    @property
+    def client_addr(self) -> str:
+        """`$remote_addr`: the peer's, or the client's as a trusted proxy reports it."""
+        return self._connection.remote_addr
+
+    @property
+    def client_replaced(self) -> bool:
+        """Whether realip gave the client's address already (it does so once)."""
+        return self._peer is not None
+
+    def set_client(self, address: str, port: int) -> None:
+        """realip: the client's address and port (0: unknown) as a trusted proxy reports them;
+        `$realip_remote_addr` and `$realip_remote_port` keep the peer's."""
+        self._peer = self._connection
+        self._connection = replace(self._connection, remote_addr=address, remote_port=port)
 
     def retarget(self, target: RequestTarget) -> None:
         """A `rewrite` changed the URI or arguments: `$uri`, `$args`, `$arg_NAME` follow."""
@@ -333,7 +350,9 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "hostname": lambda v: v._hostname,
     "server_name": lambda v: v._server_name,
     "remote_addr": lambda v: v._connection.remote_addr,
-    "remote_port": lambda v: str(v._connection.remote_port),
+    "remote_port": lambda v: str(v._connection.remote_port or ""),
+    "realip_remote_addr": lambda v: (v._peer or v._connection).remote_addr,
+    "realip_remote_port": lambda v: str((v._peer or v._connection).remote_port),
     "server_addr": lambda v: v._connection.server_addr,
     "server_port": lambda v: str(v._connection.server_port),
     "content_length": lambda v: v._header("content_length"),

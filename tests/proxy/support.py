@@ -68,17 +68,31 @@ async def send_chunked(
     return await client.read_body(await client.read_head())
 
 
+async def connect_from(source: str, port: int) -> trio.SocketStream:
+    """A connection to 127.0.0.1:`port` from the address `source` (of 127.0.0.0/8)."""
+    sock = trio.socket.socket()
+    await sock.bind((source, 0))
+    await sock.connect(("127.0.0.1", port))
+    return trio.SocketStream(sock)
+
+
+async def read_to_end(stream: trio.SocketStream) -> bytes:
+    """What the server sends until it closes the connection; then ours is closed too."""
+    received = b""
+    with trio.fail_after(10):
+        while chunk := await stream.receive_some(65536):
+            received += chunk
+    await stream.aclose()
+    return received
+
+
 async def app_answering(stream: trio.SocketStream, target: str = "/") -> str:
     """Send `GET target` (then close) on `stream`: the name of the upstream app that
     answers, or `status NNN` for an answer that is not a 200 (the proxy's own)."""
     await stream.send_all(
         b"GET %s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n" % target.encode()
     )
-    received = b""
-    with trio.fail_after(10):
-        while chunk := await stream.receive_some(65536):
-            received += chunk
-    await stream.aclose()
+    received = await read_to_end(stream)
     head, _, body = received.partition(b"\r\n\r\n")
     if not head.startswith(b"HTTP/1.1 200"):
         return "status " + head[9:12].decode()

@@ -9,13 +9,12 @@ import logging
 from pathlib import Path
 
 import pytest
-import trio
 
 from pushproxy.config.check import check_file
 
 from .conftest import AppFactory, ProxyFactory
 from .nginx import needs_nginx, running_nginx
-from .support import conf
+from .support import conf, connect_from, read_to_end
 
 SOURCES = ("127.0.0.1", "127.0.0.2", "127.0.1.9", "127.9.0.1")
 METHODS = ("GET", "HEAD", "POST", "DELETE")
@@ -45,22 +44,11 @@ TARGETS = {"nested-inherits": "/a/b/", "rewrite-into-denied": "/open/x"}
 
 
 async def _status(port: int, source: str, method: str, target: str) -> int:
-    sock = trio.socket.socket()
-    await sock.bind((source, 0))
-    await sock.connect(("127.0.0.1", port))
-    stream = trio.SocketStream(sock)
+    stream = await connect_from(source, port)
     body = b"x" if method in ("POST", "DELETE") else b""
     head = f"{method} {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n"
     await stream.send_all(head.encode() + b"Content-Length: %d\r\n\r\n%b" % (len(body), body))
-    received = b""
-    with trio.fail_after(5):
-        while b"\r\n" not in received:
-            piece = await stream.receive_some(4096)
-            if not piece:
-                break
-            received += piece
-    await stream.aclose()
-    return int(received.split(b" ", 2)[1])
+    return int((await read_to_end(stream)).split(b" ", 2)[1])
 
 
 async def _statuses(port: int, target: str) -> dict[str, int]:

@@ -17,7 +17,7 @@ from pushproxy.proxy.hashing import ip_hash_key
 
 from .conftest import AppFactory, ProxyFactory
 from .nginx import needs_nginx, running_nginx
-from .support import app_answering, conf
+from .support import app_answering, conf, connect_from
 
 # Addresses whose first three bytes differ (ip_hash looks at those only), and one that shares
 # them with the first; request URIs, the last one again.
@@ -27,10 +27,7 @@ TARGETS = [f"/{word}/{n}" for word in ("img", "api", "cart", "x") for n in range
 
 async def _app_from(port: int, source: str) -> str:
     """The name of the upstream app that answers a request sent from `source`."""
-    sock = trio.socket.socket()
-    await sock.bind((source, 0))
-    await sock.connect(("127.0.0.1", port))
-    return await app_answering(trio.SocketStream(sock))
+    return await app_answering(await connect_from(source, port))
 
 
 async def _by_source(port: int) -> list[str]:

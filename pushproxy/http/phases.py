@@ -1,0 +1,79 @@
+"""The phases between a request head and its handler, as nginx runs them: realip's (the
+client's address from a trusted proxy), the rewrite phases with the location lookup between
+them (again while `rewrite`s change the URI), then the access phase."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+
+from pushproxy.config.model import Location
+from pushproxy.http.realip import RealIp
+from pushproxy.http.rewrite import Ending, SearchAgain
+from pushproxy.http.routing import LocationMatch, ServerMatch
+from pushproxy.http.site import LocationSetup, Site, body_too_large
+from pushproxy.http.variables import RequestVars, request_context
+from pushproxy.http.wire import Request
+
+log = logging.getLogger("pushproxy")
+# nginx's NGX_HTTP_MAX_URI_CHANGES + 1: location searches a request may start after the first
+_URI_CHANGES = 11
+
+
+def trust_proxy(realip: RealIp, variables: RequestVars, request: Request) -> None:
+    """realip: the client's address as a trusted proxy in front reports it."""
+    client = realip.client(variables.client_addr, request.headers)
+    if client is not None:
+        variables.set_client(*client)
+
+
+def configure(
+    site: Site, server: ServerMatch, variables: RequestVars, request: Request
+) -> tuple[Location, Ending | None, LocationMatch | None] | None:
+    """The configuration that serves the request, how its rewrite phases ended and the
+    location match; None when the location refuses the body's announced size (413).
+
+    The server's rewrite phase runs first, then nginx's find-config phase (the location,
+    its body limit, the slash redirect) and the location's rewrite phase, again for as
+    long as a `rewrite` changes the URI, up to nginx's limit."""
+    location, ending = site.rewrite.run(server.server.own, variables)
+    match = None
+    searches = _URI_CHANGES
+    while ending is None or isinstance(ending, SearchAgain):
+        if match is not None:  # a location's `rewrite` changed the URI: search again
+            searches -= 1
+            if not searches:
+                log.error(
+                    'rewrite or internal redirection cycle while processing "%s", %s',
+                    variables.target.uri,
+                    request_context(variables.lookup),
+                )
+                return location, 500, match
+        found = variables.target
+        if found.left_location:  # a server-level `break` does not outlive the search
+            variables.retarget(replace(found, left_location=False))
+        match = server.locations.match(found.uri)
+        if match.captures is not None:
+            variables.add_captures(match.captures)
+        location = match.location
+        if body_too_large(request, location.level):
+            return None
+        if match.redirect_to_slash:
+            return location, None, match
+        location, ending = site.rewrite.run(location, variables)
+        if ending is None:
+            break
+    return location, ending, match
+
+
+def refused(setup: LocationSetup, variables: RequestVars, request: Request, method: str) -> bool:
+    """The location's preaccess and access phases: realip with the location's settings
+    (unless the server's gave the client's address already), then `allow`/`deny`; True, and
+    nginx's error line logged, when the rules refuse the client."""
+    if setup.realip is not None and not variables.client_replaced:
+        trust_proxy(setup.realip, variables, request)
+    access = setup.access
+    if access is None or access.allows(method, variables.client_addr):
+        return False
+    log.error("access forbidden by rule, %s", request_context(variables.lookup))
+    return True
