@@ -273,7 +273,8 @@ _HONOURED = {
     "send_timeout", "keepalive_timeout", "keepalive_requests", "large_client_header_buffers",
     "lingering_close", "lingering_time", "lingering_timeout",
     "access_log", "log_format", "return", "rewrite", "break", "allow", "deny", "limit_except",
-    "set_real_ip_from", "real_ip_header", "real_ip_recursive",
+    "set_real_ip_from", "real_ip_header", "real_ip_recursive", "auth_basic",
+    "auth_basic_user_file", "satisfy",
     "add_header", "set", "if", "gzip",
     "gzip_types",
     "gzip_min_length", "gzip_comp_level", "gzip_proxied", "gzip_http_version", "default_type",
@@ -326,7 +327,7 @@ def test_third_party_module(name: str, module: str | None) -> None:
 
 
 def test_ignored_effects_are_specific() -> None:
-    assert "NOT authenticated" in ignored_effect("auth_basic", "ngx_http_auth_basic_module")
+    assert "NOT authenticated" in ignored_effect("auth_request", "ngx_http_auth_request_module")
     assert "TLS" in ignored_effect("ssl_certificate", "ngx_http_ssl_module")
     assert ignored_effect("root", "ngx_http_core_module") == (
         "pushproxy does not serve files from disk"

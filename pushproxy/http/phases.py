@@ -8,6 +8,7 @@ import logging
 from dataclasses import replace
 
 from pushproxy.config.model import Location
+from pushproxy.http.basic_auth import Verdict
 from pushproxy.http.realip import RealIp
 from pushproxy.http.rewrite import Ending, SearchAgain
 from pushproxy.http.routing import LocationMatch, ServerMatch
@@ -66,14 +67,40 @@ def configure(
     return location, ending, match
 
 
-def refused(setup: LocationSetup, variables: RequestVars, request: Request, method: str) -> bool:
-    """The location's preaccess and access phases: realip with the location's settings
-    (unless the server's gave the client's address already), then `allow`/`deny`; True, and
-    nginx's error line logged, when the rules refuse the client."""
+def access_phase(
+    setup: LocationSetup, variables: RequestVars, request: Request, method: str
+) -> Verdict | None:
+    """The location's preaccess and access phases, as nginx runs them: realip with the
+    location's settings (unless the server's gave the client's address already), then the
+    `allow`/`deny` rules and `auth_basic`. With `satisfy all` (the default) each must let the
+    request in, the rules first; with `satisfy any` one suffices, and of two refusals the
+    401 wins. None: the handler runs; else the refusal to answer."""
     if setup.realip is not None and not variables.client_replaced:
         trust_proxy(setup.realip, variables, request)
+    any_one = setup.satisfy_any
+    refusal: Verdict | None = None
     access = setup.access
-    if access is None or access.allows(method, variables.client_addr):
-        return False
-    log.error("access forbidden by rule, %s", request_context(variables.lookup))
-    return True
+    if access is not None:
+        if access.allows(method, variables.client_addr):
+            if any_one:
+                return None
+        elif not any_one:
+            log.error("access forbidden by rule, %s", request_context(variables.lookup))
+            return Verdict(403)
+        else:
+            refusal = Verdict(403)
+    auth = setup.auth
+    verdict = None
+    if auth is not None:
+        verdict = auth.check(request.headers, variables.lookup, request_context(variables.lookup))
+    if verdict is not None:
+        if not verdict.status:
+            if any_one:
+                return None
+        elif not any_one or verdict.status not in (401, 403):
+            return verdict
+        elif refusal is None or refusal.status != 401:
+            refusal = verdict
+    if refusal is not None and refusal.status == 403:
+        log.error("access forbidden by rule, %s", request_context(variables.lookup))
+    return refusal

@@ -17,10 +17,12 @@ import trio
 from pushproxy.config.model import Config, Location
 from pushproxy.config.tree import Directive
 from pushproxy.http.accesslog import AccessLogs
+from pushproxy.http.basic_auth import Verdict
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.phases import configure, refused, trust_proxy
+from pushproxy.http.pages import error_page
+from pushproxy.http.phases import access_phase, configure, trust_proxy
 from pushproxy.http.request_reader import ClientGone
 from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.rewrite_rule import Redirect
@@ -45,6 +47,16 @@ from pushproxy.push.websocket import handle_websocket
 
 log = logging.getLogger("pushproxy")
 _STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
+
+
+async def _refuse(conn: HttpConnection, refusal: Verdict) -> None:
+    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to."""
+    if refusal.status != 401:
+        await conn.error(refusal.status)
+        return
+    realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
+    headers = [(b"Content-Type", b"text/html"), (b"WWW-Authenticate", realm)]
+    await conn.respond(401, headers, error_page(401))
 
 
 def _connection_info(stream: trio.SocketStream) -> ConnectionInfo:
@@ -318,8 +330,8 @@ class HttpServer:
                 await redirect(
                     exchange, location, 301, match.redirect_target(variables.target.args)
                 )
-            elif refused(setup, variables, request, exchange.method):
-                await conn.error(403)
+            elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
+                await _refuse(conn, refusal)
             else:
                 await self._handle(exchange, location, push)
         finally:

@@ -14,6 +14,7 @@ from pushproxy.config.model import Config, Level, Location, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_sec, parse_size
 from pushproxy.http.access import AccessCheck, access_checks
 from pushproxy.http.addheader import AddedHeaders
+from pushproxy.http.basic_auth import BasicAuth
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.realip import RealIp
@@ -115,8 +116,8 @@ def oversized_line(request: Request, limit: int) -> int | None:
 class LocationSetup:
     """What a location's requests need besides its handler, worked out once at load: its gzip
     policy (`gzip on`), its `add_header`s, its keep-alive, body and send limits, the types it
-    labels its own answers with, its `allow`/`deny` rules and its realip settings (None:
-    none)."""
+    labels its own answers with, and its access phase: realip settings, `allow`/`deny`
+    rules, `auth_basic`, and whether one of those two suffices (`satisfy any`)."""
 
     limits: Limits
     mime_types: MimeTypes
@@ -124,10 +125,16 @@ class LocationSetup:
     added: AddedHeaders | None = None
     access: AccessCheck | None = None
     realip: RealIp | None = None
+    auth: BasicAuth | None = None
+    satisfy_any: bool = False
 
     @classmethod
     def of(
-        cls, location: Location, connection: Limits, access: AccessCheck | None = None
+        cls,
+        location: Location,
+        connection: Limits,
+        access: AccessCheck | None = None,
+        folder: str = "",
     ) -> LocationSetup:
         level = location.level
         return cls(
@@ -137,6 +144,8 @@ class LocationSetup:
             mime_types=MimeTypes.of(location),
             access=access,
             realip=RealIp.of(level),
+            auth=BasicAuth.of(level, folder),
+            satisfy_any=level.arg("satisfy", "all") == "any",
         )
 
 
@@ -176,7 +185,9 @@ class Site:
         limits = limits_of(http.level)
         checks = access_checks(http)
         setups = {
-            id(location): LocationSetup.of(location, limits, checks.get(id(location)))
+            id(location): LocationSetup.of(
+                location, limits, checks.get(id(location)), config.prefix
+            )
             for server in http.servers
             for location in walk_locations([server.own])
         }

@@ -18,6 +18,7 @@ from typing import NamedTuple, Protocol
 
 from pushproxy.config.maps import VariableMap
 from pushproxy.config.model import NO_MAPS
+from pushproxy.http.basic_auth import basic_credentials
 from pushproxy.http.target import RequestTarget, as_text
 
 Headers = Sequence[tuple[bytes, bytes]]
@@ -224,6 +225,10 @@ class RequestVars:
         self._peer = self._connection
         self._connection = replace(self._connection, remote_addr=address, remote_port=port)
 
+    def _remote_user(self) -> str | None:
+        credentials = basic_credentials(self._headers)
+        return None if credentials is None else as_text(credentials[0])
+
     def retarget(self, target: RequestTarget) -> None:
         """A `rewrite` changed the URI or arguments: `$uri`, `$args`, `$arg_NAME` follow."""
         self._target = target
@@ -351,6 +356,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "server_name": lambda v: v._server_name,
     "remote_addr": lambda v: v._connection.remote_addr,
     "remote_port": lambda v: str(v._connection.remote_port or ""),
+    "remote_user": lambda v: v._remote_user(),
     "realip_remote_addr": lambda v: (v._peer or v._connection).remote_addr,
     "realip_remote_port": lambda v: str((v._peer or v._connection).remote_port),
     "server_addr": lambda v: v._connection.server_addr,
