@@ -248,3 +248,12 @@ def test_push_module_checks_report_at_the_http_closing_brace_for_nginx(tmp_path:
     assert run.stderr.splitlines()[0] == (
         f"nginx: [error] push stream module: push_stream_channels_path must be set. in {path}:7"
     )
+
+
+@pytest.mark.parametrize("option", ["ssl", "http2", "quic", "proxy_protocol"])
+def test_a_listen_for_a_protocol_pushproxy_does_not_speak(tmp_path: Path, option: str) -> None:
+    text = f"events {{}}\nhttp {{\n  server {{\n    listen 8443 {option};\n  }}\n}}\n"
+    path = _conf(tmp_path, text)
+    (found,) = [d for d in check_file(path).diagnostics if d.code == "W305"]
+    assert found.message == f'pushproxy serves plain HTTP/1.x on 0.0.0.0:8443, not "{option}"'
+    assert found.line == 4

@@ -44,6 +44,7 @@ CODES: tuple[Code, ...] = (
     Code(code="W302", severity=Severity.WARNING, title="listen clash"),
     Code(code="W303", severity=Severity.WARNING, title="shared memory too small"),
     Code(code="W304", severity=Severity.WARNING, title="push location problem"),
+    Code(code="W305", severity=Severity.WARNING, title="listen protocol not spoken"),
     Code(code="N401", severity=Severity.NOTICE, title="directive ignored by pushproxy"),
     Code(code="N402", severity=Severity.NOTICE, title="third-party module directive"),
     Code(code="N403", severity=Severity.NOTICE, title="nginx notice"),

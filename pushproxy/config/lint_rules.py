@@ -4,7 +4,8 @@ cannot do what their author meant.
 - E301 a `$N` or named capture that the location's regex does not define;
 - W301 a regex location that can never be chosen (a copy of, or after, a catch-all regex);
 - W302 the same server name twice on one address (nginx only warns and ignores the second);
-- W303 message storage limits that the shared memory cannot hold.
+- W303 message storage limits that the shared memory cannot hold;
+- W305 a `listen` for a protocol pushproxy does not speak (TLS, HTTP/2, QUIC, PROXY).
 """
 
 from __future__ import annotations
@@ -249,6 +250,35 @@ def _memory_budget(http: Http) -> list[Diagnostic]:
     ]
 
 
+# `listen` parameters that change the protocol on the socket, and what pushproxy does instead.
+_UNSPOKEN = {
+    "ssl": "TLS clients cannot connect: put a TLS-terminating proxy in front of pushproxy",
+    "http2": "HTTP/2 clients without a fallback to HTTP/1.1 cannot connect",
+    "quic": "QUIC (HTTP/3) clients cannot connect",
+    "proxy_protocol": "the PROXY header is taken as a bad request (400)",
+}
+
+
+def unspoken_protocols(http: Http) -> list[Diagnostic]:
+    """W305 for each `listen` parameter whose protocol pushproxy does not speak."""
+    found = []
+    for server in http.servers:
+        for listen in server.listens:
+            for option in listen.options:
+                effect = _UNSPOKEN.get(option)
+                if effect is not None:
+                    found.append(
+                        _diagnostic(
+                            "W305",
+                            f'pushproxy serves plain HTTP/1.x on {_address(listen)}, '
+                            f'not "{option}"',
+                            listen.directive,
+                            effect,
+                        )
+                    )
+    return found
+
+
 def validate(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnostic]:
     try:
         config = build(tree)
@@ -262,4 +292,5 @@ def validate(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnost
         found.extend(_capture_checks(server.locations, None))
         found.extend(_unreachable_regexes(server.locations))
     found.extend(_memory_budget(http))
+    found.extend(unspoken_protocols(http))
     return found

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Sequence
 
 import trio
 
+from pushproxy.config.lint_rules import unspoken_protocols
 from pushproxy.config.model import Config, Location
 from pushproxy.config.tree import Directive
 from pushproxy.http.accesslog import AccessLogs
@@ -112,6 +113,9 @@ class HttpServer:
         task_status: trio.TaskStatus[HttpServer] = trio.TASK_STATUS_IGNORED,
     ) -> None:
         self.push = PushRuntime(self.site.config)
+        if self.site.config.http is not None:
+            for unspoken in unspoken_protocols(self.site.config.http):
+                log.warning("%s in %s:%d", unspoken.message, unspoken.file, unspoken.line)
         if listeners is None:
             listeners = [
                 (key, one) for key in self.site.listens for one in await self.open_listener(key)

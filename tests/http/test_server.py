@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+
+import pytest
 import trio
 import trio.testing
 from conftest import ServeFactory
@@ -259,3 +262,13 @@ async def test_worker_connections_caps_concurrent_connections(serve: ServeFactor
                 await trio.sleep(0.001)
         assert (await request(port, "GET", "/hello")).status == 200
         await second.aclose()
+
+
+async def test_a_listen_for_tls_is_served_as_plain_http_with_a_warning(
+    serve: ServeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    text = "events {}\nhttp { server { listen 127.0.0.1:0 ssl; location / { return 204; } } }\n"
+    with caplog.at_level(logging.WARNING, logger="pushproxy"):
+        async with serve(text) as server:
+            assert (await request(server.port(), "GET", "/")).status == 204
+    assert 'pushproxy serves plain HTTP/1.x on 127.0.0.1:0, not "ssl" in ' in caplog.text
