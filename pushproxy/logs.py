@@ -12,14 +12,19 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from pushproxy.config.model import Config
 
+# nginx's notice level, between Python's INFO and WARNING
+NOTICE = 25
+logging.addLevelName(NOTICE, "NOTICE")
 LEVELS = ("debug", "info", "notice", "warn", "error", "crit", "alert", "emerg")
 _PYTHON_LEVELS = {
     logging.DEBUG: "debug",
     logging.INFO: "info",
+    NOTICE: "notice",
     logging.WARNING: "warn",
     logging.ERROR: "error",
     logging.CRITICAL: "crit",
@@ -105,3 +110,12 @@ class _Handler(logging.Handler):
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
         self.error_log.log(_PYTHON_LEVELS.get(record.levelno, "error"), message)
+
+
+def request_context(look: Callable[[str], str | None], upstream: str = "") -> str:
+    """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
+    about a request with (`upstream`, when given, goes before the host)."""
+    return (
+        f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
+        f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
+    )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pushproxy.config import lint_rules, nginx_rules, push_rules, variable_rules
+from pushproxy.config import limit_rules, lint_rules, nginx_rules, push_rules, variable_rules
 from pushproxy.config.diagnostics import Diagnostic, Severity
 from pushproxy.config.includes import inline, load
 from pushproxy.config.parse import ConfigSyntaxError
@@ -25,6 +25,7 @@ PASSES: tuple[Pass, ...] = (
     lambda tree, stopped: nginx_rules.validate(tree, complete=not stopped),
     push_rules.validate,
     variable_rules.validate,
+    limit_rules.validate,
     lint_rules.listen_clashes,
     lambda tree, stopped: nginx_rules.missing_events(tree, complete=not stopped),
 )

@@ -35,8 +35,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_memcached_module": _NO_BACKEND,
     "ngx_http_auth_request_module": "requests are NOT authenticated",
     "ngx_http_secure_link_module": "links are NOT checked",
-    "ngx_http_limit_req_module": "request rates are not limited",
-    "ngx_http_limit_conn_module": "connections are not limited",
     "ngx_http_rewrite_module": "no effect",
     "ngx_http_headers_filter_module": "Expires and Cache-Control are not added",
     "ngx_http_log_module": "no effect",

@@ -17,6 +17,7 @@ from pushproxy.config.access_rules import (
     trusted_proxies,
 )
 from pushproxy.config.directive_spec import DirectiveSpec, ValueType
+from pushproxy.config.limit_rules import LIMIT_VALUE_CHECKS
 from pushproxy.config.maps import entry_findings, map_findings
 from pushproxy.config.pcre import compile_error
 from pushproxy.config.tree import Directive
@@ -353,6 +354,7 @@ HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]
     ("ngx_http_access_module", "allow"): _access,
     ("ngx_http_access_module", "deny"): _access,
     ("ngx_http_realip_module", "set_real_ip_from"): _set_real_ip_from,
+    **LIMIT_VALUE_CHECKS,
     ("ngx_http_rewrite_module", "rewrite"): _rewrite,
     ("ngx_http_rewrite_module", "if"): _if,
     ("ngx_http_rewrite_module", "set"): _set,

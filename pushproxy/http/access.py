@@ -32,6 +32,13 @@ def client_address(remote_addr: str) -> Address | None:
     return address
 
 
+def packed_address(remote_addr: str) -> str:
+    """`$binary_remote_addr`: the client's address in 4 or 16 bytes (as text, one character a
+    byte); the address as it is for a UNIX-socket client."""
+    address = client_address(remote_addr)
+    return remote_addr if address is None else address.packed.decode("latin-1")
+
+
 def allows(rules: Sequence[Rule], remote_addr: str) -> bool:
     address = client_address(remote_addr)
     for rule in rules:

@@ -5,7 +5,10 @@ them (again while `rewrite`s change the URI), then the access phase."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
+
+import trio
 
 from pushproxy.config.model import Location
 from pushproxy.http.basic_auth import Verdict
@@ -13,8 +16,9 @@ from pushproxy.http.realip import RealIp
 from pushproxy.http.rewrite import Ending, SearchAgain
 from pushproxy.http.routing import LocationMatch, ServerMatch
 from pushproxy.http.site import LocationSetup, Site, body_too_large
-from pushproxy.http.variables import RequestVars, request_context
+from pushproxy.http.variables import RequestVars
 from pushproxy.http.wire import Request
+from pushproxy.logs import request_context
 
 log = logging.getLogger("pushproxy")
 # nginx's NGX_HTTP_MAX_URI_CHANGES + 1: location searches a request may start after the first
@@ -67,16 +71,47 @@ def configure(
     return location, ending, match
 
 
+def _nothing() -> None:
+    pass
+
+
+async def preaccess(
+    setup: LocationSetup, variables: RequestVars, request: Request
+) -> tuple[int, Callable[[], None]]:
+    """The location's preaccess phase, as nginx runs it: realip with the location's settings
+    (unless the server's gave the client's address already), `limit_req` (which may hold the
+    request back a while), then `limit_conn`. The status to refuse with (0: none), and what
+    to call once the request is over."""
+    if setup.realip is not None and not variables.client_replaced:
+        trust_proxy(setup.realip, variables, request)
+    rates = setup.request_limits
+    if rates is not None:
+        now_ms = int(trio.current_time() * 1000)
+        outcome, status, held = rates.check(
+            variables.lookup, now_ms, request_context(variables.lookup)
+        )
+        variables.set("limit_req_status", outcome)
+        if status:
+            return status, _nothing
+        if held:
+            await trio.sleep(held)
+    connections = setup.connection_limits
+    if connections is None:
+        return 0, _nothing
+    outcome, status, leave = connections.enter(
+        variables.lookup, request_context(variables.lookup)
+    )
+    variables.set("limit_conn_status", outcome)
+    return status, leave
+
+
 def access_phase(
     setup: LocationSetup, variables: RequestVars, request: Request, method: str
 ) -> Verdict | None:
-    """The location's preaccess and access phases, as nginx runs them: realip with the
-    location's settings (unless the server's gave the client's address already), then the
-    `allow`/`deny` rules and `auth_basic`. With `satisfy all` (the default) each must let the
+    """The location's access phase, as nginx runs it: the `allow`/`deny` rules and
+    `auth_basic`. With `satisfy all` (the default) each must let the
     request in, the rules first; with `satisfy any` one suffices, and of two refusals the
     401 wins. None: the handler runs; else the refusal to answer."""
-    if setup.realip is not None and not variables.client_replaced:
-        trust_proxy(setup.realip, variables, request)
     any_one = setup.satisfy_any
     refusal: Verdict | None = None
     access = setup.access

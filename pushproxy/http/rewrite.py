@@ -25,7 +25,8 @@ from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import REGEX_MATCHES
 from pushproxy.http.rewrite_rule import Redirect, RewriteRule, apply_rule, compile_rule
 from pushproxy.http.target import RequestTarget
-from pushproxy.http.variables import Captures, RequestVars, request_context
+from pushproxy.http.variables import Captures, RequestVars
+from pushproxy.logs import request_context
 
 log = logging.getLogger("pushproxy")
 _FILE_TESTS: dict[str, Callable[[str], bool]] = {

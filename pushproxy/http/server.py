@@ -23,13 +23,14 @@ from pushproxy.http.connection import HttpConnection
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.pages import error_page
-from pushproxy.http.phases import access_phase, configure, trust_proxy
+from pushproxy.http.phases import access_phase, configure, preaccess, trust_proxy
 from pushproxy.http.request_reader import ClientGone
 from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.rewrite_rule import Redirect
 from pushproxy.http.routing import request_host
 from pushproxy.http.site import (
     ListenKey,
+    LocationSetup,
     Site,
     bind_address,
     length_and_chunked,
@@ -334,9 +335,11 @@ class HttpServer:
                 await redirect(
                     exchange, location, 301, match.redirect_target(variables.target.args)
                 )
+            elif setup.preaccess:  # limits or a location's realip settings
+                await self._limited(exchange, location, setup, push)
             elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
                 await _refuse(conn, refusal)
-            else:
+            else:  # no frame in between: a streaming subscriber keeps this one for hours
                 await self._handle(exchange, location, push)
         finally:
             logs = self.access_logs.targets(location.level)
@@ -345,6 +348,24 @@ class HttpServer:
                     Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
                 )
                 self.access_logs.write(logs, variables.lookup)
+
+    async def _limited(
+        self, exchange: Exchange, location: Location, setup: LocationSetup, push: PushRuntime
+    ) -> None:
+        """nginx's preaccess phase (realip, `limit_req`, `limit_conn`), its access phase, then
+        the handler; a `limit_conn` place is held until the handler is done."""
+        conn, request, variables = exchange.conn, exchange.request, exchange.variables
+        assert variables is not None
+        status, leave = await preaccess(setup, variables, request)
+        try:
+            if status:
+                await conn.error(status)
+            elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
+                await _refuse(conn, refusal)
+            else:
+                await self._handle(exchange, location, push)
+        finally:
+            leave()
 
     def _handle(
         self, exchange: Exchange, location: Location, push: PushRuntime

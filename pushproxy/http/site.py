@@ -17,6 +17,14 @@ from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.basic_auth import BasicAuth
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
+from pushproxy.http.rate_limits import (
+    ConnectionLimits,
+    RequestLimits,
+    Zone,
+    connection_limits_of,
+    request_limits_of,
+    zones_of,
+)
 from pushproxy.http.realip import RealIp
 from pushproxy.http.request_reader import Limits
 from pushproxy.http.rewrite import RewritePhase
@@ -116,8 +124,9 @@ def oversized_line(request: Request, limit: int) -> int | None:
 class LocationSetup:
     """What a location's requests need besides its handler, worked out once at load: its gzip
     policy (`gzip on`), its `add_header`s, its keep-alive, body and send limits, the types it
-    labels its own answers with, and its access phase: realip settings, `allow`/`deny`
-    rules, `auth_basic`, and whether one of those two suffices (`satisfy any`)."""
+    labels its own answers with, its `limit_req`s and `limit_conn`s, and its access phase:
+    realip settings, `allow`/`deny` rules, `auth_basic`, and whether one of those two
+    suffices (`satisfy any`)."""
 
     limits: Limits
     mime_types: MimeTypes
@@ -127,6 +136,18 @@ class LocationSetup:
     realip: RealIp | None = None
     auth: BasicAuth | None = None
     satisfy_any: bool = False
+    request_limits: RequestLimits | None = None
+    connection_limits: ConnectionLimits | None = None
+
+    @property
+    def preaccess(self) -> bool:
+        """Whether the location has a preaccess phase of its own: limits, or realip
+        settings (which apply there when the server's changed nothing)."""
+        return (
+            self.request_limits is not None
+            or self.connection_limits is not None
+            or self.realip is not None
+        )
 
     @classmethod
     def of(
@@ -135,6 +156,7 @@ class LocationSetup:
         connection: Limits,
         access: AccessCheck | None = None,
         folder: str = "",
+        zones: tuple[dict[str, Zone], dict[str, Zone]] = ({}, {}),
     ) -> LocationSetup:
         level = location.level
         return cls(
@@ -146,6 +168,8 @@ class LocationSetup:
             realip=RealIp.of(level),
             auth=BasicAuth.of(level, folder),
             satisfy_any=level.arg("satisfy", "all") == "any",
+            request_limits=request_limits_of(level, zones[0]),
+            connection_limits=connection_limits_of(level, zones[1]),
         )
 
 
@@ -184,9 +208,10 @@ class Site:
                 listens.setdefault((listen.host, listen.port), None)
         limits = limits_of(http.level)
         checks = access_checks(http)
+        zones = zones_of(http.level)
         setups = {
             id(location): LocationSetup.of(
-                location, limits, checks.get(id(location)), config.prefix
+                location, limits, checks.get(id(location)), config.prefix, zones
             )
             for server in http.servers
             for location in walk_locations([server.own])

@@ -18,6 +18,7 @@ from typing import NamedTuple, Protocol
 
 from pushproxy.config.maps import VariableMap
 from pushproxy.config.model import NO_MAPS
+from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
 from pushproxy.http.target import RequestTarget, as_text
 
@@ -357,6 +358,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "remote_addr": lambda v: v._connection.remote_addr,
     "remote_port": lambda v: str(v._connection.remote_port or ""),
     "remote_user": lambda v: v._remote_user(),
+    "binary_remote_addr": lambda v: packed_address(v._connection.remote_addr),
     "realip_remote_addr": lambda v: (v._peer or v._connection).remote_addr,
     "realip_remote_port": lambda v: str((v._peer or v._connection).remote_port),
     "server_addr": lambda v: v._connection.server_addr,
@@ -389,12 +391,3 @@ _PREFIXED: tuple[tuple[str, Callable[[RequestVars, str], str | None]], ...] = (
     ("cookie_", RequestVars._cookie),
     ("sent_http_", RequestVars._sent_header),
 )
-
-
-def request_context(look: Callable[[str], str | None], upstream: str = "") -> str:
-    """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
-    about a request with (`upstream`, when given, goes before the host)."""
-    return (
-        f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
-        f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
-    )

@@ -15,7 +15,7 @@ from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.request_reader import BodyTooLarge
 from pushproxy.http.target import parse_target
-from pushproxy.http.variables import request_context
+from pushproxy.logs import request_context
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
