@@ -300,9 +300,10 @@ class HttpServer:
             maps=site.maps,
             received=conn,
         )
-        realip = site.setups[id(server.server.own)].realip
-        if realip is not None:  # nginx's post-read phase: the server's settings
-            trust_proxy(realip, variables, request)
+        if site.realip:  # nginx's post-read phase: the server's settings
+            realip = site.setups[id(server.server.own)].realip
+            if realip is not None:
+                trust_proxy(realip, variables, request)
         exchange = Exchange(
             conn=conn,
             request=request,
@@ -335,11 +336,13 @@ class HttpServer:
                 await redirect(
                     exchange, location, 301, match.redirect_target(variables.target.args)
                 )
+            elif setup.direct:  # no frame in between: a streaming subscriber keeps this one
+                await self._handle(exchange, location, push)
             elif setup.preaccess:  # limits or a location's realip settings
                 await self._limited(exchange, location, setup, push)
             elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
                 await _refuse(conn, refusal)
-            else:  # no frame in between: a streaming subscriber keeps this one for hours
+            else:
                 await self._handle(exchange, location, push)
         finally:
             logs = self.access_logs.targets(location.level)

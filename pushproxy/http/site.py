@@ -138,16 +138,11 @@ class LocationSetup:
     satisfy_any: bool = False
     request_limits: RequestLimits | None = None
     connection_limits: ConnectionLimits | None = None
-
-    @property
-    def preaccess(self) -> bool:
-        """Whether the location has a preaccess phase of its own: limits, or realip
-        settings (which apply there when the server's changed nothing)."""
-        return (
-            self.request_limits is not None
-            or self.connection_limits is not None
-            or self.realip is not None
-        )
+    # Whether the location has a preaccess phase of its own (limits, or realip settings,
+    # which apply there when the server's changed nothing), and whether it has any phase
+    # between the location's choice and its handler (worked out once: every request asks).
+    preaccess: bool = False
+    direct: bool = True
 
     @classmethod
     def of(
@@ -159,17 +154,23 @@ class LocationSetup:
         zones: tuple[dict[str, Zone], dict[str, Zone]] = ({}, {}),
     ) -> LocationSetup:
         level = location.level
+        realip, auth = RealIp.of(level), BasicAuth.of(level, folder)
+        request_limits = request_limits_of(level, zones[0])
+        connection_limits = connection_limits_of(level, zones[1])
+        preaccess = bool(realip or request_limits or connection_limits)
         return cls(
             gzip=GzipPolicy.of(level),
             added=AddedHeaders.of(level),
             limits=location_limits(level, connection),
             mime_types=MimeTypes.of(location),
             access=access,
-            realip=RealIp.of(level),
-            auth=BasicAuth.of(level, folder),
+            realip=realip,
+            auth=auth,
             satisfy_any=level.arg("satisfy", "all") == "any",
-            request_limits=request_limits_of(level, zones[0]),
-            connection_limits=connection_limits_of(level, zones[1]),
+            request_limits=request_limits,
+            connection_limits=connection_limits,
+            preaccess=preaccess,
+            direct=not (preaccess or access or auth),
         )
 
 
@@ -186,6 +187,7 @@ class Site:
     rewrite: RewritePhase
     max_connections: int  # worker_connections
     maps: Mapping[str, VariableMap]  # the http block's `map` variables, compiled at load
+    realip: bool = False  # whether any level has realip settings
 
     @classmethod
     def build(cls, config: Config) -> Site:
@@ -226,6 +228,7 @@ class Site:
             rewrite=RewritePhase(),
             max_connections=_worker_connections(config),
             maps=http.maps,
+            realip=any(setup.realip is not None for setup in setups.values()),
         )
 
 
