@@ -11,7 +11,7 @@ from types import MappingProxyType
 import h11
 import trio
 
-from pushproxy.config.maps import VariableMap
+from pushproxy.config.maps import VariableTable
 from pushproxy.http.target import parse_target
 from pushproxy.http.variables import ConnectionInfo, RequestVars
 
@@ -19,7 +19,7 @@ from pushproxy.http.variables import ConnectionInfo, RequestVars
 def request_vars(
     target: str = "/",
     headers: Sequence[tuple[bytes, bytes]] = (),
-    maps: Mapping[str, VariableMap] = MappingProxyType({}),
+    maps: Mapping[str, VariableTable] = MappingProxyType({}),
 ) -> RequestVars:
     """The variables of `GET target` to example.com from 127.0.0.1 (Host first, then
     `headers`), with these `map`s."""

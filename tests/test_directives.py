@@ -276,7 +276,7 @@ _HONOURED = {
     "set_real_ip_from", "real_ip_header", "real_ip_recursive", "auth_basic",
     "auth_basic_user_file", "satisfy", "limit_req_zone", "limit_req", "limit_req_status",
     "limit_req_log_level", "limit_req_dry_run", "limit_conn_zone", "limit_conn",
-    "limit_conn_status", "limit_conn_log_level", "limit_conn_dry_run",
+    "limit_conn_status", "limit_conn_log_level", "limit_conn_dry_run", "geo", "split_clients",
     "add_header", "set", "if", "gzip",
     "gzip_types",
     "gzip_min_length", "gzip_comp_level", "gzip_proxied", "gzip_http_version", "default_type",

@@ -91,10 +91,13 @@ def test_compiled_once_per_block() -> None:
     )
     maps = compile_maps(http.block or ())
     assert sorted(maps) == ["connection_upgrade", "mixed"]
-    assert maps["connection_upgrade"].default.source == "later"  # the later map takes it over
-    assert maps["mixed"].source.variables == ("host", "uri")
-    assert maps["mixed"].volatile
-    assert maps["mixed"].default.variables == ("uri",)
+    later, mixed = maps["connection_upgrade"], maps["mixed"]
+    assert isinstance(later, VariableMap)
+    assert isinstance(mixed, VariableMap)
+    assert later.default.source == "later"  # the later map takes it over
+    assert mixed.source.variables == ("host", "uri")
+    assert mixed.volatile
+    assert mixed.default.variables == ("uri",)
 
 
 def test_a_regex_python_cannot_run_is_an_error_at_its_line() -> None:

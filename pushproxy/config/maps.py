@@ -15,8 +15,10 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Protocol
 
-from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
+from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
+from pushproxy.config.geo import compile_tables
 from pushproxy.config.pcre import compile_error, compile_regex
 from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import variable_name_findings
@@ -55,6 +57,9 @@ class VariableMap:
     default: ComplexValue = _EMPTY
     hostnames: bool = False
     volatile: bool = False  # evaluated anew at each lookup, not once per request
+
+    def source_text(self, lookup: Lookup) -> str:
+        return self.source.evaluate(lookup)
 
     def find(self, text: str) -> tuple[ComplexValue, re.Match[str] | None]:
         """The value for source value `text`, and the regex match that chose it, if one did."""
@@ -215,12 +220,26 @@ def compile_map(directive: Directive) -> VariableMap:
     )
 
 
-def compile_maps(http_block: Sequence[Directive]) -> Mapping[str, VariableMap]:
-    """The http block's maps by variable name (lowercased); a later map of a name wins, as
-    in nginx, where the second `map` takes the variable over."""
-    maps: dict[str, VariableMap] = {}
+class VariableTable(Protocol):
+    """A variable worked out from a source value by a table: `map`, `geo`, `split_clients`."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def volatile(self) -> bool: ...
+    def source_text(self, lookup: Lookup) -> str: ...
+    def find(self, text: str) -> tuple[ComplexValue, re.Match[str] | None]: ...
+
+
+def compile_maps(http_block: Sequence[Directive]) -> Mapping[str, VariableTable]:
+    """The http block's maps, geos and split_clients by variable name (lowercased); a later
+    one of a name wins, as in nginx, where the second takes the variable over."""
+    maps: dict[str, VariableTable] = {}
     for directive in http_block:
         if directive.name == "map" and directive.block is not None and len(directive.args) == 2:
             compiled = compile_map(directive)
             maps[compiled.name] = compiled
+        elif directive.name in ("geo", "split_clients"):
+            for table in compile_tables([directive]):
+                maps[table.name] = table
     return MappingProxyType(maps)

@@ -18,7 +18,7 @@ from pushproxy.config import units
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.directive_spec import Merge, ValueType
 from pushproxy.config.directives import specs_for
-from pushproxy.config.maps import VariableMap, compile_maps
+from pushproxy.config.maps import VariableTable, compile_maps
 from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
@@ -36,7 +36,7 @@ _NOT_INHERITED = frozenset(
 
 Settings = Mapping[str, tuple[Directive, ...]]
 _EMPTY: Settings = MappingProxyType({})
-NO_MAPS: Mapping[str, VariableMap] = MappingProxyType({})
+NO_MAPS: Mapping[str, VariableTable] = MappingProxyType({})
 
 
 def _inherited(name: str) -> bool:
@@ -183,7 +183,7 @@ class Http:
     servers: tuple[Server, ...]
     upstreams: Mapping[str, Upstream]
     # `map` variables by (lowercased) name
-    maps: Mapping[str, VariableMap] = field(default_factory=lambda: NO_MAPS)
+    maps: Mapping[str, VariableTable] = field(default_factory=lambda: NO_MAPS)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

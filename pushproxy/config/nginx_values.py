@@ -17,6 +17,7 @@ from pushproxy.config.access_rules import (
     trusted_proxies,
 )
 from pushproxy.config.directive_spec import DirectiveSpec, ValueType
+from pushproxy.config.geo import geo_findings
 from pushproxy.config.limit_rules import LIMIT_VALUE_CHECKS
 from pushproxy.config.maps import entry_findings, map_findings
 from pushproxy.config.pcre import compile_error
@@ -241,6 +242,8 @@ def _geo_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
             continue
         if len(entry.args) != 1:
             yield entry, "E103", text("geo_parameters")
+    for entry, message in geo_findings(entries):
+        yield entry, "E106", message
 
 
 def _types_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:

@@ -9,7 +9,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from pushproxy.config.maps import VariableMap
+from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import Config, Level, Location, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_sec, parse_size
 from pushproxy.http.access import AccessCheck, access_checks
@@ -186,7 +186,7 @@ class Site:
     setups: Mapping[int, LocationSetup]  # by id() of the location (`if` blocks included)
     rewrite: RewritePhase
     max_connections: int  # worker_connections
-    maps: Mapping[str, VariableMap]  # the http block's `map` variables, compiled at load
+    maps: Mapping[str, VariableTable]  # the http block's `map` variables, compiled at load
     realip: bool = False  # whether any level has realip settings
 
     @classmethod

@@ -16,7 +16,7 @@ from datetime import datetime, tzinfo
 from types import MappingProxyType
 from typing import NamedTuple, Protocol
 
-from pushproxy.config.maps import VariableMap
+from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import NO_MAPS
 from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
@@ -157,7 +157,7 @@ class RequestVars:
         started: float | None = None,
         clock: Callable[[], float] = time.time,
         tz: tzinfo | None = None,
-        maps: Mapping[str, VariableMap] = NO_MAPS,
+        maps: Mapping[str, VariableTable] = NO_MAPS,
         received: Received | None = None,
     ) -> None:
         self._method = as_text(method)
@@ -252,7 +252,7 @@ class RequestVars:
     def _upstream_list(self, text: Callable[[UpstreamTry], str]) -> str | None:
         return ", ".join(text(one) for one in self._upstream) if self._upstream else None
 
-    def _map(self, mapped: VariableMap) -> str | None:
+    def _map(self, mapped: VariableTable) -> str | None:
         """A `map` variable: worked out on first use and kept for the request (unless
         `volatile`). A regex variant's captures become the request's, as in nginx."""
         if self._map_depth >= _MAP_DEPTH:
@@ -260,7 +260,7 @@ class RequestVars:
             return None  # nginx gives up at the same depth; the value is then empty
         self._map_depth += 1
         try:
-            value, match = mapped.find(mapped.source.evaluate(self.lookup))
+            value, match = mapped.find(mapped.source_text(self.lookup))
             if match is not None and match.re.groups:
                 self.add_captures(captures_of(match))
             result = value.evaluate(self.lookup)
