@@ -77,7 +77,6 @@ _BY_NAME: dict[str, str] = {
     "sendfile": "no effect",
     "tcp_nopush": "no effect",
     "error_page": "error responses keep pushproxy's own bodies",
-    "internal": "the location is reachable by external requests too",
     "proxy_cache": "responses are not cached",
     "proxy_cache_path": "responses are not cached",
     "ssl_certificate": _NO_TLS,

@@ -61,6 +61,8 @@ def configure(
         if match.captures is not None:
             variables.add_captures(match.captures)
         location = match.location
+        if "internal" in location.level.own and not found.rewritten:
+            return location, 404, match  # only a rewrite (an internal redirect) gets there
         if body_too_large(request, location.level):
             return None
         if match.redirect_to_slash:

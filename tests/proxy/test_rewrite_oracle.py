@@ -185,7 +185,27 @@ CASES = [
         "location /ifr/ { @ifr; if ($arg_go) { rewrite ^/ifr/(.*)$ /new/$1 redirect; } }",
         "/ifr/x?go=1",
     ),
-    # 11. $uri and $args after a rewrite; $request_uri as it came
+    # 11. `internal` locations: only a rewrite gets there
+    case(
+        "internal-refused",
+        "location /int/ { @int; internal; rewrite ^ /new/ last; }",
+        "/int/x",
+        status=404,
+    ),
+    case(
+        "internal-by-rewrite",
+        "location /go/ { rewrite ^/go/(.*)$ /int/$1 last; } location /int/ { @int; internal; "
+        "proxy_pass http://APP; }",
+        "/go/x",
+        status=200,
+    ),
+    case(
+        "internal-by-server-rewrite",
+        "rewrite ^/srv/(.*)$ /int/$1; location /int/ { @int; internal; proxy_pass http://APP; }",
+        "/srv/x",
+        status=200,
+    ),
+    # 12. $uri and $args after a rewrite; $request_uri as it came
     case("variables-break", VARIABLES, "/vars/x?a=1", upstream="GET /v2/x?b=2&a=1"),
 ]
 
