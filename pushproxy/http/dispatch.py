@@ -1,0 +1,183 @@
+"""One request, from its head to its answer, as nginx routes it: the server block (address,
+Host), the rewrite phases and the location search (`phases`), the preaccess and access phases,
+then the handler the location names (a push stream one, the reverse proxy, or what nginx's
+static handler answers with no file: 404, or 405 for a method it never serves), or the
+`error_page` that stands in for an error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable
+
+from pushproxy.config.model import Location
+from pushproxy.config.tree import Directive
+from pushproxy.http.accesslog import AccessLogs
+from pushproxy.http.basic_auth import Verdict
+from pushproxy.http.connection import HttpConnection
+from pushproxy.http.exchange import Exchange
+from pushproxy.http.pages import error_page
+from pushproxy.http.phases import access_phase, configure, preaccess, trust_proxy
+from pushproxy.http.responses import handle_return, redirect
+from pushproxy.http.rewrite_rule import Redirect
+from pushproxy.http.routing import request_host
+from pushproxy.http.site import LocationSetup, Site
+from pushproxy.http.target import BadRequest, parse_target
+from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
+from pushproxy.http.wire import Request
+from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
+from pushproxy.push.publisher import handle_publisher
+from pushproxy.push.runtime import PushRuntime
+from pushproxy.push.settings import LocationType
+from pushproxy.push.statistics import handle_statistics
+from pushproxy.push.subscriber import handle_subscriber
+from pushproxy.push.websocket import handle_websocket
+
+log = logging.getLogger("pushproxy")
+_STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
+
+
+async def _refuse(conn: HttpConnection, refusal: Verdict) -> None:
+    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to."""
+    if refusal.status != 401:
+        await conn.error(refusal.status)
+        return
+    realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
+    headers = [(b"Content-Type", b"text/html"), (b"WWW-Authenticate", realm)]
+    await conn.respond(401, headers, error_page(401))
+
+
+class Dispatcher:
+    """What requests are routed with: the configuration (`site`) and the runtimes of the
+    push stream module (from the server's start), the proxy and the access logs; the server
+    swaps them on a reload."""
+
+    __slots__ = ("access_logs", "proxy", "push", "site")
+
+    def __init__(self, site: Site, proxy: ProxyRuntime, access_logs: AccessLogs) -> None:
+        self.site = site
+        self.proxy = proxy
+        self.access_logs = access_logs
+        self.push: PushRuntime | None = None
+
+    async def dispatch(
+        self, conn: HttpConnection, request: Request, info: ConnectionInfo, port: int
+    ) -> None:
+        site, push = self.site, self.push
+        assert push is not None
+        if request.http_version == b"0.9" and request.method != b"GET":
+            await conn.error(400, close=True)  # "client sent invalid method in HTTP/0.9 request"
+            return
+        if request.method == b"TRACE":  # nginx: "client sent TRACE method", whatever the location
+            await conn.error(405)
+            return
+        try:
+            target = parse_target(request.target)
+            host = request_host(target, request.headers, request.http_version)
+        except BadRequest:
+            await conn.error(400, close=True)
+            return
+        server = site.router.select(info.server_addr, port, host)
+        variables = RequestVars(
+            method=request.method,
+            target=target,
+            http_version=request.http_version,
+            headers=request.headers,
+            connection=info,
+            server_name=server.name,
+            host=host,
+            captures=server.captures,
+            clock=push.clock,
+            maps=site.maps,
+            received=conn,
+        )
+        if site.realip:  # nginx's post-read phase: the server's settings
+            realip = site.setups[id(server.server.own)].realip
+            if realip is not None:
+                trust_proxy(realip, variables, request)
+        exchange = Exchange(
+            conn=conn,
+            request=request,
+            method=request.method.decode("latin-1"),
+            lookup=variables.lookup,
+            variables=variables,
+        )
+        found = configure(site, server, variables, request)
+        if found is None:
+            await conn.error(413, close=True)  # nginx refuses before reading the body
+            return
+        location, ending, match = found
+        setup = site.setups[id(location)]  # every location and `if` block has one
+        policy = setup.gzip
+        if policy is not None:
+            conn.gzip = policy  # the client's Accept-Encoding is read only when it matters
+        if setup.added is not None:
+            conn.add_headers(setup.added, variables.lookup)
+        conn.limits = setup.limits  # the location's keep-alive, body and send settings
+        if not setup.limits.keepalive_timeout:
+            conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
+        try:
+            if isinstance(ending, Directive):  # before any content handler, push ones included
+                await handle_return(exchange, location, ending, setup.mime_types)
+            elif isinstance(ending, Redirect):
+                await redirect(exchange, location, ending.status, ending.location)
+            elif isinstance(ending, int):
+                await conn.error(ending)
+            elif match is not None and match.redirect_to_slash:
+                await redirect(
+                    exchange, location, 301, match.redirect_target(variables.target.args)
+                )
+            elif setup.direct:  # no frame in between: a streaming subscriber keeps this one
+                await self._handle(exchange, location, push)
+            elif setup.preaccess:  # limits or a location's realip settings
+                await self._limited(exchange, location, setup, push)
+            elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
+                await _refuse(conn, refusal)
+            else:
+                await self._handle(exchange, location, push)
+        finally:
+            logs = self.access_logs.targets(location.level)
+            if logs and conn.status_sent:
+                variables.respond(
+                    Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
+                )
+                self.access_logs.write(logs, variables.lookup)
+
+    async def _limited(
+        self, exchange: Exchange, location: Location, setup: LocationSetup, push: PushRuntime
+    ) -> None:
+        """nginx's preaccess phase (realip, `limit_req`, `limit_conn`), its access phase, then
+        the handler; a `limit_conn` place is held until the handler is done."""
+        conn, request, variables = exchange.conn, exchange.request, exchange.variables
+        assert variables is not None
+        status, leave = await preaccess(setup, variables, request)
+        try:
+            if status:
+                await conn.error(status)
+            elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
+                await _refuse(conn, refusal)
+            else:
+                await self._handle(exchange, location, push)
+        finally:
+            leave()
+
+    def _handle(
+        self, exchange: Exchange, location: Location, push: PushRuntime
+    ) -> Awaitable[None]:
+        """The handler's answer to await (a plain function: one frame fewer per request, and
+        per streaming subscriber for its whole life)."""
+        pushed = push.location(location)
+        if pushed is not None:
+            kind = pushed.settings.type
+            if kind.is_publisher:
+                return handle_publisher(exchange, location, pushed, push)
+            if kind is LocationType.STATISTICS:
+                return handle_statistics(exchange, pushed, push)
+            if kind is LocationType.WEBSOCKET:
+                return handle_websocket(exchange, location, pushed, push)
+            return handle_subscriber(exchange, location, pushed, push)
+        if self.proxy.handles(location):
+            return handle_proxy(exchange, location, self.proxy)
+        # nginx's static handler, with no file to serve: 405 for a method it never serves.
+        status = 404 if exchange.method in _STATIC_METHODS else 405
+        return exchange.conn.error(status)
