@@ -121,6 +121,8 @@ class HttpConnection(RequestReader):
         gzip's `Content-Encoding`. `line`: an upstream's own status line (else nginx's).
         `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
         (HTTP/1.0), unless the headers give a Content-Length."""
+        if self.status_override:  # an error page's answer goes out with the error's status
+            status, line = self.status_override, b""
         self.status_sent = status
         self._response_started = True
         self._chunked = False
@@ -327,7 +329,12 @@ class HttpConnection(RequestReader):
 
     async def error(self, status: int, *, close: bool = False) -> None:
         """nginx's HTML error page for `status` (494 to 497 go out as 400, with their titles); an
-        empty body for a code nginx has no page for."""
+        empty body for a code nginx has no page for. An `error_page` may take it over (see
+        `error_hook`): nothing is written then."""
+        hook = self.error_hook
+        if hook is not None and hook(status):
+            return
+        self.status_override = 0  # an error while serving an error page goes out as itself
         page = pages.error_page(status)
         headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")] if page else []
         if close or status in _ENDS_KEEPALIVE:

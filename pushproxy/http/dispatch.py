@@ -15,12 +15,14 @@ from pushproxy.config.tree import Directive
 from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.basic_auth import Verdict
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.error_pages import ErrorCatcher
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.pages import error_page
 from pushproxy.http.phases import access_phase, configure, preaccess, trust_proxy
 from pushproxy.http.responses import handle_return, redirect
+from pushproxy.http.rewrite import Ending
 from pushproxy.http.rewrite_rule import Redirect
-from pushproxy.http.routing import request_host
+from pushproxy.http.routing import LocationMatch, ServerMatch, request_host
 from pushproxy.http.site import LocationSetup, Site
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
@@ -45,6 +47,18 @@ async def _refuse(conn: HttpConnection, refusal: Verdict) -> None:
     realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
     headers = [(b"Content-Type", b"text/html"), (b"WWW-Authenticate", realm)]
     await conn.respond(401, headers, error_page(401))
+
+
+def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars) -> None:
+    """The connection's settings from the location that answers."""
+    policy = setup.gzip
+    if policy is not None:
+        conn.gzip = policy  # the client's Accept-Encoding is read only when it matters
+    if setup.added is not None:
+        conn.add_headers(setup.added, variables.lookup)
+    conn.limits = setup.limits  # the location's keep-alive, body and send settings
+    if not setup.limits.keepalive_timeout:
+        conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
 
 
 class Dispatcher:
@@ -108,33 +122,14 @@ class Dispatcher:
             return
         location, ending, match = found
         setup = site.setups[id(location)]  # every location and `if` block has one
-        policy = setup.gzip
-        if policy is not None:
-            conn.gzip = policy  # the client's Accept-Encoding is read only when it matters
-        if setup.added is not None:
-            conn.add_headers(setup.added, variables.lookup)
-        conn.limits = setup.limits  # the location's keep-alive, body and send settings
-        if not setup.limits.keepalive_timeout:
-            conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
+        _prepare(conn, setup, variables)
+        caught = None
+        if setup.error_pages is not None:
+            caught = conn.error_hook = ErrorCatcher(setup.error_pages)
         try:
-            if isinstance(ending, Directive):  # before any content handler, push ones included
-                await handle_return(exchange, location, ending, setup.mime_types)
-            elif isinstance(ending, Redirect):
-                await redirect(exchange, location, ending.status, ending.location)
-            elif isinstance(ending, int):
-                await conn.error(ending)
-            elif match is not None and match.redirect_to_slash:
-                await redirect(
-                    exchange, location, 301, match.redirect_target(variables.target.args)
-                )
-            elif setup.direct:  # no frame in between: a streaming subscriber keeps this one
-                await self._handle(exchange, location, push)
-            elif setup.preaccess:  # limits or a location's realip settings
-                await self._limited(exchange, location, setup, push)
-            elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
-                await _refuse(conn, refusal)
-            else:
-                await self._handle(exchange, location, push)
+            await self._answer(exchange, location, setup, ending, match)
+            if caught is not None and caught.status:
+                location = await self._error_page(exchange, server, location, caught)
         finally:
             logs = self.access_logs.targets(location.level)
             if logs and conn.status_sent:
@@ -142,6 +137,74 @@ class Dispatcher:
                     Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
                 )
                 self.access_logs.write(logs, variables.lookup)
+
+    def _answer(
+        self,
+        exchange: Exchange,
+        location: Location,
+        setup: LocationSetup,
+        ending: Ending | None,
+        match: LocationMatch | None,
+    ) -> Awaitable[None]:
+        """The answer to await once the location is chosen: the rewrite phase's ending, the
+        slash redirect, or the access phases and the handler (a plain function: no frame of
+        its own, which a streaming subscriber would keep for its whole life)."""
+        conn, variables = exchange.conn, exchange.variables
+        assert variables is not None
+        assert self.push is not None
+        if isinstance(ending, Directive):  # before any content handler, push ones included
+            return handle_return(exchange, location, ending, setup.mime_types)
+        if isinstance(ending, Redirect):
+            return redirect(exchange, location, ending.status, ending.location)
+        if isinstance(ending, int):
+            return conn.error(ending)
+        if match is not None and match.redirect_to_slash:
+            return redirect(exchange, location, 301, match.redirect_target(variables.target.args))
+        if setup.direct:
+            return self._handle(exchange, location, self.push)
+        if setup.preaccess:  # limits or a location's realip settings
+            return self._limited(exchange, location, setup, self.push)
+        refusal = access_phase(setup, variables, exchange.request, exchange.method)
+        if refusal is not None:
+            return _refuse(conn, refusal)
+        return self._handle(exchange, location, self.push)
+
+    async def _error_page(
+        self, exchange: Exchange, server: ServerMatch, location: Location, caught: ErrorCatcher
+    ) -> Location:
+        """The error page that stands in for the error `caught` took over (see
+        `error_pages`); the location that served it."""
+        conn, variables = exchange.conn, exchange.variables
+        assert variables is not None
+        conn.error_hook = None  # no error page for an error page's error
+        page = caught.pages.page(caught.status, variables.lookup)
+        assert page is not None
+        if page.redirect:
+            await redirect(exchange, location, page.redirect, page.uri)
+            return location
+        conn.status_override = page.status or 0
+        if exchange.method != "HEAD":
+            exchange.method = "GET"
+            variables.set_method("GET")
+        match = None
+        if page.named:
+            named = server.locations.named(page.uri)
+            if named is None:
+                log.error('could not find named location "%s"', page.uri)
+                await conn.error(500)
+                return location
+            location, ending = self.site.rewrite.run(named, variables)
+        else:
+            variables.retarget(variables.target.rewrite(*page.target()))
+            found = configure(self.site, server, variables, exchange.request)
+            if found is None:
+                await conn.error(413, close=True)
+                return location
+            location, ending, match = found
+        setup = self.site.setups[id(location)]
+        _prepare(conn, setup, variables)
+        await self._answer(exchange, location, setup, ending, match)
+        return location
 
     async def _limited(
         self, exchange: Exchange, location: Location, setup: LocationSetup, push: PushRuntime

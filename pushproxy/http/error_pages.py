@@ -79,3 +79,20 @@ class ErrorPages:
         if not uri.startswith(("/", "@")):
             return ErrorPage(uri, None, overwrite if overwrite in _REDIRECTS else 302)
         return ErrorPage(uri, status if overwrite < 0 else (overwrite or None))
+
+
+class ErrorCatcher:
+    """A request's `error_hook` (see `HttpConnection.error`): it takes over the first error
+    its pages name, and keeps its status for the dispatcher."""
+
+    __slots__ = ("pages", "status")
+
+    def __init__(self, pages: ErrorPages) -> None:
+        self.pages = pages
+        self.status = 0
+
+    def __call__(self, status: int) -> bool:
+        if self.status or status not in self.pages.pages:
+            return False
+        self.status = status
+        return True

@@ -103,6 +103,7 @@ class RequestReader:
         "_written_at",
         "body_bytes_sent",
         "deadline",
+        "error_hook",
         "gzip",
         "handler_deadline",
         "header_rules",
@@ -112,6 +113,7 @@ class RequestReader:
         "requests_served",
         "reuse",
         "scope",
+        "status_override",
         "status_sent",
         "stream",
         "taken_over",
@@ -151,6 +153,10 @@ class RequestReader:
         self.gzip: GzipPolicy | None = None  # the location's, set per request
         self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
         self._written_at = 0.0  # perf_counter() of the last write (see `_receive_within`)
+        # The request's `error_page`s: called with an error's status before its page goes
+        # out, it takes the error over when it returns True (see `dispatch`).
+        self.error_hook: Callable[[int], bool] | None = None
+        self.status_override = 0  # the status an error page's answer goes out with (0: its own)
 
     # reading
 
@@ -243,6 +249,8 @@ class RequestReader:
         self.status_sent = self.body_bytes_sent = 0
         self.gzip = None
         self._added = None
+        self.error_hook = None
+        self.status_override = 0
         # HTTP/0.9 knows GET alone: its HEAD is refused with the whole 400 page, as nginx does.
         self._head_only = request.method == b"HEAD" and request.http_version != b"0.9"
         self._client_keeps_alive = request.keep_alive

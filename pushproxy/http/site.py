@@ -15,6 +15,7 @@ from pushproxy.config.units import parse_msec, parse_number, parse_sec, parse_si
 from pushproxy.http.access import AccessCheck, access_checks
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.basic_auth import BasicAuth
+from pushproxy.http.error_pages import ErrorPages
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.rate_limits import (
@@ -138,6 +139,7 @@ class LocationSetup:
     satisfy_any: bool = False
     request_limits: RequestLimits | None = None
     connection_limits: ConnectionLimits | None = None
+    error_pages: ErrorPages | None = None
     # Whether the location has a preaccess phase of its own (limits, or realip settings,
     # which apply there when the server's changed nothing), and whether it has any phase
     # between the location's choice and its handler (worked out once: every request asks).
@@ -171,6 +173,7 @@ class LocationSetup:
             connection_limits=connection_limits,
             preaccess=preaccess,
             direct=not (preaccess or access or auth),
+            error_pages=ErrorPages.of(level),
         )
 
 

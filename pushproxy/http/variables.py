@@ -230,6 +230,10 @@ class RequestVars:
         credentials = basic_credentials(self._headers)
         return None if credentials is None else as_text(credentials[0])
 
+    def set_method(self, method: str) -> None:
+        """`$request_method` after an error page turned the request into a GET."""
+        self._method = method
+
     def retarget(self, target: RequestTarget) -> None:
         """A `rewrite` changed the URI or arguments: `$uri`, `$args`, `$arg_NAME` follow."""
         self._target = target

@@ -1,0 +1,74 @@
+"""`error_page` against Debian's nginx: the same configuration served by nginx, then by
+pushproxy; the same requests get the same status, `Location` and body from both, whether the
+page is a named location, a URI (a GET there, with its own arguments), or a redirect, with
+and without `=` and `=CODE`, for the proxy's 502, the static handler's 404, an access
+refusal, a `return CODE;` and a limit's 503."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from .conftest import ProxyFactory
+from .nginx import needs_nginx, running_nginx
+from .support import conf, connect_from, read_to_end
+
+DOWN = "proxy_pass http://127.0.0.1:1;"  # nothing listens there: 502
+HTTP = "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;"
+SERVER = f"""
+location /a {{ {DOWN} error_page 502 = @down; }}
+location /b {{ {DOWN} error_page 502 @down; }}
+location /c {{ {DOWN} error_page 500 502 =200 @down; }}
+location /d {{ error_page 404 /fallback?x=1; }}
+location /fallback {{ return 200 "fb $args $request_method $uri $request_uri"; }}
+location /e {{ deny all; error_page 403 http://example.com/denied; {DOWN} }}
+location /f {{ deny all; error_page 403 =301 http://example.com/denied; {DOWN} }}
+location /g {{ {DOWN} error_page 502 /nothing; }}
+location /h {{ return 404; error_page 404 =200 @ok; }}
+location /i {{ return 404 "text"; error_page 404 =200 @ok; }}
+location /j {{ error_page 404 = /fallback; }}
+location /k {{ limit_req zone=one; error_page 503 =429 @ok; {DOWN} }}
+location /l {{ error_page 404 /int/; }}
+location /int/ {{ internal; return 200 "internal $uri"; }}
+location /m {{ error_page 404 @nowhere; }}
+location /n {{ error_page 404 /n2; }}
+location /n2 {{ error_page 404 /n3; }}
+location @down {{ return 503 "down"; }}
+location @ok {{ return 200 "ok $uri"; }}
+"""
+REQUESTS = [
+    ("GET", t) for t in ("/a", "/b", "/c", "/d?q=2", "/e", "/f", "/g", "/h", "/i", "/j")
+] + [("GET", "/k"), ("GET", "/k"), ("POST", "/d"), ("HEAD", "/d"), ("GET", "/l"),
+     ("GET", "/m"), ("GET", "/n")]  # fmt: skip
+
+
+async def _observe(port: int, method: str, target: str) -> str:
+    stream = await connect_from("127.0.0.1", port)
+    body = b"x" if method == "POST" else b""
+    head = f"{method} {target} HTTP/1.0\r\nHost: h\r\nContent-Length: {len(body)}\r\n\r\n"
+    await stream.send_all(head.encode() + body)
+    head_bytes, _, received = (await read_to_end(stream)).partition(b"\r\n\r\n")
+    lines = head_bytes.decode("latin-1").split("\r\n")
+    location = [line for line in lines if line.startswith("Location")]
+    page = received.decode() if not received.startswith(b"<html>") else "(nginx's page)"
+    return " | ".join([lines[0].split(" ", 1)[1], *location, page])
+
+
+@needs_nginx
+async def test_error_page_as_nginx_does(proxy: ProxyFactory, tmp_path: Path) -> None:
+    async with running_nginx(tmp_path, SERVER, http=HTTP) as port:
+        expected = [await _observe(port, method, target) for method, target in REQUESTS]
+    assert expected[0] == "503 Service Temporarily Unavailable | down"
+    async with proxy(conf(SERVER, http=HTTP)) as server:
+        got = [await _observe(server.port(), method, target) for method, target in REQUESTS]
+    assert got == expected
+
+
+@pytest.mark.parametrize("status", [502, 504])
+async def test_an_upstream_failure_is_not_an_error_page_twice(
+    proxy: ProxyFactory, status: int
+) -> None:
+    text = f"location / {{ {DOWN} error_page {status} 502 /again; }} location /again {{ {DOWN} }}"
+    async with proxy(conf(text)) as server:
+        assert (await _observe(server.port(), "GET", "/")).startswith("502 Bad Gateway |")
