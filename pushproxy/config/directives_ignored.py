@@ -76,7 +76,6 @@ _BY_NAME: dict[str, str] = {
     "alias": _NO_FILES,
     "sendfile": "no effect",
     "tcp_nopush": "no effect",
-    "proxy_intercept_errors": "an upstream's error answers are passed on, never an error_page",
     "proxy_cache": "responses are not cached",
     "proxy_cache_path": "responses are not cached",
     "ssl_certificate": _NO_TLS,

@@ -272,6 +272,10 @@ class Attempt:
         condition = NEXT_STATUSES.get(head.status)
         if condition is not None and self.may_retry(condition, self.request_sent, 1):
             raise UpstreamFailure(condition, None, sent=True, answered=head.status)
+        hook = self.job.exchange.conn.error_hook
+        intercepts = head.status >= 300 and self.job.settings.intercept_errors
+        if intercepts and hook is not None and hook(head.status):
+            return None  # the location's error_page answers (proxy_intercept_errors)
         await self._respond(head)
         return None
 

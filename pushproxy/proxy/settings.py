@@ -86,6 +86,7 @@ class ProxySettings:
     client_max_body_size: int = 1024 * 1024
     client_body_buffer_size: int = 16 * 1024
     absolute_redirect: bool = True
+    intercept_errors: bool = False  # an upstream answer of 300+ with an error_page: that page
     server_name_in_redirect: bool = False
     port_in_redirect: bool = True
     resolver: ResolverSettings | None = None  # for names in a `proxy_pass` with variables
@@ -161,6 +162,7 @@ class ProxySettings:
             redirects=redirect_rules(level.all("proxy_redirect"), default_rule),
             buffer_size=_int(level, "proxy_buffer_size", 4096),
             ignore_client_abort=_flag(level, "proxy_ignore_client_abort", False),
+            intercept_errors=_flag(level, "proxy_intercept_errors", False),
             client_max_body_size=_int(level, "client_max_body_size", 1024 * 1024),
             client_body_buffer_size=_int(level, "client_body_buffer_size", 16 * 1024),
             absolute_redirect=_flag(level, "absolute_redirect", True),

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ProxyFactory
+from .conftest import AppFactory, ProxyFactory
 from .nginx import needs_nginx, running_nginx
 from .support import conf, connect_from, read_to_end
 
 DOWN = "proxy_pass http://127.0.0.1:1;"  # nothing listens there: 502
+ON = "proxy_intercept_errors on;"
 HTTP = "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/m;"
 SERVER = f"""
 location /a {{ {DOWN} error_page 502 = @down; }}
@@ -34,13 +35,18 @@ location /int/ {{ internal; return 200 "internal $uri"; }}
 location /m {{ error_page 404 @nowhere; }}
 location /n {{ error_page 404 /n2; }}
 location /n2 {{ error_page 404 /n3; }}
+location /o {{ proxy_pass http://APP/status/404; {ON} error_page 404 @ok; }}
+location /p {{ proxy_pass http://APP/status/404; error_page 404 @ok; }}
+location /q {{ proxy_pass http://APP/status/418; {ON} error_page 404 @ok; }}
+location /r {{ proxy_pass http://APP/status/301; {ON} error_page 301 =200 /fallback; }}
 location @down {{ return 503 "down"; }}
 location @ok {{ return 200 "ok $uri"; }}
 """
 REQUESTS = [
     ("GET", t) for t in ("/a", "/b", "/c", "/d?q=2", "/e", "/f", "/g", "/h", "/i", "/j")
 ] + [("GET", "/k"), ("GET", "/k"), ("POST", "/d"), ("HEAD", "/d"), ("GET", "/l"),
-     ("GET", "/m"), ("GET", "/n")]  # fmt: skip
+     ("GET", "/m"), ("GET", "/n"), ("GET", "/o"), ("GET", "/p"), ("GET", "/q"),
+     ("GET", "/r")]  # fmt: skip
 
 
 async def _observe(port: int, method: str, target: str) -> str:
@@ -56,11 +62,17 @@ async def _observe(port: int, method: str, target: str) -> str:
 
 
 @needs_nginx
-async def test_error_page_as_nginx_does(proxy: ProxyFactory, tmp_path: Path) -> None:
-    async with running_nginx(tmp_path, SERVER, http=HTTP) as port:
+async def test_error_page_as_nginx_does(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path
+) -> None:
+    upstream = await app("app")
+    text = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+    async with running_nginx(tmp_path, text, http=HTTP) as port:
         expected = [await _observe(port, method, target) for method, target in REQUESTS]
     assert expected[0] == "503 Service Temporarily Unavailable | down"
-    async with proxy(conf(SERVER, http=HTTP)) as server:
+    assert expected[-4] == "404 Not Found | ok /o"  # intercepted
+    assert expected[-3].endswith("| status 404 from app")  # passed on
+    async with proxy(conf(text, http=HTTP)) as server:
         got = [await _observe(server.port(), method, target) for method, target in REQUESTS]
     assert got == expected
 
