@@ -136,6 +136,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="set", module="ngx_http_rewrite_module"),
     _Honoured(name="if", module="ngx_http_rewrite_module"),
     _Honoured(name="add_header", module="ngx_http_headers_filter_module"),
+    _Honoured(name="expires", module="ngx_http_headers_filter_module", default="off"),
     _Honoured(name="gzip", module=_GZIP, default="off"),
     _Honoured(name="gzip_types", module=_GZIP, default="text/html"),
     _Honoured(name="gzip_min_length", module=_GZIP, default="20"),

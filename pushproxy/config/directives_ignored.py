@@ -36,7 +36,7 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_auth_request_module": "requests are NOT authenticated",
     "ngx_http_secure_link_module": "links are NOT checked",
     "ngx_http_rewrite_module": "no effect",
-    "ngx_http_headers_filter_module": "Expires and Cache-Control are not added",
+    "ngx_http_headers_filter_module": "no trailers are added",
     "ngx_http_log_module": "no effect",
     "ngx_http_map_module": "no effect",
     "ngx_http_static_module": _NO_FILES,

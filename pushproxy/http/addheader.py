@@ -1,4 +1,5 @@
-"""`add_header` (ngx_http_headers_filter_module): response headers from the configuration.
+"""`add_header` and `expires` (ngx_http_headers_filter_module): response headers from the
+configuration (`expires` itself: see `expires`).
 
 As nginx adds them: the location's `add_header` directives (inherited whole from the nearest
 level that has any), to responses with status 200, 201, 204, 206, 301, 302, 303, 304, 307 or
@@ -9,10 +10,12 @@ handlers, the proxy, `return`.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
 from pushproxy.config.model import Level
+from pushproxy.http.expires import Expires
 
 _ADDED_FOR = frozenset({200, 201, 204, 206, 301, 302, 303, 304, 307, 308})
 
@@ -26,9 +29,10 @@ class AddedHeader:
 
 @dataclass(frozen=True, slots=True)
 class AddedHeaders:
-    """A location's `add_header` directives, compiled once at load."""
+    """A location's `add_header` directives and `expires`, compiled once at load."""
 
     headers: tuple[AddedHeader, ...]
+    expires: Expires | None = None
 
     @classmethod
     def of(cls, level: Level) -> AddedHeaders | None:
@@ -42,7 +46,16 @@ class AddedHeaders:
             except ComplexValueError:
                 continue
             headers.append(AddedHeader(args[0].encode(), value, len(args) == 3))
-        return cls(tuple(headers)) if headers else None
+        expires = Expires.of(level)
+        return cls(tuple(headers), expires) if headers or expires else None
+
+    def with_expires(
+        self, status: int, headers: list[tuple[bytes, bytes]], modified: bytes | None
+    ) -> list[tuple[bytes, bytes]]:
+        """A response's headers once `expires` set its `Expires` and `Cache-Control`."""
+        if self.expires is None or status not in _ADDED_FOR:
+            return headers
+        return self.expires.apply(headers, time.time(), modified)
 
     def for_response(self, status: int, lookup: Lookup) -> list[tuple[bytes, bytes]]:
         """The headers a response with `status` gets (values evaluated for this request)."""

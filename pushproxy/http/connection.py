@@ -155,6 +155,8 @@ class HttpConnection(RequestReader):
         added: list[tuple[bytes, bytes]] = []
         if self._added is not None:
             headers_of, lookup = self._added
+            if headers_of.expires is not None:
+                rest = headers_of.with_expires(status, rest, modified[1] if modified else None)
             added = headers_of.for_response(status, lookup)
             rest += added
         gzip, vary = self._gzip_for(status, headers, added)

@@ -12,12 +12,15 @@ Paths choose the behaviour (anything else echoes the request as JSON):
   /close-delimited    an HTTP/1.0-style body ended by closing the connection
   /invalid            a response head h11 rejects
   /headers            headers nginx hides or rewrites (Server, Date, X-Accel-*, Location...)
+  /cached?age=N       Last-Modified N seconds ago, two Cache-Controls and an Expires
 """
 
 from __future__ import annotations
 
+import email.utils
 import hashlib
 import json
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
@@ -183,6 +186,17 @@ class UpstreamApp:
         if path == "/invalid":
             await stream.send_all(b"HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n")
             return False
+        if path == "/cached":
+            age = int(query.get("age", ["0"])[0])
+            modified = email.utils.formatdate(time.time() - age, usegmt=True).encode()
+            cached = [
+                (b"Last-Modified", modified),
+                (b"Cache-Control", b"private"),
+                (b"Expires", b"0"),
+                (b"Cache-Control", b"no-store"),
+            ]
+            await _whole(stream, conn, 200, "cached", cached)
+            return True
         if path == "/headers":
             headers = [
                 (b"Server", b"legacy/1.0"),
