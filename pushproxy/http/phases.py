@@ -1,6 +1,7 @@
 """The phases between a request head and its handler, as nginx runs them: realip's (the
 client's address from a trusted proxy), the rewrite phases with the location lookup between
-them (again while `rewrite`s change the URI), then the access phase."""
+them (again while `rewrite`s change the URI), the preaccess phase (`limit_req`, `limit_conn`)
+and the access phase (`allow`/`deny`, `auth_basic`)."""
 
 from __future__ import annotations
 
@@ -111,9 +112,9 @@ def access_phase(
     setup: LocationSetup, variables: RequestVars, request: Request, method: str
 ) -> Verdict | None:
     """The location's access phase, as nginx runs it: the `allow`/`deny` rules and
-    `auth_basic`. With `satisfy all` (the default) each must let the
-    request in, the rules first; with `satisfy any` one suffices, and of two refusals the
-    401 wins. None: the handler runs; else the refusal to answer."""
+    `auth_basic`. With `satisfy all` (the default) each must let the request in, the rules
+    first; with `satisfy any` one suffices, and of two refusals the 401 wins. None: the
+    handler runs; else the refusal to answer."""
     any_one = setup.satisfy_any
     refusal: Verdict | None = None
     access = setup.access

@@ -189,7 +189,7 @@ class Site:
     setups: Mapping[int, LocationSetup]  # by id() of the location (`if` blocks included)
     rewrite: RewritePhase
     max_connections: int  # worker_connections
-    maps: Mapping[str, VariableTable]  # the http block's `map` variables, compiled at load
+    maps: Mapping[str, VariableTable]  # `map`, `geo`, `split_clients` variables, compiled
     realip: bool = False  # whether any level has realip settings
 
     @classmethod
