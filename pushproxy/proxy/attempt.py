@@ -288,6 +288,7 @@ class Attempt:
             lookup=self.job.exchange.lookup,
             base=self._redirect_base,
             switching=head.status == 101,
+            cookies=(settings.cookie_domains, settings.cookie_paths),
         )
 
     def _redirect_base(self) -> RedirectBase | None:

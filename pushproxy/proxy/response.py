@@ -18,6 +18,7 @@ from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, Lookup, compile_value
 from pushproxy.config.model import Level
 from pushproxy.config.tree import Directive
+from pushproxy.proxy.cookies import CookieRule, rewrite_cookie
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -174,6 +175,7 @@ def client_headers(
     lookup: Lookup = lambda _: None,
     base: Callable[[], RedirectBase | None] = lambda: None,
     switching: bool = False,
+    cookies: tuple[Sequence[CookieRule], Sequence[CookieRule]] = ((), ()),
 ) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
     """The upstream's headers the client gets with its response head (`upstream`: names as
     the upstream wrote them), in the upstream's order (the connection puts nginx's fixed ones
@@ -183,7 +185,8 @@ def client_headers(
     asked only then). Any other `Location` stays with the rest, as sent or as rewritten.
     Hop-by-hop and hidden headers are left out. `Server` and `Date` only if passed (see
     `own_headers`). `switching`: a 101, which says `Connection: upgrade` first (its head is
-    written by the tunnel)."""
+    written by the tunnel). `cookies`: the `proxy_cookie_domain` and `proxy_cookie_path`
+    rules each `Set-Cookie` goes through."""
     out: list[tuple[bytes, bytes]] = [(b"Connection", b"upgrade")] if switching else []
     fixed: bytes | None = None
     rewriting = bool(redirects)
@@ -202,6 +205,8 @@ def client_headers(
                 value = _bytes(rewritten)
         elif key == b"refresh" and redirects:
             value = _refresh(value, redirects, lookup)
+        elif key == b"set-cookie" and (cookies[0] or cookies[1]):
+            value = rewrite_cookie(value, cookies[0], cookies[1], lookup)
         out.append((name, value))
     return out, fixed
 

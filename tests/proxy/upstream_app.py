@@ -13,6 +13,7 @@ Paths choose the behaviour (anything else echoes the request as JSON):
   /invalid            a response head h11 rejects
   /headers            headers nginx hides or rewrites (Server, Date, X-Accel-*, Location...)
   /cached?age=N       Last-Modified N seconds ago, two Cache-Controls and an Expires
+  /cookies?c=V&c=W    a Set-Cookie header for each V, W...
 """
 
 from __future__ import annotations
@@ -186,6 +187,10 @@ class UpstreamApp:
         if path == "/invalid":
             await stream.send_all(b"HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n")
             return False
+        if path == "/cookies":
+            cookies = [(b"Set-Cookie", value.encode()) for value in query.get("c", [])]
+            await _whole(stream, conn, 200, "cookies", cookies)
+            return True
         if path == "/cached":
             age = int(query.get("age", ["0"])[0])
             modified = email.utils.formatdate(time.time() - age, usegmt=True).encode()

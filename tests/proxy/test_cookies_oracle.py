@@ -1,0 +1,64 @@
+"""`proxy_cookie_domain` and `proxy_cookie_path` against Debian's nginx: the same upstream
+`Set-Cookie` headers through nginx, then through pushproxy, reach the client alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+from .conftest import AppFactory, ProxyFactory
+from .nginx import needs_nginx, running_nginx
+from .support import conf, connect_from, read_to_end
+
+RULES = {
+    "/plain/": "proxy_cookie_domain backend.internal example.com; proxy_cookie_path /app/ /;",
+    "/dots/": "proxy_cookie_domain .backend.internal .example.com; proxy_cookie_path / /x/;",
+    "/regex/": (
+        "proxy_cookie_domain ~^(?<sub>\\w+)\\.backend\\.internal$ $sub.example.com; "
+        "proxy_cookie_path ~*^/APP(/.*)$ /shop$1;"
+    ),
+    "/first/": "proxy_cookie_path /a/ /one/; proxy_cookie_path /a/b/ /two/;",
+    "/off/": "proxy_cookie_path off;",
+    "/inherit/": "proxy_cookie_domain backend.internal inherited.test;",
+    "/vars/": "proxy_cookie_domain backend.internal $host; proxy_cookie_path /app/ /$arg_to/;",
+}
+COOKIES = [
+    "sid=1; Domain=backend.internal; Path=/app/cart; HttpOnly",
+    "sid=2;domain=.Backend.Internal;path=/app/",
+    "sid=3; Path=/APP/x; Domain=shop.backend.internal; Secure",
+    "sid=4; path=/a/b/c",
+    "sid=5; Path=/other; Domain=elsewhere.test",
+    "sid=6;  Path = /app/ ;Domain=backend.internal ; SameSite=Lax",
+    "flag; Path=/app/",
+    "sid=7; Expires=Thu, 01 Jan 2037 00:00:00 GMT; Path=/app/; ",
+]
+
+
+def _server(app_port: int) -> str:
+    query = "&".join(f"c={quote(cookie)}" for cookie in COOKIES)
+    return "proxy_cookie_path /app/ /server/; " + "".join(
+        f"location {prefix} {{ {rules} proxy_pass http://127.0.0.1:{app_port}/cookies?{query}; }}"
+        for prefix, rules in RULES.items()
+    )
+
+
+async def _cookies(port: int, target: str) -> list[str]:
+    stream = await connect_from("127.0.0.1", port)
+    await stream.send_all(f"GET {target} HTTP/1.0\r\nHost: front.test\r\n\r\n".encode())
+    head = (await read_to_end(stream)).partition(b"\r\n\r\n")[0].decode("latin-1")
+    return [line for line in head.split("\r\n") if line.lower().startswith("set-cookie")]
+
+
+@needs_nginx
+async def test_cookies_as_nginx_rewrites_them(
+    proxy: ProxyFactory, app: AppFactory, tmp_path: Path
+) -> None:
+    upstream = await app("app")
+    text = _server(upstream.port)
+    targets = [f"{prefix}x?to=t" for prefix in RULES]
+    async with running_nginx(tmp_path, text) as port:
+        expected = [await _cookies(port, target) for target in targets]
+    assert expected[0][0] == "Set-Cookie: sid=1; Domain=example.com; Path=/cart; HttpOnly"
+    async with proxy(conf(text)) as server:
+        got = [await _cookies(server.port(), target) for target in targets]
+    assert got == expected
