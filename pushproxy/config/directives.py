@@ -149,6 +149,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="map", module="ngx_http_map_module"),
     _Honoured(name="geo", module="ngx_http_geo_module"),
     _Honoured(name="internal", module=_HTTP_CORE),
+    _Honoured(name="server_tokens", module=_HTTP_CORE, default="on"),
     _Honoured(name="error_page", module=_HTTP_CORE),
     _Honoured(name="proxy_intercept_errors", module=_PROXY, default="off"),
     _Honoured(name="proxy_cookie_domain", module=_PROXY, default="off"),

@@ -28,6 +28,7 @@ from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
 Headers = Sequence[tuple[bytes, bytes]]
 SERVER_HEADER = f"pushproxy/{__version__}".encode()
+SERVER_NAME_ONLY = b"pushproxy"  # `server_tokens off`
 
 
 _date_cache: list[tuple[int, bytes]] = [(0, b"")]
@@ -43,17 +44,17 @@ def http_now() -> bytes:
     return text
 
 
-def own_headers(headers: Headers) -> list[tuple[bytes, bytes]]:
+def own_headers(headers: Headers, *, tokens: bool = True) -> list[tuple[bytes, bytes]]:
     """Our `Server` and `Date`, each unless the response brings its own (a proxied response
-    with `proxy_pass_header Server`, say)."""
+    with `proxy_pass_header Server`, say). `tokens`: `server_tokens` (the version shown)."""
     names = {name.lower() for name, _ in headers}
-    return _own_headers(server=b"server" in names, date=b"date" in names)
+    return _own_headers(server=b"server" in names, date=b"date" in names, tokens=tokens)
 
 
-def _own_headers(*, server: bool, date: bool) -> list[tuple[bytes, bytes]]:
+def _own_headers(*, server: bool, date: bool, tokens: bool = True) -> list[tuple[bytes, bytes]]:
     out: list[tuple[bytes, bytes]] = []
     if not server:
-        out.append((b"Server", SERVER_HEADER))
+        out.append((b"Server", SERVER_HEADER if tokens else SERVER_NAME_ONLY))
     if not date:
         out.append((b"Date", http_now()))
     return out
@@ -166,7 +167,7 @@ class HttpConnection(RequestReader):
             length = None
             if line:
                 rest = _gzipped_upstream_headers(rest)
-        full = _own_headers(server=server, date=date)
+        full = _own_headers(server=server, date=date, tokens=self.limits.server_tokens)
         if content_type is not None:
             full.append(content_type)
         if length is not None:

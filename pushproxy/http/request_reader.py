@@ -84,6 +84,7 @@ class Limits:
     lingering_timeout: float = 5.0
     max_header_bytes: int = 4 * 8192
     max_line_bytes: int = 8192  # one of the large_client_header_buffers
+    server_tokens: bool = True  # the version in the `Server` header
 
 
 class RequestReader:

@@ -68,6 +68,7 @@ def limits_of(level: Level) -> Limits:
         lingering_timeout=_seconds(level, "lingering_timeout", 5.0),
         max_header_bytes=count * size,
         max_line_bytes=size,
+        server_tokens=level.arg("server_tokens", "on") != "off",
     )
 
 

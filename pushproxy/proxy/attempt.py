@@ -385,7 +385,7 @@ class Attempt:
         await switch_protocols(
             self.job.exchange.conn,
             head.status_line,
-            [*own_headers(headers), *headers],
+            [*own_headers(headers, tokens=self.job.exchange.conn.limits.server_tokens), *headers],
             self.upstream.channel,
             self.reader.trailing(),
             idle_timeout=settings.read_timeout,

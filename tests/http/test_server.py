@@ -272,3 +272,20 @@ async def test_a_listen_for_tls_is_served_as_plain_http_with_a_warning(
         async with serve(text) as server:
             assert (await request(server.port(), "GET", "/")).status == 204
     assert 'pushproxy serves plain HTTP/1.x on 127.0.0.1:0, not "ssl" in ' in caplog.text
+
+
+async def test_server_tokens_off_hides_the_version(serve: ServeFactory) -> None:
+    text = """events {}
+http {
+    server {
+        listen 127.0.0.1:0;
+        location / { return 204; }
+        location /quiet { server_tokens off; return 204; }
+    }
+}
+"""
+    async with serve(text) as server:
+        loud = await request(server.port(), "GET", "/")
+        quiet = await request(server.port(), "GET", "/quiet")
+    assert (loud.header("Server") or "").startswith("pushproxy/")
+    assert quiet.header("Server") == "pushproxy"
