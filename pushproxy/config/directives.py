@@ -150,6 +150,10 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="geo", module="ngx_http_geo_module"),
     _Honoured(name="internal", module=_HTTP_CORE),
     _Honoured(name="server_tokens", module=_HTTP_CORE, default="on"),
+    _Honoured(name="charset", module="ngx_http_charset_filter_module", default="off"),
+    _Honoured(name="charset_types", module="ngx_http_charset_filter_module",
+              default="text/html text/xml text/plain text/vnd.wap.wml application/javascript "
+              "application/rss+xml"),
     _Honoured(name="error_page", module=_HTTP_CORE),
     _Honoured(name="proxy_intercept_errors", module=_PROXY, default="off"),
     _Honoured(name="proxy_cookie_domain", module=_PROXY, default="off"),

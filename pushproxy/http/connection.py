@@ -152,6 +152,9 @@ class HttpConnection(RequestReader):
                 server = server or lower == b"server"
                 date = date or lower == b"date"
                 rest.append(header)
+        charset = self.limits.charset
+        if charset is not None and content_type is not None:
+            content_type = (content_type[0], charset.content_type(content_type[1]))
         streamed = streamed and length is None  # a length given frames the body itself
         added: list[tuple[bytes, bytes]] = []
         if self._added is not None:

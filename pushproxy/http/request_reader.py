@@ -20,6 +20,7 @@ import trio
 
 from pushproxy.config.complex import Lookup
 from pushproxy.http.addheader import AddedHeaders
+from pushproxy.http.charset import Charset
 from pushproxy.http.deadlines import Deadlines, no_action
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.wire import (
@@ -71,7 +72,8 @@ class BodyTooLarge(Exception):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Limits:
-    """Timeouts in seconds and sizes in bytes, from the server's configuration."""
+    """Timeouts in seconds and sizes in bytes, from the server's configuration (then the
+    location's), and what the location's answers say of the server and their charset."""
 
     header_timeout: float = 60.0
     body_timeout: float = 60.0
@@ -85,6 +87,7 @@ class Limits:
     max_header_bytes: int = 4 * 8192
     max_line_bytes: int = 8192  # one of the large_client_header_buffers
     server_tokens: bool = True  # the version in the `Server` header
+    charset: Charset | None = None  # what `Content-Type`s name (`charset`)
 
 
 class RequestReader:

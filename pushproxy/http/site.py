@@ -15,6 +15,7 @@ from pushproxy.config.units import parse_msec, parse_number, parse_sec, parse_si
 from pushproxy.http.access import AccessCheck, access_checks
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.basic_auth import BasicAuth
+from pushproxy.http.charset import Charset
 from pushproxy.http.error_pages import ErrorPages
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
@@ -69,6 +70,7 @@ def limits_of(level: Level) -> Limits:
         max_header_bytes=count * size,
         max_line_bytes=size,
         server_tokens=level.arg("server_tokens", "on") != "off",
+        charset=Charset.of(level),
     )
 
 

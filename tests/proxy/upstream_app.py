@@ -14,6 +14,7 @@ Paths choose the behaviour (anything else echoes the request as JSON):
   /headers            headers nginx hides or rewrites (Server, Date, X-Accel-*, Location...)
   /cached?age=N       Last-Modified N seconds ago, two Cache-Controls and an Expires
   /cookies?c=V&c=W    a Set-Cookie header for each V, W...
+  /typed?t=T&e=E      Content-Type T (and Content-Encoding E, when given)
 """
 
 from __future__ import annotations
@@ -187,6 +188,11 @@ class UpstreamApp:
         if path == "/invalid":
             await stream.send_all(b"HTTP/1.1 200 OK\r\nBad Header Line\r\n\r\n")
             return False
+        if path == "/typed":
+            typed = [(b"Content-Type", query.get("t", [""])[0].encode())]
+            typed += [(b"Content-Encoding", e.encode()) for e in query.get("e", [])]
+            await _whole(stream, conn, 200, "typed", typed)
+            return True
         if path == "/cookies":
             cookies = [(b"Set-Cookie", value.encode()) for value in query.get("c", [])]
             await _whole(stream, conn, 200, "cookies", cookies)
