@@ -87,13 +87,17 @@ async def running_nginx(directory: Path, server: str, http: str = "") -> AsyncIt
 
 
 async def side_by_side(
-    serve: ServeFactory, directory: Path, locations: str, ask: Callable[[int], Awaitable[T]]
+    serve: ServeFactory,
+    directory: Path,
+    locations: str,
+    ask: Callable[[int], Awaitable[T]],
+    http: str = "",
 ) -> tuple[T, T]:
     """What `ask(port)` finds out from nginx, then from pushproxy, both serving `locations` in
-    one server on 127.0.0.1: (nginx's, pushproxy's)."""
-    async with running_nginx(directory, locations) as port:
+    one server on 127.0.0.1 (and `http` at the http level): (nginx's, pushproxy's)."""
+    async with running_nginx(directory, locations, http=http) as port:
         expected = await ask(port)
-    conf = f"events {{}}\nhttp {{ server {{ listen 127.0.0.1:0; {locations} }} }}"
+    conf = f"events {{}}\nhttp {{ {http} server {{ listen 127.0.0.1:0; {locations} }} }}"
     async with serve(conf) as server:
         answered = await ask(server.port())
     return expected, answered

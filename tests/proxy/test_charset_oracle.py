@@ -8,8 +8,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
-from .support import conf, connect_from, read_to_end
+from .nginx import needs_nginx, side_by_side
+from .support import connect_from, read_to_end
 
 SERVER = """
 charset utf-8;
@@ -44,9 +44,10 @@ async def test_charset_as_nginx_sets_it(
 ) -> None:
     upstream = await app("app")
     text = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
-    async with running_nginx(tmp_path, text) as port:
-        expected = [await _content_type(port, target) for target in TARGETS]
+
+    async def ask(port: int) -> list[str]:
+        return [await _content_type(port, target) for target in TARGETS]
+
+    expected, got = await side_by_side(proxy, tmp_path, text, ask)
     assert expected[0] == "200 ['Content-Type: text/plain; charset=utf-8']"
-    async with proxy(conf(text)) as server:
-        got = [await _content_type(server.port(), target) for target in TARGETS]
     assert got == expected

@@ -7,8 +7,8 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
-from .support import conf, connect_from, read_to_end
+from .nginx import needs_nginx, side_by_side
+from .support import connect_from, read_to_end
 
 RULES = {
     "/plain/": "proxy_cookie_domain backend.internal example.com; proxy_cookie_path /app/ /;",
@@ -54,11 +54,10 @@ async def test_cookies_as_nginx_rewrites_them(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path
 ) -> None:
     upstream = await app("app")
-    text = _server(upstream.port)
-    targets = [f"{prefix}x?to=t" for prefix in RULES]
-    async with running_nginx(tmp_path, text) as port:
-        expected = [await _cookies(port, target) for target in targets]
+
+    async def ask(port: int) -> list[list[str]]:
+        return [await _cookies(port, f"{prefix}x?to=t") for prefix in RULES]
+
+    expected, got = await side_by_side(proxy, tmp_path, _server(upstream.port), ask)
     assert expected[0][0] == "Set-Cookie: sid=1; Domain=example.com; Path=/cart; HttpOnly"
-    async with proxy(conf(text)) as server:
-        got = [await _cookies(server.port(), target) for target in targets]
     assert got == expected

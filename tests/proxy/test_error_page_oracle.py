@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
+from .nginx import needs_nginx, side_by_side
 from .support import conf, connect_from, read_to_end
 
 DOWN = "proxy_pass http://127.0.0.1:1;"  # nothing listens there: 502
@@ -67,13 +67,14 @@ async def test_error_page_as_nginx_does(
 ) -> None:
     upstream = await app("app")
     text = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
-    async with running_nginx(tmp_path, text, http=HTTP) as port:
-        expected = [await _observe(port, method, target) for method, target in REQUESTS]
+
+    async def ask(port: int) -> list[str]:
+        return [await _observe(port, method, target) for method, target in REQUESTS]
+
+    expected, got = await side_by_side(proxy, tmp_path, text, ask, http=HTTP)
     assert expected[0] == "503 Service Temporarily Unavailable | down"
     assert expected[-4] == "404 Not Found | ok /o"  # intercepted
     assert expected[-3].endswith("| status 404 from app")  # passed on
-    async with proxy(conf(text, http=HTTP)) as server:
-        got = [await _observe(server.port(), method, target) for method, target in REQUESTS]
     assert got == expected
 
 

@@ -8,8 +8,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
-from .support import conf, connect_from, read_to_end
+from .nginx import needs_nginx, side_by_side
+from .support import connect_from, read_to_end
 
 SERVER = """
 location /access { expires 1h; return 200 "x"; }
@@ -59,9 +59,10 @@ async def _observe(port: int, target: str) -> list[str]:
 async def test_expires_as_nginx_does(proxy: ProxyFactory, app: AppFactory, tmp_path: Path) -> None:
     upstream = await app("app")
     text = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
-    async with running_nginx(tmp_path, text) as port:
-        expected = [await _observe(port, target) for target in TARGETS]
+
+    async def ask(port: int) -> list[list[str]]:
+        return [await _observe(port, target) for target in TARGETS]
+
+    expected, got = await side_by_side(proxy, tmp_path, text, ask)
     assert expected[0] == ["200", "Expires 60", "Cache-Control 60"]
-    async with proxy(conf(text)) as server:
-        got = [await _observe(server.port(), target) for target in TARGETS]
-    assert got == expected, expected
+    assert got == expected
