@@ -124,6 +124,8 @@ class HttpConnection(RequestReader):
         (HTTP/1.0), unless the headers give a Content-Length."""
         if self.status_override:  # an error page's answer goes out with the error's status
             status, line = self.status_override, b""
+        if self.carried:
+            headers = [*headers, *self.carried]
         self.status_sent = status
         self._response_started = True
         self._chunked = False
@@ -217,9 +219,10 @@ class HttpConnection(RequestReader):
         takes = policy.accepts(request.headers, request.http_version)
         return (policy if takes else None), policy.vary
 
-    def add_headers(self, added: AddedHeaders, lookup: Lookup) -> None:
-        """The location's `add_header`s, for this request's response (see `AddedHeaders`)."""
-        self._added = (added, lookup)
+    def add_headers(self, added: AddedHeaders | None, lookup: Lookup) -> None:
+        """The location's `add_header`s (None: none), for this request's response (see
+        `AddedHeaders`)."""
+        self._added = None if added is None else (added, lookup)
 
     def _piece(self, data: bytes) -> bytes:
         """A body piece as it goes out: compressed and flushed when gzip is on."""

@@ -40,22 +40,25 @@ _STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
 async def _refuse(conn: HttpConnection, refusal: Verdict) -> None:
-    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to."""
+    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to, which
+    an `error_page` for 401 answers with too."""
     if refusal.status != 401:
         await conn.error(refusal.status)
         return
     realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
+    hook = conn.error_hook
+    if hook is not None and hook(401):
+        conn.carried = [(b"WWW-Authenticate", realm)]
+        return
     headers = [(b"Content-Type", b"text/html"), (b"WWW-Authenticate", realm)]
     await conn.respond(401, headers, error_page(401))
 
 
 def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars) -> None:
-    """The connection's settings from the location that answers."""
-    policy = setup.gzip
-    if policy is not None:
-        conn.gzip = policy  # the client's Accept-Encoding is read only when it matters
-    if setup.added is not None:
-        conn.add_headers(setup.added, variables.lookup)
+    """The connection's settings from the location that answers (an error page's location
+    replaces the first one's)."""
+    conn.gzip = setup.gzip  # the client's Accept-Encoding is read only when it matters
+    conn.add_headers(setup.added, variables.lookup)
     conn.limits = setup.limits  # the location's keep-alive, body and send settings
     if not setup.limits.keepalive_timeout:
         conn.end_after_response()  # `keepalive_timeout 0`: Connection: close

@@ -106,6 +106,7 @@ class RequestReader:
         "_response_started",
         "_written_at",
         "body_bytes_sent",
+        "carried",
         "deadline",
         "error_hook",
         "gzip",
@@ -161,6 +162,8 @@ class RequestReader:
         # out, it takes the error over when it returns True (see `dispatch`).
         self.error_hook: Callable[[int], bool] | None = None
         self.status_override = 0  # the status an error page's answer goes out with (0: its own)
+        # Headers an error page's answer takes along (a 401's `WWW-Authenticate`).
+        self.carried: list[tuple[bytes, bytes]] = []
 
     # reading
 
@@ -255,6 +258,7 @@ class RequestReader:
         self._added = None
         self.error_hook = None
         self.status_override = 0
+        self.carried = []
         # HTTP/0.9 knows GET alone: its HEAD is refused with the whole 400 page, as nginx does.
         self._head_only = request.method == b"HEAD" and request.http_version != b"0.9"
         self._client_keeps_alive = request.keep_alive

@@ -50,6 +50,8 @@ location /any {{ satisfy any; deny 127.0.0.2; allow all; {ZONE} {PASS} }}
 location /any-deny {{ satisfy any; deny all; {ZONE} {PASS} }}
 location /off {{ {ZONE} location /off/in {{ auth_basic off; {PASS} }} }}
 location /open {{ add_header X-U "[$remote_user]" always; {PASS} }}
+location /paged {{ {ZONE} error_page 401 /login; {PASS} }}
+location /login {{ return 200 "please log in"; }}
 """
 
 
@@ -71,7 +73,7 @@ AUTHORIZATIONS = [
     "Digest plain",
     None,
 ]
-TARGETS = ["/a", "/missing", "/all", "/any", "/any-deny", "/off/in", "/open"]
+TARGETS = ["/a", "/missing", "/all", "/any", "/any-deny", "/off/in", "/open", "/paged"]
 
 
 async def _observe(port: int, source: str, target: str, authorization: str | None) -> str:
