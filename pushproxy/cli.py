@@ -13,14 +13,13 @@ from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
 
-from pushproxy import __version__, process
+from pushproxy import NGINX_VERSION, __version__, process
 from pushproxy.config import report
 from pushproxy.config.check import CheckResult, check_file, select
 from pushproxy.config.crossplane import payload
 from pushproxy.config.includes import load
 from pushproxy.logs import ErrorLog
 
-NGINX_VERSION = "1.26.3"  # the nginx whose behaviour pushproxy follows
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
 
 

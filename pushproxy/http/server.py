@@ -34,13 +34,18 @@ log = logging.getLogger("pushproxy")
 _STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
-def _connection_info(stream: trio.SocketStream) -> ConnectionInfo:
-    """Both ends' addresses (a function: the address tuples are not kept in the frame of a
-    connection that may live for hours)."""
+def _connection_info(stream: trio.SocketStream, serial: int, opened: float) -> ConnectionInfo:
+    """Both ends' addresses, the connection's number and when it was accepted (a function:
+    the address tuples are not kept in the frame of a connection that may live for hours)."""
     local = stream.socket.getsockname()
     peer = stream.socket.getpeername()
     return ConnectionInfo(
-        remote_addr=peer[0], remote_port=peer[1], server_addr=local[0], server_port=local[1]
+        remote_addr=peer[0],
+        remote_port=peer[1],
+        server_addr=local[0],
+        server_port=local[1],
+        serial=serial,
+        opened=opened,
     )
 
 
@@ -71,6 +76,7 @@ class HttpServer:
         self._idle: set[HttpConnection] = set()
         self._busy = 0
         self._open = 0
+        self._accepted = 0  # connections since the start: `$connection`
         self._all_done = trio.Event()
         self.deadlines = Deadlines()  # the connections' timeouts
 
@@ -211,7 +217,9 @@ class HttpServer:
             self._nursery.cancel_scope.cancel()
 
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
-        info = _connection_info(stream)
+        self._accepted += 1
+        assert self.push is not None
+        info = _connection_info(stream, self._accepted, self.push.clock())
         conn = HttpConnection(stream, self.site.limits, self.deadlines, self.site.header_rules)
         self._open += 1
         try:

@@ -20,6 +20,8 @@ from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import NO_MAPS
 from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
+from pushproxy.http.connection_variables import CONNECTION_GETTERS
+from pushproxy.http.request_cookies import cookie_value
 from pushproxy.http.target import RequestTarget, as_text
 
 Headers = Sequence[tuple[bytes, bytes]]
@@ -68,12 +70,16 @@ class ConnectionInfo:
     server_addr: str
     server_port: int
     scheme: str = "http"
+    serial: int = 0  # `$connection`: the connection's number since the server started
+    opened: float = 0.0  # when it was accepted (the request clock's time)
 
 
 class Received(Protocol):
-    """The connection's count of the request's bytes (its head, and the body read so far)."""
+    """The connection's count of the request's bytes (its head, and the body read so far),
+    and of its requests (this one included)."""
 
     request_length: int
+    requests_served: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,33 +98,6 @@ def _by_name(headers: Headers) -> dict[str, list[bytes]]:
     for name, value in headers:
         index.setdefault(name.lower().replace(b"-", b"_").decode("latin-1"), []).append(value)
     return index
-
-
-def _cookie(values: list[bytes], name: bytes) -> bytes | None:
-    """ngx_http_parse_multi_header_lines(): the first `name=value` pair (name without regard to
-    case); a value runs to the next `;`, while a pair that does not match ends at `;` or `,`."""
-    size = len(name)
-    for value in values:
-        start, end = 0, len(value)
-        while start < end:
-            if value[start : start + size].lower() == name:
-                start += size
-                while start < end and value[start] == 0x20:
-                    start += 1
-                if start < end:
-                    start += 1
-                    if value[start - 1] == 0x3D:  # `=`
-                        while start < end and value[start] == 0x20:
-                            start += 1
-                        last = value.find(b";", start)
-                        return value[start:] if last < 0 else value[start:last]
-            while start < end:
-                start += 1
-                if value[start - 1] in (0x3B, 0x2C):  # `;` `,`
-                    break
-            while start < end and value[start] == 0x20:
-                start += 1
-    return None
 
 
 class UpstreamTry(NamedTuple):
@@ -209,6 +188,22 @@ class RequestVars:
 
     def set(self, name: str, value: str) -> None:
         self._variables[name.lower()] = value
+
+    @property
+    def connection(self) -> ConnectionInfo:
+        return self._connection
+
+    @property
+    def received(self) -> Received | None:
+        return self._received
+
+    def now(self) -> float:
+        return self._clock()
+
+    @property
+    def completed(self) -> bool:
+        """Whether the response is out (the server gave it with `respond`)."""
+        return self._response is not None
 
     @property
     def client_addr(self) -> str:
@@ -302,7 +297,7 @@ class RequestVars:
 
     def _cookie(self, name: str) -> str | None:
         if name not in self._cookies:
-            found = _cookie(self._by_name().get("cookie", []), name.encode())
+            found = cookie_value(self._by_name().get("cookie", []), name.encode())
             self._cookies[name] = None if found is None else as_text(found)
         return self._cookies[name]
 
@@ -386,6 +381,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
         lambda one: _millis(max(0, round(one.seconds * 1000)))
     ),
     **{str(index): _positional(index) for index in range(1, 10)},
+    **CONNECTION_GETTERS,
 }
 
 # Variables named by a prefix and a name: `$http_x_real_ip`, `$arg_id`, `$cookie_sid`...

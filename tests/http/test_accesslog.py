@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from conftest import ServeFactory
-from helpers import request
+from helpers import Client, request
+
+from pushproxy import NGINX_VERSION
 
 CONF = """
 events {{}}
@@ -44,3 +47,49 @@ async def test_formats_escaping_and_off(serve: ServeFactory, tmp_path: Path) -> 
         r'"GET /missing HTTP/1\.1" 404 \d+ "r" "tester/1"',
         line,
     ), line
+
+
+CONNECTION = """
+events {{}}
+http {{
+    log_format conn '$connection $connection_requests $request_completion $pid';
+    server {{
+        listen 127.0.0.1:0;
+        location / {{
+            access_log {dir}/conn.log conn;
+            return 200
+                "$connection $connection_requests ${{request_id}}|$request_id $pid $nginx_version";
+        }}
+    }}
+}}
+"""
+
+
+async def test_connection_process_and_request_variables(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    async with serve(CONNECTION.format(dir=tmp_path)) as server:
+        client = await Client.connect(server.port())
+        first = (await client.request("GET", "/")).body.decode().split(" ")
+        second = (await client.request("GET", "/")).body.decode().split(" ")
+        await client.aclose()
+        other = (await request(server.port(), "GET", "/")).body.decode().split(" ")
+    assert first[1] == "1"
+    assert second[:2] == [first[0], "2"]  # the same connection, its second request
+    assert other[0] != first[0]
+    assert other[1] == "1"
+    ids = {one[2] for one in (first, second, other)}
+    assert len(ids) == 3  # a new id for every request, the same all through one
+    for one in (first, second, other):
+        made, again = one[2].split("|")
+        assert made == again
+        assert len(made) == 32
+        assert int(made, 16) >= 0
+    assert first[3] == str(os.getpid())
+    assert first[4] == NGINX_VERSION
+    lines = (tmp_path / "conn.log").read_text().splitlines()
+    assert [line.split(" ")[1:] for line in lines] == [
+        ["1", "OK", str(os.getpid())],
+        ["2", "OK", str(os.getpid())],
+        ["1", "OK", str(os.getpid())],
+    ]
