@@ -151,6 +151,8 @@ class RewritePhase:
     def run(self, location: Location, variables: RequestVars) -> tuple[Location, Ending | None]:
         """The location whose configuration serves the request, and how the phase ended (None:
         that configuration's handler answers)."""
+        if not self._script(location):  # most levels have no rewrite directive at all
+            return location, None
         before = variables.target
         chosen, ending, stopped = self._run(location, variables, before)
         if not stopped and variables.target is not before:
