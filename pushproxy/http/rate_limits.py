@@ -33,9 +33,10 @@ from pushproxy.config.units import InvalidValue, parse_size
 from pushproxy.logs import NOTICE
 
 log = logging.getLogger("pushproxy")
-_STATE_BYTES = 64
-LOG_LEVELS = {"info": logging.INFO, "notice": NOTICE, "warn": logging.WARNING}
-LOG_LEVELS["error"] = logging.ERROR
+_STATE_BYTES = 64  # what a key takes in a zone, by nginx's estimate
+_LOG_LEVELS = {
+    "info": logging.INFO, "notice": NOTICE, "warn": logging.WARNING, "error": logging.ERROR,
+}
 # The level a hold is logged at: one below the refusals' (ngx_http_limit_req_merge_conf()).
 _HOLD_LEVEL = {logging.ERROR: logging.WARNING, logging.WARNING: NOTICE, NOTICE: logging.INFO}
 
@@ -53,7 +54,8 @@ class Zone:
     states: OrderedDict[str, tuple[int, int]] = field(default_factory=OrderedDict)
     counts: dict[str, int] = field(default_factory=dict)
 
-    def _keep(self, key: str, state: tuple[int, int]) -> None:
+    def keep(self, key: str, state: tuple[int, int]) -> None:
+        """A key's new state, the least recently seen key going when the zone is full."""
         self.states[key] = state
         self.states.move_to_end(key)
         if len(self.states) > self.capacity:
@@ -110,7 +112,7 @@ class RequestLimits:
         hold, held_by, held_excess = 0, counted[-1][0], 0
         for limit, key, excess in counted:
             zone = limit.zone
-            zone._keep(key, (excess, now_ms))
+            zone.keep(key, (excess, now_ms))
             if excess > limit.delay and zone.rate:
                 wait = (excess - limit.delay) * 1000 // zone.rate
                 if wait > hold:
@@ -211,7 +213,7 @@ def _settings(level: Level, module: str) -> tuple[int, int, bool]:
     status = level.values.get(f"{module}_status", 503)
     return (
         status if isinstance(status, int) else 503,
-        LOG_LEVELS.get(level.arg(f"{module}_log_level", "error") or "error", logging.ERROR),
+        _LOG_LEVELS.get(level.arg(f"{module}_log_level", "error") or "error", logging.ERROR),
         level.arg(f"{module}_dry_run", "off") == "on",
     )
 
