@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
 from pushproxy.config.tree import Directive
@@ -49,7 +49,10 @@ class GeoMap:
     name: str
     source: ComplexValue | None  # None: the client's address
     default: ComplexValue  # with `ranges` (else it is among the networks)
-    networks: tuple[tuple[Network, ComplexValue], ...] = ()  # longest prefix first
+    # By address family: (prefix length, {network bits: value}), longest prefix first.
+    by_prefix: dict[int, tuple[tuple[int, dict[int, ComplexValue]], ...]] = field(
+        default_factory=dict
+    )
     ranges: tuple[tuple[int, int, ComplexValue], ...] = ()  # last written first
     proxies: tuple[Network, ...] = ()
     recursive: bool = False
@@ -85,9 +88,13 @@ class GeoMap:
                     if start <= number <= end:
                         return value, None
             return self.default, None
-        for network, value in self.networks:
-            if address.version == network.version and address in network:
-                return value, None
+        by_prefix = self.by_prefix.get(address.version, ())
+        number = int(address)
+        bits = address.max_prefixlen
+        for prefix, networks in by_prefix:  # longest first: a dict look-up per length
+            found = networks.get(number >> (bits - prefix))
+            if found is not None:
+                return found, None
         return _literal(""), None
 
 
@@ -127,16 +134,30 @@ def compile_geo(directive: Directive) -> GeoMap | None:
             network = _network(word)
             if network is not None:
                 networks[network] = _literal(value)
-    longest = sorted(networks.items(), key=lambda item: -item[0].prefixlen)
     return GeoMap(
         name=name,
         source=source,
         default=default,
-        networks=tuple(longest),
+        by_prefix=_by_prefix(networks),
         ranges=tuple(reversed(ranges)),
         proxies=tuple(proxies),
         recursive=any(e.name == "proxy_recursive" and not e.args for e in entries),
     )
+
+
+def _by_prefix(
+    networks: dict[Network, ComplexValue],
+) -> dict[int, tuple[tuple[int, dict[int, ComplexValue]], ...]]:
+    """The networks as `GeoMap.by_prefix` keeps them."""
+    tables: dict[int, dict[int, dict[int, ComplexValue]]] = {}
+    for network, value in networks.items():
+        bits = network.max_prefixlen - network.prefixlen
+        family = tables.setdefault(network.version, {})
+        family.setdefault(network.prefixlen, {})[int(network.network_address) >> bits] = value
+    return {
+        version: tuple(sorted(family.items(), reverse=True))
+        for version, family in tables.items()
+    }
 
 
 def _network(text: str) -> Network | None:
