@@ -23,6 +23,7 @@ from pushproxy.http.basic_auth import basic_credentials
 from pushproxy.http.connection_variables import CONNECTION_GETTERS
 from pushproxy.http.request_cookies import cookie_value
 from pushproxy.http.target import RequestTarget, as_text
+from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, upstream_header
 
 Headers = Sequence[tuple[bytes, bytes]]
 # ngx_http_variable_depth: how deep variables may be worked out inside one another (a map
@@ -102,11 +103,16 @@ def _by_name(headers: Headers) -> dict[str, list[bytes]]:
 
 class UpstreamTry(NamedTuple):
     """One try of a proxied request on a peer: `$upstream_addr`, `$upstream_status`,
-    `$upstream_response_time` list one value per try, as nginx does."""
+    `$upstream_response_time` (and the others in `upstream_variables`) list one value per
+    try, as nginx does. None: nginx's `-` (no connection, no head)."""
 
     addr: str
     status: int
     seconds: float
+    connect: float | None = None  # to the connection (0 for one kept alive)
+    header: float | None = None  # to the response head
+    length: int | None = None  # of the response body
+    headers: tuple[tuple[bytes, bytes], ...] = ()  # of the response head
 
 
 class RequestVars:
@@ -248,6 +254,10 @@ class RequestVars:
         """The proxy's tries of this request, for `$upstream_*`."""
         self._upstream = tries
 
+    @property
+    def upstream_tries(self) -> Sequence[UpstreamTry]:
+        return self._upstream
+
     def _upstream_list(self, text: Callable[[UpstreamTry], str]) -> str | None:
         return ", ".join(text(one) for one in self._upstream) if self._upstream else None
 
@@ -382,6 +392,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     ),
     **{str(index): _positional(index) for index in range(1, 10)},
     **CONNECTION_GETTERS,
+    **UPSTREAM_GETTERS,
 }
 
 # Variables named by a prefix and a name: `$http_x_real_ip`, `$arg_id`, `$cookie_sid`...
@@ -390,4 +401,5 @@ _PREFIXED: tuple[tuple[str, Callable[[RequestVars, str], str | None]], ...] = (
     ("arg_", RequestVars._arg),
     ("cookie_", RequestVars._cookie),
     ("sent_http_", RequestVars._sent_header),
+    ("upstream_http_", upstream_header),
 )

@@ -54,7 +54,8 @@ class Attempt:
     is never reused."""
 
     __slots__ = (
-        "aborts", "connector", "deadline", "error", "finished", "head_received", "interrupted",
+        "aborts", "body_length", "connector", "deadline", "error", "finished", "head_at",
+        "head_headers", "head_received", "interrupted",
         "job", "keep", "may_retry", "reader", "received_any", "request_sent", "reused",
         "sender_done", "sent_all", "status", "upstream", "watched",
     )  # fmt: skip
@@ -85,6 +86,9 @@ class Attempt:
         self.request_sent = False
         self.sent_all = False
         self.head_received = False
+        self.head_at = 0.0  # trio time of the response head (`$upstream_header_time`)
+        self.head_headers: tuple[tuple[bytes, bytes], ...] = ()  # `$upstream_http_NAME`
+        self.body_length = 0  # body bytes from the upstream (`$upstream_response_length`)
         self.received_any = False
         self.error: BaseException | None = None  # what ends the attempt, raised at the end
         self.interrupted: BaseException | None = None  # what closed the upstream under us
@@ -261,6 +265,8 @@ class Attempt:
         finally:
             self.deadline.clear()
         self.head_received = True
+        self.head_at = trio.current_time()
+        self.head_headers = tuple(head.headers)
         self.status = head.status
         if head.status == 101:
             if self.sender_done is not None:
@@ -314,9 +320,13 @@ class Attempt:
         while True:
             broken = None
             try:
-                pieces += reader.body()
+                arrived = reader.body()
             except InvalidResponse as error:
+                arrived = []
                 broken = f"{error} while reading upstream"
+            for piece in arrived:
+                self.body_length += len(piece)
+            pieces += arrived
             if reader.done and not started:
                 self.finished = True
                 await conn.start(

@@ -31,6 +31,7 @@ class UpstreamFailure(Exception):
         self.message = message
         self.sent = sent
         self.answered = answered  # the status the peer answered (a `proxy_next_upstream` one)
+        self.connect: float | None = None  # seconds to the connection, when there was one
 
     @property
     def counts(self) -> bool:

@@ -52,10 +52,13 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
             return
         tried = now
         try:
-            status = await _try_peer(job, connector, aborts, peer, may_retry)
+            done = await _try_peer(job, connector, aborts, peer, may_retry)
         except UpstreamFailure as failure:
             now = trio.current_time()
-            job.tries.append(UpstreamTry(peer.name, failure.logged, now - tried))
+            tried_for = now - tried
+            job.tries.append(
+                UpstreamTry(peer.name, failure.logged, tried_for, failure.connect, length=0)
+            )
             attempts.done(peer, now, failed=failure.counts)
             if failure.message:
                 log.error("%s, %s", failure.message, job.context(peer))
@@ -67,7 +70,7 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
             attempts.done(peer, trio.current_time(), failed=False)
             raise
         now = trio.current_time()
-        job.tries.append(UpstreamTry(peer.name, status, now - tried))
+        job.tries.append(done._replace(addr=peer.name, seconds=now - tried))
         attempts.done(peer, now, failed=False)
         return
 
@@ -80,15 +83,31 @@ async def _fail(job: Job, status: int) -> None:
 
 async def _try_peer(
     job: Job, connector: Connector, aborts: ClientWatch, peer: Peer, may_retry: MayRetry
-) -> int:
-    """The upstream's status, once its response went to the client."""
+) -> UpstreamTry:
+    """The try, once its response went to the client: the upstream's status, the times to
+    the connection and to the head, the body's length and the head's headers (the caller
+    fills in the peer and the whole try's time). UpstreamFailure says how long the connection
+    took, when there was one."""
+    started = trio.current_time()
     while True:
         upstream, reused = await connector.checkout(
             job.group, peer.spec.endpoint, job.settings.connect_timeout, job.tls
         )
+        connected = trio.current_time()
         attempt = Attempt(job, connector, aborts, upstream, reused, may_retry)
         try:
             await attempt.run()
         except Stale:
             continue  # the next idle connection, or in the end a new one
-        return attempt.status
+        except UpstreamFailure as failure:
+            failure.connect = 0.0 if reused else connected - started
+            raise
+        return UpstreamTry(
+            "",
+            attempt.status,
+            0.0,
+            connect=0.0 if reused else connected - started,
+            header=attempt.head_at - started if attempt.head_at else None,
+            length=attempt.body_length if attempt.head_at else None,
+            headers=attempt.head_headers,
+        )

@@ -1,0 +1,48 @@
+"""`$upstream_connect_time`, `$upstream_header_time`, `$upstream_response_length` and
+`$upstream_http_NAME`, from the proxy's tries (see `UpstreamTry`), as nginx gives them: one
+value per try, `, `-separated, `-` where a try had none (no connection, no head); times in
+seconds to the millisecond; `$upstream_http_NAME` is the last response head's header."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pushproxy.http.variables import RequestVars, UpstreamTry
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    ms = max(0, round(value * 1000))
+    return f"{ms // 1000}.{ms % 1000:03d}"
+
+
+def _listed(field: Callable[[UpstreamTry], str]) -> Callable[[RequestVars], str | None]:
+    def getter(variables: RequestVars) -> str | None:
+        tries = variables.upstream_tries
+        return ", ".join(field(one) for one in tries) if tries else None
+
+    return getter
+
+
+def upstream_header(variables: RequestVars, name: str) -> str | None:
+    """`$upstream_http_NAME`: the header of the last try's response head (`-` as `_`)."""
+    tries = variables.upstream_tries
+    if not tries:
+        return None
+    wanted = name.lower()
+    for key, value in tries[-1].headers:
+        if key.lower().replace(b"-", b"_").decode("latin-1") == wanted:
+            return value.decode("utf-8", "surrogateescape")
+    return None
+
+
+UPSTREAM_GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
+    "upstream_connect_time": _listed(lambda one: _seconds(one.connect)),
+    "upstream_header_time": _listed(lambda one: _seconds(one.header)),
+    "upstream_response_length": _listed(
+        lambda one: "-" if one.length is None else str(one.length)
+    ),
+}
