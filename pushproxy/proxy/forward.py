@@ -107,7 +107,7 @@ async def _try_peer(
             attempt.status,
             0.0,
             connect=0.0 if reused else connected - started,
-            header=attempt.head_at - started if attempt.head_at else None,
-            length=attempt.body_length if attempt.head_at else None,
+            header=attempt.head_at - started if attempt.head_received else None,
+            length=attempt.body_length if attempt.head_received else None,
             headers=attempt.head_headers,
         )
