@@ -14,6 +14,11 @@ if TYPE_CHECKING:
     from pushproxy.http.variables import RequestVars
 
 
+def millis_text(ms: int) -> str:
+    """Milliseconds as nginx writes seconds: `12.345`."""
+    return f"{ms // 1000}.{ms % 1000:03d}"
+
+
 def _request_id(variables: RequestVars) -> str:
     """16 random bytes in hex, made once per request."""
     value = os.urandom(16).hex()
@@ -27,8 +32,7 @@ def _connection_requests(variables: RequestVars) -> str:
 
 
 def _connection_time(variables: RequestVars) -> str:
-    ms = max(0, int((variables.now() - variables.connection.opened) * 1000))
-    return f"{ms // 1000}.{ms % 1000:03d}"
+    return millis_text(max(0, int((variables.now() - variables.connection.opened) * 1000)))
 
 
 def _request_completion(variables: RequestVars) -> str:

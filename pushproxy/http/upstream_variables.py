@@ -1,22 +1,22 @@
-"""`$upstream_connect_time`, `$upstream_header_time`, `$upstream_response_length` and
-`$upstream_http_NAME`, from the proxy's tries (see `UpstreamTry`), as nginx gives them: one
-value per try, `, `-separated, `-` where a try had none (no connection, no head); times in
-seconds to the millisecond; `$upstream_http_NAME` is the last response head's header."""
+"""`$upstream_addr`, `$upstream_status`, `$upstream_response_time`, `$upstream_connect_time`,
+`$upstream_header_time`, `$upstream_response_length` and `$upstream_http_NAME`, from the
+proxy's tries (see `UpstreamTry`), as nginx gives them: one value per try, `, `-separated,
+`-` where a try had none (no connection, no head); times in seconds to the millisecond;
+`$upstream_http_NAME` is the last response head's header."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pushproxy.http.connection_variables import millis_text
+
 if TYPE_CHECKING:
     from pushproxy.http.variables import RequestVars, UpstreamTry
 
 
 def _seconds(value: float | None) -> str:
-    if value is None:
-        return "-"
-    ms = max(0, round(value * 1000))
-    return f"{ms // 1000}.{ms % 1000:03d}"
+    return "-" if value is None else millis_text(max(0, round(value * 1000)))
 
 
 def _listed(field: Callable[[UpstreamTry], str]) -> Callable[[RequestVars], str | None]:
@@ -40,6 +40,9 @@ def upstream_header(variables: RequestVars, name: str) -> str | None:
 
 
 UPSTREAM_GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
+    "upstream_addr": _listed(lambda one: one.addr),
+    "upstream_status": _listed(lambda one: str(one.status)),
+    "upstream_response_time": _listed(lambda one: _seconds(one.seconds)),
     "upstream_connect_time": _listed(lambda one: _seconds(one.connect)),
     "upstream_header_time": _listed(lambda one: _seconds(one.header)),
     "upstream_response_length": _listed(

@@ -20,7 +20,7 @@ from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import NO_MAPS
 from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
-from pushproxy.http.connection_variables import CONNECTION_GETTERS
+from pushproxy.http.connection_variables import CONNECTION_GETTERS, millis_text
 from pushproxy.http.request_cookies import cookie_value
 from pushproxy.http.target import RequestTarget, as_text
 from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, upstream_header
@@ -112,7 +112,7 @@ class UpstreamTry(NamedTuple):
     connect: float | None = None  # to the connection (0 for one kept alive)
     header: float | None = None  # to the response head
     length: int | None = None  # of the response body
-    headers: tuple[tuple[bytes, bytes], ...] = ()  # of the response head
+    headers: Sequence[tuple[bytes, bytes]] = ()  # of the response head
 
 
 class RequestVars:
@@ -258,9 +258,6 @@ class RequestVars:
     def upstream_tries(self) -> Sequence[UpstreamTry]:
         return self._upstream
 
-    def _upstream_list(self, text: Callable[[UpstreamTry], str]) -> str | None:
-        return ", ".join(text(one) for one in self._upstream) if self._upstream else None
-
     def _map(self, mapped: VariableTable) -> str | None:
         """A `map` variable: worked out on first use and kept for the request (unless
         `volatile`). A regex variant's captures become the request's, as in nginx."""
@@ -327,7 +324,7 @@ class RequestVars:
         return f"{t.day:02d}/{month}/{t.year}:{t:%H:%M:%S} {sign}{hours:02d}{minutes:02d}"
 
     def _request_time(self) -> str:
-        return _millis(max(0, int(self._clock() * 1000) - int(self._started * 1000)))
+        return millis_text(max(0, int(self._clock() * 1000) - int(self._started * 1000)))
 
     def _status(self) -> str | None:
         return None if self._response is None else f"{self._response.status:03d}"
@@ -339,10 +336,6 @@ class RequestVars:
         """nginx's `r->request_length`: the request's bytes read so far (its head, and the
         body once read), as the connection counts them."""
         return "0" if self._received is None else str(self._received.request_length)
-
-
-def _millis(ms: int) -> str:
-    return f"{ms // 1000}.{ms % 1000:03d}"
 
 
 def _positional(index: int) -> Callable[[RequestVars], str | None]:
@@ -377,7 +370,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "proxy_host": lambda v: v._proxy[0],
     "proxy_port": lambda v: v._proxy[1],
     "proxy_add_x_forwarded_for": lambda v: v._forwarded_for(),
-    "msec": lambda v: _millis(int(v._clock() * 1000)),
+    "msec": lambda v: millis_text(int(v._clock() * 1000)),
     "time_local": lambda v: v._time(iso=False),
     "time_iso8601": lambda v: v._time(iso=True),
     "request_time": lambda v: v._request_time(),
@@ -385,11 +378,6 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "body_bytes_sent": lambda v: v._sent_count("body_bytes_sent"),
     "bytes_sent": lambda v: v._sent_count("bytes_sent"),
     "request_length": lambda v: v._request_length(),
-    "upstream_addr": lambda v: v._upstream_list(lambda one: one.addr),
-    "upstream_status": lambda v: v._upstream_list(lambda one: str(one.status)),
-    "upstream_response_time": lambda v: v._upstream_list(
-        lambda one: _millis(max(0, round(one.seconds * 1000)))
-    ),
     **{str(index): _positional(index) for index in range(1, 10)},
     **CONNECTION_GETTERS,
     **UPSTREAM_GETTERS,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
 
 import trio
 
@@ -87,7 +88,7 @@ class Attempt:
         self.sent_all = False
         self.head_received = False
         self.head_at = 0.0  # trio time of the response head (`$upstream_header_time`)
-        self.head_headers: tuple[tuple[bytes, bytes], ...] = ()  # `$upstream_http_NAME`
+        self.head_headers: Sequence[tuple[bytes, bytes]] = ()  # `$upstream_http_NAME`
         self.body_length = 0  # body bytes from the upstream (`$upstream_response_length`)
         self.received_any = False
         self.error: BaseException | None = None  # what ends the attempt, raised at the end
@@ -266,7 +267,7 @@ class Attempt:
             self.deadline.clear()
         self.head_received = True
         self.head_at = trio.current_time()
-        self.head_headers = tuple(head.headers)
+        self.head_headers = head.headers  # read, never changed: kept as it is
         self.status = head.status
         if head.status == 101:
             if self.sender_done is not None:
