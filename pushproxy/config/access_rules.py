@@ -1,11 +1,13 @@
 """`allow`/`deny` values (ngx_http_access_module), `set_real_ip_from` ones (the realip
-module's) and the methods `limit_except` takes, as nginx reads them; `http.access` and
-`http.realip` apply them to requests."""
+module's) and the methods `limit_except` takes, as nginx reads them, and how nginx reads a
+client's address and a forwarding header; `http.access`, `http.realip` and `geo` apply
+them."""
 
 from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pushproxy.config.tree import Directive
@@ -86,3 +88,73 @@ def trusted_proxies(directive: Directive) -> tuple[Rule, ...] | None:
         return None
     addresses = dict.fromkeys(str(entry[4][0]).partition("%")[0] for entry in found)
     return tuple(Rule(True, ipaddress.ip_network(address)) for address in addresses)
+
+
+def client_address(remote_addr: str) -> Address | None:
+    """The client's address as the rules see it: an IPv4-mapped IPv6 address as IPv4;
+    None for a UNIX-socket client."""
+    try:
+        address = ipaddress.ip_address(remote_addr)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def forwarded_address(
+    values: Sequence[bytes], peer: str, trusts: Callable[[str], bool], *, recursive: bool
+) -> tuple[str, int] | None:
+    """ngx_http_get_forwarded_addr(): the client's address and port (0: none given) in the
+    values of a forwarding header (X-Forwarded-For, X-Real-IP...) a trusted `peer` sent, or
+    None. The last entry counts; `recursive`: entries from the right that `trusts` are
+    passed over, and the first it does not (or the leftmost) counts; an entry that is no
+    address ends the walk."""
+    found: tuple[str, int] | None = None
+    current = peer
+    for value in reversed(values):
+        text = value.decode("latin-1")
+        while True:
+            if found is not None and not trusts(current):
+                return found
+            text = text.rstrip(" ,")
+            start = max(text.rfind(" "), text.rfind(",")) + 1
+            parsed = parse_address_port(text[start:])
+            if parsed is None:
+                return found
+            found, current = parsed, parsed[0]
+            text = text[: max(start - 1, 0)]
+            if not recursive or not text:
+                break
+        if not recursive:
+            break
+    return found
+
+
+def parse_address_port(text: str) -> tuple[str, int] | None:
+    """ngx_parse_addr_port(): `addr`, `addr:port` or `[addr6]:port`, as nginx prints the
+    address (an IPv4-mapped IPv6 address with its IPv4 part dotted); None for anything else."""
+    port_text = None
+    if text.startswith("["):
+        close = text.find("]")
+        if close < 0 or text[close + 1 : close + 2] != ":":
+            return None
+        text, port_text = text[1:close], text[close + 2 :]
+    elif text.count(":") == 1:
+        text, port_text = text.split(":")
+    port = 0
+    if port_text is not None:
+        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
+            return None
+        port = int(port_text)
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    return _printed(address), port
+
+
+def _printed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"::ffff:{address.ipv4_mapped}"
+    return str(address)

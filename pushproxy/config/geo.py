@@ -19,6 +19,7 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from pushproxy.config.access_rules import client_address, forwarded_address
 from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
 from pushproxy.config.tree import Directive
 
@@ -33,13 +34,9 @@ def _literal(text: str) -> ComplexValue:
 
 
 def _address(text: str) -> Address:
-    try:
-        address = ipaddress.ip_address(text.strip())
-    except ValueError:
-        return _NONE
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    """The address a geo looks up: 255.255.255.255 for what is no address, as in nginx."""
+    address = client_address(text.strip())
+    return _NONE if address is None else address
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,21 +59,14 @@ class GeoMap:
         if self.source is not None:
             return self.source.evaluate(lookup)
         client = lookup("remote_addr") or ""
-        if not self.proxies or not self._trusted(_address(client)):
+        if not self.proxies or not self._trusts(client):
             return client
-        forwarded = lookup("http_x_forwarded_for") or ""
-        entries = [e for e in forwarded.replace(",", " ").split() if e]
-        found = client
-        while entries:
-            candidate = entries.pop()
-            if _address(candidate) is _NONE and candidate != "255.255.255.255":
-                break
-            found = candidate
-            if not self.recursive or not self._trusted(_address(candidate)):
-                break
-        return found
+        forwarded = (lookup("http_x_forwarded_for") or "").encode("latin-1", "replace")
+        found = forwarded_address([forwarded], client, self._trusts, recursive=self.recursive)
+        return client if found is None else found[0]
 
-    def _trusted(self, address: Address) -> bool:
+    def _trusts(self, text: str) -> bool:
+        address = _address(text)
         return any(address.version == n.version and address in n for n in self.proxies)
 
     def find(self, text: str) -> tuple[ComplexValue, None]:

@@ -11,25 +11,12 @@ block has none. A refused request gets nginx's 403.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pushproxy.config.access_rules import Address, Rule, parse_rule
+from pushproxy.config.access_rules import Rule, client_address, parse_rule
 from pushproxy.config.model import Http, Location
 from pushproxy.config.tree import Directive
-
-
-def client_address(remote_addr: str) -> Address | None:
-    """The client's address as the rules see it: an IPv4-mapped IPv6 address as IPv4;
-    None for a UNIX-socket client."""
-    try:
-        address = ipaddress.ip_address(remote_addr)
-    except ValueError:
-        return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
 
 
 def packed_address(remote_addr: str) -> str:

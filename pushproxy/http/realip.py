@@ -17,16 +17,18 @@ its handler runs, when the server's changed nothing.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pushproxy.config.access_rules import Rule, trusted_proxies
+from pushproxy.config.access_rules import (
+    Rule,
+    client_address,
+    forwarded_address,
+    trusted_proxies,
+)
 from pushproxy.config.model import Level
-from pushproxy.http.access import client_address
 
 Headers = Sequence[tuple[bytes, bytes]]
-_SEPARATORS = " ,"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,52 +70,4 @@ class RealIp:
             values = values[:1]
         elif not self.recursive:
             values = values[-1:]
-        found: tuple[str, int] | None = None
-        current = peer
-        for value in reversed(values):
-            text = value.decode("latin-1")
-            while True:
-                if found is not None and not self._trusts(current):
-                    return found
-                text = text.rstrip(_SEPARATORS)
-                start = max(text.rfind(" "), text.rfind(",")) + 1
-                parsed = parse_address_port(text[start:])
-                if parsed is None:
-                    return found
-                found, current = parsed, parsed[0]
-                text = text[: max(start - 1, 0)]
-                if not self.recursive or not text:
-                    break
-            if not self.recursive:
-                break
-        return found
-
-
-def parse_address_port(text: str) -> tuple[str, int] | None:
-    """ngx_parse_addr_port(): `addr`, `addr:port` or `[addr6]:port`, as nginx prints the
-    address (an IPv4-mapped IPv6 address with its IPv4 part dotted); None for anything else."""
-    port_text = None
-    if text.startswith("["):
-        close = text.find("]")
-        if close < 0 or text[close + 1 : close + 2] != ":":
-            return None
-        text, port_text = text[1:close], text[close + 2 :]
-    elif text.count(":") == 1:
-        text, port_text = text.split(":")
-    port = 0
-    if port_text is not None:
-        if not (port_text.isascii() and port_text.isdigit()) or not 0 < int(port_text) < 65536:
-            return None
-        port = int(port_text)
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    return _printed(address), port
-
-
-def _printed(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return f"::ffff:{address.ipv4_mapped}"
-    return str(address)
-
+        return forwarded_address(values, peer, self._trusts, recursive=self.recursive)
