@@ -166,10 +166,18 @@ class Dispatcher:
         if setup.direct:
             return self._handle(exchange, location, self.push)
         if setup.preaccess:  # limits or a location's realip settings
-            return self._limited(exchange, location, setup, self.push)
-        refusal = access_phase(setup, variables, exchange.request, exchange.method)
+            return self._limited(exchange, location, setup)
+        return self._access(exchange, location, setup)
+
+    def _access(
+        self, exchange: Exchange, location: Location, setup: LocationSetup
+    ) -> Awaitable[None]:
+        """The access phase, then the handler (a plain function, as `_answer`)."""
+        assert exchange.variables is not None
+        assert self.push is not None
+        refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
         if refusal is not None:
-            return _refuse(conn, refusal)
+            return _refuse(exchange.conn, refusal)
         return self._handle(exchange, location, self.push)
 
     async def _error_page(
@@ -210,20 +218,17 @@ class Dispatcher:
         return location
 
     async def _limited(
-        self, exchange: Exchange, location: Location, setup: LocationSetup, push: PushRuntime
+        self, exchange: Exchange, location: Location, setup: LocationSetup
     ) -> None:
         """nginx's preaccess phase (realip, `limit_req`, `limit_conn`), its access phase, then
         the handler; a `limit_conn` place is held until the handler is done."""
-        conn, request, variables = exchange.conn, exchange.request, exchange.variables
-        assert variables is not None
-        status, leave = await preaccess(setup, variables, request)
+        assert exchange.variables is not None
+        status, leave = await preaccess(setup, exchange.variables, exchange.request)
         try:
             if status:
-                await conn.error(status)
-            elif (refusal := access_phase(setup, variables, request, exchange.method)) is not None:
-                await _refuse(conn, refusal)
+                await exchange.conn.error(status)
             else:
-                await self._handle(exchange, location, push)
+                await self._access(exchange, location, setup)
         finally:
             leave()
 

@@ -123,8 +123,7 @@ def access_phase(
             if any_one:
                 return None
         elif not any_one:
-            log.error("access forbidden by rule, %s", request_context(variables.lookup))
-            return Verdict(403)
+            return _forbidden(variables)
         else:
             refusal = Verdict(403)
     auth = setup.auth
@@ -140,5 +139,11 @@ def access_phase(
         elif refusal is None or refusal.status != 401:
             refusal = verdict
     if refusal is not None and refusal.status == 403:
-        log.error("access forbidden by rule, %s", request_context(variables.lookup))
+        return _forbidden(variables)
     return refusal
+
+
+def _forbidden(variables: RequestVars) -> Verdict:
+    """A 403 of the access phase, logged as nginx logs it."""
+    log.error("access forbidden by rule, %s", request_context(variables.lookup))
+    return Verdict(403)
