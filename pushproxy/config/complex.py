@@ -6,6 +6,7 @@ request's variables and this module stays pure.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,3 +79,19 @@ def compile_value(source: str) -> ComplexValue:
         literal_start = i
     parts.append(source[literal_start:])
     return ComplexValue(source, tuple(parts))
+
+
+def with_captures(match: re.Match[str], lookup: Lookup) -> Lookup:
+    """`lookup` with a regex match's captures in front: `$1`..`$9` (empty past the last
+    group, or for one that matched nothing) and its named groups."""
+    groups = match.groups("")
+    named = match.groupdict()
+
+    def captured(name: str) -> str | None:
+        if name.isdigit():
+            index = int(name)
+            return groups[index - 1] if index <= len(groups) else ""
+        found = named.get(name)
+        return found if found is not None else lookup(name)
+
+    return captured

@@ -19,7 +19,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
+from pushproxy.config.complex import (
+    ComplexValue,
+    ComplexValueError,
+    Lookup,
+    compile_value,
+    with_captures,
+)
 from pushproxy.config.pcre import translate
 from pushproxy.config.tree import Directive
 
@@ -38,16 +44,7 @@ class CookieRule:
             match = self.regex.search(value)
             if match is None:
                 return None
-            groups = match.groups("")
-
-            def with_captures(name: str) -> str | None:
-                if name.isdigit():
-                    index = int(name)
-                    return groups[index - 1] if index <= len(groups) else ""
-                named = match.groupdict().get(name)
-                return named if named is not None else lookup(name)
-
-            return self.replacement.evaluate(with_captures)
+            return self.replacement.evaluate(with_captures(match, lookup))
         assert self.pattern is not None
         pattern = self.pattern.evaluate(lookup)
         if domain:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from pushproxy.config import pcre
-from pushproxy.config.complex import ComplexValue, Lookup, compile_value
+from pushproxy.config.complex import ComplexValue, Lookup, compile_value, with_captures
 from pushproxy.config.model import Level
 from pushproxy.config.tree import Directive
 from pushproxy.proxy.cookies import CookieRule, rewrite_cookie
@@ -53,15 +53,8 @@ class Redirect:
             match = self.regex.match(value)
             if match is None:
                 return None
-
-            def with_captures(name: str) -> str | None:
-                if name.isdigit():
-                    index = int(name)
-                    return match[index] if index <= (self.regex.groups if self.regex else 0) else ""
-                group = match.groupdict().get(name)
-                return group if group is not None else lookup(name)
-
-            return self.replacement.evaluate(with_captures) + value[match.end() :]
+            captured = with_captures(match, lookup)
+            return self.replacement.evaluate(captured) + value[match.end() :]
         assert self.prefix is not None
         prefix = self.prefix.evaluate(lookup)
         if not value.startswith(prefix):  # nginx compares case-sensitively
