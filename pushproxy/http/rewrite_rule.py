@@ -20,9 +20,10 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
+from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
+from pushproxy.errors import ConfigError
 from pushproxy.http.target import RequestTarget
 from pushproxy.http.variables import NO_CAPTURES, RequestVars, captures_of
 
@@ -70,7 +71,7 @@ def compile_rule(directive: Directive) -> RewriteRule | None:
         path, _, rest = replacement.partition("?")
         question = True
     try:
-        regex = re.compile(pcre.translate(pattern)[0])
+        regex = compile_regex(directive, pattern, caseless=False)
         return RewriteRule(
             regex=regex,
             path=compile_value(path),
@@ -80,7 +81,7 @@ def compile_rule(directive: Directive) -> RewriteRule | None:
             flag=flag if flag in ("last", "break") else "",
             has_question_mark=question or "?" in replacement,
         )
-    except (ComplexValueError, re.error):
+    except (ComplexValueError, ConfigError):
         return None
 
 

@@ -26,8 +26,9 @@ from pushproxy.config.complex import (
     compile_value,
     with_captures,
 )
-from pushproxy.config.pcre import translate
+from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
+from pushproxy.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,14 +75,14 @@ def cookie_rules(directives: Sequence[Directive], *, domain: bool) -> tuple[Cook
             replacement = compile_value(target)
             if source.startswith("~"):
                 caseless = source.startswith("~*")
-                pattern = translate(source[2 if caseless else 1 :])[0]
-                regex = re.compile(pattern, re.IGNORECASE if caseless else 0)
+                pattern = source[2 if caseless else 1 :]
+                regex = compile_regex(directive, pattern, caseless=caseless)
                 rules.append(CookieRule(replacement, regex=regex))
             else:
                 if domain and source.startswith("."):
                     source = source[1:]
                 rules.append(CookieRule(replacement, pattern=compile_value(source)))
-        except (ComplexValueError, re.error):
+        except (ComplexValueError, ConfigError):
             continue
     return tuple(rules)
 
