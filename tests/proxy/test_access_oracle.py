@@ -13,7 +13,7 @@ import pytest
 from pushproxy.config.check import check_file
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
+from .nginx import needs_nginx, side_by_side
 from .support import conf, connect_from, read_to_end
 
 SOURCES = ("127.0.0.1", "127.0.0.2", "127.0.1.9", "127.9.0.1")
@@ -67,11 +67,8 @@ async def test_access_as_nginx_does(
     upstream = await app("app")
     body = CASES[name].replace("APP", f"127.0.0.1:{upstream.port}")
     target = TARGETS.get(name, "/")
-    async with running_nginx(tmp_path, body) as port:
-        expected = await _statuses(port, target)
+    expected, got = await side_by_side(proxy, tmp_path, body, lambda p: _statuses(p, target))
     assert (403 in expected.values()) == (name not in ("ipv6-rules-only", "return-comes-first"))
-    async with proxy(conf(body)) as server:
-        got = await _statuses(server.port(), target)
     assert got == expected
 
 

@@ -10,8 +10,8 @@ import pytest
 from pushproxy.config.check import check_file
 
 from .conftest import ProxyFactory
-from .nginx import needs_nginx, running_nginx
-from .support import conf, connect_from, read_to_end
+from .nginx import needs_nginx, side_by_side
+from .support import connect_from, read_to_end
 
 GEO = """
 geo $by_client { default d; 127.0.0.0/8 lo; 127.0.0.2 two; 127.0.1.0/24 net1; ::1 v6; }
@@ -60,12 +60,9 @@ async def _values(port: int) -> list[str]:
 
 @needs_nginx
 async def test_geo_and_split_clients_as_nginx_does(proxy: ProxyFactory, tmp_path: Path) -> None:
-    async with running_nginx(tmp_path, SERVER, http=GEO) as port:
-        expected = await _values(port)
+    expected, got = await side_by_side(proxy, tmp_path, SERVER, _values, http=GEO)
     assert len({value.split("|")[6] for value in expected}) == 4  # every variant comes up
     assert len({value.split("|")[4] for value in expected}) >= 3
-    async with proxy(conf(SERVER, http=GEO)) as server:
-        got = await _values(server.port())
     assert got == expected
 
 

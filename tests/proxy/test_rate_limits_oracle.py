@@ -12,7 +12,7 @@ import trio
 from pushproxy.config.check import check_file
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
+from .nginx import needs_nginx, running_nginx, side_by_side
 from .support import conf, connect_from, read_to_end
 
 ZONE = "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;"
@@ -70,11 +70,10 @@ async def test_limit_req_as_nginx_does(
     zones, text, run = CASES[name]
     upstream = await app("app")
     body = text.replace("APP", f"127.0.0.1:{upstream.port}")
-    async with running_nginx(tmp_path, body, http=zones) as port:
-        expected = await _statuses(port, run)
+    expected, got = await side_by_side(
+        proxy, tmp_path, body, lambda port: _statuses(port, run), http=zones
+    )
     assert (len(set(expected)) > 1) == (name != "dry-run"), expected
-    async with proxy(conf(body, http=zones)) as server:
-        got = await _statuses(server.port(), run)
     assert got == expected
 
 

@@ -16,8 +16,8 @@ import pytest
 from pushproxy.config.check import check_file
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
-from .support import conf, connect_from, read_to_end
+from .nginx import needs_nginx, side_by_side
+from .support import connect_from, read_to_end
 
 PASS = (
     'proxy_set_header X-Client "$remote_addr|$remote_port|$realip_remote_addr"; '
@@ -100,11 +100,11 @@ async def test_realip_as_nginx_does(
     body = text.replace("APP", f"127.0.0.1:{upstream.port}")
     targets = ["/", "/r"] if name == "location-level" else ["/"]
     asked = [(source, headers, target) for source, headers in requests for target in targets]
-    async with running_nginx(tmp_path, body) as port:
-        expected = [await _observe(port, *one) for one in asked]
+    async def ask(port: int) -> list[Any]:
+        return [await _observe(port, *one) for one in asked]
+
+    expected, got = await side_by_side(proxy, tmp_path, body, ask)
     assert any("PEER" not in json.dumps(seen) for seen in expected) != (name == "unix-only")
-    async with proxy(conf(body)) as server:
-        got = [await _observe(server.port(), *one) for one in asked]
     assert got == expected, expected
 
 
