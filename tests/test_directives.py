@@ -293,6 +293,8 @@ _HONOURED = {
     "proxy_next_upstream_tries", "proxy_next_upstream_timeout", "resolver", "resolver_timeout",
     "proxy_ssl_server_name", "proxy_ssl_name", "proxy_ssl_verify",
     "proxy_ssl_trusted_certificate", "proxy_ssl_certificate", "proxy_ssl_certificate_key",
+    "root", "alias", "index", "try_files", "etag", "if_modified_since", "max_ranges",
+    "log_not_found",
 }
 
 
@@ -337,8 +339,8 @@ def test_third_party_module(name: str, module: str | None) -> None:
 def test_ignored_effects_are_specific() -> None:
     assert "NOT authenticated" in ignored_effect("auth_request", "ngx_http_auth_request_module")
     assert "TLS" in ignored_effect("ssl_certificate", "ngx_http_ssl_module")
-    assert ignored_effect("root", "ngx_http_core_module") == (
-        "pushproxy does not serve files from disk"
+    assert ignored_effect("autoindex", "ngx_http_autoindex_module") == (
+        "directories are not listed: one without an index file is a 403"
     )
     assert "HTTP only" in ignored_effect("stream", "ngx_stream_module")
     assert ignored_effect("no_such", "ngx_no_such_module")

@@ -175,6 +175,14 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="proxy_ignore_client_abort", module=_PROXY, default="off"),
     _Honoured(name="proxy_next_upstream_tries", module=_PROXY, default="0"),
     _Honoured(name="proxy_next_upstream_timeout", module=_PROXY, default="0"),
+    _Honoured(name="root", module=_HTTP_CORE, default="html"),
+    _Honoured(name="alias", module=_HTTP_CORE),
+    _Honoured(name="index", module="ngx_http_index_module", default="index.html"),
+    _Honoured(name="try_files", module="ngx_http_try_files_module"),
+    _Honoured(name="etag", module=_HTTP_CORE, default="on"),
+    _Honoured(name="if_modified_since", module=_HTTP_CORE, default="exact"),
+    _Honoured(name="max_ranges", module=_HTTP_CORE),
+    _Honoured(name="log_not_found", module=_HTTP_CORE, default="on"),
 )
 _HONOURED_BY_KEY = {(h.name, h.module): h for h in _HONOURED}
 

@@ -7,7 +7,7 @@ mislead. They complete the N401 notice `pushproxy ignores "x": <effect>`.
 from __future__ import annotations
 
 _NOT_STARTED = "pushproxy serves HTTP only; this block is read and checked, never started"
-_NO_FILES = "pushproxy does not serve files from disk"
+_NO_SEEK = "files are served whole or by byte range, never from a time offset"
 _NO_BACKEND = "pushproxy proxies to HTTP upstreams only (proxy_pass); requests are not passed"
 _NO_TRANSFORM = "responses are passed on unchanged"
 _NO_VARIABLE = "the variable it defines stays empty"
@@ -39,16 +39,13 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_headers_filter_module": "no trailers are added",
     "ngx_http_log_module": "no effect",
     "ngx_http_map_module": "no effect",
-    "ngx_http_static_module": _NO_FILES,
-    "ngx_http_index_module": _NO_FILES,
-    "ngx_http_autoindex_module": _NO_FILES,
-    "ngx_http_random_index_module": _NO_FILES,
-    "ngx_http_gzip_static_module": _NO_FILES,
-    "ngx_http_flv_module": _NO_FILES,
-    "ngx_http_mp4_module": _NO_FILES,
-    "ngx_http_dav_module": _NO_FILES,
-    "ngx_http_try_files_module": _NO_FILES,
-    "ngx_http_empty_gif_module": _NO_FILES,
+    "ngx_http_autoindex_module": "directories are not listed: one without an index file is a 403",
+    "ngx_http_random_index_module": "no index file is picked at random; `index` applies",
+    "ngx_http_gzip_static_module": "no precompressed .gz file is looked for",
+    "ngx_http_flv_module": _NO_SEEK,
+    "ngx_http_mp4_module": _NO_SEEK,
+    "ngx_http_dav_module": "PUT, DELETE and the other WebDAV methods are refused (405)",
+    "ngx_http_empty_gif_module": "no empty GIF is served",
     "ngx_http_gunzip_filter_module": _NO_TRANSFORM,
     "ngx_http_charset_filter_module": _NO_TRANSFORM,
     "ngx_http_sub_filter_module": _NO_TRANSFORM,
@@ -72,8 +69,6 @@ _BY_MODULE: dict[str, str] = {
 }
 
 _BY_NAME: dict[str, str] = {
-    "root": _NO_FILES,
-    "alias": _NO_FILES,
     "sendfile": "no effect",
     "tcp_nopush": "no effect",
     "proxy_cache": "responses are not cached",

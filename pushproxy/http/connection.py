@@ -113,13 +113,15 @@ class HttpConnection(RequestReader):
         *,
         streamed: bool = False,
         location: bytes | None = None,
+        after: Headers = (),
     ) -> bytes:
         """The response head, its headers in the order of nginx's header filter: `Server` and
         `Date` (ours unless passed), `Content-Type` (the first, and only with a value),
         `Content-Length`, our own `Last-Modified`, `location` (nginx's own `Location` made
         absolute; one in `headers` goes with the rest), `Transfer-Encoding`, `Connection`,
         `Keep-Alive`, gzip's `Vary`, then the rest as given, the location's `add_header`s and
-        gzip's `Content-Encoding`. `line`: an upstream's own status line (else nginx's).
+        `after` (what nginx's range filter adds, after them) and gzip's `Content-Encoding`.
+        `line`: an upstream's own status line (else nginx's).
         `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
         (HTTP/1.0), unless the headers give a Content-Length."""
         if self.status_override:  # an error page's answer goes out with the error's status
@@ -201,6 +203,8 @@ class HttpConnection(RequestReader):
         if vary:
             full.append((b"Vary", b"Accept-Encoding"))
         full += rest
+        if after:
+            full += after
         if gzip is not None:
             full.append((b"Content-Encoding", b"gzip"))
         return response_head(line or pages.status_line(status), full)
@@ -218,6 +222,10 @@ class HttpConnection(RequestReader):
             return None, False
         takes = policy.accepts(request.headers, request.http_version)
         return (policy if takes else None), policy.vary
+
+    def compresses(self, status: int, headers: Headers) -> bool:
+        """Whether gzip compresses an answer with this status and these headers."""
+        return self._gzip_for(status, headers, ())[0] is not None
 
     def add_headers(self, added: AddedHeaders | None, lookup: Lookup) -> None:
         """The location's `add_header`s (None: none), for this request's response (see
@@ -263,11 +271,14 @@ class HttpConnection(RequestReader):
         status_line: bytes = b"",
         whole: bytes | None = None,
         location: bytes | None = None,
+        after: Headers = (),
     ) -> None:
         """Start a streamed response: chunked for HTTP/1.1, closed at the end for HTTP/1.0.
         With `whole`, that is the entire body: head, body and end go in one write.
-        `location`: see `_head`."""
-        head = self._head(status, headers, status_line, streamed=True, location=location)
+        `location`, `after`: see `_head`."""
+        head = self._head(
+            status, headers, status_line, streamed=True, location=location, after=after
+        )
         await self.send_raw(head if whole is None else self._with_body(head, whole))
 
     def _with_body(self, head: bytes, body: bytes) -> bytes:

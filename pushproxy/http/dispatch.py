@@ -18,15 +18,17 @@ from pushproxy.http.connection import HttpConnection
 from pushproxy.http.error_pages import ErrorCatcher
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.pages import error_page
-from pushproxy.http.phases import access_phase, configure, preaccess, trust_proxy
+from pushproxy.http.phases import URI_CHANGES, access_phase, configure, preaccess, trust_proxy
 from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.rewrite import Ending
 from pushproxy.http.rewrite_rule import Redirect
 from pushproxy.http.routing import LocationMatch, ServerMatch, request_host
 from pushproxy.http.site import LocationSetup, Site
+from pushproxy.http.static_files import Jump, handle_static
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
 from pushproxy.http.wire import Request
+from pushproxy.logs import request_context
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 from pushproxy.push.publisher import handle_publisher
 from pushproxy.push.runtime import PushRuntime
@@ -36,7 +38,6 @@ from pushproxy.push.subscriber import handle_subscriber
 from pushproxy.push.websocket import handle_websocket
 
 log = logging.getLogger("pushproxy")
-_STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
 async def _refuse(conn: HttpConnection, refusal: Verdict) -> None:
@@ -126,12 +127,14 @@ class Dispatcher:
         location, ending, match = found
         setup = site.setups[id(location)]  # every location and `if` block has one
         _prepare(conn, setup, variables)
-        caught = None
         if setup.error_pages is not None:
-            caught = conn.error_hook = ErrorCatcher(setup.error_pages)
+            conn.error_hook = ErrorCatcher(setup.error_pages)
         try:
-            await self._answer(exchange, location, setup, ending, match)
-            if caught is not None and caught.status:
+            jump = await self._answer(exchange, location, setup, ending, match)
+            if jump is not None:
+                location = await self._follow(exchange, server, location, jump)
+            caught = conn.error_hook
+            if isinstance(caught, ErrorCatcher) and caught.status:
                 location = await self._error_page(exchange, server, location, caught)
         finally:
             logs = self.access_logs.targets(location.level)
@@ -148,7 +151,7 @@ class Dispatcher:
         setup: LocationSetup,
         ending: Ending | None,
         match: LocationMatch | None,
-    ) -> Awaitable[None]:
+    ) -> Awaitable[Jump | None]:
         """The answer to await once the location is chosen: the rewrite phase's ending, the
         slash redirect, or the access phases and the handler (a plain function: no frame of
         its own, which a streaming subscriber would keep for its whole life)."""
@@ -164,21 +167,21 @@ class Dispatcher:
         if match is not None and match.redirect_to_slash:
             return redirect(exchange, location, 301, match.redirect_target(variables.target.args))
         if setup.direct:
-            return self._handle(exchange, location, self.push)
+            return self._handle(exchange, location, setup, self.push)
         if setup.preaccess:  # limits or a location's realip settings
             return self._limited(exchange, location, setup)
         return self._access(exchange, location, setup)
 
     def _access(
         self, exchange: Exchange, location: Location, setup: LocationSetup
-    ) -> Awaitable[None]:
+    ) -> Awaitable[Jump | None]:
         """The access phase, then the handler (a plain function, as `_answer`)."""
         assert exchange.variables is not None
         assert self.push is not None
         refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
         if refusal is not None:
             return _refuse(exchange.conn, refusal)
-        return self._handle(exchange, location, self.push)
+        return self._handle(exchange, location, setup, self.push)
 
     async def _error_page(
         self, exchange: Exchange, server: ServerMatch, location: Location, caught: ErrorCatcher
@@ -197,29 +200,65 @@ class Dispatcher:
         if exchange.method != "HEAD":
             exchange.method = "GET"
             variables.set_method("GET")
-        match = None
-        if page.named:
-            named = server.locations.named(page.uri)
-            if named is None:
-                log.error('could not find named location "%s"', page.uri)
+        return await self._follow(exchange, server, location, Jump(*page.target()), catch=False)
+
+    async def _follow(
+        self,
+        exchange: Exchange,
+        server: ServerMatch,
+        location: Location,
+        jump: Jump,
+        *,
+        catch: bool = True,
+    ) -> Location:
+        """An internal redirect (an error page, or what the static handler asked for: an
+        index file, a `try_files` fallback) and those that follow it, as nginx does them: a
+        URI is looked up anew, with the phases before its handler; a named location serves
+        the request as it is. `catch`: the new location's `error_page`s take over its errors
+        (not while an error page is served). The location that answered, in the end."""
+        conn, variables = exchange.conn, exchange.variables
+        assert variables is not None
+        changes = URI_CHANGES
+        next_jump: Jump | None = jump
+        while next_jump is not None:
+            jump = next_jump
+            changes -= 1
+            if not changes:
+                log.error(
+                    "rewrite or internal redirection cycle while internally redirecting to "
+                    '"%s", %s',
+                    jump.uri,
+                    request_context(variables.lookup),
+                )
                 await conn.error(500)
                 return location
-            location, ending = self.site.rewrite.run(named, variables)
-        else:
-            variables.retarget(variables.target.rewrite(*page.target()))
-            found = configure(self.site, server, variables, exchange.request)
-            if found is None:
-                await conn.error(413, close=True)
-                return location
-            location, ending, match = found
-        setup = self.site.setups[id(location)]
-        _prepare(conn, setup, variables)
-        await self._answer(exchange, location, setup, ending, match)
+            match = None
+            if jump.named:
+                named = server.locations.named(jump.uri)
+                if named is None:
+                    log.error('could not find named location "%s"', jump.uri)
+                    await conn.error(500)
+                    return location
+                variables.files = self.site.setups[id(named)].static.root
+                location, ending = self.site.rewrite.run(named, variables)
+            else:
+                variables.retarget(variables.target.rewrite(jump.uri, jump.args))
+                found = configure(self.site, server, variables, exchange.request)
+                if found is None:
+                    await conn.error(413, close=True)
+                    return location
+                location, ending, match = found
+            setup = self.site.setups[id(location)]
+            _prepare(conn, setup, variables)
+            pages = setup.error_pages
+            if catch:
+                conn.error_hook = ErrorCatcher(pages) if pages is not None else None
+            next_jump = await self._answer(exchange, location, setup, ending, match)
         return location
 
     async def _limited(
         self, exchange: Exchange, location: Location, setup: LocationSetup
-    ) -> None:
+    ) -> Jump | None:
         """nginx's preaccess phase (realip, `limit_req`, `limit_conn`), its access phase, then
         the handler; a `limit_conn` place is held until the handler is done."""
         assert exchange.variables is not None
@@ -227,14 +266,14 @@ class Dispatcher:
         try:
             if status:
                 await exchange.conn.error(status)
-            else:
-                await self._access(exchange, location, setup)
+                return None
+            return await self._access(exchange, location, setup)
         finally:
             leave()
 
     def _handle(
-        self, exchange: Exchange, location: Location, push: PushRuntime
-    ) -> Awaitable[None]:
+        self, exchange: Exchange, location: Location, setup: LocationSetup, push: PushRuntime
+    ) -> Awaitable[Jump | None]:
         """The handler's answer to await (a plain function: one frame fewer per request, and
         per streaming subscriber for its whole life)."""
         pushed = push.location(location)
@@ -247,8 +286,10 @@ class Dispatcher:
             if kind is LocationType.WEBSOCKET:
                 return handle_websocket(exchange, location, pushed, push)
             return handle_subscriber(exchange, location, pushed, push)
-        if self.proxy.handles(location):
-            return handle_proxy(exchange, location, self.proxy)
-        # nginx's static handler, with no file to serve: 405 for a method it never serves.
-        status = 404 if exchange.method in _STATIC_METHODS else 405
-        return exchange.conn.error(status)
+        proxy = self.proxy
+        if proxy.passes(location):
+            return handle_proxy(exchange, location, proxy)
+        static = setup.static
+        if proxy.default is not None and not static.root.named:
+            return handle_proxy(exchange, location, proxy)  # `--upstream`'s application
+        return handle_static(exchange, location, static)

@@ -23,7 +23,7 @@ from pushproxy.logs import request_context
 
 log = logging.getLogger("pushproxy")
 # nginx's NGX_HTTP_MAX_URI_CHANGES + 1: location searches a request may start after the first
-_URI_CHANGES = 11
+URI_CHANGES = 11
 
 
 def trust_proxy(realip: RealIp, variables: RequestVars, request: Request) -> None:
@@ -42,9 +42,11 @@ def configure(
     The server's rewrite phase runs first, then nginx's find-config phase (the location,
     its body limit, the slash redirect) and the location's rewrite phase, again for as
     long as a `rewrite` changes the URI, up to nginx's limit."""
-    location, ending = site.rewrite.run(server.server.own, variables)
+    own = server.server.own
+    variables.files = site.setups[id(own)].static.root  # `$request_filename` at server level
+    location, ending = site.rewrite.run(own, variables)
     match = None
-    searches = _URI_CHANGES
+    searches = URI_CHANGES
     while ending is None or isinstance(ending, SearchAgain):
         if match is not None:  # a location's `rewrite` changed the URI: search again
             searches -= 1
@@ -62,6 +64,7 @@ def configure(
         if match.captures is not None:
             variables.add_captures(match.captures)
         location = match.location
+        variables.files = site.setups[id(location)].static.root  # `$request_filename`...
         if "internal" in location.level.own and not found.rewritten:
             return location, 404, match  # only a rewrite (an internal redirect) gets there
         if body_too_large(request, location.level):

@@ -31,6 +31,7 @@ from pushproxy.http.realip import RealIp
 from pushproxy.http.request_reader import Limits
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
+from pushproxy.http.static_files import StaticFiles
 from pushproxy.http.wire import HeaderRules, Request
 
 # One listening socket: the address and port as configured (port 0 binds any free port).
@@ -134,6 +135,7 @@ class LocationSetup:
 
     limits: Limits
     mime_types: MimeTypes
+    static: StaticFiles  # how the static handler serves it (when no other handler does)
     gzip: GzipPolicy | None = None
     added: AddedHeaders | None = None
     access: AccessCheck | None = None
@@ -163,11 +165,13 @@ class LocationSetup:
         request_limits = request_limits_of(level, zones[0])
         connection_limits = connection_limits_of(level, zones[1])
         preaccess = bool(realip or request_limits or connection_limits)
+        mime_types = MimeTypes.of(location)
         return cls(
             gzip=GzipPolicy.of(level),
             added=AddedHeaders.of(level),
             limits=location_limits(level, connection),
-            mime_types=MimeTypes.of(location),
+            mime_types=mime_types,
+            static=StaticFiles.of(location, folder, mime_types),
             access=access,
             realip=realip,
             auth=auth,

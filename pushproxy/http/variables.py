@@ -21,6 +21,7 @@ from pushproxy.config.model import NO_MAPS
 from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
 from pushproxy.http.connection_variables import CONNECTION_GETTERS, millis_text
+from pushproxy.http.file_paths import FILE_GETTERS, FileRoot
 from pushproxy.http.request_cookies import cookie_value
 from pushproxy.http.target import RequestTarget, as_text
 from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, upstream_header
@@ -124,7 +125,7 @@ class RequestVars:
         "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
         "_hostname", "_http_version", "_index", "_map_depth", "_maps", "_method", "_peer", "_proxy",
         "_received", "_response", "_server_name", "_started", "_target", "_tz", "_upstream",
-        "_variables",
+        "_variables", "files",
     )  # fmt: skip
 
     def __init__(
@@ -167,6 +168,7 @@ class RequestVars:
         self._upstream: Sequence[UpstreamTry] = ()
         self._maps = maps
         self._map_depth = 0  # maps being worked out, one inside another
+        self.files: FileRoot | None = None  # the location's root or alias, once it is chosen
 
     @property
     def target(self) -> RequestTarget:
@@ -381,6 +383,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     **{str(index): _positional(index) for index in range(1, 10)},
     **CONNECTION_GETTERS,
     **UPSTREAM_GETTERS,
+    **FILE_GETTERS,
 }
 
 # Variables named by a prefix and a name: `$http_x_real_ip`, `$arg_id`, `$cookie_sid`...

@@ -92,13 +92,10 @@ class ProxyRuntime:
                 self._inherited[id(block)] = passing
                 self._inherit(passing, block.conditions)
 
-    def handles(self, location: Location) -> bool:
-        """Whether a (non-push, no `return`) location goes upstream."""
-        return (
-            self.default is not None
-            or "proxy_pass" in location.level.own
-            or id(location) in self._inherited
-        )
+    def passes(self, location: Location) -> bool:
+        """Whether a (non-push, no `return`) location has a `proxy_pass` (its own, or its
+        location's for an `if` block)."""
+        return "proxy_pass" in location.level.own or id(location) in self._inherited
 
     def settings(self, location: Location) -> ProxySettings:
         found = self._settings.get(id(location))

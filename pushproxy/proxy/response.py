@@ -112,12 +112,17 @@ class RedirectBase:
 
     @classmethod
     def of(cls, lookup: Lookup, *, server_name: bool, port: bool) -> RedirectBase:
-        """From the request: `$host` (`$server_name` with `server_name_in_redirect`), and
-        the server's port unless `port_in_redirect off`."""
+        """From the request: its `Host` (`$server_name` with `server_name_in_redirect`), the
+        server's address for a request without one, and the server's port unless
+        `port_in_redirect off`."""
         number = lookup("server_port") or "0"
+        if server_name:
+            host = lookup("server_name")
+        else:
+            host = lookup("host") if lookup("http_host") else lookup("server_addr")
         return cls(
             scheme=lookup("scheme") or "http",
-            host=(lookup("server_name") if server_name else lookup("host")) or "",
+            host=host or "",
             port=int(number) if port and number.isdigit() else 0,
         )
 
