@@ -183,6 +183,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="if_modified_since", module=_HTTP_CORE, default="exact"),
     _Honoured(name="max_ranges", module=_HTTP_CORE),
     _Honoured(name="log_not_found", module=_HTTP_CORE, default="on"),
+    _Honoured(name="proxy_ignore_headers", module=_PROXY),
 )
 _HONOURED_BY_KEY = {(h.name, h.module): h for h in _HONOURED}
 

@@ -126,8 +126,8 @@ class HttpConnection(RequestReader):
         (HTTP/1.0), unless the headers give a Content-Length."""
         if self.status_override:  # an error page's answer goes out with the error's status
             status, line = self.status_override, b""
-        if self.carried:
-            headers = [*headers, *self.carried]
+        if self.carried:  # what an earlier answer left for this one: nginx's list has it first
+            headers = [*self.carried, *headers]
         self.status_sent = status
         self._response_started = True
         self._chunked = False

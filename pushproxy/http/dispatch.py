@@ -16,7 +16,7 @@ from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.basic_auth import Verdict
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.error_pages import ErrorCatcher
-from pushproxy.http.exchange import Exchange
+from pushproxy.http.exchange import Exchange, Jump
 from pushproxy.http.pages import error_page
 from pushproxy.http.phases import URI_CHANGES, access_phase, configure, preaccess, trust_proxy
 from pushproxy.http.responses import handle_return, redirect
@@ -24,7 +24,7 @@ from pushproxy.http.rewrite import Ending
 from pushproxy.http.rewrite_rule import Redirect
 from pushproxy.http.routing import LocationMatch, ServerMatch, request_host
 from pushproxy.http.site import LocationSetup, Site
-from pushproxy.http.static_files import Jump, handle_static
+from pushproxy.http.static_files import handle_static
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
 from pushproxy.http.wire import Request

@@ -1,4 +1,5 @@
-"""One request as handlers see it: the connection to answer on, the head, the variables."""
+"""One request as handlers see it: the connection to answer on, the head, the variables; and
+the internal redirect a handler may answer with instead (`Jump`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,18 @@ from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.variables import RequestVars
 from pushproxy.http.wire import Request
+
+
+@dataclass(frozen=True, slots=True)
+class Jump:
+    """An internal redirect: to `uri` with `args`, or to the named location `uri` (`@...`)."""
+
+    uri: str
+    args: str = ""
+
+    @property
+    def named(self) -> bool:
+        return self.uri.startswith("@")
 
 
 @dataclass(slots=True, eq=False, kw_only=True)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.model import Location
-from pushproxy.http.exchange import Exchange
+from pushproxy.http.exchange import Exchange, Jump
 from pushproxy.http.file_paths import FileRoot
 from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.responses import redirect
@@ -28,18 +28,6 @@ log = logging.getLogger("pushproxy")
 _SERVED_METHODS = frozenset({"GET", "HEAD", "POST"})
 _NOT_FOUND = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 _UNLIMITED = 2**31 - 1  # `max_ranges` unset: nginx's NGX_MAX_INT32_VALUE
-
-
-@dataclass(frozen=True, slots=True)
-class Jump:
-    """An internal redirect: to `uri` with `args`, or to the named location `uri` (`@...`)."""
-
-    uri: str
-    args: str = ""
-
-    @property
-    def named(self) -> bool:
-        return self.uri.startswith("@")
 
 
 @dataclass(frozen=True, slots=True)

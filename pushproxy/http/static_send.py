@@ -84,6 +84,7 @@ async def send_file(
         return
     validators = [(b"Last-Modified", http_date(mtime))]
     if status == 304:  # nginx's not-modified filter drops the type and the length
+        conn.carried = [h for h in conn.carried if h[0].lower() != b"content-type"]
         if etag is not None:
             validators.append((b"ETag", etag))
         await conn.start(304, validators, whole=b"")

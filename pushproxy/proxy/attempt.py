@@ -20,6 +20,7 @@ from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import own_headers
 from pushproxy.http.deadlines import no_action
 from pushproxy.http.request_reader import BodyTooLarge, ClientGone, send_soon
+from pushproxy.proxy.accel import accel_target, kept_headers
 from pushproxy.proxy.connect import (
     TIMED_OUT,
     Connector,
@@ -29,7 +30,7 @@ from pushproxy.proxy.connect import (
 )
 from pushproxy.proxy.job import Job, MayRetry
 from pushproxy.proxy.reader import InvalidResponse, ResponseHead, ResponseReader
-from pushproxy.proxy.response import RedirectBase, client_headers
+from pushproxy.proxy.response import answer_headers
 from pushproxy.proxy.settings import NEXT_STATUSES
 from pushproxy.proxy.tunnel import switch_protocols
 
@@ -279,35 +280,22 @@ class Attempt:
         condition = NEXT_STATUSES.get(head.status)
         if condition is not None and self.may_retry(condition, self.request_sent, 1):
             raise UpstreamFailure(condition, None, sent=True, answered=head.status)
-        hook = self.job.exchange.conn.error_hook
-        intercepts = head.status >= 300 and self.job.settings.intercept_errors
+        conn, settings = self.job.exchange.conn, self.job.settings
+        hook = conn.error_hook
+        intercepts = head.status >= 300 and settings.intercept_errors
         if intercepts and hook is not None and hook(head.status):
             return None  # the location's error_page answers (proxy_intercept_errors)
+        redirect = accel_target(head.headers) if settings.accel_redirect else None
+        if redirect is not None:  # the server answers instead: some headers stay for it
+            conn.carried = kept_headers(self._headers(head)[0])
+            self.job.redirected.append(redirect)
+            return None
         await self._respond(head)
         return None
 
     def _headers(self, head: ResponseHead) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
-        settings = self.job.settings
-        return client_headers(
-            head.headers,
-            hidden=settings.hidden,
-            redirects=settings.redirects,
-            lookup=self.job.exchange.lookup,
-            base=self._redirect_base,
-            switching=head.status == 101,
-            cookies=(settings.cookie_domains, settings.cookie_paths),
-        )
-
-    def _redirect_base(self) -> RedirectBase | None:
-        """What a Location `proxy_redirect` made a path is made absolute with (nginx's
-        `absolute_redirect`), if it is."""
-        settings = self.job.settings
-        if not settings.absolute_redirect:
-            return None
-        return RedirectBase.of(
-            self.job.exchange.lookup,
-            server_name=settings.server_name_in_redirect,
-            port=settings.port_in_redirect,
+        return answer_headers(
+            head.headers, self.job.settings, self.job.exchange.lookup, switching=head.status == 101
         )
 
     async def _respond(self, head: ResponseHead) -> None:

@@ -12,10 +12,11 @@ from pushproxy.config.complex import Lookup
 from pushproxy.config.model import Config, Location, walk_locations
 from pushproxy.errors import ConfigError
 from pushproxy.http.clientwatch import ClientWatch
-from pushproxy.http.exchange import Exchange
+from pushproxy.http.exchange import Exchange, Jump
 from pushproxy.http.request_reader import BodyTooLarge
-from pushproxy.http.target import parse_target
+from pushproxy.http.target import as_text, parse_target
 from pushproxy.logs import request_context
+from pushproxy.proxy.accel import accel_jump
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
 from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
@@ -143,8 +144,11 @@ class ProxyRuntime:
             nursery.cancel_scope.cancel()
 
 
-async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRuntime) -> None:
-    """Pass the request upstream and its response back (or nginx's error page)."""
+async def handle_proxy(
+    exchange: Exchange, location: Location, runtime: ProxyRuntime
+) -> Jump | None:
+    """Pass the request upstream and its response back (or nginx's error page); or the
+    internal redirect an upstream's `X-Accel-Redirect` asks for."""
     conn = exchange.conn
     settings = runtime.settings(location)
     url, group = settings.url, runtime.group(location)
@@ -155,16 +159,16 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         except ValueError as error:
             log.error("%s, %s", error, request_context(exchange.lookup))
             await conn.error(500)
-            return
+            return None
         group = runtime.upstreams.for_url(url, resolve=False)
         if group is None:
             group = await _resolved(exchange, runtime, settings, url)
             if group is None:
                 await conn.error(502)
-                return
+                return None
     if url is None or group is None:
         await conn.error(404)
-        return
+        return None
     await conn.answer_expect()  # nginx reads (or drops) the body before going upstream
     variables = exchange.variables
     if variables is not None:  # $proxy_host and $proxy_port, for the headers and the logs
@@ -194,7 +198,7 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         else:
             log.error("client intended to send too large chunked body: over %d bytes", max_size)
         await conn.error(413, close=True)
-        return
+        return None
 
     job = None
     try:
@@ -207,6 +211,25 @@ async def handle_proxy(exchange: Exchange, location: Location, runtime: ProxyRun
         if job is not None and variables is not None:
             variables.record_upstream(job.tries)  # for the access log's `$upstream_*`
         await body.aclose()
+    if job is not None and job.redirected:
+        return await _accel_redirect(exchange, job.redirected[-1])
+    return None
+
+
+async def _accel_redirect(exchange: Exchange, value: bytes) -> Jump | None:
+    """The internal redirect an upstream's `X-Accel-Redirect` asks for, as a GET unless the
+    request is a HEAD; an unsafe URI is nginx's 404."""
+    jump = accel_jump(value)
+    if jump is None:
+        context = request_context(exchange.lookup)
+        log.error('unsafe URI "%s" was detected, %s', as_text(value), context)
+        await exchange.conn.error(404)
+        return None
+    if not jump.named and exchange.method != "HEAD":
+        exchange.method = "GET"
+        if exchange.variables is not None:
+            exchange.variables.set_method("GET")
+    return jump
 
 
 async def _resolved(
@@ -269,6 +292,7 @@ def _job(
         upgrade=upgrade and exchange.header(b"upgrade") is not None,
         tries=[],
         tls=_tls(settings, url, lookup) if url.scheme == "https" else None,
+        redirected=[],
     )
 
 

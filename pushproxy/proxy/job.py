@@ -35,6 +35,7 @@ class Job(NamedTuple):
     upgrade: bool  # the client asked for a protocol switch
     tries: list[UpstreamTry]  # each peer tried, as it ended
     tls: TlsTarget | None  # an https upstream's
+    redirected: list[bytes]  # the `X-Accel-Redirect` of the answer, if it had one
 
     def context(self, peer: Peer | None) -> str:
         """The tail nginx puts on an upstream error line."""

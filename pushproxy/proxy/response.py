@@ -13,12 +13,16 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, Lookup, compile_value, with_captures
 from pushproxy.config.model import Level
 from pushproxy.config.tree import Directive
 from pushproxy.proxy.cookies import CookieRule, rewrite_cookie
+
+if TYPE_CHECKING:
+    from pushproxy.proxy.settings import ProxySettings
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -217,3 +221,28 @@ def _refresh(value: bytes, rules: Sequence[Redirect], lookup: Lookup) -> bytes:
     start = at + 4
     rewritten = _rewrite(_text(value[start:]), rules, lookup)
     return value if rewritten is None else value[:start] + _bytes(rewritten)
+
+
+def answer_headers(
+    upstream: Headers, settings: ProxySettings, lookup: Lookup, *, switching: bool = False
+) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
+    """`client_headers` as the location's proxy settings have them: hidden headers,
+    `proxy_redirect` (a path it makes made absolute as `absolute_redirect` and the like say),
+    `proxy_cookie_domain` and `proxy_cookie_path`."""
+
+    def base() -> RedirectBase | None:
+        if not settings.absolute_redirect:
+            return None
+        return RedirectBase.of(
+            lookup, server_name=settings.server_name_in_redirect, port=settings.port_in_redirect
+        )
+
+    return client_headers(
+        upstream,
+        hidden=settings.hidden,
+        redirects=settings.redirects,
+        lookup=lookup,
+        base=base,
+        switching=switching,
+        cookies=(settings.cookie_domains, settings.cookie_paths),
+    )

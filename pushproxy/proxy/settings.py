@@ -30,6 +30,12 @@ NEXT_STATUSES = {
 _DEFAULT_NEXT = frozenset({"error", "timeout"})
 
 
+def _ignores(level: Level, header: str) -> bool:
+    """Whether `proxy_ignore_headers` names `header` (lowercase)."""
+    found = level.last("proxy_ignore_headers")
+    return found is not None and header in (arg.lower() for arg in found.args)
+
+
 def _flag(level: Level, name: str, default: bool) -> bool:
     value = level.values.get(name)
     return value if isinstance(value, bool) else default
@@ -90,6 +96,7 @@ class ProxySettings:
     client_body_buffer_size: int = 16 * 1024
     absolute_redirect: bool = True
     intercept_errors: bool = False  # an upstream answer of 300+ with an error_page: that page
+    accel_redirect: bool = True  # `X-Accel-Redirect` is followed (not in proxy_ignore_headers)
     server_name_in_redirect: bool = False
     port_in_redirect: bool = True
     resolver: ResolverSettings | None = None  # for names in a `proxy_pass` with variables
@@ -168,6 +175,7 @@ class ProxySettings:
             buffer_size=_int(level, "proxy_buffer_size", 4096),
             ignore_client_abort=_flag(level, "proxy_ignore_client_abort", False),
             intercept_errors=_flag(level, "proxy_intercept_errors", False),
+            accel_redirect=not _ignores(level, "x-accel-redirect"),
             client_max_body_size=_int(level, "client_max_body_size", 1024 * 1024),
             client_body_buffer_size=_int(level, "client_body_buffer_size", 16 * 1024),
             absolute_redirect=_flag(level, "absolute_redirect", True),

@@ -39,7 +39,7 @@ FILES = {
 NGINX_SIGNATURE, OUR_SIGNATURE = b"<center>nginx/1.22.1</center>", b"<center>pushproxy</center>"
 
 
-def _www(tmp_path: Path) -> Path:
+def document_tree(tmp_path: Path) -> Path:
     """The document tree (with a symlink to it beside), every mtime MTIME. `locked.txt` has
     mode 000, which root reads all the same; both servers run as the same user, so they
     agree either way."""
@@ -71,7 +71,7 @@ def _body(status: int, body: bytes) -> str:
     return repr(body)
 
 
-async def _observe(port: int, row: str) -> str:
+async def observe(port: int, row: str) -> str:
     """The answer to `row` ("METHOD TARGET[ HTTP/1.0][ | Header: value]..."), as
     "STATUS | Header: value | ... | body", the server's own differences taken out."""
     request, *headers = row.split(" | ")
@@ -107,23 +107,23 @@ async def _observe(port: int, row: str) -> str:
     return " | ".join([*seen, _body(status, received)])
 
 
-async def _both(
+async def both(
     proxy: ProxyFactory, tmp_path: Path, server: str, rows: list[str], http: str = ""
 ) -> tuple[dict[str, str], dict[str, str]]:
     """The answers to `rows` (by row) from nginx, then from pushproxy, serving `server` (and
     `http`) with WWW standing for the document tree."""
-    www = str(_www(tmp_path))
+    www = str(document_tree(tmp_path))
 
     async def ask(port: int) -> list[str]:
         # The tree's path shows in `$request_filename` and the like.
-        return [(await _observe(port, row)).replace(www, "WWW") for row in rows]
+        return [(await observe(port, row)).replace(www, "WWW") for row in rows]
 
     text, http = server.replace("WWW", www), http.replace("WWW", www)
     expected, got = await side_by_side(proxy, tmp_path, text, ask, http=http)
     return dict(zip(rows, expected, strict=True)), dict(zip(rows, got, strict=True))
 
 
-def _assert_same(expected: dict[str, str], got: dict[str, str]) -> None:
+def assert_same(expected: dict[str, str], got: dict[str, str]) -> None:
     wrong = [
         f"{row}\n    nginx:     {want}\n    pushproxy: {got[row]}"
         for row, want in expected.items()
@@ -172,7 +172,7 @@ FILES_ROWS = [
 
 @needs_nginx
 async def test_files_and_directories_as_nginx_does(proxy: ProxyFactory, tmp_path: Path) -> None:
-    expected, got = await _both(proxy, tmp_path, FILES_SERVER, FILES_ROWS)
+    expected, got = await both(proxy, tmp_path, FILES_SERVER, FILES_ROWS)
     assert expected["GET /a.html"] == (
         f"200 OK | Content-Type: text/html | Content-Length: 9 | Last-Modified: {LAST_MODIFIED}"
         ' | Connection: close | ETag: "3b9aca00-9" | Accept-Ranges: bytes | ' + repr(b"<p>a</p>\n")
@@ -182,7 +182,7 @@ async def test_files_and_directories_as_nginx_does(proxy: ProxyFactory, tmp_path
         " | Location: http://h:PORT/sub/?x=1 | Connection: close | (page)"
     )
     assert expected["POST /missing"].startswith("404 Not Found |")
-    _assert_same(expected, got)
+    assert_same(expected, got)
 
 
 VARIABLES = '"$document_root|$realpath_root|$request_filename"'
@@ -237,12 +237,12 @@ LOCATIONS_ROWS = [
 async def test_root_alias_index_try_files_as_nginx_does(
     proxy: ProxyFactory, tmp_path: Path
 ) -> None:
-    expected, got = await _both(proxy, tmp_path, LOCATIONS_SERVER, LOCATIONS_ROWS)
+    expected, got = await both(proxy, tmp_path, LOCATIONS_SERVER, LOCATIONS_ROWS)
     assert expected["GET /avars/x"].endswith("| b'WWW/sub/|WWW/sub|WWW/sub/x'")
     assert expected["GET /ti/missing"].endswith("| b'show /show x=/ti/missing'")
     assert expected["GET /cyc/x"].startswith("500 ")  # nginx's limit of internal redirects
     assert expected["GET /srv/x.txt"].endswith("| b'WWW/srv/x.txt'")  # the server's root
-    _assert_same(expected, got)
+    assert_same(expected, got)
 
 
 CONDITIONS_SERVER = """
@@ -286,12 +286,12 @@ CONDITIONS_ROWS = [
 
 @needs_nginx
 async def test_conditional_requests_as_nginx_does(proxy: ProxyFactory, tmp_path: Path) -> None:
-    expected, got = await _both(proxy, tmp_path, CONDITIONS_SERVER, CONDITIONS_ROWS)
+    expected, got = await both(proxy, tmp_path, CONDITIONS_SERVER, CONDITIONS_ROWS)
     assert expected[CONDITIONS_ROWS[0]] == (
         f"304 Not Modified | Last-Modified: {LAST_MODIFIED} | Connection: close | ETag: {TAG} | b''"
     )
     assert expected["GET /notes.txt | If-Unmodified-Since: garbage"].startswith("412 ")
-    _assert_same(expected, got)
+    assert_same(expected, got)
 
 
 RANGES_SERVER = """
@@ -331,7 +331,7 @@ RANGES_ROWS = [
 
 @needs_nginx
 async def test_byte_ranges_as_nginx_does(proxy: ProxyFactory, tmp_path: Path) -> None:
-    expected, got = await _both(proxy, tmp_path, RANGES_SERVER, RANGES_ROWS, http=RANGES_HTTP)
+    expected, got = await both(proxy, tmp_path, RANGES_SERVER, RANGES_ROWS, http=RANGES_HTTP)
     assert expected["GET /notes.txt | Range: bytes=-5"] == (
         f"206 Partial Content | Content-Type: text/plain | Content-Length: 5 | Last-Modified: "
         f"{LAST_MODIFIED} | Connection: close | ETag: {TAG} | Content-Range: bytes 16-20/21"
@@ -344,4 +344,4 @@ async def test_byte_ranges_as_nginx_does(proxy: ProxyFactory, tmp_path: Path) ->
         f" | Content-Length: 200 | Last-Modified: {LAST_MODIFIED} | Connection: close"
         f" | ETag: {TAG} | {multipart!r}"
     )
-    _assert_same(expected, got)
+    assert_same(expected, got)
