@@ -502,9 +502,12 @@ def test_stream_server_without_listen() -> None:
 
 
 def test_ignored_directive_notice() -> None:
-    (found,) = notices(http(server(d("auth_request", "/auth"))), "N401")
+    (found,) = notices(http(server(d("autoindex", "on"))), "N401")
     assert found.nginx_level is None
-    assert found.message == 'pushproxy ignores "auth_request": requests are NOT authenticated'
+    assert found.message == (
+        'pushproxy ignores "autoindex": directories are not listed: one without an index file'
+        " is a 403"
+    )
 
 
 def test_no_notice_for_honoured_and_push_directives() -> None:

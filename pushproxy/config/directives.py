@@ -184,6 +184,8 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="max_ranges", module=_HTTP_CORE),
     _Honoured(name="log_not_found", module=_HTTP_CORE, default="on"),
     _Honoured(name="proxy_ignore_headers", module=_PROXY),
+    _Honoured(name="auth_request", module="ngx_http_auth_request_module", default="off"),
+    _Honoured(name="auth_request_set", module="ngx_http_auth_request_module"),
 )
 _HONOURED_BY_KEY = {(h.name, h.module): h for h in _HONOURED}
 

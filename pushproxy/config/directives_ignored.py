@@ -33,7 +33,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_scgi_module": _NO_BACKEND,
     "ngx_http_grpc_module": _NO_BACKEND,
     "ngx_http_memcached_module": _NO_BACKEND,
-    "ngx_http_auth_request_module": "requests are NOT authenticated",
     "ngx_http_secure_link_module": "links are NOT checked",
     "ngx_http_rewrite_module": "no effect",
     "ngx_http_headers_filter_module": "no trailers are added",

@@ -52,10 +52,12 @@ def basic_credentials(headers: Headers) -> tuple[bytes, bytes] | None:
 
 
 class Verdict(NamedTuple):
-    """0: the credentials are good; else the status (401 comes with `realm`)."""
+    """0: the credentials are good; else the status (401 comes with `realm`, or with the
+    `WWW-Authenticate` headers an `auth_request` subrequest answered with)."""
 
     status: int
     realm: str = ""
+    challenges: tuple[tuple[bytes, bytes], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)

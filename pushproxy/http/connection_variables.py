@@ -1,17 +1,34 @@
 """Variables about the connection, the process and the request as a whole: `$request_id`,
 `$connection`, `$connection_requests`, `$connection_time`, `$pid`, `$nginx_version`,
-`$request_completion`, worked out as nginx does."""
+`$request_completion`, worked out as nginx does; and how times are written (`$time_local`,
+`$time_iso8601`, `$msec`)."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from pushproxy import NGINX_VERSION
 
 if TYPE_CHECKING:
     from pushproxy.http.variables import RequestVars
+
+
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def local_time(seconds: float, tz: tzinfo | None, *, iso: bool) -> str:
+    """`$time_iso8601` (`iso`) or `$time_local` of a time, in `tz` (None: the machine's)."""
+    t = datetime.fromtimestamp(seconds, tz).astimezone(tz)
+    offset = t.utcoffset()
+    minutes = int(offset.total_seconds()) // 60 if offset else 0
+    sign, hours, minutes = "-" if minutes < 0 else "+", abs(minutes) // 60, abs(minutes) % 60
+    if iso:
+        return f"{t:%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
+    month = _MONTHS[t.month - 1]  # English whatever the locale
+    return f"{t.day:02d}/{month}/{t.year}:{t:%H:%M:%S} {sign}{hours:02d}{minutes:02d}"
 
 
 def millis_text(ms: int) -> str:

@@ -13,8 +13,10 @@ from collections.abc import Awaitable
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
 from pushproxy.http.accesslog import AccessLogs
+from pushproxy.http.auth_request import AuthRequest, verdict
 from pushproxy.http.basic_auth import Verdict
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.error_pages import ErrorCatcher
 from pushproxy.http.exchange import Exchange, Jump
 from pushproxy.http.pages import error_page
@@ -25,6 +27,7 @@ from pushproxy.http.rewrite_rule import Redirect
 from pushproxy.http.routing import LocationMatch, ServerMatch, request_host
 from pushproxy.http.site import LocationSetup, Site
 from pushproxy.http.static_files import handle_static
+from pushproxy.http.subrequest import SubrequestConnection
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
 from pushproxy.http.wire import Request
@@ -41,18 +44,37 @@ log = logging.getLogger("pushproxy")
 
 
 async def _refuse(conn: HttpConnection, refusal: Verdict) -> None:
-    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to, which
-    an `error_page` for 401 answers with too."""
+    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to (or an
+    `auth_request` subrequest's challenges), which an `error_page` for 401 answers with too."""
     if refusal.status != 401:
         await conn.error(refusal.status)
         return
-    realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
+    if refusal.challenges is not None:  # an `auth_request` subrequest's
+        challenges = list(refusal.challenges)
+    else:
+        realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
+        challenges = [(b"WWW-Authenticate", realm)]
     hook = conn.error_hook
     if hook is not None and hook(401):
-        conn.carried = [(b"WWW-Authenticate", realm)]
+        conn.carried = challenges
         return
-    headers = [(b"Content-Type", b"text/html"), (b"WWW-Authenticate", realm)]
+    headers = [(b"Content-Type", b"text/html"), *challenges]
     await conn.respond(401, headers, error_page(401))
+
+
+def _bodiless(request: Request) -> Request:
+    """A subrequest's head: a GET with the client's headers but those of a body (nginx would
+    wait for a body it never reads, unless told `proxy_pass_request_body off`)."""
+    kept = [(name, h) for name, h in zip(request.raw_names, request.headers, strict=True)
+            if h[0] not in (b"content-length", b"transfer-encoding")]  # fmt: skip
+    return request._replace(
+        method=b"GET",
+        headers=[h for _, h in kept],
+        raw_names=[name for name, _ in kept],
+        content_length=None,
+        chunked=False,
+        expect_continue=False,
+    )
 
 
 def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars) -> None:
@@ -70,12 +92,15 @@ class Dispatcher:
     push stream module (from the server's start), the proxy and the access logs; the server
     swaps them on a reload."""
 
-    __slots__ = ("access_logs", "proxy", "push", "site")
+    __slots__ = ("access_logs", "deadlines", "proxy", "push", "site")
 
-    def __init__(self, site: Site, proxy: ProxyRuntime, access_logs: AccessLogs) -> None:
+    def __init__(
+        self, site: Site, proxy: ProxyRuntime, access_logs: AccessLogs, deadlines: Deadlines
+    ) -> None:
         self.site = site
         self.proxy = proxy
         self.access_logs = access_logs
+        self.deadlines = deadlines  # the connections' (a subrequest's too)
         self.push: PushRuntime | None = None
 
     async def dispatch(
@@ -119,6 +144,7 @@ class Dispatcher:
             method=request.method.decode("latin-1"),
             lookup=variables.lookup,
             variables=variables,
+            server=server,
         )
         found = configure(site, server, variables, request)
         if found is None:
@@ -151,10 +177,13 @@ class Dispatcher:
         setup: LocationSetup,
         ending: Ending | None,
         match: LocationMatch | None,
+        *,
+        phases: bool = True,
     ) -> Awaitable[Jump | None]:
         """The answer to await once the location is chosen: the rewrite phase's ending, the
-        slash redirect, or the access phases and the handler (a plain function: no frame of
-        its own, which a streaming subscriber would keep for its whole life)."""
+        slash redirect, or the access phases (not for a subrequest: not `phases`) and the
+        handler (a plain function: no frame of its own, which a streaming subscriber would
+        keep for its whole life)."""
         conn, variables = exchange.conn, exchange.variables
         assert variables is not None
         assert self.push is not None
@@ -166,7 +195,7 @@ class Dispatcher:
             return conn.error(ending)
         if match is not None and match.redirect_to_slash:
             return redirect(exchange, location, 301, match.redirect_target(variables.target.args))
-        if setup.direct:
+        if setup.direct or not phases:
             return self._handle(exchange, location, setup, self.push)
         if setup.preaccess:  # limits or a location's realip settings
             return self._limited(exchange, location, setup)
@@ -178,10 +207,65 @@ class Dispatcher:
         """The access phase, then the handler (a plain function, as `_answer`)."""
         assert exchange.variables is not None
         assert self.push is not None
+        if setup.auth_request is not None:
+            return self._access_asking(exchange, location, setup, setup.auth_request)
         refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
         if refusal is not None:
             return _refuse(exchange.conn, refusal)
         return self._handle(exchange, location, setup, self.push)
+
+    async def _access_asking(
+        self, exchange: Exchange, location: Location, setup: LocationSetup, asked: AuthRequest
+    ) -> Jump | None:
+        """The access phase with its `auth_request` subrequest last, as nginx runs it: with
+        `satisfy all`, asked once the rules and `auth_basic` let the request in; with
+        `satisfy any`, unless they did (and of two refusals the 401 wins)."""
+        assert exchange.variables is not None
+        assert self.push is not None
+        refusal = None
+        if setup.access is not None or setup.auth is not None:
+            refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
+            if refusal is not None and not setup.satisfy_any:
+                await _refuse(exchange.conn, refusal)
+                return None
+            if refusal is None and setup.satisfy_any:
+                return await self._handle(exchange, location, setup, self.push)
+        answer = await self._ask(exchange, asked)
+        if not answer.status:
+            return await self._handle(exchange, location, setup, self.push)
+        if refusal is not None and refusal.status == 401 and answer.status == 403:
+            answer = refusal
+        await _refuse(exchange.conn, answer)
+        return None
+
+    async def _ask(self, exchange: Exchange, asked: AuthRequest) -> Verdict:
+        """The `auth_request` subrequest: a GET of its URI with the client's headers, run
+        through the location it finds (no access phase) to the head of its answer."""
+        variables, server = exchange.variables, exchange.server
+        assert variables is not None
+        assert server is not None
+        sub_vars = variables.subrequest(variables.target.rewrite(asked.uri, asked.args))
+        request = _bodiless(exchange.request)
+        conn = SubrequestConnection(exchange.conn, request, self.deadlines)
+        sub = Exchange(
+            conn=conn,
+            request=request,
+            method="GET",
+            lookup=sub_vars.lookup,
+            variables=sub_vars,
+            server=server,
+        )
+        found = configure(self.site, server, sub_vars, request)
+        if found is not None:
+            location, ending, match = found
+            setup = self.site.setups[id(location)]
+            _prepare(conn, setup, sub_vars)
+            jump = await self._answer(sub, location, setup, ending, match, phases=False)
+            if jump is not None:
+                await self._follow(sub, server, location, jump, catch=False, phases=False)
+        asked.keep(sub_vars.lookup, variables.set)
+        context = request_context(variables.lookup)
+        return verdict(conn.status_sent, conn.answered_headers(), context)
 
     async def _error_page(
         self, exchange: Exchange, server: ServerMatch, location: Location, caught: ErrorCatcher
@@ -210,6 +294,7 @@ class Dispatcher:
         jump: Jump,
         *,
         catch: bool = True,
+        phases: bool = True,
     ) -> Location:
         """An internal redirect (an error page, or what the static handler asked for: an
         index file, a `try_files` fallback) and those that follow it, as nginx does them: a
@@ -253,7 +338,7 @@ class Dispatcher:
             pages = setup.error_pages
             if catch:
                 conn.error_hook = ErrorCatcher(pages) if pages is not None else None
-            next_jump = await self._answer(exchange, location, setup, ending, match)
+            next_jump = await self._answer(exchange, location, setup, ending, match, phases=phases)
         return location
 
     async def _limited(

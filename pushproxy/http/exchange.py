@@ -5,11 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pushproxy.config.complex import ComplexValue
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.variables import RequestVars
 from pushproxy.http.wire import Request
+
+if TYPE_CHECKING:
+    from pushproxy.http.routing import ServerMatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +39,7 @@ class Exchange:
     # The request's variables, for what handlers add to them (the proxy's `$proxy_host`,
     # `$upstream_*`); None where `lookup` is something else (benches).
     variables: RequestVars | None = None
+    server: ServerMatch | None = None  # the server block (for a subrequest's location search)
 
     @property
     def http_version(self) -> bytes:

@@ -64,10 +64,12 @@ class HttpServer:
         self.prefix = prefix
         # The proxy is built now, not in serve(): a bad upstream is a startup error, reported
         # before detaching.
+        self.deadlines = Deadlines()  # the connections' timeouts
         self.routes = Dispatcher(
             Site.build(config),
             ProxyRuntime(config, default_upstream),
             AccessLogs(config.http, prefix),
+            self.deadlines,
         )
         self.bound: dict[ListenKey, list[tuple[str, int]]] = {}
         self.stopping = False
@@ -78,7 +80,6 @@ class HttpServer:
         self._open = 0
         self._accepted = 0  # connections since the start: `$connection`
         self._all_done = trio.Event()
-        self.deadlines = Deadlines()  # the connections' timeouts
 
     async def open_listener(self, key: ListenKey) -> list[trio.SocketListener]:
         _, (host, port) = bind_address(key)

@@ -14,6 +14,7 @@ from pushproxy.config.model import Config, Level, Location, walk_locations
 from pushproxy.config.units import parse_msec, parse_number, parse_sec, parse_size
 from pushproxy.http.access import AccessCheck, access_checks
 from pushproxy.http.addheader import AddedHeaders
+from pushproxy.http.auth_request import AuthRequest
 from pushproxy.http.basic_auth import BasicAuth
 from pushproxy.http.charset import Charset
 from pushproxy.http.error_pages import ErrorPages
@@ -130,8 +131,8 @@ class LocationSetup:
     """What a location's requests need besides its handler, worked out once at load: its gzip
     policy (`gzip on`), its `add_header`s, its keep-alive, body and send limits, the types it
     labels its own answers with, its `limit_req`s and `limit_conn`s, and its access phase:
-    realip settings, `allow`/`deny` rules, `auth_basic`, and whether one of those two
-    suffices (`satisfy any`)."""
+    realip settings, `allow`/`deny` rules, `auth_basic`, `auth_request`, and whether one of
+    those suffices (`satisfy any`)."""
 
     limits: Limits
     mime_types: MimeTypes
@@ -141,6 +142,7 @@ class LocationSetup:
     access: AccessCheck | None = None
     realip: RealIp | None = None
     auth: BasicAuth | None = None
+    auth_request: AuthRequest | None = None
     satisfy_any: bool = False
     request_limits: RequestLimits | None = None
     connection_limits: ConnectionLimits | None = None
@@ -162,6 +164,7 @@ class LocationSetup:
     ) -> LocationSetup:
         level = location.level
         realip, auth = RealIp.of(level), BasicAuth.of(level, folder)
+        auth_request = AuthRequest.of(level)
         request_limits = request_limits_of(level, zones[0])
         connection_limits = connection_limits_of(level, zones[1])
         preaccess = bool(realip or request_limits or connection_limits)
@@ -175,11 +178,12 @@ class LocationSetup:
             access=access,
             realip=realip,
             auth=auth,
+            auth_request=auth_request,
             satisfy_any=level.arg("satisfy", "all") == "any",
             request_limits=request_limits,
             connection_limits=connection_limits,
             preaccess=preaccess,
-            direct=not (preaccess or access or auth),
+            direct=not (preaccess or access or auth or auth_request),
             error_pages=ErrorPages.of(level),
         )
 

@@ -6,13 +6,27 @@ proxy's tries (see `UpstreamTry`), as nginx gives them: one value per try, `, `-
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, NamedTuple
 
 from pushproxy.http.connection_variables import millis_text
 
 if TYPE_CHECKING:
-    from pushproxy.http.variables import RequestVars, UpstreamTry
+    from pushproxy.http.variables import RequestVars
+
+
+class UpstreamTry(NamedTuple):
+    """One try of a proxied request on a peer: `$upstream_addr`, `$upstream_status`,
+    `$upstream_response_time` (and the others in `upstream_variables`) list one value per
+    try, as nginx does. None: nginx's `-` (no connection, no head)."""
+
+    addr: str
+    status: int
+    seconds: float
+    connect: float | None = None  # to the connection (0 for one kept alive)
+    header: float | None = None  # to the response head
+    length: int | None = None  # of the response body
+    headers: Sequence[tuple[bytes, bytes]] = ()  # of the response head
 
 
 def _seconds(value: float | None) -> str:

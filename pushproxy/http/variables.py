@@ -12,27 +12,25 @@ import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, tzinfo
+from datetime import tzinfo
 from types import MappingProxyType
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import NO_MAPS
 from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
-from pushproxy.http.connection_variables import CONNECTION_GETTERS, millis_text
+from pushproxy.http.connection_variables import CONNECTION_GETTERS, local_time, millis_text
 from pushproxy.http.file_paths import FILE_GETTERS, FileRoot
 from pushproxy.http.request_cookies import cookie_value
 from pushproxy.http.target import RequestTarget, as_text
-from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, upstream_header
+from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, UpstreamTry, upstream_header
 
 Headers = Sequence[tuple[bytes, bytes]]
 # ngx_http_variable_depth: how deep variables may be worked out inside one another (a map
 # whose value uses itself, directly or not, stops there)
 _MAP_DEPTH = 100
 log = logging.getLogger("pushproxy")
-
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,20 +98,6 @@ def _by_name(headers: Headers) -> dict[str, list[bytes]]:
     for name, value in headers:
         index.setdefault(name.lower().replace(b"-", b"_").decode("latin-1"), []).append(value)
     return index
-
-
-class UpstreamTry(NamedTuple):
-    """One try of a proxied request on a peer: `$upstream_addr`, `$upstream_status`,
-    `$upstream_response_time` (and the others in `upstream_variables`) list one value per
-    try, as nginx does. None: nginx's `-` (no connection, no head)."""
-
-    addr: str
-    status: int
-    seconds: float
-    connect: float | None = None  # to the connection (0 for one kept alive)
-    header: float | None = None  # to the response head
-    length: int | None = None  # of the response body
-    headers: Sequence[tuple[bytes, bytes]] = ()  # of the response head
 
 
 class RequestVars:
@@ -193,6 +177,27 @@ class RequestVars:
             if name.startswith(prefix):
                 return prefixed(self, name[len(prefix) :])
         return None
+
+    def subrequest(self, target: RequestTarget) -> RequestVars:
+        """A subrequest's variables (`auth_request`): a GET of `target`, the rest the
+        request's; `set` and cached values are shared, as nginx shares them."""
+        sub = RequestVars(
+            method=b"GET",
+            target=target,
+            http_version=self._http_version.encode(),
+            headers=self._headers,
+            connection=self._connection,
+            server_name=self._server_name,
+            host=self._host,
+            hostname=self._hostname,
+            started=self._started,
+            clock=self._clock,
+            tz=self._tz,
+            maps=self._maps,
+            received=self._received,
+        )
+        sub._variables = self._variables
+        return sub
 
     def set(self, name: str, value: str) -> None:
         self._variables[name.lower()] = value
@@ -316,14 +321,7 @@ class RequestVars:
         return f"{as_text(b', '.join(values))}, {addr}" if values else addr
 
     def _time(self, *, iso: bool) -> str:
-        t = datetime.fromtimestamp(self._clock(), self._tz).astimezone(self._tz)
-        offset = t.utcoffset()
-        minutes = int(offset.total_seconds()) // 60 if offset else 0
-        sign, hours, minutes = "-" if minutes < 0 else "+", abs(minutes) // 60, abs(minutes) % 60
-        if iso:
-            return f"{t:%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
-        month = _MONTHS[t.month - 1]  # English whatever the locale
-        return f"{t.day:02d}/{month}/{t.year}:{t:%H:%M:%S} {sign}{hours:02d}{minutes:02d}"
+        return local_time(self._clock(), self._tz, iso=iso)
 
     def _request_time(self) -> str:
         return millis_text(max(0, int(self._clock() * 1000) - int(self._started * 1000)))

@@ -15,7 +15,7 @@ import logging
 import trio
 
 from pushproxy.http.clientwatch import ClientWatch
-from pushproxy.http.variables import UpstreamTry
+from pushproxy.http.upstream_variables import UpstreamTry
 from pushproxy.proxy.attempt import Attempt, Stale
 from pushproxy.proxy.balancing import Peer
 from pushproxy.proxy.connect import Connector, UpstreamFailure

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import NamedTuple
 
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.variables import UpstreamTry
+from pushproxy.http.upstream_variables import UpstreamTry
 from pushproxy.logs import request_context
 from pushproxy.proxy.balancing import Peer
 from pushproxy.proxy.body import RequestBody
