@@ -186,6 +186,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="proxy_ignore_headers", module=_PROXY),
     _Honoured(name="auth_request", module="ngx_http_auth_request_module", default="off"),
     _Honoured(name="auth_request_set", module="ngx_http_auth_request_module"),
+    _Honoured(name="stub_status", module="ngx_http_stub_status_module"),
 )
 _HONOURED_BY_KEY = {(h.name, h.module): h for h in _HONOURED}
 

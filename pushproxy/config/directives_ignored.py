@@ -61,7 +61,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_referer_module": "the Referer header is not checked",
     "ngx_http_userid_filter_module": "no user-id cookies are set",
     "ngx_http_mirror_module": "requests are not mirrored",
-    "ngx_http_stub_status_module": "no status page is served",
     "ngx_http_degradation_module": "no effect",
     "ngx_http_upstream_zone_module": "no effect: pushproxy keeps peer state in its own process",
     "ngx_http_upstream_keepalive_module": "not implemented; keepalive sets the pool size",

@@ -362,6 +362,11 @@ class HttpConnection(RequestReader):
         await self.respond(pages.SENT_AS.get(status, status), headers, page)
 
     @property
+    def head_arriving(self) -> bool:
+        """Whether part of a request head is here, and not yet the rest (nginx's reading)."""
+        return bool(self._buffer)
+
+    @property
     def can_respond(self) -> bool:
         """Whether an HTTP response can still be written (not after one, nor after a 101)."""
         return not self.taken_over and not self._response_started

@@ -27,6 +27,7 @@ from pushproxy.http.rewrite_rule import Redirect
 from pushproxy.http.routing import LocationMatch, ServerMatch, request_host
 from pushproxy.http.site import LocationSetup, Site
 from pushproxy.http.static_files import handle_static
+from pushproxy.http.stub_status import handle_stub_status
 from pushproxy.http.subrequest import SubrequestConnection
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
@@ -371,6 +372,10 @@ class Dispatcher:
             if kind is LocationType.WEBSOCKET:
                 return handle_websocket(exchange, location, pushed, push)
             return handle_subscriber(exchange, location, pushed, push)
+        if setup.stub_status and exchange.variables is not None:
+            stats = exchange.variables.connection.stats
+            if stats is not None:
+                return handle_stub_status(exchange, stats)
         proxy = self.proxy
         if proxy.passes(location):
             return handle_proxy(exchange, location, proxy)

@@ -25,6 +25,7 @@ from pushproxy.http.site import (
     length_and_chunked,
     oversized_line,
 )
+from pushproxy.http.stub_status import ConnectionStats
 from pushproxy.http.variables import ConnectionInfo
 from pushproxy.http.wire import MalformedRequest
 from pushproxy.proxy.handler import ProxyRuntime
@@ -34,7 +35,9 @@ log = logging.getLogger("pushproxy")
 _STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
-def _connection_info(stream: trio.SocketStream, serial: int, opened: float) -> ConnectionInfo:
+def _connection_info(
+    stream: trio.SocketStream, stats: ConnectionStats, opened: float
+) -> ConnectionInfo:
     """Both ends' addresses, the connection's number and when it was accepted (a function:
     the address tuples are not kept in the frame of a connection that may live for hours)."""
     local = stream.socket.getsockname()
@@ -44,8 +47,9 @@ def _connection_info(stream: trio.SocketStream, serial: int, opened: float) -> C
         remote_port=peer[1],
         server_addr=local[0],
         server_port=local[1],
-        serial=serial,
+        serial=stats.handled,
         opened=opened,
+        stats=stats,
     )
 
 
@@ -76,9 +80,8 @@ class HttpServer:
         self._nursery: trio.Nursery | None = None
         self._accepting: dict[ListenKey, trio.CancelScope] = {}
         self._idle: set[HttpConnection] = set()
-        self._busy = 0
-        self._open = 0
-        self._accepted = 0  # connections since the start: `$connection`
+        # connections and requests: `stub_status`, `worker_connections`, `$connection`
+        self.stats = ConnectionStats(self._reading)
         self._all_done = trio.Event()
 
     async def open_listener(self, key: ListenKey) -> list[trio.SocketListener]:
@@ -156,7 +159,11 @@ class HttpServer:
     @property
     def connections(self) -> int:
         """Client connections open now (what `worker_connections` caps)."""
-        return self._open
+        return self.stats.active
+
+    def _reading(self) -> int:
+        """Connections whose request head is arriving (for `stub_status`)."""
+        return sum(1 for conn in self._idle if conn.head_arriving)
 
     def port(self, key: ListenKey | None = None) -> int:
         """The port a listen entry got (for `listen ...:0` in tests)."""
@@ -171,9 +178,11 @@ class HttpServer:
             async with listener:
                 while True:
                     stream = await listener.accept()
-                    if self._open >= self.site.max_connections:
+                    stats = self.stats
+                    stats.accepted += 1
+                    if stats.active >= self.site.max_connections:
                         # nginx: "worker_connections are not enough"; the client is dropped
-                        log.warning("%d worker_connections are not enough", self._open)
+                        log.warning("%d worker_connections are not enough", stats.active)
                         await stream.aclose()
                         continue
                     self._nursery.start_soon(self._connection, stream, key, name="connection")
@@ -212,24 +221,25 @@ class HttpServer:
         if self.push is not None:
             self.push.end_sessions()  # subscribers get their footers now, whatever the grace
         with trio.move_on_after(grace):
-            if self._busy:
+            if self.stats.writing:
                 await self._all_done.wait()
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
 
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
-        self._accepted += 1
+        stats = self.stats
+        stats.handled += 1
         assert self.push is not None
-        info = _connection_info(stream, self._accepted, self.push.clock())
+        info = _connection_info(stream, stats, self.push.clock())
         conn = HttpConnection(stream, self.site.limits, self.deadlines, self.site.header_rules)
-        self._open += 1
+        stats.active += 1
         try:
             with conn.scope:  # timeouts and a stop cancel it
                 await self._serve_requests(conn, info, key[1])
         except ClientGone:
             pass
         finally:
-            self._open -= 1
+            stats.active -= 1
             await conn.close()
 
     async def _serve_requests(self, conn: HttpConnection, info: ConnectionInfo, port: int) -> None:
@@ -253,7 +263,9 @@ class HttpServer:
                 # same time'. Passing such a request on invites request smuggling.
                 await conn.error(400, close=True)
                 return
-            self._busy += 1
+            stats = self.stats
+            stats.requests += 1
+            stats.writing += 1
             try:
                 # Inline, not a helper coroutine: a streaming subscriber holds every frame of
                 # this path for its whole life.
@@ -269,8 +281,8 @@ class HttpServer:
                 if conn.can_respond:
                     await conn.error(500, close=True)
             finally:
-                self._busy -= 1
-                if self.stopping and not self._busy:
+                stats.writing -= 1
+                if self.stopping and not stats.writing:
                     self._all_done.set()
             if conn.can_respond:
                 return  # the handler gave up without answering (client gone)

@@ -126,6 +126,12 @@ def oversized_line(request: Request, limit: int) -> int | None:
     return None
 
 
+def _answers_status(level: Level) -> bool:
+    """`stub_status;` (or the old `stub_status on;`) in the location itself."""
+    found = level.own.get("stub_status")
+    return found is not None and found[-1].args in ((), ("on",))
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LocationSetup:
     """What a location's requests need besides its handler, worked out once at load: its gzip
@@ -152,6 +158,7 @@ class LocationSetup:
     # between the location's choice and its handler (worked out once: every request asks).
     preaccess: bool = False
     direct: bool = True
+    stub_status: bool = False  # the location answers with `stub_status`
 
     @classmethod
     def of(
@@ -185,6 +192,7 @@ class LocationSetup:
             preaccess=preaccess,
             direct=not (preaccess or access or auth or auth_request),
             error_pages=ErrorPages.of(level),
+            stub_status=_answers_status(level),
         )
 
 

@@ -23,6 +23,7 @@ from pushproxy.http.basic_auth import basic_credentials
 from pushproxy.http.connection_variables import CONNECTION_GETTERS, local_time, millis_text
 from pushproxy.http.file_paths import FILE_GETTERS, FileRoot
 from pushproxy.http.request_cookies import cookie_value
+from pushproxy.http.stub_status import STATUS_GETTERS, ConnectionStats
 from pushproxy.http.target import RequestTarget, as_text
 from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, UpstreamTry, upstream_header
 
@@ -72,6 +73,7 @@ class ConnectionInfo:
     scheme: str = "http"
     serial: int = 0  # `$connection`: the connection's number since the server started
     opened: float = 0.0  # when it was accepted (the request clock's time)
+    stats: ConnectionStats | None = None  # the server's counts (`$connections_active`...)
 
 
 class Received(Protocol):
@@ -382,6 +384,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     **CONNECTION_GETTERS,
     **UPSTREAM_GETTERS,
     **FILE_GETTERS,
+    **STATUS_GETTERS,
 }
 
 # Variables named by a prefix and a name: `$http_x_real_ip`, `$arg_id`, `$cookie_sid`...
