@@ -295,7 +295,7 @@ _HONOURED = {
     "proxy_ssl_trusted_certificate", "proxy_ssl_certificate", "proxy_ssl_certificate_key",
     "root", "alias", "index", "try_files", "etag", "if_modified_since", "max_ranges",
     "log_not_found", "proxy_ignore_headers", "auth_request", "auth_request_set",
-    "stub_status",
+    "stub_status", "proxy_cookie_flags",
 }
 
 

@@ -295,10 +295,16 @@ def test_bitmask_may_repeat() -> None:
         (d("proxy_ignore_headers", "Expires", "X-Accel-Nothing"),
          'invalid value "X-Accel-Nothing"'),
         (d("proxy_cache_methods", "GET", "PUT"), 'invalid value "PUT"'),
+        (d("proxy_cookie_flags", "sid"), 'invalid parameter "sid"'),
     ],
 )
 def test_http_values(directive: Directive, message: str) -> None:
     assert errors(http(directive)) == [("E106", message, 1)]
+
+
+def test_cookie_flags_regex_is_compiled() -> None:
+    message = 'pcre2_compile() failed: missing closing parenthesis in "("'
+    assert errors(http(d("proxy_cookie_flags", "~(", "secure"))) == [("E110", message, 1)]
 
 
 @pytest.mark.parametrize(

@@ -342,6 +342,14 @@ def _set_real_ip_from(d: Directive) -> list[tuple[str, str]]:
     return [("N403", text("low_bits", value=value))] if low_bits_set(value) else []
 
 
+def _cookie_flags(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_proxy_cookie_flags(): `off`, or a cookie (a name, or `~` and a regex) and
+    its flags."""
+    if len(d.args) == 1 and d.args[0] != "off":
+        return [("E106", text("invalid_parameter", value=d.args[0]))]
+    return regex_errors(d.args[0][1:], caseless=True) if d.args[0].startswith("~") else []
+
+
 def _limit_except(d: Directive) -> list[tuple[str, str]]:
     """ngx_http_core_limit_except(): the methods it knows, in any case."""
     for method in d.args:
@@ -354,6 +362,7 @@ def _limit_except(d: Directive) -> list[tuple[str, str]]:
 HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]]]] = {
     ("ngx_http_core_module", "server_name"): _server_name,
     ("ngx_http_core_module", "limit_except"): _limit_except,
+    ("ngx_http_proxy_module", "proxy_cookie_flags"): _cookie_flags,
     ("ngx_http_access_module", "allow"): _access,
     ("ngx_http_access_module", "deny"): _access,
     ("ngx_http_realip_module", "set_real_ip_from"): _set_real_ip_from,

@@ -19,7 +19,7 @@ from pushproxy.config import pcre
 from pushproxy.config.complex import ComplexValue, Lookup, compile_value, with_captures
 from pushproxy.config.model import Level
 from pushproxy.config.tree import Directive
-from pushproxy.proxy.cookies import CookieRule, rewrite_cookie
+from pushproxy.proxy.cookies import NO_COOKIE_RULES, CookieRules
 
 if TYPE_CHECKING:
     from pushproxy.proxy.settings import ProxySettings
@@ -177,7 +177,7 @@ def client_headers(
     lookup: Lookup = lambda _: None,
     base: Callable[[], RedirectBase | None] = lambda: None,
     switching: bool = False,
-    cookies: tuple[Sequence[CookieRule], Sequence[CookieRule]] = ((), ()),
+    cookies: CookieRules = NO_COOKIE_RULES,
 ) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
     """The upstream's headers the client gets with its response head (`upstream`: names as
     the upstream wrote them), in the upstream's order (the connection puts nginx's fixed ones
@@ -207,8 +207,8 @@ def client_headers(
                 value = _bytes(rewritten)
         elif key == b"refresh" and redirects:
             value = _refresh(value, redirects, lookup)
-        elif key == b"set-cookie" and (cookies[0] or cookies[1]):
-            value = rewrite_cookie(value, cookies[0], cookies[1], lookup)
+        elif key == b"set-cookie" and cookies:
+            value = cookies.rewrite(value, lookup)
         out.append((name, value))
     return out, fixed
 
@@ -244,5 +244,5 @@ def answer_headers(
         lookup=lookup,
         base=base,
         switching=switching,
-        cookies=(settings.cookie_domains, settings.cookie_paths),
+        cookies=settings.cookies,
     )

@@ -12,7 +12,7 @@ from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Level, Location, compile_complex
 from pushproxy.errors import ConfigError
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host
-from pushproxy.proxy.cookies import CookieRule, cookie_rules
+from pushproxy.proxy.cookies import NO_COOKIE_RULES, CookieRules, cookie_rules, flag_rules
 from pushproxy.proxy.request import HeaderPlan
 from pushproxy.proxy.resolver import ResolverSettings
 from pushproxy.proxy.response import (
@@ -88,8 +88,7 @@ class ProxySettings:
     next_upstream_timeout: float = 0.0
     hidden: frozenset[bytes] = frozenset()
     redirects: tuple[Redirect, ...] = ()
-    cookie_domains: tuple[CookieRule, ...] = ()  # `proxy_cookie_domain` (see `cookies`)
-    cookie_paths: tuple[CookieRule, ...] = ()  # `proxy_cookie_path`
+    cookies: CookieRules = NO_COOKIE_RULES  # `proxy_cookie_*` (see `cookies`)
     buffer_size: int = 4096
     ignore_client_abort: bool = False
     client_max_body_size: int = 1024 * 1024
@@ -170,8 +169,11 @@ class ProxySettings:
                 (a for d in level.all("proxy_pass_header") for a in d.args),
             ),
             redirects=redirect_rules(level.all("proxy_redirect"), default_rule),
-            cookie_domains=cookie_rules(level.all("proxy_cookie_domain"), domain=True),
-            cookie_paths=cookie_rules(level.all("proxy_cookie_path"), domain=False),
+            cookies=CookieRules(
+                domains=cookie_rules(level.all("proxy_cookie_domain"), domain=True),
+                paths=cookie_rules(level.all("proxy_cookie_path"), domain=False),
+                flags=flag_rules(level.all("proxy_cookie_flags")),
+            ),
             buffer_size=_int(level, "proxy_buffer_size", 4096),
             ignore_client_abort=_flag(level, "proxy_ignore_client_abort", False),
             intercept_errors=_flag(level, "proxy_intercept_errors", False),

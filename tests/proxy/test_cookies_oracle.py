@@ -1,5 +1,6 @@
-"""`proxy_cookie_domain` and `proxy_cookie_path` against Debian's nginx: the same upstream
-`Set-Cookie` headers through nginx, then through pushproxy, reach the client alike."""
+"""`proxy_cookie_domain`, `proxy_cookie_path` and `proxy_cookie_flags` against Debian's
+nginx: the same upstream `Set-Cookie` headers through nginx, then through pushproxy, reach the
+client alike."""
 
 from __future__ import annotations
 
@@ -21,6 +22,19 @@ RULES = {
     "/off/": "proxy_cookie_path off;",
     "/inherit/": "proxy_cookie_domain backend.internal inherited.test;",
     "/vars/": "proxy_cookie_domain backend.internal $host; proxy_cookie_path /app/ /$arg_to/;",
+    "/flags/": "proxy_cookie_flags SID secure httponly samesite=strict;",
+    "/unflag/": (
+        "proxy_cookie_flags ~^s nosecure nohttponly nosamesite; proxy_cookie_flags sid secure;"
+    ),
+    "/both/": (
+        "proxy_cookie_flags flag samesite=none; proxy_cookie_flags ~. secure nosecure "
+        "samesite=lax; proxy_cookie_path /app/ /p/;"
+    ),
+    "/odd/": "proxy_cookie_flags ~. samesite=lax samesite=strict bogus;",
+    "/vals/": "proxy_cookie_flags ~. $arg_to samesite=$arg_name;",
+    "/flagoff/": "proxy_cookie_flags off;",
+    "/case/": "proxy_cookie_flags ~^SID httponly;",
+    "/flagname/": "proxy_cookie_flags $arg_name httponly samesite=lax;",
 }
 COOKIES = [
     "sid=1; Domain=backend.internal; Path=/app/cart; HttpOnly",
@@ -36,7 +50,8 @@ COOKIES = [
 
 def _server(app_port: int) -> str:
     query = "&".join(f"c={quote(cookie)}" for cookie in COOKIES)
-    return "proxy_cookie_path /app/ /server/; " + "".join(
+    inherited = "proxy_cookie_path /app/ /server/; proxy_cookie_flags ~^sid=?6 secure; "
+    return inherited + "".join(
         f"location {prefix} {{ {rules} proxy_pass http://127.0.0.1:{app_port}/cookies?{query}; }}"
         for prefix, rules in RULES.items()
     )
@@ -56,8 +71,13 @@ async def test_cookies_as_nginx_rewrites_them(
     upstream = await app("app")
 
     async def ask(port: int) -> list[list[str]]:
-        return [await _cookies(port, f"{prefix}x?to=t") for prefix in RULES]
+        return [await _cookies(port, f"{prefix}x?to=t&name=flag") for prefix in RULES]
 
     expected, got = await side_by_side(proxy, tmp_path, _server(upstream.port), ask)
     assert expected[0][0] == "Set-Cookie: sid=1; Domain=example.com; Path=/cart; HttpOnly"
-    assert got == expected
+    by_prefix = dict(zip(RULES, expected, strict=True))
+    assert by_prefix["/case/"][1].endswith("; HttpOnly")  # a flags regex ignores letter case
+    flagged = "Set-Cookie: sid=4; path=/a/b/c; Secure; HttpOnly; SameSite=Strict"
+    assert by_prefix["/flags/"][3] == flagged
+    for want, have in zip(expected, got, strict=True):
+        assert have == want
