@@ -12,8 +12,9 @@ import h11
 import trio
 
 from pushproxy.config.maps import VariableTable
+from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.target import parse_target
-from pushproxy.http.variables import ConnectionInfo, RequestVars
+from pushproxy.http.variables import RequestVars
 
 
 def request_vars(

@@ -302,6 +302,20 @@ def test_http_values(directive: Directive, message: str) -> None:
     assert errors(http(directive)) == [("E106", message, 1)]
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("none", "blocked"), 'the "none" or "blocked" referers are specified in the'
+         ' "valid_referers" directive without any valid referer'),
+        (("",), 'invalid referer ""'),
+        (("a.com", "A.com/x"), 'conflicting parameter "a.com"'),
+        (("*.a.*",), 'invalid hostname or wildcard "*.a.*"'),
+    ],
+)
+def test_valid_referers_values(args: tuple[str, ...], message: str) -> None:
+    assert errors(http(server(d("valid_referers", *args)))) == [("E106", message, 1)]
+
+
 def test_cookie_flags_regex_is_compiled() -> None:
     message = 'pcre2_compile() failed: missing closing parenthesis in "("'
     assert errors(http(d("proxy_cookie_flags", "~(", "secure"))) == [("E110", message, 1)]

@@ -159,6 +159,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="proxy_cookie_domain", module=_PROXY, default="off"),
     _Honoured(name="proxy_cookie_path", module=_PROXY, default="off"),
     _Honoured(name="proxy_cookie_flags", module=_PROXY, default="off"),
+    _Honoured(name="valid_referers", module="ngx_http_referer_module"),
     _Honoured(name="split_clients", module="ngx_http_split_clients_module"),
     _Honoured(name="gzip_vary", module=_HTTP_CORE, default="off"),
     _Honoured(name="ignore_invalid_headers", module=_HTTP_CORE, default="on"),

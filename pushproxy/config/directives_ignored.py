@@ -58,7 +58,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_perl_module": "pushproxy runs no embedded Perl",
     "ngx_http_geoip_module": _NO_VARIABLE,
     "ngx_http_browser_module": _NO_VARIABLE,
-    "ngx_http_referer_module": "the Referer header is not checked",
     "ngx_http_userid_filter_module": "no user-id cookies are set",
     "ngx_http_mirror_module": "requests are not mirrored",
     "ngx_http_degradation_module": "no effect",

@@ -342,12 +342,48 @@ def _set_real_ip_from(d: Directive) -> list[tuple[str, str]]:
     return [("N403", text("low_bits", value=value))] if low_bits_set(value) else []
 
 
+_NO_VALID_REFERER = (
+    'the "none" or "blocked" referers are specified in the "valid_referers" directive without'
+    " any valid referer"
+)
+
+
 def _cookie_flags(d: Directive) -> list[tuple[str, str]]:
     """ngx_http_proxy_cookie_flags(): `off`, or a cookie (a name, or `~` and a regex) and
     its flags."""
     if len(d.args) == 1 and d.args[0] != "off":
         return [("E106", text("invalid_parameter", value=d.args[0]))]
     return regex_errors(d.args[0][1:], caseless=True) if d.args[0].startswith("~") else []
+
+
+def _valid_referers(d: Directive) -> list[tuple[str, str]]:
+    """ngx_http_valid_referers() and its merge: each entry a keyword, a host name (a wildcard
+    at one end at most, no host twice), `~` and a regex; and some host besides `none` and
+    `blocked`."""
+    hosts: set[str] = set()
+    for arg in d.args:
+        if not arg:
+            return [("E106", 'invalid referer ""')]
+        if arg.startswith("~"):
+            found = regex_errors(arg[1:], caseless=True)
+            if found:
+                return found
+            continue
+        if arg in ("none", "blocked"):
+            continue
+        if arg == "server_names":
+            hosts.add(arg)  # the server's names are valid referers too
+            continue
+        host = arg.partition("/")[0].lower()
+        stars = host.count("*")
+        if stars > 1 or (stars and not (host.startswith("*.") or host.endswith(".*"))):
+            return [("E106", f'invalid hostname or wildcard "{host}"')]
+        if host in hosts:
+            return [("E106", f'conflicting parameter "{host}"')]
+        hosts.add(host)
+    if not hosts and not any(arg.startswith("~") for arg in d.args):
+        return [("E106", _NO_VALID_REFERER)]
+    return []
 
 
 def _limit_except(d: Directive) -> list[tuple[str, str]]:
@@ -363,6 +399,7 @@ HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]
     ("ngx_http_core_module", "server_name"): _server_name,
     ("ngx_http_core_module", "limit_except"): _limit_except,
     ("ngx_http_proxy_module", "proxy_cookie_flags"): _cookie_flags,
+    ("ngx_http_referer_module", "valid_referers"): _valid_referers,
     ("ngx_http_access_module", "allow"): _access,
     ("ngx_http_access_module", "deny"): _access,
     ("ngx_http_realip_module", "set_real_ip_from"): _set_real_ip_from,

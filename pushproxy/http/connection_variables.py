@@ -7,13 +7,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING
 
 from pushproxy import NGINX_VERSION
 
 if TYPE_CHECKING:
+    from pushproxy.http.stub_status import ConnectionStats
     from pushproxy.http.variables import RequestVars
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConnectionInfo:
+    """A connection's ends, as its socket reports them (one object per connection)."""
+
+    remote_addr: str
+    remote_port: int
+    server_addr: str
+    server_port: int
+    scheme: str = "http"
+    serial: int = 0  # `$connection`: the connection's number since the server started
+    opened: float = 0.0  # when it was accepted (the request clock's time)
+    stats: ConnectionStats | None = None  # the server's counts (`$connections_active`...)
 
 
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

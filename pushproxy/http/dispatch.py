@@ -16,6 +16,7 @@ from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.auth_request import AuthRequest, verdict
 from pushproxy.http.basic_auth import Verdict
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.error_pages import ErrorCatcher
 from pushproxy.http.exchange import Exchange, Jump
@@ -30,7 +31,7 @@ from pushproxy.http.static_files import handle_static
 from pushproxy.http.stub_status import handle_stub_status
 from pushproxy.http.subrequest import SubrequestConnection
 from pushproxy.http.target import BadRequest, parse_target
-from pushproxy.http.variables import ConnectionInfo, RequestVars, Response
+from pushproxy.http.variables import RequestVars, Response
 from pushproxy.http.wire import Request
 from pushproxy.logs import request_context
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
@@ -325,7 +326,7 @@ class Dispatcher:
                     log.error('could not find named location "%s"', jump.uri)
                     await conn.error(500)
                     return location
-                variables.files = self.site.setups[id(named)].static.root
+                variables.setup = self.site.setups[id(named)]
                 location, ending = self.site.rewrite.run(named, variables)
             else:
                 variables.retarget(variables.target.rewrite(jump.uri, jump.args))

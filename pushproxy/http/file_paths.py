@@ -43,7 +43,7 @@ class FileRoot:
     `_NAMING`) rather than leaving nginx's default root."""
 
     path: ComplexValue
-    prefix: str
+    prefix: str = ""
     cut: int = 0
     named: bool = False
 
@@ -94,7 +94,8 @@ class FileRoot:
 
 
 def _root_of(variables: RequestVars) -> FileRoot:
-    return variables.files or FileRoot(path=_compiled(DEFAULT_ROOT), prefix="")
+    setup = variables.setup
+    return setup.static.root if setup is not None else FileRoot(path=_compiled(DEFAULT_ROOT))
 
 
 def _realpath_root(variables: RequestVars) -> str | None:

@@ -43,7 +43,7 @@ def configure(
     its body limit, the slash redirect) and the location's rewrite phase, again for as
     long as a `rewrite` changes the URI, up to nginx's limit."""
     own = server.server.own
-    variables.files = site.setups[id(own)].static.root  # `$request_filename` at server level
+    variables.setup = site.setups[id(own)]  # `$request_filename` at server level...
     location, ending = site.rewrite.run(own, variables)
     match = None
     searches = URI_CHANGES
@@ -64,7 +64,7 @@ def configure(
         if match.captures is not None:
             variables.add_captures(match.captures)
         location = match.location
-        variables.files = site.setups[id(location)].static.root  # `$request_filename`...
+        variables.setup = site.setups[id(location)]  # `$request_filename`...
         if "internal" in location.level.own and not found.rewritten:
             return location, 404, match  # only a rewrite (an internal redirect) gets there
         if body_too_large(request, location.level):

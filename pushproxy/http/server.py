@@ -15,6 +15,7 @@ from pushproxy.config.lint_rules import unspoken_protocols
 from pushproxy.config.model import Config
 from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.dispatch import Dispatcher
 from pushproxy.http.request_reader import ClientGone
@@ -26,7 +27,6 @@ from pushproxy.http.site import (
     oversized_line,
 )
 from pushproxy.http.stub_status import ConnectionStats
-from pushproxy.http.variables import ConnectionInfo
 from pushproxy.http.wire import MalformedRequest
 from pushproxy.proxy.handler import ProxyRuntime
 from pushproxy.push.runtime import PushRuntime

@@ -29,6 +29,7 @@ from pushproxy.http.rate_limits import (
     zones_of,
 )
 from pushproxy.http.realip import RealIp
+from pushproxy.http.referers import ValidReferers
 from pushproxy.http.request_reader import Limits
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
@@ -159,6 +160,7 @@ class LocationSetup:
     preaccess: bool = False
     direct: bool = True
     stub_status: bool = False  # the location answers with `stub_status`
+    referers: ValidReferers | None = None  # `valid_referers`, for `$invalid_referer`
 
     @classmethod
     def of(
@@ -193,6 +195,7 @@ class LocationSetup:
             direct=not (preaccess or access or auth or auth_request),
             error_pages=ErrorPages.of(level),
             stub_status=_answers_status(level),
+            referers=ValidReferers.of(level),
         )
 
 

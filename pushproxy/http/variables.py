@@ -14,18 +14,27 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from types import MappingProxyType
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import NO_MAPS
 from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
-from pushproxy.http.connection_variables import CONNECTION_GETTERS, local_time, millis_text
-from pushproxy.http.file_paths import FILE_GETTERS, FileRoot
+from pushproxy.http.connection_variables import (
+    CONNECTION_GETTERS,
+    ConnectionInfo,
+    local_time,
+    millis_text,
+)
+from pushproxy.http.file_paths import FILE_GETTERS
+from pushproxy.http.referers import REFERER_GETTERS
 from pushproxy.http.request_cookies import cookie_value
-from pushproxy.http.stub_status import STATUS_GETTERS, ConnectionStats
+from pushproxy.http.stub_status import STATUS_GETTERS
 from pushproxy.http.target import RequestTarget, as_text
 from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, UpstreamTry, upstream_header
+
+if TYPE_CHECKING:
+    from pushproxy.http.site import LocationSetup
 
 Headers = Sequence[tuple[bytes, bytes]]
 # ngx_http_variable_depth: how deep variables may be worked out inside one another (a map
@@ -60,20 +69,6 @@ def captures_of(match: re.Match[str]) -> Captures:
     if not named:  # the usual case: one shared empty mapping
         return Captures(match.groups(""), NO_CAPTURES.named)
     return Captures(match.groups(""), MappingProxyType(named))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class ConnectionInfo:
-    """A connection's ends, as its socket reports them (one object per connection)."""
-
-    remote_addr: str
-    remote_port: int
-    server_addr: str
-    server_port: int
-    scheme: str = "http"
-    serial: int = 0  # `$connection`: the connection's number since the server started
-    opened: float = 0.0  # when it was accepted (the request clock's time)
-    stats: ConnectionStats | None = None  # the server's counts (`$connections_active`...)
 
 
 class Received(Protocol):
@@ -111,7 +106,7 @@ class RequestVars:
         "_captures", "_clock", "_connection", "_cookies", "_headers", "_host",
         "_hostname", "_http_version", "_index", "_map_depth", "_maps", "_method", "_peer", "_proxy",
         "_received", "_response", "_server_name", "_started", "_target", "_tz", "_upstream",
-        "_variables", "files",
+        "_variables", "setup",
     )  # fmt: skip
 
     def __init__(
@@ -154,7 +149,7 @@ class RequestVars:
         self._upstream: Sequence[UpstreamTry] = ()
         self._maps = maps
         self._map_depth = 0  # maps being worked out, one inside another
-        self.files: FileRoot | None = None  # the location's root or alias, once it is chosen
+        self.setup: LocationSetup | None = None  # the location's (its root...), once chosen
 
     @property
     def target(self) -> RequestTarget:
@@ -385,6 +380,7 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     **UPSTREAM_GETTERS,
     **FILE_GETTERS,
     **STATUS_GETTERS,
+    **REFERER_GETTERS,
 }
 
 # Variables named by a prefix and a name: `$http_x_real_ip`, `$arg_id`, `$cookie_sid`...

@@ -9,11 +9,11 @@ from datetime import timedelta, timezone
 import pytest
 
 from pushproxy.config.complex import compile_value
+from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.target import parse_target
 from pushproxy.http.variables import (
     NO_CAPTURES,
     Captures,
-    ConnectionInfo,
     Headers,
     RequestVars,
     Response,
