@@ -295,7 +295,8 @@ _HONOURED = {
     "proxy_ssl_trusted_certificate", "proxy_ssl_certificate", "proxy_ssl_certificate_key",
     "root", "alias", "index", "try_files", "etag", "if_modified_since", "max_ranges",
     "log_not_found", "proxy_ignore_headers", "auth_request", "auth_request_set",
-    "stub_status", "proxy_cookie_flags", "valid_referers",
+    "stub_status", "proxy_cookie_flags", "valid_referers", "autoindex", "autoindex_format",
+    "autoindex_exact_size", "autoindex_localtime",
 }
 
 
@@ -340,8 +341,8 @@ def test_third_party_module(name: str, module: str | None) -> None:
 def test_ignored_effects_are_specific() -> None:
     assert "no user-id" in ignored_effect("userid", "ngx_http_userid_filter_module")
     assert "TLS" in ignored_effect("ssl_certificate", "ngx_http_ssl_module")
-    assert ignored_effect("autoindex", "ngx_http_autoindex_module") == (
-        "directories are not listed: one without an index file is a 403"
+    assert ignored_effect("gzip_static", "ngx_http_gzip_static_module") == (
+        "no precompressed .gz file is looked for"
     )
     assert "HTTP only" in ignored_effect("stream", "ngx_stream_module")
     assert ignored_effect("no_such", "ngx_no_such_module")

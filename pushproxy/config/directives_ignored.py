@@ -38,7 +38,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_headers_filter_module": "no trailers are added",
     "ngx_http_log_module": "no effect",
     "ngx_http_map_module": "no effect",
-    "ngx_http_autoindex_module": "directories are not listed: one without an index file is a 403",
     "ngx_http_random_index_module": "no index file is picked at random; `index` applies",
     "ngx_http_gzip_static_module": "no precompressed .gz file is looked for",
     "ngx_http_flv_module": _NO_SEEK,

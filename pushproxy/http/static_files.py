@@ -1,6 +1,7 @@
 """nginx's content phase for a location without a handler of its own: `try_files`, then the
 index module (a URI ending in `/`), then the static module (the file itself), with the
-not-modified and range filters' answers (`static_rules`).
+not-modified and range filters' answers (`static_rules`); a directory with no index file is
+listed by the autoindex module (`autoindex`) when that is on.
 
 What it may answer with instead is an internal redirect (`Jump`): to an index file, or to a
 `try_files` fallback URI or named location, which the dispatcher follows as nginx does.
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.model import Location
+from pushproxy.http.autoindex import AutoIndex, handle_autoindex
 from pushproxy.http.exchange import Exchange, Jump
 from pushproxy.http.file_paths import FileRoot
 from pushproxy.http.mimetypes import MimeTypes
@@ -49,7 +51,8 @@ def _compiled(text: str) -> ComplexValue:
 class StaticFiles:
     """A location's files and how they are served, read at load: root or alias, `index`,
     `try_files` (its names, and the fallback: a URI, `@name` or `=code`), `etag`,
-    `if_modified_since`, `max_ranges`, `log_not_found`, and its types."""
+    `if_modified_since`, `max_ranges`, `log_not_found`, its types, and its `autoindex`
+    settings (None: directories are not listed)."""
 
     root: FileRoot
     mime_types: MimeTypes
@@ -60,6 +63,7 @@ class StaticFiles:
     modified_since: ModifiedSince = ModifiedSince.EXACT
     max_ranges: int = _UNLIMITED
     log_not_found: bool = True
+    autoindex: AutoIndex | None = None
 
     @classmethod
     def of(cls, location: Location, prefix: str, mime_types: MimeTypes) -> StaticFiles:
@@ -84,6 +88,7 @@ class StaticFiles:
             modified_since=ModifiedSince(level.arg("if_modified_since", "exact")),
             max_ranges=ranges if isinstance(ranges, int) else _UNLIMITED,
             log_not_found=level.values.get("log_not_found", True) is not False,
+            autoindex=AutoIndex.of(level),
         )
 
 
@@ -178,8 +183,8 @@ async def handle_static(exchange: Exchange, location: Location, static: StaticFi
 
 async def _index(exchange: Exchange, static: StaticFiles, uri: str) -> Jump | None:
     """ngx_http_index_handler(): the first index file there, as an internal redirect (with
-    the request's arguments); else 404 when the directory is not there either, or nginx's
-    403 for a directory it will not list."""
+    the request's arguments); else 404 when the directory is not there either, its listing
+    (GET and HEAD, with `autoindex on`), or nginx's 403 for a directory it will not list."""
     lookup, conn = exchange.lookup, exchange.conn
     assert exchange.variables is not None
     args = exchange.variables.target.args
@@ -210,6 +215,9 @@ async def _index(exchange: Exchange, static: StaticFiles, uri: str) -> Jump | No
             await conn.error(500)
             return None
         return Jump(uri + name, args)
+    if static.autoindex is not None and exchange.method in ("GET", "HEAD"):
+        await handle_autoindex(exchange, static.autoindex, directory)
+        return None
     log.error('directory index of "%s" is forbidden, %s', directory, context)
     await conn.error(403)
     return None

@@ -71,12 +71,13 @@ def _body(status: int, body: bytes) -> str:
     return repr(body)
 
 
-async def observe(port: int, row: str) -> str:
-    """The answer to `row` ("METHOD TARGET[ HTTP/1.0][ | Header: value]..."), as
-    "STATUS | Header: value | ... | body", the server's own differences taken out."""
+async def ask_row(port: int, row: str) -> bytes:
+    """The whole answer to `row` ("METHOD TARGET[ HTTP/1.0][ | Header: value]..."): HTTP/1.1
+    with `Connection: close`, or HTTP/1.0 without `Host` (a 301 then names the address it
+    was sent to); a POST or PUT carries one byte."""
     request, *headers = row.split(" | ")
     method, target, *version = request.split(" ")
-    if version:  # HTTP/1.0 without Host: the 301 then names the address it was sent to
+    if version:
         head = f"{method} {target} HTTP/1.0\r\n"
     else:
         head = f"{method} {target} HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
@@ -84,7 +85,13 @@ async def observe(port: int, row: str) -> str:
     head += "".join(f"{line}\r\n" for line in headers) + f"Content-Length: {len(body)}\r\n\r\n"
     stream = await connect_from("127.0.0.1", port)
     await stream.send_all(head.encode("latin-1") + body)
-    received_head, _, received = (await read_to_end(stream)).partition(b"\r\n\r\n")
+    return await read_to_end(stream)
+
+
+async def observe(port: int, row: str) -> str:
+    """The answer to `row` (see `ask_row`), as "STATUS | Header: value | ... | body", the
+    server's own differences taken out."""
+    received_head, _, received = (await ask_row(port, row)).partition(b"\r\n\r\n")
     status_line, *fields = received_head.decode("latin-1").split("\r\n")
     status = int(status_line.split(" ")[1])
     seen = [status_line.split(" ", 1)[1]]
