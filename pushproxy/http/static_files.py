@@ -108,18 +108,21 @@ def _open_error(static: StaticFiles, error: OSError, path: str, context: str) ->
 
 def try_files(static: StaticFiles, uri: str, exchange: Exchange) -> tuple[str, bool] | Jump | int:
     """ngx_http_core_try_files_phase(): the first name that is there (a file, or a directory
-    for a name ending in `/`), as the URI to serve and whether it came from a regex
-    location's alias; else the fallback: a Jump (a URI drops the request's arguments unless
-    it names its own) or a status (`=404`)."""
+    for a name ending in `/`), as the URI to serve it by (and True: a name `try_files`
+    found); else the fallback: a Jump (a URI drops the request's arguments unless it names
+    its own) or a status (`=404`)."""
     lookup = exchange.lookup
+    root = static.root
     for tried in static.tried:
         name = tried.name.evaluate(lookup)
-        path = static.root.tried_file(name, uri, lookup)
+        path = root.tried_file(name, uri, lookup)
         try:
             is_dir = stat.S_ISDIR(os.stat(path).st_mode)
         except OSError:
             continue
         if is_dir == tried.directory:
+            if root.cut > 0 and name[: root.cut] != uri[: root.cut]:
+                name = uri[: root.cut] + name  # nginx puts the alias's prefix back in front
             return name, True
     assert static.fallback is not None
     last = static.fallback.evaluate(lookup)

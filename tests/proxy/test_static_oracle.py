@@ -217,6 +217,7 @@ location ~ ^/rvars/(.*)$ {{ alias WWW/$1; return 200 {VARIABLES}; }}
 location /lvars/ {{ root WWW/../wwwlink; return 200 {VARIABLES}; }}
 location /nvars/ {{ root WWW/nope; return 200 {VARIABLES}; }}
 location /cyc/ {{ try_files $uri /cyc/again; }}
+location /tal/ {{ alias WWW/sub/; try_files /page.html =404; }}
 location /nonamed/ {{ try_files $uri @nowhere; }}
 location /iff/ {{ alias WWW/; if (!-f $request_filename) {{ return 404 "nofile"; }} }}
 location /ifd/ {{ alias WWW/; if (-d $request_filename) {{ return 200 "dir"; }} }}
@@ -236,7 +237,7 @@ LOCATIONS_ROWS = [
     "GET /vars/x.html", "GET /vars/", "GET /avars/x", "GET /avars/", "GET /rvars/a.html",
     "GET /rvars/sub/", "GET /lvars/a.html", "GET /nvars/a.html",
     "GET /iff/a.html", "GET /iff/missing", "GET /iff/sub", "GET /ifd/sub", "GET /ifd/a.html",
-    "GET /cyc/x", "GET /nonamed/x", "GET /srv/x.txt",
+    "GET /cyc/x", "GET /nonamed/x", "GET /srv/x.txt", "GET /tal/anything",
 ]  # fmt: skip
 
 
@@ -249,6 +250,7 @@ async def test_root_alias_index_try_files_as_nginx_does(
     assert expected["GET /ti/missing"].endswith("| b'show /show x=/ti/missing'")
     assert expected["GET /cyc/x"].startswith("500 ")  # nginx's limit of internal redirects
     assert expected["GET /srv/x.txt"].endswith("| b'WWW/srv/x.txt'")  # the server's root
+    assert expected["GET /tal/anything"].endswith("b'<p>page</p>\\n'")  # a name after alias
     assert_same(expected, got)
 
 
