@@ -9,7 +9,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pushproxy import NGINX_VERSION
 
@@ -45,6 +45,14 @@ def local_time(seconds: float, tz: tzinfo | None, *, iso: bool) -> str:
         return f"{t:%Y-%m-%dT%H:%M:%S}{sign}{hours:02d}:{minutes:02d}"
     month = _MONTHS[t.month - 1]  # English whatever the locale
     return f"{t.day:02d}/{month}/{t.year}:{t:%H:%M:%S} {sign}{hours:02d}{minutes:02d}"
+
+
+class Received(Protocol):
+    """The connection's count of the request's bytes (its head, and the body read so far),
+    and of its requests (this one included)."""
+
+    request_length: int
+    requests_served: int
 
 
 def millis_text(ms: int) -> str:

@@ -161,9 +161,8 @@ class Dispatcher:
             jump = await self._answer(exchange, location, setup, ending, match)
             if jump is not None:
                 location = await self._follow(exchange, server, location, jump)
-            caught = conn.error_hook
-            if isinstance(caught, ErrorCatcher) and caught.status:
-                location = await self._error_page(exchange, server, location, caught)
+            if isinstance(conn.error_hook, ErrorCatcher) and conn.error_hook.status:
+                location = await self._error_page(exchange, server, location, conn.error_hook)
         finally:
             logs = self.access_logs.targets(location.level)
             if logs and conn.status_sent:

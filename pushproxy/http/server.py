@@ -227,19 +227,18 @@ class HttpServer:
             self._nursery.cancel_scope.cancel()
 
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
-        stats = self.stats
-        stats.handled += 1
+        self.stats.handled += 1  # (no local: this frame lives as long as the connection)
         assert self.push is not None
-        info = _connection_info(stream, stats, self.push.clock())
+        info = _connection_info(stream, self.stats, self.push.clock())
         conn = HttpConnection(stream, self.site.limits, self.deadlines, self.site.header_rules)
-        stats.active += 1
+        self.stats.active += 1
         try:
             with conn.scope:  # timeouts and a stop cancel it
                 await self._serve_requests(conn, info, key[1])
         except ClientGone:
             pass
         finally:
-            stats.active -= 1
+            self.stats.active -= 1
             await conn.close()
 
     async def _serve_requests(self, conn: HttpConnection, info: ConnectionInfo, port: int) -> None:
@@ -263,9 +262,8 @@ class HttpServer:
                 # same time'. Passing such a request on invites request smuggling.
                 await conn.error(400, close=True)
                 return
-            stats = self.stats
-            stats.requests += 1
-            stats.writing += 1
+            self.stats.requests += 1
+            self.stats.writing += 1
             try:
                 # Inline, not a helper coroutine: a streaming subscriber holds every frame of
                 # this path for its whole life.
@@ -281,8 +279,8 @@ class HttpServer:
                 if conn.can_respond:
                     await conn.error(500, close=True)
             finally:
-                stats.writing -= 1
-                if self.stopping and not stats.writing:
+                self.stats.writing -= 1
+                if self.stopping and not self.stats.writing:
                     self._all_done.set()
             if conn.can_respond:
                 return  # the handler gave up without answering (client gone)

@@ -178,7 +178,7 @@ async def handle_static(exchange: Exchange, location: Location, static: StaticFi
             await conn.error(405)
             return None
         content_type = static.mime_types.content_type(uri)
-        await send_file(exchange, fd, info, content_type, static, path)
+        await send_file(exchange, fd, info, content_type, static)
     finally:
         os.close(fd)
     return None

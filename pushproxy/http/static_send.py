@@ -72,7 +72,6 @@ async def send_file(
     info: os.stat_result,
     content_type: bytes,
     served: Served,
-    path: str,
 ) -> None:
     """The answer for an open regular file (GET or HEAD)."""
     conn, head = exchange.conn, exchange.method == "HEAD"

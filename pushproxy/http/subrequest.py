@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import trio
+
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.request_reader import ClientGone
@@ -38,7 +40,7 @@ class SubrequestConnection(HttpConnection):
     def write_now(self, data: bytes) -> tuple[bytes, bool]:
         return b"", False  # a streaming subscriber has no client here: it ends at once
 
-    def take_over(self) -> tuple[object, bytes]:  # type: ignore[override]
+    def take_over(self) -> tuple[trio.abc.Stream, bytes]:
         raise ClientGone("a subrequest cannot switch protocols")
 
     async def close(self) -> None:

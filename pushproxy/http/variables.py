@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import tzinfo
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import NO_MAPS
@@ -23,6 +23,7 @@ from pushproxy.http.basic_auth import basic_credentials
 from pushproxy.http.connection_variables import (
     CONNECTION_GETTERS,
     ConnectionInfo,
+    Received,
     local_time,
     millis_text,
 )
@@ -69,14 +70,6 @@ def captures_of(match: re.Match[str]) -> Captures:
     if not named:  # the usual case: one shared empty mapping
         return Captures(match.groups(""), NO_CAPTURES.named)
     return Captures(match.groups(""), MappingProxyType(named))
-
-
-class Received(Protocol):
-    """The connection's count of the request's bytes (its head, and the body read so far),
-    and of its requests (this one included)."""
-
-    request_length: int
-    requests_served: int
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -138,14 +131,16 @@ class RequestVars:
         self._host = host
         self._hostname = hostname
         self._captures = captures.positional
-        self._variables: dict[str, str] = dict(captures.named)
+        # `set` values, maps worked out, named captures: made on first use (see `_cookies`)
+        self._variables: dict[str, str] | None = dict(captures.named) if captures.named else None
         self._clock = clock
         self._started = clock() if started is None else started
         self._tz = tz  # None: the machine's local time zone
         self._proxy = ("", "")
         self._response: Response | None = None
         self._index: dict[str, list[bytes]] | None = None
-        self._cookies: dict[str, str | None] = {}
+        self._cookies: dict[str, str | None] | None = None  # made on first use: a streaming
+        # subscriber keeps its variables for hours, and most never read a cookie
         self._upstream: Sequence[UpstreamTry] = ()
         self._maps = maps
         self._map_depth = 0  # maps being worked out, one inside another
@@ -158,7 +153,8 @@ class RequestVars:
 
     def lookup(self, name: str) -> str | None:
         """The value of `$name`; None for an unknown or unset variable (evaluated as empty)."""
-        value = self._variables.get(name)
+        known = self._variables
+        value = known.get(name) if known is not None else None
         if value is not None:
             return value
         mapped = self._maps.get(name) if self._maps else None
@@ -193,11 +189,17 @@ class RequestVars:
             maps=self._maps,
             received=self._received,
         )
-        sub._variables = self._variables
+        sub._variables = self._own()
         return sub
 
+    def _own(self) -> dict[str, str]:
+        """The request's own variables (made now if need be)."""
+        if self._variables is None:
+            self._variables = {}
+        return self._variables
+
     def set(self, name: str, value: str) -> None:
-        self._variables[name.lower()] = value
+        self._own()[name.lower()] = value
 
     @property
     def connection(self) -> ConnectionInfo:
@@ -246,7 +248,8 @@ class RequestVars:
     def add_captures(self, captures: Captures) -> None:
         """A later regex match (`rewrite`, `if`): its `$1`.. replace the earlier ones."""
         self._captures = captures.positional
-        self._variables.update(captures.named)
+        if captures.named:
+            self._own().update(captures.named)
 
     def set_proxy(self, host: str, port: int) -> None:
         self._proxy = (host, str(port))
@@ -277,7 +280,7 @@ class RequestVars:
         finally:
             self._map_depth -= 1
         if not mapped.volatile:
-            self._variables[mapped.name] = result
+            self._own()[mapped.name] = result
         return result
 
     # computed on demand
@@ -307,10 +310,13 @@ class RequestVars:
         return "" if version == "0.9" else f"{before}HTTP/{version}"
 
     def _cookie(self, name: str) -> str | None:
-        if name not in self._cookies:
+        cookies = self._cookies
+        if cookies is None:
+            cookies = self._cookies = {}
+        if name not in cookies:
             found = cookie_value(self._by_name().get("cookie", []), name.encode())
-            self._cookies[name] = None if found is None else as_text(found)
-        return self._cookies[name]
+            cookies[name] = None if found is None else as_text(found)
+        return cookies[name]
 
     def _forwarded_for(self) -> str:
         values = self._by_name().get("x_forwarded_for")
