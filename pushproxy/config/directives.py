@@ -193,6 +193,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="auth_request", module="ngx_http_auth_request_module", default="off"),
     _Honoured(name="auth_request_set", module="ngx_http_auth_request_module"),
     _Honoured(name="stub_status", module="ngx_http_stub_status_module"),
+    _Honoured(name="auth_delay", module=_HTTP_CORE, default="0s"),
 )
 _HONOURED_BY_KEY = {(h.name, h.module): h for h in _HONOURED}
 

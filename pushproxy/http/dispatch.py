@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 
+import trio
+
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
 from pushproxy.http.accesslog import AccessLogs
@@ -45,12 +47,15 @@ from pushproxy.push.websocket import handle_websocket
 log = logging.getLogger("pushproxy")
 
 
-async def _refuse(conn: HttpConnection, refusal: Verdict) -> None:
+async def _refuse(conn: HttpConnection, refusal: Verdict, auth_delay: float = 0.0) -> None:
     """The access phase's refusal: nginx's page, and for a 401 the realm to log in to (or an
-    `auth_request` subrequest's challenges), which an `error_page` for 401 answers with too."""
+    `auth_request` subrequest's challenges), which an `error_page` for 401 answers with too;
+    a 401 comes `auth_delay` seconds late (a guesser learns nothing from the timing)."""
     if refusal.status != 401:
         await conn.error(refusal.status)
         return
+    if auth_delay:
+        await trio.sleep(auth_delay)
     if refusal.challenges is not None:  # an `auth_request` subrequest's
         challenges = list(refusal.challenges)
     else:
@@ -212,7 +217,7 @@ class Dispatcher:
             return self._access_asking(exchange, location, setup, setup.auth_request)
         refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
         if refusal is not None:
-            return _refuse(exchange.conn, refusal)
+            return _refuse(exchange.conn, refusal, setup.auth_delay)
         return self._handle(exchange, location, setup, self.push)
 
     async def _access_asking(
@@ -227,7 +232,7 @@ class Dispatcher:
         if setup.access is not None or setup.auth is not None:
             refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
             if refusal is not None and not setup.satisfy_any:
-                await _refuse(exchange.conn, refusal)
+                await _refuse(exchange.conn, refusal, setup.auth_delay)
                 return None
             if refusal is None and setup.satisfy_any:
                 return await self._handle(exchange, location, setup, self.push)
@@ -236,7 +241,7 @@ class Dispatcher:
             return await self._handle(exchange, location, setup, self.push)
         if refusal is not None and refusal.status == 401 and answer.status == 403:
             answer = refusal
-        await _refuse(exchange.conn, answer)
+        await _refuse(exchange.conn, answer, setup.auth_delay)
         return None
 
     async def _ask(self, exchange: Exchange, asked: AuthRequest) -> Verdict:

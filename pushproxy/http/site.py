@@ -150,6 +150,7 @@ class LocationSetup:
     realip: RealIp | None = None
     auth: BasicAuth | None = None
     auth_request: AuthRequest | None = None
+    auth_delay: float = 0.0  # seconds a 401 of the access phase waits (`auth_delay`)
     satisfy_any: bool = False
     request_limits: RequestLimits | None = None
     connection_limits: ConnectionLimits | None = None
@@ -188,6 +189,7 @@ class LocationSetup:
             realip=realip,
             auth=auth,
             auth_request=auth_request,
+            auth_delay=_seconds(level, "auth_delay", 0.0),
             satisfy_any=level.arg("satisfy", "all") == "any",
             request_limits=request_limits,
             connection_limits=connection_limits,
