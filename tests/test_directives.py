@@ -296,7 +296,7 @@ _HONOURED = {
     "root", "alias", "index", "try_files", "etag", "if_modified_since", "max_ranges",
     "log_not_found", "proxy_ignore_headers", "auth_request", "auth_request_set",
     "stub_status", "proxy_cookie_flags", "valid_referers", "autoindex", "autoindex_format",
-    "autoindex_exact_size", "autoindex_localtime", "auth_delay",
+    "autoindex_exact_size", "autoindex_localtime", "auth_delay", "keepalive_time",
 }
 
 

@@ -89,9 +89,11 @@ def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars)
     replaces the first one's)."""
     conn.gzip = setup.gzip  # the client's Accept-Encoding is read only when it matters
     conn.add_headers(setup.added, variables.lookup)
-    conn.limits = setup.limits  # the location's keep-alive, body and send settings
-    if not setup.limits.keepalive_timeout:
+    limits = conn.limits = setup.limits  # the location's keep-alive, body and send settings
+    if not limits.keepalive_timeout:
         conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
+    elif variables.started - variables.connection.opened > limits.keepalive_time:
+        conn.end_after_response()  # the connection has served long enough
 
 
 class Dispatcher:

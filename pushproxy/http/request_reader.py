@@ -81,6 +81,7 @@ class Limits:
     keepalive_timeout: float = 75.0
     keepalive_header: int = 0  # `keepalive_timeout`'s second value: `Keep-Alive: timeout=N`
     keepalive_requests: int = 1000
+    keepalive_time: float = 3600.0  # seconds a connection takes requests for, from its start
     lingering_close: str = "on"  # "on": when a body nobody read may still come; "always", "off"
     lingering_time: float = 30.0
     lingering_timeout: float = 5.0

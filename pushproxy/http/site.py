@@ -67,6 +67,7 @@ def limits_of(level: Level) -> Limits:
         keepalive_timeout=keepalive,
         keepalive_header=header,
         keepalive_requests=requests if isinstance(requests, int) else 1000,
+        keepalive_time=_seconds(level, "keepalive_time", 3600.0),
         lingering_close=level.arg("lingering_close", "on") or "on",
         lingering_time=_seconds(level, "lingering_time", 30.0),
         lingering_timeout=_seconds(level, "lingering_timeout", 5.0),

@@ -175,20 +175,11 @@ class RequestVars:
         """A subrequest's variables (`auth_request`): a GET of `target`, the rest the
         request's; `set` and cached values are shared, as nginx shares them."""
         sub = RequestVars(
-            method=b"GET",
-            target=target,
-            http_version=self._http_version.encode(),
-            headers=self._headers,
-            connection=self._connection,
-            server_name=self._server_name,
-            host=self._host,
-            hostname=self._hostname,
-            started=self._started,
-            clock=self._clock,
-            tz=self._tz,
-            maps=self._maps,
-            received=self._received,
-        )
+            method=b"GET", target=target, http_version=self._http_version.encode(),
+            headers=self._headers, connection=self._connection, server_name=self._server_name,
+            host=self._host, hostname=self._hostname, started=self._started, clock=self._clock,
+            tz=self._tz, maps=self._maps, received=self._received,
+        )  # fmt: skip
         sub._variables = self._own()
         return sub
 
@@ -211,6 +202,11 @@ class RequestVars:
 
     def now(self) -> float:
         return self._clock()
+
+    @property
+    def started(self) -> float:
+        """When the request began (the clock's time)."""
+        return self._started
 
     @property
     def completed(self) -> bool:

@@ -180,6 +180,23 @@ async def test_keepalive_settings_of_the_location(serve: ServeFactory) -> None:
         assert received.count(b"Connection: close") == 1
 
 
+async def test_keepalive_time_ends_a_connection_after_its_next_request(
+    serve: ServeFactory, autojump_clock: trio.testing.MockClock
+) -> None:
+    """`keepalive_time`: past it since the connection opened, the next answer says close."""
+    text = KEEPALIVE_CONF.replace("keepalive_timeout 0;", "keepalive_time 3s;")
+    async with serve(text) as server:
+        client = await Client.connect(server.port())
+        first = await client.request("GET", "/kept")
+        await trio.sleep(4)  # within the location's keepalive_timeout of 5 s
+        second = await client.request("GET", "/kept")
+        ended = await client.stream.receive_some(1)
+        await client.aclose()
+    assert dict(first.headers)[b"Connection"] == b"keep-alive"
+    assert dict(second.headers)[b"Connection"] == b"close"
+    assert ended == b""
+
+
 async def test_length_and_chunked_together_is_400(serve: ServeFactory) -> None:
     async with serve(conf()) as server:
         received = await exchange_raw(
