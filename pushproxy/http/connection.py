@@ -23,7 +23,8 @@ from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.gzip import GzipPolicy
-from pushproxy.http.request_reader import Limits, RequestReader
+from pushproxy.http.request_reader import RequestReader
+from pushproxy.http.transport import Limits
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
 Headers = Sequence[tuple[bytes, bytes]]

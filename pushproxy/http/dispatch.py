@@ -1,7 +1,8 @@
 """One request, from its head to its answer, as nginx routes it: the server block (address,
-Host), the rewrite phases and the location search (`phases`), the preaccess and access phases,
-then the handler the location names (a push stream one, the reverse proxy, or what nginx's
-static handler answers with no file: 404, or 405 for a method it never serves), or the
+Host), the rewrite phases and the location search (`phases`), the preaccess and access phases
+(an `auth_request` subrequest last), then the handler the location names (a push stream one,
+`stub_status`, the reverse proxy, or the static files), the internal redirects a handler asks
+for (an index file, a `try_files` fallback, an upstream's `X-Accel-Redirect`), and the
 `error_page` that stands in for an error.
 """
 

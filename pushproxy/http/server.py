@@ -18,7 +18,6 @@ from pushproxy.http.connection import HttpConnection
 from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.dispatch import Dispatcher
-from pushproxy.http.request_reader import ClientGone
 from pushproxy.http.site import (
     ListenKey,
     Site,
@@ -27,6 +26,7 @@ from pushproxy.http.site import (
     oversized_line,
 )
 from pushproxy.http.stub_status import ConnectionStats
+from pushproxy.http.transport import ClientGone
 from pushproxy.http.wire import MalformedRequest
 from pushproxy.proxy.handler import ProxyRuntime
 from pushproxy.push.runtime import PushRuntime

@@ -30,10 +30,10 @@ from pushproxy.http.rate_limits import (
 )
 from pushproxy.http.realip import RealIp
 from pushproxy.http.referers import ValidReferers
-from pushproxy.http.request_reader import Limits
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
 from pushproxy.http.static_files import StaticFiles
+from pushproxy.http.transport import Limits
 from pushproxy.http.wire import HeaderRules, Request
 
 # One listening socket: the address and port as configured (port 0 binds any free port).

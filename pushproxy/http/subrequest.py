@@ -13,7 +13,7 @@ import trio
 
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.deadlines import Deadlines
-from pushproxy.http.request_reader import ClientGone
+from pushproxy.http.transport import ClientGone
 from pushproxy.http.wire import Request
 
 _MAX_HEAD = 64 * 1024  # a head is kept up to this size; more is dropped

@@ -19,7 +19,7 @@ import trio
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import own_headers
 from pushproxy.http.deadlines import no_action
-from pushproxy.http.request_reader import BodyTooLarge, ClientGone, send_soon
+from pushproxy.http.transport import BodyTooLarge, ClientGone, send_soon
 from pushproxy.proxy.accel import accel_target, kept_headers
 from pushproxy.proxy.connect import (
     TIMED_OUT,

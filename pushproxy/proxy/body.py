@@ -17,7 +17,7 @@ from typing import Protocol
 import trio
 
 from pushproxy.http.connection import HttpConnection
-from pushproxy.http.request_reader import BodyTooLarge
+from pushproxy.http.transport import BodyTooLarge
 from pushproxy.http.wire import Request
 from pushproxy.proxy.request import BodyFraming
 

@@ -13,8 +13,8 @@ from pushproxy.config.model import Config, Location, walk_locations
 from pushproxy.errors import ConfigError
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.exchange import Exchange, Jump
-from pushproxy.http.request_reader import BodyTooLarge
 from pushproxy.http.target import as_text, parse_target
+from pushproxy.http.transport import BodyTooLarge
 from pushproxy.logs import request_context
 from pushproxy.proxy.accel import accel_jump
 from pushproxy.proxy.address import ProxyUrl, Resolve, parse_proxy_url, resolve_host

@@ -12,7 +12,7 @@ import math
 import trio
 
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.request_reader import ClientGone
+from pushproxy.http.transport import ClientGone
 from pushproxy.push.messages import Message, http_date
 from pushproxy.push.responses import header_only
 from pushproxy.push.selection import poll

@@ -18,7 +18,7 @@ from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Location
 from pushproxy.http.connection import Headers
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.request_reader import BodyTooLarge
+from pushproxy.http.transport import BodyTooLarge
 from pushproxy.push import info
 from pushproxy.push.access import publisher_channels
 from pushproxy.push.channels import Channel

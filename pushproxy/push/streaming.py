@@ -26,7 +26,7 @@ from contextlib import suppress
 import trio
 
 from pushproxy.http.connection import HttpConnection
-from pushproxy.http.request_reader import ClientGone
+from pushproxy.http.transport import ClientGone
 from pushproxy.push.messages import Message
 from pushproxy.push.padding import PaddingRule, Paddings
 from pushproxy.push.selection import old_messages

@@ -30,7 +30,7 @@ from wsproto.utilities import generate_accept_token
 from pushproxy.config.model import Location
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.exchange import Exchange
-from pushproxy.http.request_reader import ClientGone
+from pushproxy.http.transport import ClientGone
 from pushproxy.push.access import subscriber_channels
 from pushproxy.push.channels import Connection
 from pushproxy.push.explain import Explain

@@ -12,7 +12,8 @@ from trio.testing import wait_all_tasks_blocked
 
 from pushproxy.http import request_reader
 from pushproxy.http.deadlines import Deadlines
-from pushproxy.http.request_reader import Limits, RequestReader
+from pushproxy.http.request_reader import RequestReader
+from pushproxy.http.transport import Limits
 
 HEAD = b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 import trio
 
-from pushproxy.http.request_reader import send_soon
+from pushproxy.http.transport import send_soon
 
 
 def _pair() -> tuple[trio.SocketStream, socket.socket]:
