@@ -60,7 +60,12 @@ METHOD = """\
   proxy's changes described above, which leave the fan-out's code as it was) gave 0.56 and
   0.51 for that fan-out, 0.12 and 0.13 for publish, 0.14 and 0.15 for the proxy; a run of
   those three rows alone (`--only 10k-1000ch,publish,proxy`, 2026-11-28 00:11 UTC) gave 0.51
-  (runs 0.52, 0.56, 0.48), 0.11 and 0.15.
+  (runs 0.52, 0.56, 0.48), 0.11 and 0.15. On 2026-11-28 the run of 02:32 UTC gave 0.55 for
+  that fan-out, those of 04:30 and 04:59 UTC 0.48 and 0.47, with nchan itself 10-25% slower
+  than at 02:32 on every row; four interleaved pairs of that fan-out alone (10,000
+  subscribers, 8 publishers, 5 s), the code of 02:32 against the code of 04:59, gave
+  35,061, 30,625, 35,315 and 34,075 deliveries/s against 38,096, 31,649, 31,630 and 27,822:
+  no difference beyond the machine's noise.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
