@@ -73,7 +73,7 @@ class FileRoot:
         root = self.document_root(lookup)
         try:
             return os.path.realpath(root, strict=True)
-        except OSError:
+        except (OSError, ValueError):  # not there, or a NUL byte from a variable
             return None
 
     def filename(self, uri: str, lookup: Lookup, *, tried: bool = False) -> str:

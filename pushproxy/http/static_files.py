@@ -140,6 +140,9 @@ async def handle_static(exchange: Exchange, location: Location, static: StaticFi
     conn, variables = exchange.conn, exchange.variables
     assert variables is not None
     uri, tried = variables.target.uri, False
+    if "\x00" in uri:  # (`%00`) names no file: the file system takes none
+        await conn.error(404)
+        return None
     if static.tried:
         outcome = try_files(static, uri, exchange)
         if isinstance(outcome, Jump):
@@ -154,9 +157,6 @@ async def handle_static(exchange: Exchange, location: Location, static: StaticFi
         return None
     if uri.endswith("/"):
         return await _index(exchange, static, uri)
-    if "\x00" in uri:
-        await conn.error(404)
-        return None
     context = request_context(exchange.lookup)
     path = static.root.filename(uri, exchange.lookup, tried=tried)
     try:

@@ -238,6 +238,7 @@ LOCATIONS_ROWS = [
     "GET /rvars/sub/", "GET /lvars/a.html", "GET /nvars/a.html",
     "GET /iff/a.html", "GET /iff/missing", "GET /iff/sub", "GET /ifd/sub", "GET /ifd/a.html",
     "GET /cyc/x", "GET /nonamed/x", "GET /srv/x.txt", "GET /tal/anything",
+    "GET /tf/a%00b", "GET /a%00b.txt", "GET /sub%00/",
 ]  # fmt: skip
 
 
