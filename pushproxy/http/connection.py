@@ -186,7 +186,8 @@ class HttpConnection(RequestReader):
             full.append((b"Location", location))
         if streamed and status >= 200 and status not in (204, 304) and not self._head_only:
             # nginx's chunked filter leaves a HEAD response alone: no body, so no framing
-            if self.request is not None and self.request.http_version == b"1.1":
+            request = self.request
+            if request is not None and request.http_version == b"1.1" and self.limits.chunked:
                 self._chunked = True
                 full.append((b"Transfer-Encoding", b"chunked"))
             else:

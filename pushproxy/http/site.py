@@ -74,6 +74,7 @@ def limits_of(level: Level) -> Limits:
         max_header_bytes=count * size,
         max_line_bytes=size,
         server_tokens=level.arg("server_tokens", "on") != "off",
+        chunked=level.values.get("chunked_transfer_encoding", True) is not False,
         charset=Charset.of(level),
     )
 

@@ -61,4 +61,5 @@ class Limits:
     max_header_bytes: int = 4 * 8192
     max_line_bytes: int = 8192  # one of the large_client_header_buffers
     server_tokens: bool = True  # the version in the `Server` header
+    chunked: bool = True  # `chunked_transfer_encoding`: else a body of no length ends by closing
     charset: Charset | None = None  # what `Content-Type`s name (`charset`)
