@@ -32,7 +32,7 @@ from pushproxy.http.routing import LocationMatch, ServerMatch, request_host
 from pushproxy.http.site import LocationSetup, Site
 from pushproxy.http.static_files import handle_static
 from pushproxy.http.stub_status import handle_stub_status
-from pushproxy.http.subrequest import SubrequestConnection
+from pushproxy.http.subrequest import SubrequestConnection, bodiless
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import RequestVars, Response
 from pushproxy.http.wire import Request
@@ -68,21 +68,6 @@ async def _refuse(conn: HttpConnection, refusal: Verdict, auth_delay: float = 0.
         return
     headers = [(b"Content-Type", b"text/html"), *challenges]
     await conn.respond(401, headers, error_page(401))
-
-
-def _bodiless(request: Request) -> Request:
-    """A subrequest's head: a GET with the client's headers but those of a body (nginx would
-    wait for a body it never reads, unless told `proxy_pass_request_body off`)."""
-    kept = [(name, h) for name, h in zip(request.raw_names, request.headers, strict=True)
-            if h[0] not in (b"content-length", b"transfer-encoding")]  # fmt: skip
-    return request._replace(
-        method=b"GET",
-        headers=[h for _, h in kept],
-        raw_names=[name for name, _ in kept],
-        content_length=None,
-        chunked=False,
-        expect_continue=False,
-    )
 
 
 def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars) -> None:
@@ -254,7 +239,7 @@ class Dispatcher:
         assert variables is not None
         assert server is not None
         sub_vars = variables.subrequest(variables.target.rewrite(asked.uri, asked.args))
-        request = _bodiless(exchange.request)
+        request = bodiless(exchange.request)
         conn = SubrequestConnection(exchange.conn, request, self.deadlines)
         sub = Exchange(
             conn=conn,
@@ -280,20 +265,33 @@ class Dispatcher:
         self, exchange: Exchange, server: ServerMatch, location: Location, caught: ErrorCatcher
     ) -> Location:
         """The error page that stands in for the error `caught` took over (see
-        `error_pages`); the location that served it."""
+        `error_pages`); the location that served it. An error while serving it gets nginx's
+        own page, unless the location that failed says `recursive_error_pages on`: then the
+        page's location's `error_page`s take it over too, within nginx's ten redirects."""
         conn, variables = exchange.conn, exchange.variables
         assert variables is not None
-        conn.error_hook = None  # no error page for an error page's error
-        page = caught.pages.page(caught.status, variables.lookup)
-        assert page is not None
-        if page.redirect:
-            await redirect(exchange, location, page.redirect, page.uri)
-            return location
-        conn.status_override = page.status or 0
-        if exchange.method != "HEAD":
-            exchange.method = "GET"
-            variables.set_method("GET")
-        return await self._follow(exchange, server, location, Jump(*page.target()), catch=False)
+        for _ in range(URI_CHANGES - 1):
+            recursive = self.site.setups[id(location)].recursive_error_pages
+            conn.error_hook = None
+            page = caught.pages.page(caught.status, variables.lookup)
+            assert page is not None
+            if page.redirect:
+                await redirect(exchange, location, page.redirect, page.uri)
+                return location
+            conn.status_override = page.status or 0
+            if exchange.method != "HEAD":
+                exchange.method = "GET"
+                variables.set_method("GET")
+            jump = Jump(*page.target())
+            location = await self._follow(exchange, server, location, jump, catch=recursive)
+            if not (isinstance(conn.error_hook, ErrorCatcher) and conn.error_hook.status):
+                return location
+            caught = conn.error_hook
+        log.error("rewrite or internal redirection cycle while processing error pages, %s",
+                  request_context(variables.lookup))  # fmt: skip
+        conn.error_hook = None
+        await conn.error(500)
+        return location
 
     async def _follow(
         self,

@@ -157,6 +157,7 @@ class LocationSetup:
     request_limits: RequestLimits | None = None
     connection_limits: ConnectionLimits | None = None
     error_pages: ErrorPages | None = None
+    recursive_error_pages: bool = False  # an error page's own errors get error pages too
     # Whether the location has a preaccess phase of its own (limits, or realip settings,
     # which apply there when the server's changed nothing), and whether it has any phase
     # between the location's choice and its handler (worked out once: every request asks).
@@ -198,6 +199,7 @@ class LocationSetup:
             preaccess=preaccess,
             direct=not (preaccess or access or auth or auth_request),
             error_pages=ErrorPages.of(level),
+            recursive_error_pages=level.values.get("recursive_error_pages") is True,
             stub_status=_answers_status(level),
             referers=ValidReferers.of(level),
         )

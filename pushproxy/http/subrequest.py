@@ -55,3 +55,18 @@ class SubrequestConnection(HttpConnection):
             if colon:
                 headers.append((name, value.strip(b" \t")))
         return headers
+
+
+def bodiless(request: Request) -> Request:
+    """A subrequest's head: a GET with the client's headers but those of a body (nginx would
+    wait for a body it never reads, unless told `proxy_pass_request_body off`)."""
+    kept = [(name, h) for name, h in zip(request.raw_names, request.headers, strict=True)
+            if h[0] not in (b"content-length", b"transfer-encoding")]  # fmt: skip
+    return request._replace(
+        method=b"GET",
+        headers=[h for _, h in kept],
+        raw_names=[name for name, _ in kept],
+        content_length=None,
+        chunked=False,
+        expect_continue=False,
+    )

@@ -39,6 +39,12 @@ location /o {{ proxy_pass http://APP/status/404; {ON} error_page 404 @ok; }}
 location /p {{ proxy_pass http://APP/status/404; error_page 404 @ok; }}
 location /q {{ proxy_pass http://APP/status/418; {ON} error_page 404 @ok; }}
 location /r {{ proxy_pass http://APP/status/301; {ON} error_page 301 =200 /fallback; }}
+location /s1 {{ recursive_error_pages on; error_page 404 /s2; }}
+location /s2 {{ recursive_error_pages on; error_page 404 =200 /fallback; }}
+location /t1 {{ error_page 404 /t2; }}
+location /t2 {{ recursive_error_pages on; error_page 404 /fallback; }}
+location /u1 {{ recursive_error_pages on; error_page 404 /u2; }}
+location /u2 {{ recursive_error_pages on; error_page 404 /u2x; }}
 location @down {{ return 503 "down"; }}
 location @ok {{ return 200 "ok $uri"; }}
 """
@@ -46,7 +52,7 @@ REQUESTS = [
     ("GET", t) for t in ("/a", "/b", "/c", "/d?q=2", "/e", "/f", "/g", "/h", "/i", "/j")
 ] + [("GET", "/k"), ("GET", "/k"), ("POST", "/d"), ("HEAD", "/d"), ("GET", "/l"),
      ("GET", "/m"), ("GET", "/n"), ("GET", "/o"), ("GET", "/p"), ("GET", "/q"),
-     ("GET", "/r")]  # fmt: skip
+     ("GET", "/r"), ("GET", "/s1"), ("GET", "/t1"), ("GET", "/u1")]  # fmt: skip
 
 
 async def _observe(port: int, method: str, target: str) -> str:
@@ -73,8 +79,10 @@ async def test_error_page_as_nginx_does(
 
     expected, got = await side_by_side(proxy, tmp_path, text, ask, http=HTTP)
     assert expected[0] == "503 Service Temporarily Unavailable | down"
-    assert expected[-4] == "404 Not Found | ok /o"  # intercepted
-    assert expected[-3].endswith("| status 404 from app")  # passed on
+    assert expected[-7] == "404 Not Found | ok /o"  # intercepted
+    assert expected[-6].endswith("| status 404 from app")  # passed on
+    assert expected[-3].startswith("200 OK | fb")  # recursive error pages
+    assert expected[-1].startswith("500 ")  # ...within nginx's ten redirects
     assert got == expected
 
 
