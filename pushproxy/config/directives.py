@@ -107,6 +107,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="keepalive_time", module=_HTTP_CORE, default="1h"),
     _Honoured(name="chunked_transfer_encoding", module=_HTTP_CORE, default="on"),
     _Honoured(name="recursive_error_pages", module=_HTTP_CORE, default="off"),
+    _Honoured(name="merge_slashes", module=_HTTP_CORE, default="on"),
     _Honoured(name="lingering_close", module=_HTTP_CORE, default="on"),
     _Honoured(name="lingering_time", module=_HTTP_CORE, default="30s"),
     _Honoured(name="lingering_timeout", module=_HTTP_CORE, default="5s"),

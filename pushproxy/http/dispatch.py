@@ -116,6 +116,8 @@ class Dispatcher:
             await conn.error(400, close=True)
             return
         server = site.router.select(info.server_addr, port, host)
+        if site.keeps_slashes and not site.setups[id(server.server.own)].merge_slashes:
+            target = parse_target(request.target, merge_slashes=False)  # as the server says
         variables = RequestVars(
             method=request.method,
             target=target,

@@ -158,6 +158,7 @@ class LocationSetup:
     connection_limits: ConnectionLimits | None = None
     error_pages: ErrorPages | None = None
     recursive_error_pages: bool = False  # an error page's own errors get error pages too
+    merge_slashes: bool = True  # (a server's) `//` in a URI is one `/`
     # Whether the location has a preaccess phase of its own (limits, or realip settings,
     # which apply there when the server's changed nothing), and whether it has any phase
     # between the location's choice and its handler (worked out once: every request asks).
@@ -200,6 +201,7 @@ class LocationSetup:
             direct=not (preaccess or access or auth or auth_request),
             error_pages=ErrorPages.of(level),
             recursive_error_pages=level.values.get("recursive_error_pages") is True,
+            merge_slashes=level.values.get("merge_slashes") is not False,
             stub_status=_answers_status(level),
             referers=ValidReferers.of(level),
         )
@@ -219,6 +221,7 @@ class Site:
     max_connections: int  # worker_connections
     maps: Mapping[str, VariableTable]  # `map`, `geo`, `split_clients` variables, compiled
     realip: bool = False  # whether any level has realip settings
+    keeps_slashes: bool = False  # whether any server says `merge_slashes off`
 
     @classmethod
     def build(cls, config: Config) -> Site:
@@ -260,6 +263,7 @@ class Site:
             max_connections=_worker_connections(config),
             maps=http.maps,
             realip=any(setup.realip is not None for setup in setups.values()),
+            keeps_slashes=not all(setup.merge_slashes for setup in setups.values()),
         )
 
 
