@@ -48,12 +48,16 @@ class FileRoot:
     named: bool = False
 
     @classmethod
-    def of(cls, location: Location, prefix: str) -> FileRoot:
+    def of(cls, location: Location, prefix: str, owner: Location | None = None) -> FileRoot:
+        """`owner`: the location (this one, or one around it) whose `root` or `alias` is in
+        effect here, as nginx merges the two as one setting; an alias cuts the owner's
+        prefix."""
         level = location.level
         named = any(name in level.effective for name in _NAMING)
-        alias = level.own.get("alias")  # an alias is never inherited
+        owner = owner or location
+        alias = owner.level.own.get("alias")
         if alias and alias[-1].args:
-            cut = -1 if location.regex is not None else len(location.pattern)
+            cut = -1 if owner.regex is not None else len(owner.pattern)
             return cls(path=_compiled(alias[-1].args[0]), prefix=prefix, cut=cut, named=named)
         root = level.arg("root", DEFAULT_ROOT) or DEFAULT_ROOT
         return cls(path=_compiled(root), prefix=prefix, named=named)
@@ -107,3 +111,19 @@ FILE_GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "realpath_root": _realpath_root,
     "request_filename": lambda v: _root_of(v).filename(v.target.uri, v.lookup),
 }
+
+
+def file_owners(server: Location) -> dict[int, Location]:
+    """For each location and `if` block of a server (by id), the innermost one, itself or
+    one around it, that sets `root` or `alias`: where its files are said to be."""
+    owners: dict[int, Location] = {}
+
+    def visit(location: Location, owner: Location) -> None:
+        if "root" in location.level.own or "alias" in location.level.own:
+            owner = location
+        owners[id(location)] = owner
+        for inner in (*location.conditions, *location.locations):
+            visit(inner, owner)
+
+    visit(server, server)
+    return owners

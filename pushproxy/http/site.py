@@ -18,6 +18,7 @@ from pushproxy.http.auth_request import AuthRequest
 from pushproxy.http.basic_auth import BasicAuth
 from pushproxy.http.charset import Charset
 from pushproxy.http.error_pages import ErrorPages
+from pushproxy.http.file_paths import file_owners
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.rate_limits import (
@@ -175,7 +176,9 @@ class LocationSetup:
         access: AccessCheck | None = None,
         folder: str = "",
         zones: tuple[dict[str, Zone], dict[str, Zone]] = ({}, {}),
+        owner: Location | None = None,
     ) -> LocationSetup:
+        """`owner`: where the location's `root` or `alias` is set (`file_owners`)."""
         level = location.level
         realip, auth = RealIp.of(level), BasicAuth.of(level, folder)
         auth_request = AuthRequest.of(level)
@@ -188,7 +191,7 @@ class LocationSetup:
             added=AddedHeaders.of(level),
             limits=location_limits(level, connection),
             mime_types=mime_types,
-            static=StaticFiles.of(location, folder, mime_types),
+            static=StaticFiles.of(location, folder, mime_types, owner),
             access=access,
             realip=realip,
             auth=auth,
@@ -245,9 +248,15 @@ class Site:
         limits = limits_of(http.level)
         checks = access_checks(http)
         zones = zones_of(http.level)
+        owners = {key: owner for s in http.servers for key, owner in file_owners(s.own).items()}
         setups = {
             id(location): LocationSetup.of(
-                location, limits, checks.get(id(location)), config.prefix, zones
+                location,
+                limits,
+                checks.get(id(location)),
+                config.prefix,
+                zones,
+                owner=owners.get(id(location)),
             )
             for server in http.servers
             for location in walk_locations([server.own])

@@ -66,7 +66,14 @@ class StaticFiles:
     autoindex: AutoIndex | None = None
 
     @classmethod
-    def of(cls, location: Location, prefix: str, mime_types: MimeTypes) -> StaticFiles:
+    def of(
+        cls,
+        location: Location,
+        prefix: str,
+        mime_types: MimeTypes,
+        owner: Location | None = None,
+    ) -> StaticFiles:
+        """`owner`: see `FileRoot.of`."""
         level = location.level
         names = [arg for d in level.all("index") for arg in d.args] or ["index.html"]
         tried: list[_Tried] = []
@@ -79,7 +86,7 @@ class StaticFiles:
             fallback = _compiled(found.args[-1])
         ranges = level.values.get("max_ranges")
         return cls(
-            root=FileRoot.of(location, prefix),
+            root=FileRoot.of(location, prefix, owner),
             mime_types=mime_types,
             index=tuple(_compiled(name) for name in names),
             tried=tuple(tried),

@@ -218,6 +218,8 @@ location /lvars/ {{ root WWW/../wwwlink; return 200 {VARIABLES}; }}
 location /nvars/ {{ root WWW/nope; return 200 {VARIABLES}; }}
 location /cyc/ {{ try_files $uri /cyc/again; }}
 location /tal/ {{ alias WWW/sub/; try_files /page.html =404; }}
+location /ifal/ {{ alias WWW/sub/; if ($arg_x) {{ add_header X-If yes; }} }}
+location /nest/ {{ alias WWW/nested/; location /nest/deep/ {{ }} }}
 location /nonamed/ {{ try_files $uri @nowhere; }}
 location /iff/ {{ alias WWW/; if (!-f $request_filename) {{ return 404 "nofile"; }} }}
 location /ifd/ {{ alias WWW/; if (-d $request_filename) {{ return 200 "dir"; }} }}
@@ -238,7 +240,8 @@ LOCATIONS_ROWS = [
     "GET /rvars/sub/", "GET /lvars/a.html", "GET /nvars/a.html",
     "GET /iff/a.html", "GET /iff/missing", "GET /iff/sub", "GET /ifd/sub", "GET /ifd/a.html",
     "GET /cyc/x", "GET /nonamed/x", "GET /srv/x.txt", "GET /tal/anything",
-    "GET /tf/a%00b", "GET /a%00b.txt", "GET /sub%00/",
+    "GET /tf/a%00b", "GET /a%00b.txt", "GET /sub%00/", "GET /ifal/page.html?x=1",
+    "GET /ifal/page.html", "GET /nest/deep/er/leaf.txt",
 ]  # fmt: skip
 
 
@@ -252,6 +255,8 @@ async def test_root_alias_index_try_files_as_nginx_does(
     assert expected["GET /cyc/x"].startswith("500 ")  # nginx's limit of internal redirects
     assert expected["GET /srv/x.txt"].endswith("| b'WWW/srv/x.txt'")  # the server's root
     assert expected["GET /tal/anything"].endswith("b'<p>page</p>\\n'")  # a name after alias
+    assert "| X-If: yes |" in expected["GET /ifal/page.html?x=1"]  # an `if` keeps the alias
+    assert expected["GET /nest/deep/er/leaf.txt"].startswith("200 ")  # so does a nested one
     assert_same(expected, got)
 
 
