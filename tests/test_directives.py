@@ -297,7 +297,8 @@ _HONOURED = {
     "log_not_found", "proxy_ignore_headers", "auth_request", "auth_request_set",
     "stub_status", "proxy_cookie_flags", "valid_referers", "autoindex", "autoindex_format",
     "autoindex_exact_size", "autoindex_localtime", "auth_delay", "keepalive_time",
-    "chunked_transfer_encoding", "recursive_error_pages", "merge_slashes",
+    "chunked_transfer_encoding", "recursive_error_pages", "merge_slashes", "sub_filter",
+    "sub_filter_types", "sub_filter_once", "sub_filter_last_modified",
 }
 
 

@@ -46,7 +46,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_empty_gif_module": "no empty GIF is served",
     "ngx_http_gunzip_filter_module": _NO_TRANSFORM,
     "ngx_http_charset_filter_module": _NO_TRANSFORM,
-    "ngx_http_sub_filter_module": _NO_TRANSFORM,
     "ngx_http_ssi_filter_module": _NO_TRANSFORM,
     "ngx_http_addition_filter_module": _NO_TRANSFORM,
     "ngx_http_xslt_filter_module": _NO_TRANSFORM,

@@ -24,6 +24,7 @@ from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.request_reader import RequestReader
+from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
@@ -91,7 +92,7 @@ class HttpConnection(RequestReader):
     Requests are read by its base, `RequestReader`; responses are formatted and written here.
     """
 
-    __slots__ = ("_chunked", "_deflate")
+    __slots__ = ("_chunked", "_deflate", "_sub_rules", "_substream")
 
     def __init__(
         self,
@@ -103,6 +104,8 @@ class HttpConnection(RequestReader):
         super().__init__(stream, limits, deadlines, header_rules)
         self._chunked = False
         self._deflate: zlib._Compress | None = None
+        self._sub_rules: tuple[SubFilter, Lookup] | None = None  # the location's sub_filter
+        self._substream: SubStream | None = None  # this answer's substitution, if any
 
     # writing responses
 
@@ -133,6 +136,7 @@ class HttpConnection(RequestReader):
         self._response_started = True
         self._chunked = False
         self._deflate = None
+        self._substream = None
         if self.request is not None and self.request.http_version == b"0.9":
             return b""  # the body alone, then the connection ends (0.9 never keeps alive)
         if status == 204 and not line:  # nginx's own 204 has no type, length or date
@@ -160,6 +164,13 @@ class HttpConnection(RequestReader):
         charset = self.limits.charset
         if charset is not None and content_type is not None:
             content_type = (content_type[0], charset.content_type(content_type[1]))
+        if self._sub_rules is not None:
+            rules, lookup = self._sub_rules
+            ctype = content_type[1] if content_type else None
+            self._substream = rules.start(ctype, length[1] if length else None, lookup)
+            if self._substream is not None:  # the body's length changes: none is said
+                length, streamed, rest = None, True, rules.headers(rest)
+                modified = modified if rules.last_modified else None
         streamed = streamed and length is None  # a length given frames the body itself
         added: list[tuple[bytes, bytes]] = []
         if self._added is not None:
@@ -229,18 +240,33 @@ class HttpConnection(RequestReader):
         """Whether gzip compresses an answer with this status and these headers."""
         return self._gzip_for(status, headers, ())[0] is not None
 
+    def changes_body(self, content_type: bytes | None) -> bool:
+        """Whether `sub_filter` changes the body of an answer of this type (its length is
+        then unknown: no ranges)."""
+        rules = self._sub_rules
+        return rules is not None and rules[0].start(content_type, None, rules[1]) is not None
+
+    def filter_body(self, rules: SubFilter | None, lookup: Lookup) -> None:
+        """The location's `sub_filter`s (None: none), for this request's answer."""
+        self._sub_rules = None if rules is None else (rules, lookup)
+
     def add_headers(self, added: AddedHeaders | None, lookup: Lookup) -> None:
         """The location's `add_header`s (None: none), for this request's response (see
         `AddedHeaders`)."""
         self._added = None if added is None else (added, lookup)
 
     def _piece(self, data: bytes) -> bytes:
-        """A body piece as it goes out: compressed and flushed when gzip is on."""
+        """A body piece as it goes out: substituted (`sub_filter`), then compressed and
+        flushed when gzip is on."""
+        if self._substream is not None:
+            data = self._substream.feed(data)
         if self._deflate is None:
             return data
         return self._deflate.compress(data) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
 
     def _last_piece(self, data: bytes) -> bytes:
+        if self._substream is not None:
+            data = self._substream.feed(data, last=True)
         if self._deflate is None:
             return data
         return self._deflate.compress(data) + self._deflate.flush()
@@ -310,7 +336,7 @@ class HttpConnection(RequestReader):
     @property
     def writes_now(self) -> bool:
         """Whether `write_now` may be used: not when pieces need the async path (gzip)."""
-        return self._deflate is None and not self.taken_over
+        return self._deflate is None and self._substream is None and not self.taken_over
 
     def write_now(self, data: bytes) -> tuple[bytes, bool]:
         """A synchronous, non-blocking write of framed body bytes, for fan-out: no task
@@ -331,7 +357,7 @@ class HttpConnection(RequestReader):
 
     async def write_pieces(self, pieces: list[bytes]) -> None:
         """Several pieces, each framed on its own (one chunk each), in one write."""
-        if self._deflate is not None:
+        if self._deflate is not None or self._substream is not None:
             pieces = [self._piece(piece) for piece in pieces if piece]
         data = self.frame(pieces)
         if data:

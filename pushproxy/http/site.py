@@ -34,6 +34,7 @@ from pushproxy.http.referers import ValidReferers
 from pushproxy.http.rewrite import RewritePhase
 from pushproxy.http.routing import ServerRouter
 from pushproxy.http.static_files import StaticFiles
+from pushproxy.http.sub_filter import SubFilter
 from pushproxy.http.transport import Limits
 from pushproxy.http.wire import HeaderRules, Request
 
@@ -160,6 +161,7 @@ class LocationSetup:
     error_pages: ErrorPages | None = None
     recursive_error_pages: bool = False  # an error page's own errors get error pages too
     merge_slashes: bool = True  # (a server's) `//` in a URI is one `/`
+    sub_filter: SubFilter | None = None  # text replaced in the answers' bodies
     # Whether the location has a preaccess phase of its own (limits, or realip settings,
     # which apply there when the server's changed nothing), and whether it has any phase
     # between the location's choice and its handler (worked out once: every request asks).
@@ -205,6 +207,7 @@ class LocationSetup:
             error_pages=ErrorPages.of(level),
             recursive_error_pages=level.values.get("recursive_error_pages") is True,
             merge_slashes=level.values.get("merge_slashes") is not False,
+            sub_filter=SubFilter.of(level),
             stub_status=_answers_status(level),
             referers=ValidReferers.of(level),
         )

@@ -90,7 +90,8 @@ async def send_file(
         return
     typed = [(b"Content-Type", content_type)] if content_type else []
     length = (b"Content-Length", b"%d" % size)
-    compressed = conn.compresses(200, [*typed, length])
+    # gzip or sub_filter: the length sent is not the file's, so no ranges (nginx's filters)
+    compressed = conn.compresses(200, [*typed, length]) or conn.changes_body(content_type)
     if etag is not None:  # gzip makes an entity tag weak (ngx_http_weak_etag())
         validators.append((b"ETag", b"W/" + etag if compressed else etag))
     ranged = (
