@@ -6,8 +6,8 @@ replaces text in the bodies of a location's answers whose type is among `sub_fil
   first written; with `sub_filter_once on` (the default) each string is replaced once;
 - the answer loses its `Content-Length` (the body's length changes), and its
   `Last-Modified` and `ETag` unless `sub_filter_last_modified on` (then the tag is weak);
-- a match may span the pieces a body comes in: what could start one is held back until the
-  next piece shows (`SubStream`, bounded by the longest string).
+- a match may span the pieces a body comes in: what could begin one is held back until the
+  next piece shows (`SubStream`; never more than the longest string).
 Pure.
 """
 
@@ -57,8 +57,9 @@ class SubStream:
         if regex is None:
             self._held = b""
             return buffer
-        # A match may start only where the longest string still fits, unless the body ends.
-        limit = len(buffer) if last else max(0, len(buffer) - self._longest + 1)
+        # What may begin a string is held back for the next piece (nothing else: a stream's
+        # text goes out at once), unless the body ends.
+        limit = len(buffer) if last else len(buffer) - self._partial(buffer)
         out: list[bytes] = []
         position = 0
         while regex is not None and position < limit:
@@ -80,6 +81,15 @@ class SubStream:
         out.append(buffer[position:end])
         self._held = buffer[end:]
         return b"".join(out)
+
+    def _partial(self, buffer: bytes) -> int:
+        """How many bytes at the end of `buffer` begin a string looked for (the most)."""
+        tail = buffer[-(self._longest - 1) :].lower() if self._longest > 1 else b""
+        for size in range(len(tail), 0, -1):
+            suffix = tail[-size:]
+            if any(search.startswith(suffix) for search in self._searches if search):
+                return size
+        return 0
 
     def _alive_index(self, group: int) -> int:
         """The string a regex group stands for (groups count the strings still looked for)."""

@@ -41,3 +41,10 @@ def test_case_once_and_order() -> None:
     )
     # of two strings at one place, the first written wins
     assert _whole([b"hello", b"hell"], [b"bye", b"heaven"], False).startswith(b"bye world")
+
+
+def test_only_what_may_begin_a_string_waits_for_the_next_piece() -> None:
+    stream = SubStream([b"hello"], [b"bye"], False)
+    assert stream.feed(b"HEAD") == b"HEAD"  # a stream's text goes out at once
+    assert stream.feed(b"say HEL") == b"say "
+    assert stream.feed(b"lo there") == b"bye there"

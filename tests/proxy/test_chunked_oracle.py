@@ -74,3 +74,33 @@ async def test_a_streaming_subscriber_without_chunks(proxy: ProxyFactory) -> Non
     assert b"Transfer-Encoding" not in head
     assert b"Connection: close" in head
     assert body == b"HEADhello|"
+
+
+async def test_a_streaming_subscriber_gets_its_text_replaced(proxy: ProxyFactory) -> None:
+    """`sub_filter` on a push stream: each message as it goes out (the fast path to the
+    socket makes way for the filter)."""
+    filtered = "sub_filter hello bye; sub_filter_once off; sub_filter_types text/plain;"
+    text = conf(
+        SUBSCRIBER.replace("chunked_transfer_encoding off;", filtered).replace("/sub/", "/s/"),
+        http="push_stream_shared_memory_size 1m;",
+    )
+    async with proxy(text) as server:
+        port = server.port()
+        stream = await connect_from("127.0.0.1", port)
+        await stream.send_all(b"GET /s/ch HTTP/1.1\r\nHost: h\r\n\r\n")
+        received = b""
+        with trio.fail_after(5):
+            while b"HEAD" not in received:
+                received += await stream.receive_some(4096)
+            publisher = await connect_from("127.0.0.1", port)
+            for _ in range(2):
+                await publisher.send_all(
+                    b"POST /pub?id=ch HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+                )
+                await publisher.receive_some(4096)
+            while received.count(b"|") < 2:
+                received += await stream.receive_some(4096)
+        await publisher.aclose()
+        await stream.aclose()
+    assert received.count(b"bye|") == 2
+    assert b"hello" not in received
