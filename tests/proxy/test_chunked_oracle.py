@@ -1,7 +1,7 @@
 """`chunked_transfer_encoding` against Debian's nginx: an answer of no known length (a proxied
 close-delimited body, a gzipped file or `return`) goes chunked to an HTTP/1.1 client, or with
 `chunked_transfer_encoding off` as it is, ended by closing the connection; and a push stream
-subscriber's stream goes unchunked the same way."""
+subscriber's stream goes unchunked the same way, or through `sub_filter`, message by message."""
 
 from __future__ import annotations
 
@@ -54,22 +54,32 @@ location ~ /sub/(.*) {
 """
 
 
+async def _streamed(port: int, path: str, messages: int) -> bytes:
+    """What a streaming subscriber at `path` receives (head and body as sent) until the
+    `messages` published to its channel, each `hello`, have come."""
+    stream = await connect_from("127.0.0.1", port)
+    await stream.send_all(f"GET {path} HTTP/1.1\r\nHost: h\r\n\r\n".encode())
+    received = b""
+    with trio.fail_after(5):
+        while b"HEAD" not in received:
+            received += await stream.receive_some(4096)
+        publisher = await connect_from("127.0.0.1", port)
+        for _ in range(messages):
+            await publisher.send_all(
+                b"POST /pub?id=ch HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
+            )
+            await publisher.receive_some(4096)
+        while received.count(b"|") < messages:
+            received += await stream.receive_some(4096)
+    await publisher.aclose()
+    await stream.aclose()
+    return received
+
+
 async def test_a_streaming_subscriber_without_chunks(proxy: ProxyFactory) -> None:
     text = conf(SUBSCRIBER, http="push_stream_shared_memory_size 1m;")
     async with proxy(text) as server:
-        port = server.port()
-        stream = await connect_from("127.0.0.1", port)
-        await stream.send_all(b"GET /sub/ch HTTP/1.1\r\nHost: h\r\n\r\n")
-        received = b""
-        with trio.fail_after(5):
-            while b"HEAD" not in received:
-                received += await stream.receive_some(4096)
-            publisher = await connect_from("127.0.0.1", port)
-            await publisher.send_all(b"POST /pub?id=ch HTTP/1.0\r\nContent-Length: 5\r\n\r\nhello")
-            while not received.endswith(b"hello|"):
-                received += await stream.receive_some(4096)
-        await publisher.aclose()
-        await stream.aclose()
+        received = await _streamed(server.port(), "/sub/ch", 1)
     head, _, body = received.partition(b"\r\n\r\n")
     assert b"Transfer-Encoding" not in head
     assert b"Connection: close" in head
@@ -85,22 +95,6 @@ async def test_a_streaming_subscriber_gets_its_text_replaced(proxy: ProxyFactory
         http="push_stream_shared_memory_size 1m;",
     )
     async with proxy(text) as server:
-        port = server.port()
-        stream = await connect_from("127.0.0.1", port)
-        await stream.send_all(b"GET /s/ch HTTP/1.1\r\nHost: h\r\n\r\n")
-        received = b""
-        with trio.fail_after(5):
-            while b"HEAD" not in received:
-                received += await stream.receive_some(4096)
-            publisher = await connect_from("127.0.0.1", port)
-            for _ in range(2):
-                await publisher.send_all(
-                    b"POST /pub?id=ch HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
-                )
-                await publisher.receive_some(4096)
-            while received.count(b"|") < 2:
-                received += await stream.receive_some(4096)
-        await publisher.aclose()
-        await stream.aclose()
+        received = await _streamed(server.port(), "/s/ch", 2)
     assert received.count(b"bye|") == 2
     assert b"hello" not in received
