@@ -92,7 +92,7 @@ class HttpConnection(RequestReader):
     Requests are read by its base, `RequestReader`; responses are formatted and written here.
     """
 
-    __slots__ = ("_chunked", "_deflate", "_sub_rules", "_substream")
+    __slots__ = ("_chunked", "_deflate", "_substream")
 
     def __init__(
         self,
@@ -104,7 +104,6 @@ class HttpConnection(RequestReader):
         super().__init__(stream, limits, deadlines, header_rules)
         self._chunked = False
         self._deflate: zlib._Compress | None = None
-        self._sub_rules: tuple[SubFilter, Lookup] | None = None  # the location's sub_filter
         self._substream: SubStream | None = None  # this answer's substitution, if any
 
     # writing responses
@@ -246,9 +245,9 @@ class HttpConnection(RequestReader):
         rules = self._sub_rules
         return rules is not None and rules[0].start(content_type, None, rules[1]) is not None
 
-    def filter_body(self, rules: SubFilter | None, lookup: Lookup) -> None:
-        """The location's `sub_filter`s (None: none), for this request's answer."""
-        self._sub_rules = None if rules is None else (rules, lookup)
+    def filter_body(self, rules: SubFilter, lookup: Lookup) -> None:
+        """The location's `sub_filter`s, for this request's answer (a new request has none)."""
+        self._sub_rules = (rules, lookup)
 
     def add_headers(self, added: AddedHeaders | None, lookup: Lookup) -> None:
         """The location's `add_header`s (None: none), for this request's response (see

@@ -75,7 +75,8 @@ def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars)
     replaces the first one's)."""
     conn.gzip = setup.gzip  # the client's Accept-Encoding is read only when it matters
     conn.add_headers(setup.added, variables.lookup)
-    conn.filter_body(setup.sub_filter, variables.lookup)
+    if setup.sub_filter is not None:
+        conn.filter_body(setup.sub_filter, variables.lookup)
     limits = conn.limits = setup.limits  # the location's keep-alive, body and send settings
     if not limits.keepalive_timeout:
         conn.end_after_response()  # `keepalive_timeout 0`: Connection: close

@@ -21,6 +21,7 @@ from pushproxy.config.complex import Lookup
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines, no_action
 from pushproxy.http.gzip import GzipPolicy
+from pushproxy.http.sub_filter import SubFilter
 from pushproxy.http.transport import BodyTooLarge, ClientGone, Limits, send_soon
 from pushproxy.http.wire import (
     DEFAULT_RULES,
@@ -53,6 +54,7 @@ class RequestReader:
         "_head_only",
         "_response_done",
         "_response_started",
+        "_sub_rules",
         "_written_at",
         "body_bytes_sent",
         "carried",
@@ -106,6 +108,7 @@ class RequestReader:
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # the location's, set per request
         self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
+        self._sub_rules: tuple[SubFilter, Lookup] | None = None  # the request's `sub_filter`
         self._written_at = 0.0  # perf_counter() of the last write (see `_receive_within`)
         # The request's `error_page`s: called with an error's status before its page goes
         # out, it takes the error over when it returns True (see `dispatch`).
@@ -175,6 +178,14 @@ class RequestReader:
             idle = self.limits.keepalive_timeout
         self._response_started = self._response_done = False
         self._head_only = False  # until a HEAD request is read (an error page has its body)
+        # The last location's answer settings end with its answer: a malformed next request's
+        # page has none of them.
+        self.gzip = None
+        self._added = None
+        self._sub_rules = None
+        self.error_hook = None
+        self.status_override = 0
+        self.carried = []
         buffer = self._buffer
         skip_blank_lines(buffer)
         end = find_head(buffer)
@@ -203,11 +214,6 @@ class RequestReader:
         self.request_length = end  # from the request line on (blank lines before it skipped)
         self.requests_served += 1
         self.status_sent = self.body_bytes_sent = 0
-        self.gzip = None
-        self._added = None
-        self.error_hook = None
-        self.status_override = 0
-        self.carried = []
         # HTTP/0.9 knows GET alone: its HEAD is refused with the whole 400 page, as nginx does.
         self._head_only = request.method == b"HEAD" and request.http_version != b"0.9"
         self._client_keeps_alive = request.keep_alive

@@ -116,3 +116,22 @@ async def test_a_big_file_goes_out_whole_and_a_stalled_reader_blocks_nobody(
     assert body == (www / "big.bin").read_bytes()
     assert small.body == b"file a\n"
     assert 0 < received < BIG
+
+
+async def test_a_later_request_on_the_connection_is_not_filtered_by_an_earlier_location(
+    proxy: ProxyFactory,
+) -> None:
+    """`sub_filter` is the answering location's: a malformed request after a filtered one
+    on the same connection gets nginx's page as it is."""
+    text = conf('location /s { default_type text/html; sub_filter Bad Good; return 200 "Bad"; }')
+    async with proxy(text) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        await stream.send_all(b"GET /s HTTP/1.1\r\nHost: h\r\n\r\nBROKEN\r\n\r\n")
+        received = b""
+        with trio.fail_after(5):
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+        await stream.aclose()
+    first, _, second = received.partition(b"HTTP/1.1 400 ")
+    assert b"Good" in first
+    assert b"<title>400 Bad Request</title>" in second
