@@ -24,6 +24,7 @@ from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.request_reader import RequestReader
+from pushproxy.http.static_rules import weak_etag
 from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
@@ -78,10 +79,11 @@ def _gzipped_upstream_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[
         lower = name.lower()
         if lower == b"accept-ranges":
             continue
-        if lower == b"etag" and not (len(value) > 2 and value.startswith(b"W/")):
-            if not value.startswith(b'"'):
+        if lower == b"etag":
+            weak = weak_etag(value)
+            if weak is None:
                 continue
-            value = b"W/" + value
+            value = weak
         out.append((name, value))
     return out
 

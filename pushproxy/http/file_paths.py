@@ -62,10 +62,6 @@ class FileRoot:
         root = level.arg("root", DEFAULT_ROOT) or DEFAULT_ROOT
         return cls(path=_compiled(root), prefix=prefix, named=named)
 
-    @property
-    def is_alias(self) -> bool:
-        return self.cut != 0
-
     def document_root(self, lookup: Lookup) -> str:
         """`$document_root`: the root's or alias's path, from the prefix when relative."""
         path = self.path.evaluate(lookup)

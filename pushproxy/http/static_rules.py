@@ -29,6 +29,14 @@ def etag_of(mtime: int, size: int) -> bytes:
     return b'"%x-%x"' % (mtime, size)
 
 
+def weak_etag(value: bytes) -> bytes | None:
+    """ngx_http_weak_etag(): an `ETag` once the body is changed (compressed, substituted):
+    weak, or none when it is not a quoted one."""
+    if len(value) > 2 and value.startswith(b"W/"):
+        return value
+    return b"W/" + value if value.startswith(b'"') else None
+
+
 def http_date(seconds: int) -> bytes:
     return formatdate(seconds, usegmt=True).encode("ascii")
 

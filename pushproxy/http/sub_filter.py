@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
 from pushproxy.config.model import Level
+from pushproxy.http.static_rules import weak_etag
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -157,7 +158,10 @@ class SubFilter:
             lower = name.lower()
             if lower in (b"last-modified", b"etag") and not self.last_modified:
                 continue
-            if lower == b"etag" and not value.startswith(b"W/"):
-                value = b"W/" + value
+            if lower == b"etag":
+                weak = weak_etag(value)
+                if weak is None:
+                    continue
+                value = weak
             out.append((name, value))
         return out
