@@ -16,6 +16,8 @@ import trio
 from confhelpers import nginx_binary
 from conftest import ServeFactory
 
+from .upstream_app import UpstreamApp
+
 NGINX = nginx_binary()
 # Without nginx a comparison cannot run: skipped on a developer machine, a failure in CI.
 needs_nginx = pytest.mark.skipif(
@@ -101,3 +103,8 @@ async def side_by_side(
     async with serve(conf) as server:
         answered = await ask(server.port())
     return expected, answered
+
+
+def at_app(text: str, app: UpstreamApp) -> str:
+    """A configuration text with `APP` standing for the test's upstream app's address."""
+    return text.replace("APP", f"127.0.0.1:{app.port}")

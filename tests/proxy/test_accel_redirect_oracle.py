@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx
+from .nginx import at_app, needs_nginx
 from .support import raw
 from .test_static_oracle import TAG, assert_same, both
 
@@ -64,7 +64,7 @@ async def test_accel_redirect_as_nginx_does(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path
 ) -> None:
     upstream = await app("app")
-    server = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+    server = at_app(SERVER, upstream)
     expected, got = await both(proxy, tmp_path, server, ROWS)
     assert expected["GET /fetch/file"].startswith(
         "200 OK | Content-Type: application/x-kept | Content-Length: 21 | Last-Modified:"

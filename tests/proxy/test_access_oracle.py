@@ -13,7 +13,7 @@ import pytest
 from pushproxy.config.check import check_file
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, side_by_side
+from .nginx import at_app, needs_nginx, side_by_side
 from .support import conf, connect_from, read_to_end
 
 SOURCES = ("127.0.0.1", "127.0.0.2", "127.0.1.9", "127.9.0.1")
@@ -65,7 +65,7 @@ async def test_access_as_nginx_does(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path, name: str
 ) -> None:
     upstream = await app("app")
-    body = CASES[name].replace("APP", f"127.0.0.1:{upstream.port}")
+    body = at_app(CASES[name], upstream)
     target = TARGETS.get(name, "/")
     expected, got = await side_by_side(proxy, tmp_path, body, lambda p: _statuses(p, target))
     assert (403 in expected.values()) == (name not in ("ipv6-rules-only", "return-comes-first"))

@@ -17,7 +17,7 @@ import pytest
 from pushproxy.http.passwords import md5_crypt
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
+from .nginx import at_app, needs_nginx, running_nginx
 from .support import conf, connect_from, read_to_end
 
 with warnings.catch_warnings():
@@ -104,7 +104,7 @@ async def test_basic_auth_as_nginx_does(
     users = tmp_path / "htpasswd"
     users.write_text(FILE)
     upstream = await app("app")
-    body = SERVER.replace("APP", f"127.0.0.1:{upstream.port}").replace("FILE", str(users))
+    body = at_app(SERVER, upstream).replace("FILE", str(users))
     async with running_nginx(tmp_path, body) as port:
         expected = await _all(port)
     granted = [key for key, seen in expected.items() if seen.startswith("200")]
@@ -122,7 +122,7 @@ async def test_errors_are_logged_as_nginx_logs_them(
     (tmp_path / "htpasswd").write_text(FILE)
     upstream = await app("app")
     # a relative user file starts at the configuration's folder, as in nginx
-    body = SERVER.replace("APP", f"127.0.0.1:{upstream.port}").replace("FILE", "htpasswd")
+    body = at_app(SERVER, upstream).replace("FILE", "htpasswd")
     with caplog.at_level(logging.ERROR, logger="pushproxy"):
         async with proxy(conf(body)) as server:
             port = server.port()

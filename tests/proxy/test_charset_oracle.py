@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, side_by_side
+from .nginx import at_app, needs_nginx, side_by_side
 from .support import connect_from, read_to_end
 
 SERVER = """
@@ -43,7 +43,7 @@ async def test_charset_as_nginx_sets_it(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path
 ) -> None:
     upstream = await app("app")
-    text = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+    text = at_app(SERVER, upstream)
 
     async def ask(port: int) -> list[str]:
         return [await _content_type(port, target) for target in TARGETS]

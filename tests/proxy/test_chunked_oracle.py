@@ -10,7 +10,7 @@ from pathlib import Path
 import trio
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx
+from .nginx import at_app, needs_nginx
 from .support import conf, connect_from
 from .test_static_oracle import assert_same, both
 
@@ -34,7 +34,7 @@ async def test_chunked_transfer_encoding_as_nginx_does(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path
 ) -> None:
     upstream = await app("app")
-    server = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+    server = at_app(SERVER, upstream)
     expected, got = await both(proxy, tmp_path, server, ROWS)
     assert "| Transfer-Encoding: chunked |" in expected["GET /on"]
     assert "Transfer-Encoding" not in expected["GET /off"]

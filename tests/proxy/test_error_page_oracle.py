@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, side_by_side
+from .nginx import at_app, needs_nginx, side_by_side
 from .support import conf, connect_from, read_to_end
 
 DOWN = "proxy_pass http://127.0.0.1:1;"  # nothing listens there: 502
@@ -72,7 +72,7 @@ async def test_error_page_as_nginx_does(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path
 ) -> None:
     upstream = await app("app")
-    text = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+    text = at_app(SERVER, upstream)
 
     async def ask(port: int) -> list[str]:
         return [await _observe(port, method, target) for method, target in REQUESTS]

@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, side_by_side
+from .nginx import at_app, needs_nginx, side_by_side
 from .support import connect_from, read_to_end
 
 SERVER = """
@@ -58,7 +58,7 @@ async def _observe(port: int, target: str) -> list[str]:
 @needs_nginx
 async def test_expires_as_nginx_does(proxy: ProxyFactory, app: AppFactory, tmp_path: Path) -> None:
     upstream = await app("app")
-    text = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+    text = at_app(SERVER, upstream)
 
     async def ask(port: int) -> list[list[str]]:
         return [await _observe(port, target) for target in TARGETS]

@@ -12,7 +12,7 @@ import trio
 from pushproxy.config.check import check_file
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx, side_by_side
+from .nginx import at_app, needs_nginx, running_nginx, side_by_side
 from .support import conf, connect_from, read_to_end
 
 ZONE = "limit_req_zone $binary_remote_addr zone=one:1m rate=1r/s;"
@@ -69,7 +69,7 @@ async def test_limit_req_as_nginx_does(
 ) -> None:
     zones, text, run = CASES[name]
     upstream = await app("app")
-    body = text.replace("APP", f"127.0.0.1:{upstream.port}")
+    body = at_app(text, upstream)
     expected, got = await side_by_side(
         proxy, tmp_path, body, lambda port: _statuses(port, run), http=zones
     )
@@ -96,9 +96,7 @@ async def test_limit_conn_as_nginx_does(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path
 ) -> None:
     upstream = await app("app")
-    body = f"location / {{ limit_conn addr 2; {PASS} }}".replace(
-        "APP", f"127.0.0.1:{upstream.port}"
-    )
+    body = at_app(f"location / {{ limit_conn addr 2; {PASS} }}", upstream)
     sources = ["127.0.0.1"] * 4 + ["127.0.0.2"] * 3
     async with running_nginx(tmp_path, body, http=CONNS) as port:
         expected = await _together(port, sources)

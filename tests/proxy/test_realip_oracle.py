@@ -16,7 +16,7 @@ import pytest
 from pushproxy.config.check import check_file
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, side_by_side
+from .nginx import at_app, needs_nginx, side_by_side
 from .support import connect_from, read_to_end
 
 PASS = (
@@ -97,7 +97,7 @@ async def test_realip_as_nginx_does(
 ) -> None:
     upstream = await app("app")
     text, requests = CASES[name]
-    body = text.replace("APP", f"127.0.0.1:{upstream.port}")
+    body = at_app(text, upstream)
     targets = ["/", "/r"] if name == "location-level" else ["/"]
     asked = [(source, headers, target) for source, headers in requests for target in targets]
     async def ask(port: int) -> list[Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, side_by_side
+from .nginx import at_app, needs_nginx, side_by_side
 from .test_static_oracle import ask_row, assert_same, document_tree
 
 HTML = "default_type text/html;"
@@ -63,7 +63,7 @@ async def test_sub_filter_as_nginx_does(
     proxy: ProxyFactory, app: AppFactory, tmp_path: Path
 ) -> None:
     upstream = await app("app")
-    server = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+    server = at_app(SERVER, upstream)
     www = str(document_tree(tmp_path))
 
     async def ask(port: int) -> dict[str, str]:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 from .conftest import AppFactory, ProxyFactory
-from .nginx import needs_nginx, running_nginx
+from .nginx import at_app, needs_nginx, running_nginx
 from .support import conf, connect_from, read_to_end
 
 LOG = (
@@ -48,7 +48,7 @@ async def test_upstream_variables_as_nginx_logs_them(
     upstream = await app("app")
 
     def text(log: Path) -> str:
-        with_app = SERVER.replace("APP", f"127.0.0.1:{upstream.port}")
+        with_app = at_app(SERVER, upstream)
         return with_app.replace("LOG", str(log))
 
     http = LOG + PAIR.replace("APP_PORT", str(upstream.port))
