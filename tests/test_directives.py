@@ -286,7 +286,7 @@ _HONOURED = {
     "add_header", "set", "if", "gzip",
     "gzip_types",
     "gzip_min_length", "gzip_comp_level", "gzip_proxied", "gzip_http_version", "default_type",
-    "types", "map", "gzip_vary", "ignore_invalid_headers", "underscores_in_headers",
+    "types", "map", "gzip_vary", "gzip_static", "ignore_invalid_headers", "underscores_in_headers",
     "absolute_redirect", "server_name_in_redirect", "port_in_redirect", "client_body_buffer_size",
     "proxy_method", "proxy_redirect", "proxy_set_body", "proxy_pass_request_body",
     "proxy_request_buffering", "proxy_buffer_size", "proxy_ignore_client_abort",
@@ -343,8 +343,8 @@ def test_third_party_module(name: str, module: str | None) -> None:
 def test_ignored_effects_are_specific() -> None:
     assert "no user-id" in ignored_effect("userid", "ngx_http_userid_filter_module")
     assert "TLS" in ignored_effect("ssl_certificate", "ngx_http_ssl_module")
-    assert ignored_effect("gzip_static", "ngx_http_gzip_static_module") == (
-        "no precompressed .gz file is looked for"
+    assert "no index file is picked at random" in ignored_effect(
+        "random_index", "ngx_http_random_index_module"
     )
     assert "HTTP only" in ignored_effect("stream", "ngx_stream_module")
     assert ignored_effect("no_such", "ngx_no_such_module")

@@ -39,7 +39,6 @@ _BY_MODULE: dict[str, str] = {
     "ngx_http_log_module": "no effect",
     "ngx_http_map_module": "no effect",
     "ngx_http_random_index_module": "no index file is picked at random; `index` applies",
-    "ngx_http_gzip_static_module": "no precompressed .gz file is looked for",
     "ngx_http_flv_module": _NO_SEEK,
     "ngx_http_mp4_module": _NO_SEEK,
     "ngx_http_dav_module": "PUT, DELETE and the other WebDAV methods are refused (405)",

@@ -214,7 +214,7 @@ class HttpConnection(RequestReader):
             full.append((b"Connection", b"keep-alive" if keep else b"close"))
             if keep and self.limits.keepalive_header:
                 full.append((b"Keep-Alive", b"timeout=%d" % self.limits.keepalive_header))
-        if vary:
+        if vary or self.vary_encoding:
             full.append((b"Vary", b"Accept-Encoding"))
         full += rest
         if after:

@@ -45,28 +45,20 @@ class GzipPolicy:
             types.update(arg.lower().encode() for arg in directive.args)
         length = level.values.get("gzip_min_length", 20)
         comp = level.arg("gzip_comp_level", "1") or "1"
-        proxied = {a for d in level.all("gzip_proxied") for a in d.args} or {"off"}
+        http_version, proxied = request_rules(level)
         return cls(
             types=frozenset(types),
             any_type=b"*" in types,
             min_length=length if isinstance(length, int) else 20,
             level=int(comp) if comp.isdigit() else 1,
-            http_version=(level.arg("gzip_http_version", "1.1") or "1.1").encode(),
-            proxied=frozenset(proxied),
+            http_version=http_version,
+            proxied=proxied,
             vary=level.values.get("gzip_vary") is True,
         )
 
     def accepts(self, headers: Sequence[tuple[bytes, bytes]], http_version: bytes) -> bool:
         """Whether the request allows compression (Accept-Encoding, version, proxies)."""
-        if http_version < self.http_version:
-            return False
-        # nginx reads the first Accept-Encoding header only.
-        accept = next((v for k, v in headers if k == b"accept-encoding"), b"")
-        if not accepts_gzip(accept):
-            return False
-        if any(k == b"via" for k, _ in headers):
-            return "any" in self.proxied  # the finer gzip_proxied conditions need the response
-        return True
+        return gzip_ok(headers, http_version, self.http_version, self.proxied)
 
     def compresses(self, status: int, headers: Sequence[tuple[bytes, bytes]]) -> bool:
         """Whether this response is compressed (decided on its head)."""
@@ -85,6 +77,32 @@ class GzipPolicy:
 
     def compressor(self) -> zlib._Compress:
         return zlib.compressobj(self.level, zlib.DEFLATED, _GZIP_WBITS)
+
+
+def gzip_ok(
+    headers: Sequence[tuple[bytes, bytes]],
+    http_version: bytes,
+    least_version: bytes,
+    proxied: frozenset[str],
+) -> bool:
+    """ngx_http_gzip_ok(): whether a request takes a gzipped answer, by its HTTP version
+    (`gzip_http_version`), its first Accept-Encoding and, through a proxy (a `Via`),
+    `gzip_proxied`."""
+    if http_version < least_version:
+        return False
+    # nginx reads the first Accept-Encoding header only.
+    accept = next((v for k, v in headers if k == b"accept-encoding"), b"")
+    if not accepts_gzip(accept):
+        return False
+    if any(k == b"via" for k, _ in headers):
+        return "any" in proxied  # the finer gzip_proxied conditions need the response
+    return True
+
+
+def request_rules(level: Level) -> tuple[bytes, frozenset[str]]:
+    """`gzip_http_version` and `gzip_proxied`: what `gzip_ok` asks of a request."""
+    proxied = {a for d in level.all("gzip_proxied") for a in d.args} or {"off"}
+    return (level.arg("gzip_http_version", "1.1") or "1.1").encode(), frozenset(proxied)
 
 
 def accepts_gzip(accept: bytes) -> bool:

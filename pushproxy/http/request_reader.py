@@ -73,6 +73,7 @@ class RequestReader:
         "status_sent",
         "stream",
         "taken_over",
+        "vary_encoding",
     )
 
     def __init__(
@@ -107,6 +108,7 @@ class RequestReader:
         self.status_sent = 0  # of the current request's response (access logs)
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # the location's, set per request
+        self.vary_encoding = False  # `gzip_static` looked for a .gz: `Vary: Accept-Encoding`
         self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
         self._sub_rules: tuple[SubFilter, Lookup] | None = None  # the request's `sub_filter`
         self._written_at = 0.0  # perf_counter() of the last write (see `_receive_within`)
@@ -181,6 +183,7 @@ class RequestReader:
         # The last location's answer settings end with its answer: a malformed next request's
         # page has none of them.
         self.gzip = None
+        self.vary_encoding = False
         self._added = None
         self._sub_rules = None
         self.error_hook = None

@@ -20,6 +20,7 @@ from pushproxy.config.model import Location
 from pushproxy.http.autoindex import AutoIndex, handle_autoindex
 from pushproxy.http.exchange import Exchange, Jump
 from pushproxy.http.file_paths import FileRoot
+from pushproxy.http.gzip_static import GzipStatic, open_precompressed
 from pushproxy.http.mimetypes import MimeTypes
 from pushproxy.http.responses import redirect
 from pushproxy.http.static_rules import ModifiedSince
@@ -51,8 +52,8 @@ def _compiled(text: str) -> ComplexValue:
 class StaticFiles:
     """A location's files and how they are served, read at load: root or alias, `index`,
     `try_files` (its names, and the fallback: a URI, `@name` or `=code`), `etag`,
-    `if_modified_since`, `max_ranges`, `log_not_found`, its types, and its `autoindex`
-    settings (None: directories are not listed)."""
+    `if_modified_since`, `max_ranges`, `log_not_found`, its types, its `autoindex`
+    settings (None: directories are not listed) and its `gzip_static` (None: off)."""
 
     root: FileRoot
     mime_types: MimeTypes
@@ -64,6 +65,7 @@ class StaticFiles:
     max_ranges: int = _UNLIMITED
     log_not_found: bool = True
     autoindex: AutoIndex | None = None
+    gzip_static: GzipStatic | None = None
 
     @classmethod
     def of(
@@ -96,6 +98,7 @@ class StaticFiles:
             max_ranges=ranges if isinstance(ranges, int) else _UNLIMITED,
             log_not_found=level.values.get("log_not_found", True) is not False,
             autoindex=AutoIndex.of(level),
+            gzip_static=GzipStatic.of(level),
         )
 
 
@@ -166,6 +169,18 @@ async def handle_static(exchange: Exchange, location: Location, static: StaticFi
         return await _index(exchange, static, uri)
     context = request_context(exchange.lookup)
     path = static.root.filename(uri, exchange.lookup, tried=tried)
+    if static.gzip_static is not None and exchange.method != "POST":
+        found = open_precompressed(static.gzip_static, exchange, path, context)
+        if isinstance(found, int):
+            await conn.error(found)
+            return None
+        if found is not None:
+            content_type = static.mime_types.content_type(uri)
+            try:
+                await send_file(exchange, found.fd, found.info, content_type, static, encoded=True)
+            finally:
+                os.close(found.fd)
+            return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as error:

@@ -72,8 +72,11 @@ async def send_file(
     info: os.stat_result,
     content_type: bytes,
     served: Served,
+    *,
+    encoded: bool = False,
 ) -> None:
-    """The answer for an open regular file (GET or HEAD)."""
+    """The answer for an open regular file (GET or HEAD); `encoded`: a `gzip_static` .gz file,
+    sent as gzip content encoding of the file asked for, without ranges."""
     conn, head = exchange.conn, exchange.method == "HEAD"
     mtime, size = int(info.st_mtime), info.st_size
     etag = etag_of(mtime, size) if served.etag else None
@@ -91,17 +94,22 @@ async def send_file(
     typed = [(b"Content-Type", content_type)] if content_type else []
     length = (b"Content-Length", b"%d" % size)
     # gzip or sub_filter: the length sent is not the file's, so no ranges (nginx's filters)
-    compressed = conn.compresses(200, [*typed, length]) or conn.changes_body(content_type)
+    compressed = not encoded and (
+        conn.compresses(200, [*typed, length]) or conn.changes_body(content_type)
+    )
     if etag is not None:  # gzip makes an entity tag weak (ngx_http_weak_etag())
         validators.append((b"ETag", b"W/" + etag if compressed else etag))
+    if encoded:
+        validators.append((b"Content-Encoding", b"gzip"))
     ranged = (
         not compressed
+        and not encoded
         and served.max_ranges > 0
         and exchange.http_version != b"0.9"
         and range_applies(exchange.header, etag, mtime)
     )
     if not ranged:
-        ranges = not compressed and served.max_ranges > 0  # else nginx offers none
+        ranges = not compressed and not encoded and served.max_ranges > 0  # else none offered
         accept = [(b"Accept-Ranges", b"bytes")] if ranges else []
         whole = [*typed, length, *validators]
         await _send(conn, fd, 200, whole, [(b"", Span(0, size))], accept, head_only=head)
