@@ -269,6 +269,10 @@ def test_limit_req_repeats_once_per_zone() -> None:
     assert first_error(twice) == '"limit_req" directive is duplicate'
 
 
+def test_a_rate_made_of_variables_is_read_per_request() -> None:
+    assert errors(http(d("limit_rate", "$arg_rate"), d("limit_rate_after", "${a}k"))) == []
+
+
 def test_bitmask_may_repeat() -> None:
     assert errors(http(d("proxy_next_upstream", "error"), d("proxy_next_upstream", "off"))) == []
 
@@ -296,6 +300,8 @@ def test_bitmask_may_repeat() -> None:
          'invalid value "X-Accel-Nothing"'),
         (d("proxy_cache_methods", "GET", "PUT"), 'invalid value "PUT"'),
         (d("proxy_cookie_flags", "sid"), 'invalid parameter "sid"'),
+        (d("limit_rate", "1g"), '"limit_rate" directive invalid value'),
+        (d("limit_rate_after", "-1"), '"limit_rate_after" directive invalid value'),
     ],
 )
 def test_http_values(directive: Directive, message: str) -> None:
@@ -522,15 +528,16 @@ def test_stream_server_without_listen() -> None:
 
 
 def test_ignored_directive_notice() -> None:
-    (found,) = notices(http(server(d("gzip_static", "on"))), "N401")
+    (found,) = notices(http(server(location("/", block=[d("random_index", "on")]))), "N401")
     assert found.nginx_level is None
     assert found.message == (
-        'pushproxy ignores "gzip_static": no precompressed .gz file is looked for'
+        'pushproxy ignores "random_index": no index file is picked at random; `index` applies'
     )
 
 
 def test_no_notice_for_honoured_and_push_directives() -> None:
-    tree = http(d("gzip", "on"), d("push_stream_shared_memory_size", "32m"), server(
+    tree = http(d("gzip", "on"), d("gzip_static", "on"), d("limit_rate", "1m"),
+                d("push_stream_shared_memory_size", "32m"), server(
         d("listen", "80"), location("/", block=[d("proxy_pass", "http://127.0.0.1")]),
     ))
     assert validate(tree) == []

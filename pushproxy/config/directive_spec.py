@@ -81,6 +81,7 @@ class ValueType(enum.Enum):
 
     FLAG = "flag"  # ngx_conf_set_flag_slot: on|off, any case
     SIZE = "size"  # ngx_conf_set_size_slot: 512, 8k, 1m
+    COMPLEX_SIZE = "complex_size"  # ngx_http_set_complex_value_size_slot: a size or variables
     OFFSET = "offset"  # ngx_conf_set_off_slot: 512, 8k, 1m, 2g
     MSEC = "msec"  # ngx_conf_set_msec_slot: 500ms, 30s, 1h 30m
     SEC = "sec"  # ngx_conf_set_sec_slot: 30s, 1d (no ms)

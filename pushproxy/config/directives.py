@@ -172,6 +172,8 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="split_clients", module="ngx_http_split_clients_module"),
     _Honoured(name="gzip_vary", module=_HTTP_CORE, default="off"),
     _Honoured(name="gzip_static", module="ngx_http_gzip_static_module", default="off"),
+    _Honoured(name="limit_rate", module=_HTTP_CORE, default="0"),
+    _Honoured(name="limit_rate_after", module=_HTTP_CORE, default="0"),
     _Honoured(name="ignore_invalid_headers", module=_HTTP_CORE, default="on"),
     _Honoured(name="underscores_in_headers", module=_HTTP_CORE, default="off"),
     _Honoured(name="absolute_redirect", module=_HTTP_CORE, default="on"),

@@ -84,6 +84,13 @@ def _slot_check(parse: Callable[[str], object], key: str) -> Callable[[Directive
     return check
 
 
+def _complex_size(spec: DirectiveSpec, directive: Directive) -> str | None:
+    """A size, unless variables make it (then it is read per request)."""
+    if "$" in directive.args[0]:
+        return None
+    return _slot_check(units.parse_size, "slot_invalid_value")(spec, directive)
+
+
 def _number(spec: DirectiveSpec, directive: Directive) -> str | None:
     try:
         number = units.parse_number(directive.args[0])
@@ -162,6 +169,7 @@ def _return(spec: DirectiveSpec, directive: Directive) -> str | None:
 VALUE_CHECKS: dict[ValueType, Callable[[DirectiveSpec, Directive], str | None]] = {
     ValueType.FLAG: _slot_check(units.parse_flag, "flag"),
     ValueType.SIZE: _slot_check(units.parse_size, "slot_invalid_value"),
+    ValueType.COMPLEX_SIZE: _complex_size,
     ValueType.OFFSET: _slot_check(units.parse_offset, "slot_invalid_value"),
     ValueType.MSEC: _slot_check(units.parse_msec, "slot_invalid_value"),
     ValueType.SEC: _slot_check(units.parse_sec, "slot_invalid_value"),

@@ -22,9 +22,8 @@ from pushproxy.config.complex import Lookup
 from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines
-from pushproxy.http.gzip import GzipPolicy
+from pushproxy.http.gzip import GzipPolicy, gzipped_upstream_headers
 from pushproxy.http.request_reader import RequestReader
-from pushproxy.http.static_rules import weak_etag
 from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
@@ -68,24 +67,6 @@ def _own_headers(*, server: bool, date: bool, tokens: bool = True) -> list[tuple
 _ENDS_KEEPALIVE = frozenset({400, 413, 414, 495, 496, 497, 500, 501})
 # What nginx's header filter drops from a 204 it words itself (not from an upstream's).
 _NOT_FOR_204 = frozenset({b"content-type", b"content-length", b"last-modified"})
-
-
-def _gzipped_upstream_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """An upstream's headers once nginx's gzip filter compresses the body: no `Accept-Ranges`
-    (ngx_http_clear_accept_ranges()), and the `ETag` made weak, or dropped when it is not a
-    quoted one (ngx_http_weak_etag())."""
-    out = []
-    for name, value in headers:
-        lower = name.lower()
-        if lower == b"accept-ranges":
-            continue
-        if lower == b"etag":
-            weak = weak_etag(value)
-            if weak is None:
-                continue
-            value = weak
-        out.append((name, value))
-    return out
 
 
 class HttpConnection(RequestReader):
@@ -186,7 +167,7 @@ class HttpConnection(RequestReader):
             streamed = True  # the compressed length is not known up front: chunked
             length = None
             if line:
-                rest = _gzipped_upstream_headers(rest)
+                rest = gzipped_upstream_headers(rest)
         full = _own_headers(server=server, date=date, tokens=self.limits.server_tokens)
         if content_type is not None:
             full.append(content_type)
@@ -336,8 +317,14 @@ class HttpConnection(RequestReader):
 
     @property
     def writes_now(self) -> bool:
-        """Whether `write_now` may be used: not when pieces need the async path (gzip)."""
-        return self._deflate is None and self._substream is None and not self.taken_over
+        """Whether `write_now` may be used: not when pieces need the async path (gzip, a
+        `limit_rate`)."""
+        return (
+            self._deflate is None
+            and self._substream is None
+            and self.pacing is None
+            and not self.taken_over
+        )
 
     def write_now(self, data: bytes) -> tuple[bytes, bool]:
         """A synchronous, non-blocking write of framed body bytes, for fan-out: no task

@@ -23,6 +23,7 @@ from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.error_pages import ErrorCatcher
 from pushproxy.http.exchange import Exchange, Jump
+from pushproxy.http.pacing import NO_RATE_LIMIT
 from pushproxy.http.pages import error_page
 from pushproxy.http.phases import URI_CHANGES, access_phase, configure, preaccess, trust_proxy
 from pushproxy.http.responses import handle_return, redirect
@@ -77,6 +78,9 @@ def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars)
     conn.add_headers(setup.added, variables.lookup)
     if setup.sub_filter is not None:
         conn.filter_body(setup.sub_filter, variables.lookup)
+    assigned = variables.assigned("limit_rate")  # `set $limit_rate` overrides `limit_rate`
+    rates = setup.rate_limit or (NO_RATE_LIMIT if assigned is not None else None)
+    conn.pacing = None if rates is None else rates.pacing(variables.lookup, assigned)
     limits = conn.limits = setup.limits  # the location's keep-alive, body and send settings
     if not limits.keepalive_timeout:
         conn.end_after_response()  # `keepalive_timeout 0`: Connection: close

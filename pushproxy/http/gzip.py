@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pushproxy.config.model import Level
+from pushproxy.http.static_rules import changed_body_headers
 
 _STATUSES = frozenset({200, 403, 404})
 _GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
@@ -139,3 +140,10 @@ def accepts_gzip(accept: bytes) -> bool:
     # nginx adds the decimal digits up (0.5 and 0.05 alike are above zero).
     value = int(whole) * 100 + sum(digit - 0x30 for digit in decimals)
     return 0 < value <= 100 and len(decimals) <= 3
+
+
+def gzipped_upstream_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """An upstream's headers once nginx's gzip filter compresses the body: no `Accept-Ranges`
+    (ngx_http_clear_accept_ranges()), and the `ETag` made weak, or dropped when it is not a
+    quoted one (ngx_http_weak_etag())."""
+    return changed_body_headers(headers, (b"accept-ranges",))

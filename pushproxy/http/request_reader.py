@@ -21,6 +21,7 @@ from pushproxy.config.complex import Lookup
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines, no_action
 from pushproxy.http.gzip import GzipPolicy
+from pushproxy.http.pacing import Pacing
 from pushproxy.http.sub_filter import SubFilter
 from pushproxy.http.transport import BodyTooLarge, ClientGone, Limits, send_soon
 from pushproxy.http.wire import (
@@ -30,6 +31,7 @@ from pushproxy.http.wire import (
     MalformedRequest,
     Request,
     find_head,
+    header_too_large,
     parse_head,
     skip_blank_lines,
 )
@@ -64,6 +66,7 @@ class RequestReader:
         "handler_deadline",
         "header_rules",
         "limits",
+        "pacing",
         "request",
         "request_length",
         "requests_served",
@@ -109,6 +112,7 @@ class RequestReader:
         self.body_bytes_sent = 0
         self.gzip: GzipPolicy | None = None  # the location's, set per request
         self.vary_encoding = False  # `gzip_static` looked for a .gz: `Vary: Accept-Encoding`
+        self.pacing: Pacing | None = None  # the answer's `limit_rate`
         self._added: tuple[AddedHeaders, Lookup] | None = None  # the request's `add_header`s
         self._sub_rules: tuple[SubFilter, Lookup] | None = None  # the request's `sub_filter`
         self._written_at = 0.0  # perf_counter() of the last write (see `_receive_within`)
@@ -184,6 +188,7 @@ class RequestReader:
         # page has none of them.
         self.gzip = None
         self.vary_encoding = False
+        self.pacing = None
         self._added = None
         self._sub_rules = None
         self.error_hook = None
@@ -207,9 +212,7 @@ class RequestReader:
                 skip_blank_lines(buffer)
                 end = find_head(buffer, searched if buffer else 0)
         if end > self.limits.max_header_bytes:
-            raise MalformedRequest(
-                self._oversized_status(bytes(buffer[:end])), "client sent too large header"
-            )
+            raise header_too_large(bytes(buffer[:end]), self.limits.max_line_bytes)
         head = bytes(buffer[:end])
         del buffer[:end]
         request = parse_head(head, self.header_rules)
@@ -229,14 +232,7 @@ class RequestReader:
 
     def _check_head_size(self) -> None:
         if len(self._buffer) > self.limits.max_header_bytes:
-            raise MalformedRequest(
-                self._oversized_status(bytes(self._buffer)), "client sent too large header"
-            )
-
-    def _oversized_status(self, head: bytes) -> int:
-        """nginx: a request line longer than one buffer is 414, else the headers are (400)."""
-        end = head.find(b"\n")
-        return 414 if end < 0 or end > self.limits.max_line_bytes else 494
+            raise header_too_large(bytes(self._buffer), self.limits.max_line_bytes)
 
     async def answer_expect(self) -> None:
         """nginx's ngx_http_test_expect(): a handler that reads the body, or drops it before an
@@ -338,7 +334,10 @@ class RequestReader:
         runs `then`)."""
         self._written_at = time.perf_counter()
         try:
-            await send_soon(self.stream, data, self.limits.send_timeout, then)
+            if self.pacing is None:
+                await send_soon(self.stream, data, self.limits.send_timeout, then)
+            else:
+                await self.pacing.send(self.stream, data, self.limits.send_timeout, then)
         except (
             OSError,
             trio.BrokenResourceError,

@@ -21,6 +21,7 @@ from pushproxy.http.error_pages import ErrorPages
 from pushproxy.http.file_paths import file_owners
 from pushproxy.http.gzip import GzipPolicy
 from pushproxy.http.mimetypes import MimeTypes
+from pushproxy.http.pacing import RateLimit
 from pushproxy.http.rate_limits import (
     ConnectionLimits,
     RequestLimits,
@@ -169,6 +170,7 @@ class LocationSetup:
     direct: bool = True
     stub_status: bool = False  # the location answers with `stub_status`
     referers: ValidReferers | None = None  # `valid_referers`, for `$invalid_referer`
+    rate_limit: RateLimit | None = None  # `limit_rate`, `limit_rate_after`
 
     @classmethod
     def of(
@@ -210,6 +212,7 @@ class LocationSetup:
             sub_filter=SubFilter.of(level),
             stub_status=_answers_status(level),
             referers=ValidReferers.of(level),
+            rate_limit=RateLimit.of(level),
         )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import calendar
 import itertools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from email.utils import formatdate, parsedate_tz
 from enum import Enum
 from typing import NamedTuple
@@ -35,6 +35,25 @@ def weak_etag(value: bytes) -> bytes | None:
     if len(value) > 2 and value.startswith(b"W/"):
         return value
     return b"W/" + value if value.startswith(b'"') else None
+
+
+def changed_body_headers(
+    headers: Sequence[tuple[bytes, bytes]], dropped: Collection[bytes]
+) -> list[tuple[bytes, bytes]]:
+    """An answer's headers once a filter changed its body: those named in `dropped`
+    (lowercase) left out, and the `ETag` made weak (`weak_etag`)."""
+    out = []
+    for name, value in headers:
+        lower = name.lower()
+        if lower in dropped:
+            continue
+        if lower == b"etag":
+            weak = weak_etag(value)
+            if weak is None:
+                continue
+            value = weak
+        out.append((name, value))
+    return out
 
 
 def http_date(seconds: int) -> bytes:

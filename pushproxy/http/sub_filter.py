@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, Lookup, compile_value
 from pushproxy.config.model import Level
-from pushproxy.http.static_rules import weak_etag
+from pushproxy.http.static_rules import changed_body_headers
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -153,15 +153,5 @@ class SubFilter:
     def headers(self, headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
         """The answer's other headers once its body is changed: no `Last-Modified` and `ETag`
         (a weak `ETag` with `sub_filter_last_modified on`)."""
-        out = []
-        for name, value in headers:
-            lower = name.lower()
-            if lower in (b"last-modified", b"etag") and not self.last_modified:
-                continue
-            if lower == b"etag":
-                weak = weak_etag(value)
-                if weak is None:
-                    continue
-                value = weak
-            out.append((name, value))
-        return out
+        dropped = () if self.last_modified else (b"last-modified", b"etag")
+        return changed_body_headers(headers, dropped)

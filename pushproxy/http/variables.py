@@ -192,6 +192,11 @@ class RequestVars:
     def set(self, name: str, value: str) -> None:
         self._own()[name.lower()] = value
 
+    def assigned(self, name: str) -> str | None:
+        """What `set` gave `$name` (a lowercase name), if anything."""
+        known = self._variables
+        return None if known is None else known.get(name)
+
     @property
     def connection(self) -> ConnectionInfo:
         return self._connection

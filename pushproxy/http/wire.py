@@ -69,7 +69,6 @@ class Request(NamedTuple):
         return [(name, value) for name, (_, value) in pairs]
 
 
-
 @dataclass(frozen=True, slots=True)
 class HeaderRules:
     """How header names are judged (nginx's `ignore_invalid_headers`, `underscores_in_headers`)."""
@@ -273,3 +272,11 @@ def _format_head(status_line: bytes, headers: list[tuple[bytes, bytes]]) -> byte
         lines.append(b"%b: %b\r\n" % (name, value))
     lines.append(b"\r\n")
     return b"".join(lines)
+
+
+def header_too_large(head: bytes, max_line: int) -> MalformedRequest:
+    """A head past the buffers: nginx's 414 when its request line is longer than one buffer,
+    else 494 (its headers are: a 400)."""
+    end = head.find(b"\n")
+    status = 414 if end < 0 or end > max_line else 494
+    return MalformedRequest(status, "client sent too large header")

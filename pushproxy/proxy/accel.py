@@ -31,6 +31,16 @@ def accel_target(headers: Headers) -> bytes | None:
     return None
 
 
+def accel_limit_rate(headers: Headers) -> int | None:
+    """The upstream's `X-Accel-Limit-Rate` in bytes per second (0: no limit), if it sent
+    one that ngx_atoi() reads (digits only; of several, the last such)."""
+    rate = None
+    for name, value in headers:
+        if name.lower() == b"x-accel-limit-rate" and value.isdigit():
+            rate = int(value)
+    return rate
+
+
 def _unsafe(path: bytes) -> bool:
     """A `..` segment, or a NUL: what ngx_http_parse_unsafe_uri() refuses."""
     if not path or b"\x00" in path:

@@ -19,8 +19,9 @@ import trio
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.connection import own_headers
 from pushproxy.http.deadlines import no_action
+from pushproxy.http.pacing import paced_at
 from pushproxy.http.transport import BodyTooLarge, ClientGone, send_soon
-from pushproxy.proxy.accel import accel_target, kept_headers
+from pushproxy.proxy.accel import accel_limit_rate, accel_target, kept_headers
 from pushproxy.proxy.connect import (
     TIMED_OUT,
     Connector,
@@ -285,6 +286,9 @@ class Attempt:
         intercepts = head.status >= 300 and settings.intercept_errors
         if intercepts and hook is not None and hook(head.status):
             return None  # the location's error_page answers (proxy_intercept_errors)
+        rate = accel_limit_rate(head.headers) if settings.accel_limit_rate else None
+        if rate is not None:
+            conn.pacing = paced_at(rate, conn.pacing)
         redirect = accel_target(head.headers) if settings.accel_redirect else None
         if redirect is not None:  # the server answers instead: some headers stay for it
             conn.carried = kept_headers(self._headers(head)[0])

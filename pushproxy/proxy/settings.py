@@ -96,6 +96,7 @@ class ProxySettings:
     absolute_redirect: bool = True
     intercept_errors: bool = False  # an upstream answer of 300+ with an error_page: that page
     accel_redirect: bool = True  # `X-Accel-Redirect` is followed (not in proxy_ignore_headers)
+    accel_limit_rate: bool = True  # `X-Accel-Limit-Rate` sets the answer's rate (the same)
     server_name_in_redirect: bool = False
     port_in_redirect: bool = True
     resolver: ResolverSettings | None = None  # for names in a `proxy_pass` with variables
@@ -178,6 +179,7 @@ class ProxySettings:
             ignore_client_abort=_flag(level, "proxy_ignore_client_abort", False),
             intercept_errors=_flag(level, "proxy_intercept_errors", False),
             accel_redirect=not _ignores(level, "x-accel-redirect"),
+            accel_limit_rate=not _ignores(level, "x-accel-limit-rate"),
             client_max_body_size=_int(level, "client_max_body_size", 1024 * 1024),
             client_body_buffer_size=_int(level, "client_body_buffer_size", 16 * 1024),
             absolute_redirect=_flag(level, "absolute_redirect", True),

@@ -170,7 +170,9 @@ class UpstreamApp:
                 await trio.sleep(0.01)
         if path == "/big":
             size = int(query["size"][0])
-            head = h11.Response(status_code=200, headers=[(b"Content-Length", str(size).encode())])
+            rates = [(b"X-Accel-Limit-Rate", rate.encode()) for rate in query.get("rate", [])]
+            sized = (b"Content-Length", str(size).encode())
+            head = h11.Response(status_code=200, headers=[sized, *rates])
             await _send(stream, conn, head)
             data = pattern_bytes(size)
             for start in range(0, size, 65536):
