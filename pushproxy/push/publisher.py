@@ -14,6 +14,8 @@ import functools
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+import trio
+
 from pushproxy.config.complex import ComplexValue
 from pushproxy.config.model import Location
 from pushproxy.http.connection import Headers
@@ -126,6 +128,10 @@ async def handle_publisher(
     except BodyTooLarge:
         await exchange.conn.error(413, close=True)  # over `client_max_body_size`
         return
+    # Requests that came with this one (in the same turn of the event loop) go first, as
+    # nginx takes a turn's events in the order they came: a subscriber whose request was
+    # sent just before the publish is subscribed when it lands.
+    await trio.lowlevel.checkpoint()
     if method == "DELETE":
         await _delete(exchange, store, channels, headers, body)
     elif not body:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import quote
 
 import trio
@@ -389,3 +390,45 @@ async def test_one_socket_serves_every_kind_of_request(
         assert (await client.request("DELETE", "/pub?id=ch1")).status == 200
         assert (await client.request("GET", "/pub?id=ch1")).status == 404
         await client.aclose()
+
+
+async def test_a_long_poll_sent_just_before_a_publish_gets_its_message(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    """The module's keep-alive spec: on one keep-alive connection a long-poll, and at once
+    on another a publish of a message that is not stored. nginx takes the requests of one
+    turn of its event loop in the order they came, so the subscriber is there when the
+    message lands; every time, not just when the scheduler happens to pick that order."""
+    locations = """
+        location /pub { push_stream_publisher; push_stream_channels_path $arg_id;
+                        push_stream_store_messages off; }
+        location ~ /lp/(.*) { push_stream_subscriber long-polling; push_stream_channels_path $1;
+                              push_stream_message_template "~text~"; }
+    """
+    async with serve(config(locations)) as server:
+        port = server.port()
+        subscriber, publisher = await RawClient.connect(port), await RawClient.connect(port)
+        for n in range(40):
+            text = b"message %d" % n
+            # Both sent with no turn of the loop between them: they land together.
+            os.write(subscriber.stream.socket.fileno(), b"GET /lp/ch HTTP/1.1\r\nHost: h\r\n\r\n")
+            os.write(
+                publisher.stream.socket.fileno(),
+                b"POST /pub?id=ch HTTP/1.1\r\nHost: h\r\nContent-Length: %d\r\n\r\n%b"
+                % (len(text), text),
+            )
+            status, published = await publisher.read_head()
+            assert status == b"HTTP/1.1 200 OK"
+            while len(publisher.received) < int(published["content-length"]):
+                publisher.received += await publisher.stream.receive_some(65536)
+            assert b'"subscribers": 1' in publisher.received  # found the long-poll there
+            publisher.received = b""
+            _, headers = await subscriber.read_head()
+            assert headers["transfer-encoding"] == "chunked"
+            while not subscriber.received.endswith(b"0\r\n\r\n"):
+                with trio.fail_after(1):
+                    subscriber.received += await subscriber.stream.receive_some(65536)
+            assert subscriber.received == b"%x\r\n%b\r\n0\r\n\r\n" % (len(text), text), n
+            subscriber.received = b""
+        await subscriber.aclose()
+        await publisher.aclose()
