@@ -156,7 +156,9 @@ def _nginx_style(argv: Sequence[str]) -> int:
                 sys.stderr.write(f"pushproxy: [emerg] {failure}\n")
             sys.stderr.write(f"pushproxy: configuration file {conf} test failed\n")
             return 1
-        process.note_unused_module(config, ErrorLog.from_config(config, prefix))
+        error_log = ErrorLog.from_config(config, prefix)
+        process.note_unused_module(config, error_log)
+        process.note_shared_memory(config, error_log)
     return _print_test(result, conf, quiet=args.q, dump=args.T)
 
 

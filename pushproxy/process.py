@@ -28,7 +28,7 @@ from pushproxy.config.check import CheckResult, check_parsed
 from pushproxy.config.includes import config_prefix, inline, load
 from pushproxy.config.model import Config, build
 from pushproxy.config.parse import ConfigSyntaxError, parse_text
-from pushproxy.config.push_rules import push_locations
+from pushproxy.config.push_rules import main_settings, push_locations, zone_size
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 from pushproxy.http.server import HttpServer
@@ -175,6 +175,29 @@ def note_unused_module(config: Config, error_log: ErrorLog) -> None:
         error_log.notice(UNUSED_NOTICE)
 
 
+def note_shared_memory(config: Config, error_log: ErrorLog, running: int | None = None) -> None:
+    """The module's lines as it reads `push_stream_shared_memory_size`: the zone's size and,
+    on a reload (`running`: the size of the zone in use), that a new size needs a restart."""
+    http = config.http
+    directive = None if http is None else http.level.last("push_stream_shared_memory_size")
+    if http is None or directive is None:
+        return
+    settings = main_settings(http.level)
+    size, zone = zone_size(settings.shared_memory_size), settings.shared_memory_zone
+    place = f" in {directive.file}:{directive.end_line}"
+    if running is not None and zone_size(running) != size:
+        size = zone_size(running)
+        error_log.log(
+            "warn",
+            f"Cannot change memory area size without restart, ignoring change on zone: {zone}"
+            + place,
+        )
+    error_log.log(
+        "info",
+        f"Using {size >> 10}KiB of shared memory for push stream module on zone: {zone}{place}",
+    )
+
+
 def file_failures(config: Config, prefix: str | None, *, named_only: bool = False) -> list[str]:
     """nginx's messages for the files it opens at start (and with `-t`) and could not: the
     error log and the pid file. Nothing is created here: a file that is not there yet is
@@ -271,6 +294,7 @@ def run(options: Options) -> int:
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
     note_unused_module(config, error_log)
+    note_shared_memory(config, error_log)
     try:
         server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
     except ConfigError as error:
@@ -342,6 +366,7 @@ async def _serve(
 
 
 async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> None:
+    store = None if server.push is None else server.push.store
     try:
         config, _ = read_config(options)
         await server.reload(config)
@@ -353,3 +378,4 @@ async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> 
         error_log.log(error.level, error.nginx_text())
         return
     error_log.notice("reconfiguring")
+    note_shared_memory(config, error_log, None if store is None else store.budget.limit)

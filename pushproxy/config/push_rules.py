@@ -94,6 +94,11 @@ def location_type(location: Location) -> LocationType | None:
     return None
 
 
+def zone_size(size: int) -> int:
+    """The zone nginx makes for a `push_stream_shared_memory_size`: whole pages, 32 at least."""
+    return max(-(-size // 4096) * 4096, _MIN_SHM)
+
+
 def main_settings(http: Level) -> MainSettings:
     size_directive = http.last("push_stream_shared_memory_size")
     size = _size_of(size_directive) if size_directive and size_directive.args else 0
