@@ -28,12 +28,13 @@ from pushproxy.config.check import CheckResult, check_parsed
 from pushproxy.config.includes import config_prefix, inline, load
 from pushproxy.config.model import Config, build
 from pushproxy.config.parse import ConfigSyntaxError, parse_text
-from pushproxy.config.push_rules import main_settings, push_locations, zone_size
+from pushproxy.config.push_rules import main_settings, push_locations
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
 from pushproxy.logs import ErrorLog, error_log_target
+from pushproxy.push.memory import zone_size
 
 BIND_TRIES = 5
 BIND_PAUSE = 0.5
@@ -366,7 +367,7 @@ async def _serve(
 
 
 async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> None:
-    store = None if server.push is None else server.push.store
+    running = server.push.zone_size if server.push is not None else 0
     try:
         config, _ = read_config(options)
         await server.reload(config)
@@ -378,4 +379,4 @@ async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> 
         error_log.log(error.level, error.nginx_text())
         return
     error_log.notice("reconfiguring")
-    note_shared_memory(config, error_log, None if store is None else store.budget.limit)
+    note_shared_memory(config, error_log, running or None)

@@ -17,6 +17,7 @@ from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.model import Http, Level, Location, build, walk_locations
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
+from pushproxy.push.memory import MIN_ZONE, zone_size
 from pushproxy.push.padding import PaddingSyntaxError, parse_paddings
 from pushproxy.push.settings import (
     LocationSettings,
@@ -27,7 +28,6 @@ from pushproxy.push.settings import (
 )
 
 _PREFIX = "push stream module: "
-_MIN_SHM = 32 * 4096  # 32 pages of 4 KiB
 _TYPE_DIRECTIVES = (
     "push_stream_publisher",
     "push_stream_subscriber",
@@ -94,11 +94,6 @@ def location_type(location: Location) -> LocationType | None:
     return None
 
 
-def zone_size(size: int) -> int:
-    """The zone nginx makes for a `push_stream_shared_memory_size`: whole pages, 32 at least."""
-    return max(-(-size // 4096) * 4096, _MIN_SHM)
-
-
 def main_settings(http: Level) -> MainSettings:
     size_directive = http.last("push_stream_shared_memory_size")
     size = _size_of(size_directive) if size_directive and size_directive.args else 0
@@ -130,7 +125,8 @@ def main_settings(http: Level) -> MainSettings:
     zone = size_directive.args[1] if size_directive and len(size_directive.args) == 2 else None
     if zone:
         fields["shared_memory_zone"] = zone
-    return MainSettings(shared_memory_size=size, **fields)  # type: ignore[arg-type]
+    # The zone as the module makes it: whole pages, 128 KiB at least.
+    return MainSettings(shared_memory_size=zone_size(size), **fields)  # type: ignore[arg-type]
 
 
 def _size_of(directive: Directive) -> int:
@@ -304,12 +300,12 @@ def _directive_time(tree: Sequence[Directive]) -> list[Diagnostic]:
                     )
             elif directive.name == "push_stream_shared_memory_size" and directive.args:
                 size = _size_of(directive)
-                if 0 < size < _MIN_SHM:
+                if 0 < size < MIN_ZONE:
                     found.append(
                         Diagnostic(
                             code="E201",
                             message="The push_stream_shared_memory_size value must be at least "
-                            f"{_MIN_SHM // 1024}KiB",
+                            f"{MIN_ZONE // 1024}KiB",
                             file=directive.file,
                             line=directive.end_line,
                             column=directive.column,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from email.utils import formatdate
 
+from pushproxy.push.memory import STR_SIZE, slab
+
 PING_MESSAGE_ID = -1
 DELETED_MESSAGE_ID = -2
 TIMEOUT_MESSAGE_ID = -3
@@ -53,12 +55,15 @@ class Message:
 
     @property
     def own_bytes(self) -> int:
-        """Bytes held by the message itself, rendered copies excluded."""
-        size = len(self.text)
+        """What the message's own allocations take in the module's slab allocator, rendered
+        copies excluded: its text and, when given, its event id and type with their lines."""
+        size = slab(len(self.text) + 1)
         if self.event_id_line is not None:  # set exactly when there is an event id
-            size += len(self.event_id or b"") + len(self.event_id_line)
+            size += slab(STR_SIZE + len(self.event_id or b"") + 1)
+            size += slab(STR_SIZE + len(self.event_id_line))
         if self.event_type_line is not None:
-            size += len(self.event_type or b"") + len(self.event_type_line)
+            size += slab(STR_SIZE + len(self.event_type or b"") + 1)
+            size += slab(STR_SIZE + len(self.event_type_line))
         return size
 
 

@@ -21,6 +21,7 @@ from pushproxy.config.model import Config, Location
 from pushproxy.config.push_rules import location_settings, main_settings, push_locations
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.mimetypes import MimeTypes
+from pushproxy.push.memory import usable_memory
 from pushproxy.push.padding import Paddings, max_padding
 from pushproxy.push.settings import LocationSettings, LocationType, MainSettings
 from pushproxy.push.store import BUFFER_CLEANUP_INTERVAL, MEMORY_CLEANUP_INTERVAL, Store
@@ -93,6 +94,7 @@ class PushRuntime:
         self.clients = ClientWatch(readable=True)  # streaming subscribers' sockets
         self.closes = ClientWatch(readable=False)  # waiting long-polls' (bytes are a request)
         self.store: Store | None = None
+        self.zone_size = 0  # the zone's, from the start: a reload cannot change it
         self.paddings = Paddings(0)
         self.apply(config)
 
@@ -117,7 +119,9 @@ class PushRuntime:
                 settings=settings, templates=templates, mime_types=MimeTypes.of(location)
             )
         if self.store is None:
-            self.store = Store(main, templates=registry, clock=self.clock)
+            self.zone_size = main.shared_memory_size
+            memory = usable_memory(self.zone_size)
+            self.store = Store(main, templates=registry, clock=self.clock, memory=memory)
         else:
             self.store.reconfigure(main, registry)
         self.paddings = Paddings(max_padding(p.settings.paddings for p in locations.values()))

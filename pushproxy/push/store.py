@@ -25,6 +25,7 @@ from pushproxy.push.memory import (
     TRASH_TTL,
     MemoryBudget,
     MessageTrash,
+    slab,
 )
 from pushproxy.push.messages import Message, deleted_message, ping_message, timeout_message
 from pushproxy.push.settings import MainSettings
@@ -78,10 +79,13 @@ class Store:
         *,
         templates: TemplateRegistry | None = None,
         clock: Callable[[], float] = time.time,
+        memory: int | None = None,
     ) -> None:
+        """`memory`: the bytes channels, messages and subscriptions may take (by default
+        `shared_memory_size`; the server's runtime gives what its zone leaves them)."""
         self.settings = settings
         self.templates = templates if templates is not None else TemplateRegistry()
-        self.budget = MemoryBudget(settings.shared_memory_size)
+        self.budget = MemoryBudget(settings.shared_memory_size if memory is None else memory)
         self._clock = clock
         self._channels: dict[bytes, Channel] = {}  # active ones, in creation order
         self._deleting: dict[Channel, None] = {}
@@ -143,7 +147,7 @@ class Store:
         )
         if limit is not None and count >= limit:
             return Explain.TOO_MANY_CHANNELS
-        size = CHANNEL_OVERHEAD + len(channel_id)
+        size = CHANNEL_OVERHEAD + slab(len(channel_id) + 1)
         if not self.budget.take(size):
             return Explain.OUT_OF_MEMORY
         channel = Channel(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from pushproxy.push.explain import Explain
+from pushproxy.push.memory import STR_SIZE, slab
 from pushproxy.push.messages import Message, http_date
 from pushproxy.push.settings import LocationSettings, LocationType
 
@@ -204,16 +205,12 @@ class TemplateRegistry:
     renderings themselves are made when a subscriber first needs them.
     """
 
-    __slots__ = ("_literal_size", "_other_fields", "_templates", "_text_fields", "_whole")
+    __slots__ = ("_all", "_array", "_templates")
 
     def __init__(self) -> None:
         self._templates: dict[tuple[bytes, RenderMode], MessageTemplate] = {}
-        # `rendered_size()` runs at every publish: the text-mode templates are summed up here
-        # (their lengths add up field by field); the others are sized one by one.
-        self._literal_size = 0
-        self._text_fields = 0
-        self._other_fields: tuple[FieldSize, ...] = ()
-        self._whole: tuple[MessageTemplate, ...] = ()
+        self._all: tuple[MessageTemplate, ...] = ()
+        self._array = 0  # the slab bytes of the array of a message's renderings
 
     def add(self, source: bytes, mode: RenderMode) -> MessageTemplate:
         key = (source, mode)
@@ -221,24 +218,16 @@ class TemplateRegistry:
         if template is None:
             template = MessageTemplate.compile(source, mode)
             self._templates[key] = template
-            if mode is RenderMode.TEXT:
-                self._literal_size += template.literal_size
-                self._text_fields += template.text_fields
-                self._other_fields += template.field_sizes
-            else:
-                self._whole += (template,)
+            self._all += (template,)
+            self._array = slab(STR_SIZE * len(self._all))
         return template
 
     def rendered_size(self, message: Message) -> int:
-        """The bytes a message takes rendered for every template (what the store charges),
-        found without rendering it.
-        """
-        text = message.text
-        size = self._literal_size + self._text_fields * len(text)
-        for field_size in self._other_fields:
-            size += field_size(message, text)
-        for template in self._whole:
-            size += template.size(message)
+        """What a message's renderings take in the module's slab allocator, one per template
+        and the array that holds them (what the store charges), found without rendering."""
+        size = self._array
+        for template in self._all:
+            size += slab(template.size(message))
         return size
 
     def __iter__(self) -> Iterator[MessageTemplate]:

@@ -389,11 +389,17 @@ async def test_running_out_of_shared_memory(serve: ServeFactory, autojump_clock:
         # nginx's own 500 page ends a keep-alive connection (its special response handler)
         assert refused.header("Connection") == "close"
         await client.aclose()
-        client = await Client.connect(port)
-        created = await client.request("POST", "/pub?id=new", body=b"x")
+        # New channels (each smaller than a message) until one finds no room either.
+        for n in range(100):
+            client = await Client.connect(port)
+            created = await client.request("POST", f"/pub?id=new{n}", body=b"x")
+            if not created.body:
+                break
+            assert created.status == 500  # its channel was made, then its message refused
+            await client.aclose()
         assert_header_only(created, 500)
         assert_anti_cache(created)
-        subscriber = await client.request("GET", "/sub/new")
+        subscriber = await client.request("GET", f"/sub/new{n}")
         assert_header_only(subscriber, 500, "")
         deleted = await client.request("DELETE", "/pub?id=full")
         assert deleted.status == 500
@@ -401,7 +407,7 @@ async def test_running_out_of_shared_memory(serve: ServeFactory, autojump_clock:
         client = await Client.connect(port)
         # memory comes back only through the trash: expiry at 10 s, freed about 10 s later
         await trio.sleep(25)
-        assert (await client.request("POST", "/pub?id=new", body=b"x")).status == 200
+        assert (await client.request("POST", f"/pub?id=new{n}", body=b"x")).status == 200
         await client.aclose()
 
 

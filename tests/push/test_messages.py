@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from pushproxy.push.memory import slab
 from pushproxy.push.messages import (
     Message,
     deleted_message,
@@ -27,7 +28,9 @@ def test_eventsource_lines_are_built_once() -> None:
     assert (message.event_id_line, message.event_type_line) == (b"id: 7\n", b"event: \n")
     plain = Message(id=1, channel=b"c", text=b"t")
     assert (plain.event_id_line, plain.event_type_line) == (None, None)
-    assert message.own_bytes == len(b"t") + len(b"7") + len(b"id: 7\n") + len(b"event: \n")
+    # The text, then each value and its line as an ngx_str_t with the bytes, in size classes.
+    assert message.own_bytes == slab(2) + slab(16 + 2) + slab(16 + 6) + slab(16 + 1) + slab(16 + 8)
+    assert (slab(2), slab(18), slab(22), slab(17), slab(24)) == (8, 32, 32, 32, 32)
 
 
 def test_messages_compare_by_identity() -> None:

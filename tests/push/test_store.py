@@ -4,7 +4,7 @@ import pytest
 
 from pushproxy.push.channels import Channel
 from pushproxy.push.explain import Explain
-from pushproxy.push.memory import CHANNEL_OVERHEAD, MESSAGE_OVERHEAD, TRASH_TTL, MessageTrash
+from pushproxy.push.memory import CHANNEL_OVERHEAD, MESSAGE_OVERHEAD, TRASH_TTL, MessageTrash, slab
 from pushproxy.push.messages import Message
 from pushproxy.push.store import DeleteResult, HeldDelivery, deliver_held
 from pushproxy.push.templates import RenderMode, TemplateRegistry
@@ -324,11 +324,19 @@ def test_channel_limits_count_normal_and_wildcard_channels_apart() -> None:
     assert (totals.channels, totals.wildcard_channels) == (2, 1)
 
 
+def _message_cost(text: bytes) -> int:
+    """A message with no template: its struct, its text and the empty array of renderings."""
+    return MESSAGE_OVERHEAD + slab(len(text) + 1) + slab(0)
+
+
+CHANNEL_A = CHANNEL_OVERHEAD + slab(len(b"a") + 1)
+
+
 def test_memory_budget_refuses_instead_of_growing() -> None:
-    store = make_store(shared_memory_size=CHANNEL_OVERHEAD + 1 + MESSAGE_OVERHEAD + 50)
+    store = make_store(shared_memory_size=CHANNEL_A + _message_cost(b"x" * 40) + 50)
     a = channel(store, b"a")
-    assert store.get_or_create_channel(b"b") is Explain.OUT_OF_MEMORY
     publish(store, a, b"x" * 40)
+    assert store.get_or_create_channel(b"b") is Explain.OUT_OF_MEMORY
     assert store.publish(a, b"y" * 40, store_messages=True) is None
     assert (a.last_message_id, a.stored_messages) == (1, 1)
     assert store.totals().published_messages == 1
@@ -336,7 +344,7 @@ def test_memory_budget_refuses_instead_of_growing() -> None:
 
 
 def test_a_refused_publish_still_uses_a_tag() -> None:
-    store = make_store(shared_memory_size=CHANNEL_OVERHEAD + 1 + 2 * MESSAGE_OVERHEAD + 20)
+    store = make_store(shared_memory_size=CHANNEL_A + 2 * _message_cost(b"small") + 20)
     a = channel(store, b"a")
     assert publish(store, a, b"small").tag == 1
     assert store.publish(a, b"big" * 100, store_messages=True) is None
@@ -346,7 +354,7 @@ def test_a_refused_publish_still_uses_a_tag() -> None:
 def test_memory_comes_back_through_the_trash_only() -> None:
     clock = Clock(1000)
     store = make_store(
-        clock, shared_memory_size=CHANNEL_OVERHEAD + 1 + MESSAGE_OVERHEAD + 50, message_ttl=5
+        clock, shared_memory_size=CHANNEL_A + _message_cost(b"x" * 40) + 50, message_ttl=5
     )
     a = channel(store, b"a")
     publish(store, a, b"x" * 40)
@@ -367,7 +375,9 @@ def test_rendered_copies_are_charged() -> None:
     a = channel(store, b"a")
     before = store.budget.used
     message = publish(store, a, b"abc")
-    assert message.size == MESSAGE_OVERHEAD + len(b"abc") + len(b"<abc>") + len(b"abc\n")
+    # Its struct, its text, the array of its two renderings and each rendering, in the
+    # module's slab size classes.
+    assert message.size == MESSAGE_OVERHEAD + slab(4) + slab(32) + slab(5) + slab(4)
     assert store.budget.used == before + message.size
     # Charged at publish, rendered when a subscriber first needs it, then shared.
     assert message.rendered == {}

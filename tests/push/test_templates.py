@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pushproxy.push.explain import Explain
+from pushproxy.push.memory import slab
 from pushproxy.push.messages import Message, deleted_message, ping_message, timeout_message
 from pushproxy.push.settings import LocationSettings, LocationType
 from pushproxy.push.templates import (
@@ -307,7 +308,8 @@ def test_registry_keeps_modes_apart() -> None:
     assert text is not eventsource
     assert registry.add(b"~text~", RenderMode.TEXT) is text
     message = msg(b"abc")
-    assert registry.rendered_size(message) == len(b"abc") + len(b"abc\n")
+    # An array of two renderings (ngx_str_t each), then each rendering, in slab size classes.
+    assert registry.rendered_size(message) == slab(32) + slab(len(b"abc")) + slab(len(b"abc\n"))
     assert message.rendered == {}  # sized, not rendered: rendering waits for a subscriber
     assert (text.rendered(message), eventsource.rendered(message)) == (b"abc", b"abc\n")
     assert message.rendered == {text: b"abc", eventsource: b"abc\n"}
@@ -349,9 +351,31 @@ def test_render_mode_per_location_type() -> None:
     assert RenderMode.for_location(LocationType.LONG_POLLING) is RenderMode.TEXT
 
 
-def test_registry_size_is_the_length_of_every_rendering() -> None:
+def test_registry_size_is_every_rendering_in_its_slab_class() -> None:
     registry = TemplateRegistry()
     templates = [registry.add(source, mode) for mode in RenderMode for source in SIZED_TEMPLATES]
     for message in SIZED_MESSAGES:
-        expected = sum(len(template.render(message)) for template in templates)
+        expected = slab(16 * len(templates))
+        expected += sum(slab(len(template.render(message))) for template in templates)
         assert registry.rendered_size(message) == expected
+
+
+@pytest.mark.parametrize(
+    ("size", "taken"),
+    [(0, 8), (1, 8), (8, 8), (9, 16), (100, 128), (128, 128), (129, 256), (2048, 2048),
+     (2049, 4096), (4096, 4096), (4097, 8192), (10_000, 12_288)],
+)
+def test_slab_size_classes(size: int, taken: int) -> None:
+    assert slab(size) == taken
+
+
+def test_an_id_with_one_more_digit_mostly_costs_the_same() -> None:
+    """nginx's size classes absorb the byte: refilling a zone fits as many messages again."""
+    registry = TemplateRegistry()
+    registry.add(b"<script>p(~id~,'~channel~','~text~');</script>", RenderMode.TEXT)
+    text = b"message to create a channel"
+    sizes = {
+        registry.rendered_size(Message(id=n, channel=b"ch_test_message_cleanup", text=text))
+        for n in (9, 10, 99, 100, 999, 1000, 1500)
+    }
+    assert len(sizes) == 1
