@@ -65,7 +65,9 @@ METHOD = """\
   than at 02:32 on every row; four interleaved pairs of that fan-out alone (10,000
   subscribers, 8 publishers, 5 s), the code of 02:32 against the code of 04:59, gave
   35,061, 30,625, 35,315 and 34,075 deliveries/s against 38,096, 31,649, 31,630 and 27,822:
-  no difference beyond the machine's noise.
+  no difference beyond the machine's noise. The run of 07:10 UTC (after the publisher's
+  turn described under "A publish") gave 0.56 for that fan-out (runs 0.53, 0.54, 0.59), 0.10
+  for publish and 0.12 for the proxy.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
@@ -106,7 +108,13 @@ HOT_PATHS = """\
   parsed, access-log targets per location.
 - **A publish** works out its location's constants once per configuration, stores the message
   and charges the memory budget for every template's rendering without rendering anything;
-  bytes are made when a subscriber first needs them.
+  bytes are made when a subscriber first needs them. Before it stores the message it lets the
+  requests that arrived with it go first (one trio checkpoint), which nginx's order of events
+  asks for (docs/publisher.md). In interleaved runs on 2026-11-28 at 06:50 UTC, against the
+  code without it, this gave more, not less: publish (8 connections, 3 s) 9,465-12,955
+  requests/s against 7,691-9,818 in seven pairs, and the 10,000 x 1,000-channel fan-out
+  33,000-41,700 deliveries/s against 21,400-31,400 in three pairs; the publishers' answers
+  go out together, a turn after their requests were read.
 - **Fan-out**: a message is rendered once per template and framed once per template and
   framing (chunked or not); every idle streaming, EventSource or WebSocket subscriber gets
   those same bytes with one non-blocking write from the publishing request itself: no task
