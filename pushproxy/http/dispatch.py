@@ -122,8 +122,8 @@ class Dispatcher:
             await conn.error(400, close=True)
             return
         server = site.router.select(info.server_addr, port, host)
-        if site.keeps_slashes and not site.setups[id(server.server.own)].merge_slashes:
-            target = parse_target(request.target, merge_slashes=False)  # as the server says
+        if site.keeps_slashes and not site.merges_slashes(info.server_addr, port):
+            target = parse_target(request.target, merge_slashes=False)
         variables = RequestVars(
             method=request.method,
             target=target,

@@ -379,12 +379,20 @@ class ServerRouter:
         }
         return cls(by_address=MappingProxyType(names))
 
+    def default_for(self, address: str, port: int) -> ServerMatch:
+        """The default server of the local end `address`:`port` (see `select`), which nginx
+        reads a request line with, before the `Host` header chooses one."""
+        return self._names(address, port).default
+
     def select(self, address: str, port: int, host: str) -> ServerMatch:
         """The server for `host` (see `request_host`) on the local end `address`:`port` as the
         socket reports it (a unix socket: "unix:PATH", port 0); LookupError if none listens."""
+        return self._names(address, port).find(host)
+
+    def _names(self, address: str, port: int) -> _Names:
         names = self.by_address.get((address, port))
         if names is None:
             names = self.by_address.get(("::" if ":" in address else "0.0.0.0", port))
             if names is None:
                 raise LookupError(f"no server listens on {address}:{port}")
-        return names.find(host)
+        return names

@@ -232,6 +232,12 @@ class Site:
     realip: bool = False  # whether any level has realip settings
     keeps_slashes: bool = False  # whether any server says `merge_slashes off`
 
+    def merges_slashes(self, address: str, port: int) -> bool:
+        """`merge_slashes` of the default server of the local end `address`:`port`: nginx
+        reads the request line with it, before the `Host` header chooses a server."""
+        default = self.router.default_for(address, port).server.own
+        return self.setups[id(default)].merge_slashes
+
     @classmethod
     def build(cls, config: Config) -> Site:
         http = config.http

@@ -306,3 +306,30 @@ http {
         quiet = await request(server.port(), "GET", "/quiet")
     assert (loud.header("Server") or "").startswith("pushproxy/")
     assert quiet.header("Server") == "pushproxy"
+
+
+@pytest.mark.parametrize(
+    ("default", "named", "seen"),
+    [
+        ("merge_slashes off;", "", {"named": b"named //a//b", "other": b"default //a//b"}),
+        ("", "merge_slashes off;", {"named": b"named /a/b", "other": b"default /a/b"}),
+    ],
+)
+async def test_merge_slashes_is_the_default_servers(
+    serve: ServeFactory, default: str, named: str, seen: dict[str, bytes]
+) -> None:
+    """nginx reads the request line with the address's default server, before `Host` picks
+    one: its `merge_slashes` holds for every server there (as Debian's nginx answers)."""
+    text = f"""events {{}}
+http {{
+    server {{ listen 127.0.0.1:0; {default} location / {{ return 200 "default $uri"; }} }}
+    server {{ listen 127.0.0.1:0; server_name named; {named}
+             location / {{ return 200 "named $uri"; }} }}
+}}
+"""
+    async with serve(text) as server:
+        for host, body in seen.items():
+            answer = await exchange_raw(
+                server.port(), f"GET //a//b HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
+            )
+            assert answer.endswith(b"\r\n\r\n" + body), answer
