@@ -2,7 +2,9 @@
 
 `error_log FILE [LEVEL]` at the main level chooses the file (`stderr` is the standard error)
 and the lowest level written. Python's `logging` records of the `pushproxy` logger go to the
-same place, so an unexpected exception is logged like any nginx error.
+same place, so an unexpected exception is logged like any nginx error; or, while a task answers
+a request whose location (or server, or http block) has an `error_log` of its own, there
+(`REQUEST_LOG`).
 """
 
 from __future__ import annotations
@@ -13,9 +15,11 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TextIO
 
 from pushproxy.config.model import Config
+from pushproxy.config.tree import Directive
 
 # nginx's notice level, between Python's INFO and WARNING
 NOTICE = 25
@@ -31,9 +35,17 @@ _PYTHON_LEVELS = {
 }
 
 
+# The `error_log` of the request the running task answers, when its level names one.
+REQUEST_LOG: ContextVar[ErrorLog | None] = ContextVar("request_log", default=None)
+
+
 def error_log_target(config: Config, prefix: str | None) -> tuple[str | None, str]:
     """The main `error_log`'s file (None: standard error) and level."""
-    directive = config.main.last("error_log")
+    return directive_target(config.main.last("error_log"), prefix)
+
+
+def directive_target(directive: Directive | None, prefix: str | None) -> tuple[str | None, str]:
+    """An `error_log` directive's file (None: standard error) and level."""
     if directive is None or not directive.args:
         return None, "error"
     target = directive.args[0]
@@ -47,15 +59,17 @@ def error_log_target(config: Config, prefix: str | None) -> tuple[str | None, st
 class ErrorLog:
     """Where errors go. Writes are line-buffered: a line is either whole or absent."""
 
-    def __init__(self, path: str | None, level: str = "error") -> None:
+    def __init__(self, path: str | None, level: str = "error", *, main: bool = True) -> None:
+        """`main`: the process's log, which the `pushproxy` logger writes to (else the log of
+        an http, server or location level, written to through `REQUEST_LOG`)."""
         self.path = path  # None: standard error
         self.level = LEVELS.index(level) if level in LEVELS else LEVELS.index("error")
         self._stream: TextIO | None = None
-        self._handler = _Handler(self)
-        logger = logging.getLogger("pushproxy")
-        logger.handlers = [self._handler]
-        logger.propagate = False
-        logger.setLevel(logging.DEBUG)
+        if main:
+            logger = logging.getLogger("pushproxy")
+            logger.handlers = [_Handler(self)]
+            logger.propagate = False
+            logger.setLevel(logging.DEBUG)
 
     @classmethod
     def from_config(cls, config: Config, prefix: str | None) -> ErrorLog:
@@ -109,7 +123,8 @@ class _Handler(logging.Handler):
         message = record.getMessage()
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
-        self.error_log.log(_PYTHON_LEVELS.get(record.levelno, "error"), message)
+        target = REQUEST_LOG.get() or self.error_log
+        target.log(_PYTHON_LEVELS.get(record.levelno, "error"), message)
 
 
 def request_context(look: Callable[[str], str | None], upstream: str = "") -> str:

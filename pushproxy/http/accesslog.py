@@ -15,6 +15,7 @@ from typing import BinaryIO
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.model import Http, Level
+from pushproxy.logs import ErrorLog, directive_target
 
 COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -74,7 +75,8 @@ def _compile(args: tuple[str, ...]) -> LogFormat | None:
 
 
 class AccessLogs:
-    """Every log format of the http block and the files the locations write to."""
+    """Every log format of the http block and the files the locations write to; and the
+    error logs their levels name (`error_log` in http, server or location blocks)."""
 
     def __init__(self, http: Http | None, prefix: str | None = None) -> None:
         combined = _compile((COMBINED,))
@@ -88,6 +90,23 @@ class AccessLogs:
         self.prefix = prefix or os.getcwd()
         self._files: dict[str, BinaryIO] = {}
         self._targets: dict[int, tuple[Level, list[tuple[str, LogFormat]]]] = {}
+        self._error_logs: dict[int, tuple[Level, ErrorLog | None]] = {}
+        self._by_target: dict[tuple[str | None, str], ErrorLog] = {}
+
+    def error_log(self, level: Level) -> ErrorLog | None:
+        """The `error_log` in effect at `level` (None: the main one); worked out once."""
+        known = self._error_logs.get(id(level))
+        if known is not None:
+            return known[1]
+        directive = level.last("error_log")
+        found = None
+        if directive is not None:
+            target = directive_target(directive, self.prefix)
+            found = self._by_target.get(target)
+            if found is None:
+                found = self._by_target[target] = ErrorLog(*target, main=False)
+        self._error_logs[id(level)] = (level, found)
+        return found
 
     def targets(self, level: Level) -> list[tuple[str, LogFormat]]:
         """(path, format) for each `access_log` in effect; none for `off` or none given.
@@ -133,6 +152,8 @@ class AccessLogs:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
+        for error_log in self._by_target.values():
+            error_log.reopen()
 
     def close(self) -> None:
         self.reopen()

@@ -37,7 +37,7 @@ from pushproxy.http.subrequest import SubrequestConnection, bodiless
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import RequestVars, Response
 from pushproxy.http.wire import Request
-from pushproxy.logs import request_context
+from pushproxy.logs import REQUEST_LOG, request_context
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 from pushproxy.push.publisher import handle_publisher
 from pushproxy.push.runtime import PushRuntime
@@ -154,6 +154,7 @@ class Dispatcher:
             await conn.error(413, close=True)  # nginx refuses before reading the body
             return
         location, ending, match = found
+        REQUEST_LOG.set(self.access_logs.error_log(location.level))
         setup = site.setups[id(location)]  # every location and `if` block has one
         _prepare(conn, setup, variables)
         if setup.error_pages is not None:

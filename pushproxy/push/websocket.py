@@ -205,6 +205,7 @@ async def handle_websocket(
     stream, leftover = conn.take_over()
     try:
         await conn.send_raw(switching_protocols(key))
+        conn.status_sent = 101  # what the access log says of the session when it ends
         await _subscribe_and_serve(exchange, push, runtime, leftover)
     except ClientGone:
         pass

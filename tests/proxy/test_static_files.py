@@ -5,11 +5,14 @@ big file sent to a client that reads slowly or not at all."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import trio
 from helpers import request
 from trio.testing import MockClock
+
+from pushproxy.logs import ErrorLog
 
 from .conftest import AppFactory, ProxyFactory
 from .support import conf, echoed
@@ -135,3 +138,33 @@ async def test_a_later_request_on_the_connection_is_not_filtered_by_an_earlier_l
     first, _, second = received.partition(b"HTTP/1.1 400 ")
     assert b"Good" in first
     assert b"<title>400 Bad Request</title>" in second
+
+
+async def test_a_levels_error_log_takes_its_requests_errors(
+    proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    """`error_log` in http, server or location blocks: a request's errors go to the one in
+    effect for its location (nginx writes the file's open() failure there)."""
+    www = _tree(tmp_path)
+    http_log, location_log = tmp_path / "http.log", tmp_path / "location.log"
+    text = conf(
+        f"location / {{ }} location /own/ {{ alias {www}/; error_log {location_log} warn; }}",
+        http=f"error_log {http_log};",
+        server=f"root {www};",
+    )
+    logger = logging.getLogger("pushproxy")
+    handlers, propagate = logger.handlers, logger.propagate
+    ErrorLog(str(tmp_path / "main.log"))  # the process's log, as `pushproxy -c` makes it
+    try:
+        async with proxy(text) as server:
+            assert (await request(server.port(), "GET", "/missing.txt")).status == 404
+            assert (await request(server.port(), "GET", "/own/gone.txt")).status == 404
+    finally:
+        logger.handlers, logger.propagate = handlers, propagate
+    assert not (tmp_path / "main.log").exists()  # every error went to a level's log
+    assert f'open() "{www}/missing.txt" failed (2: No such file or directory)' in (
+        http_log.read_text()
+    )
+    assert "gone.txt" not in http_log.read_text()
+    assert f'open() "{www}/gone.txt" failed' in location_log.read_text()
+    assert "missing.txt" not in location_log.read_text()

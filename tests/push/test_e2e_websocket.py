@@ -22,6 +22,7 @@ from .test_websocket_frames import masked
 from .wire import (
     MockClock,
     ServeFactory,
+    config,
     publish,
     request,
     store_of,
@@ -777,3 +778,30 @@ async def test_node_ws_client(serve: ServeFactory, node_ws: Path, tmp_path: Path
             {"close": 1005},
         ]
         await wait_connections(server, 0)
+
+
+async def test_a_session_is_in_the_access_log_when_it_ends(
+    serve: ServeFactory, tmp_path: Path, autojump_clock: MockClock
+) -> None:
+    """nginx logs the upgraded request, as 101, once the connection ends."""
+    log = tmp_path / "access.log"
+    conf = config(
+        f"""
+        location ~ /ws/(.*) {{
+            push_stream_subscriber websocket;
+            push_stream_channels_path $1;
+            access_log {log} session;
+        }}
+        """,
+        http="    log_format session '$request_method $uri $status';",
+    )
+    async with serve(conf) as server:
+        raw = await upgrade(server.port(), "/ws/ch1")
+        assert not log.exists() or log.read_text() == ""  # logged when it ends, not before
+        await raw.send(b"\x88\x80" + b"\x00" * 4)  # a masked close frame
+        await raw.read_to_eof()
+        for _ in range(100):
+            if log.exists() and log.read_text():
+                break
+            await trio.sleep(0.01)
+    assert log.read_text() == "GET /ws/ch1 101\n"
