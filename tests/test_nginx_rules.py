@@ -649,3 +649,20 @@ def test_free_form_entries_accepted() -> None:
         d("types", block=[d("text/plain"), d("text/html", "html", "htm")]),
     )
     assert errors(tree) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "root", "message"),
+    [
+        (("no-such-user-here",), True, 'getpwnam("no-such-user-here") failed'),
+        (("root", "no-such-group-here"), True, 'getgrnam("no-such-group-here") failed'),
+        (("root",), True, None),  # the group is the user's name: root's exists
+        (("no-such-user-here",), False, None),  # not root: nginx only warns, ignores it
+    ],
+)
+def test_user_must_exist_when_run_by_root(
+    monkeypatch: pytest.MonkeyPatch, args: tuple[str, ...], root: bool, message: str | None
+) -> None:
+    monkeypatch.setattr("pushproxy.config.nginx_values.os.geteuid", lambda: 0 if root else 1000)
+    found = errors([d("user", *args), d("events", block=[])])
+    assert found == ([("E106", message, 1)] if message else [])

@@ -6,6 +6,9 @@ when nginx would accept the value. The walk that applies them is `nginx_rules`.
 
 from __future__ import annotations
 
+import grp
+import os
+import pwd
 import re
 from collections.abc import Callable, Iterator, Sequence
 
@@ -402,8 +405,27 @@ def _limit_except(d: Directive) -> list[tuple[str, str]]:
     return []
 
 
+def _user(d: Directive) -> list[tuple[str, str]]:
+    """ngx_set_user(): run by root, the user and group (the user's name when none is given)
+    must exist; otherwise nginx only warns that the directive is ignored."""
+    if os.geteuid() != 0:
+        return []
+    name = d.args[0]
+    group = d.args[1] if len(d.args) > 1 else name
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return [("E106", f'getpwnam("{name}") failed')]
+    try:
+        grp.getgrnam(group)
+    except KeyError:
+        return [("E106", f'getgrnam("{group}") failed')]
+    return []
+
+
 # Checks made by particular nginx handlers beyond the generic slot checks.
 HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]]]] = {
+    ("ngx_core_module", "user"): _user,
     ("ngx_http_core_module", "server_name"): _server_name,
     ("ngx_http_core_module", "limit_except"): _limit_except,
     ("ngx_http_proxy_module", "proxy_cookie_flags"): _cookie_flags,
