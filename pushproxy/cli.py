@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
@@ -152,9 +153,12 @@ def _nginx_style(argv: Sequence[str]) -> int:
         config, _ = process.read_config(options)
         failures = process.file_failures(config, prefix, named_only=True)
         if failures:
-            for failure in failures:
-                sys.stderr.write(f"pushproxy: [emerg] {failure}\n")
-            sys.stderr.write(f"pushproxy: configuration file {conf} test failed\n")
+            # As nginx: the syntax was fine; the first file that would not open fails the test.
+            text = _test_text(result, conf, quiet=args.q).splitlines(True)[:-1]
+            stamp = time.strftime("%Y/%m/%d %H:%M:%S")
+            text.append(f"{stamp} [emerg] {os.getpid()}#0: {failures[0]}\n")
+            text.append(f"pushproxy: configuration file {conf} test failed\n")
+            sys.stderr.write("".join(text))
             return 1
         error_log = ErrorLog.from_config(config, prefix)
         process.note_unused_module(config, error_log)
@@ -171,13 +175,18 @@ def _guarded(action: Callable[[], int]) -> int:
         return 1
 
 
-def _print_test(result: CheckResult, conf: str, *, quiet: bool, dump: bool) -> int:
+def _test_text(result: CheckResult, conf: str, *, quiet: bool) -> str:
+    """What `-t` prints for a configuration (`-q`: only its warnings and errors)."""
     text = report.nginx(result.nginx_error, result.nginx_logged, conf).replace(
         "nginx: ", "pushproxy: "
     )
     if quiet and result.nginx_error is None:
         text = "".join(line for line in text.splitlines(True) if "[" in line)
-    sys.stderr.write(text)
+    return text
+
+
+def _print_test(result: CheckResult, conf: str, *, quiet: bool, dump: bool) -> int:
+    sys.stderr.write(_test_text(result, conf, quiet=quiet))
     if dump and result.nginx_error is None:
         for name in result.files:
             with open(name, "rb") as handle:

@@ -201,12 +201,13 @@ def note_shared_memory(config: Config, error_log: ErrorLog, running: int | None 
 
 def file_failures(config: Config, prefix: str | None, *, named_only: bool = False) -> list[str]:
     """nginx's messages for the files it opens at start (and with `-t`) and could not: the
-    error log and the pid file. Nothing is created here: a file that is not there yet is
+    pid file and the error log. Nothing is created here: a file that is not there yet is
     judged by its directory. `named_only`: only files the configuration names (a `-t` in CI
     must not fail for want of the default `logs/` directory where it runs)."""
-    paths = [error_log_target(config, prefix)[0]]
+    paths: list[str | None] = []  # nginx's order: the pid file (-t makes it too), the error log
     if not named_only or main_value(config, "pid") is not None:
         paths.append(pid_path(config, prefix))
+    paths.append(error_log_target(config, prefix)[0])
     return [failure for path in paths if path is not None and (failure := _open_failure(path))]
 
 

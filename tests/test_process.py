@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -195,7 +196,12 @@ def test_a_log_or_pid_file_in_a_missing_directory_stops_start_and_test(
     message = f'pushproxy: [emerg] open() "{wanted}" failed (2: No such file or directory)\n'
     tested = _pushproxy("-t", "-c", str(path))
     assert tested.returncode == 1
-    assert tested.stderr == message + f"pushproxy: configuration file {path} test failed\n"
+    # As nginx -t: the syntax is fine, then the file's failure as a log line, then the verdict.
+    syntax, failure, verdict = tested.stderr.splitlines()
+    assert syntax == f"pushproxy: the configuration file {path} syntax is ok"
+    assert re.fullmatch(r"\d{4}/\d\d/\d\d \d\d:\d\d:\d\d \[emerg\] \d+#0: (.*)", failure)
+    assert failure.endswith(message.removeprefix("pushproxy: [emerg] ").rstrip("\n"))
+    assert verdict == f"pushproxy: configuration file {path} test failed"
     started = _pushproxy("-c", str(path))
     assert started.returncode == 1
     assert started.stderr == message
