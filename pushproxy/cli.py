@@ -160,9 +160,7 @@ def _nginx_style(argv: Sequence[str]) -> int:
             text.append(f"pushproxy: configuration file {conf} test failed\n")
             sys.stderr.write("".join(text))
             return 1
-        error_log = ErrorLog.from_config(config, prefix)
-        process.note_unused_module(config, error_log)
-        process.note_shared_memory(config, error_log)
+        process.note_unused_module(config, ErrorLog.from_config(config, prefix))
     return _print_test(result, conf, quiet=args.q, dump=args.T)
 
 

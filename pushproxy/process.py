@@ -177,8 +177,9 @@ def note_unused_module(config: Config, error_log: ErrorLog) -> None:
 
 
 def note_shared_memory(config: Config, error_log: ErrorLog, running: int | None = None) -> None:
-    """The module's lines as it reads `push_stream_shared_memory_size`: the zone's size and,
-    on a reload (`running`: the size of the zone in use), that a new size needs a restart."""
+    """The module's lines as a reload reads `push_stream_shared_memory_size` (`running`: the
+    size of the zone in use): the zone's size and that a new size needs a restart. At start
+    and with `-t` nginx reads it before its error log is open, at a level that hides them."""
     http = config.http
     directive = None if http is None else http.level.last("push_stream_shared_memory_size")
     if http is None or directive is None:
@@ -296,7 +297,6 @@ def run(options: Options) -> int:
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
     note_unused_module(config, error_log)
-    note_shared_memory(config, error_log)
     try:
         server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
     except ConfigError as error:

@@ -137,14 +137,13 @@ def test_bad_reload_keeps_the_old_config_serving(conf: tuple[Path, int]) -> None
 
 
 def test_the_zone_size_is_logged_and_kept_over_a_reload(conf: tuple[Path, int]) -> None:
-    """The module's lines: the zone's size at start and on a reload, and a new size that
-    must wait for a restart (the module's send_signals spec looks for the warning)."""
+    """The module's lines on a reload: the zone's size, and a new size that must wait for a
+    restart (the module's send_signals spec looks for the warning)."""
     path, port = conf
     path.write_text(path.read_text().replace("error.log notice;", "error.log info;"))
     assert _pushproxy("-c", str(path)).returncode == 0
     pid = int((path.parent / "logs" / "test.pid").read_text())
     log = path.parent / "logs" / "error.log"
-    # (at start, logged as the configuration is read: by the launcher, as in nginx)
     using = (
         "#0: Using 32768KiB of shared memory for push stream module on zone: "
         f"push_stream_module in {path}:6"
@@ -154,8 +153,7 @@ def test_the_zone_size_is_logged_and_kept_over_a_reload(conf: tuple[Path, int]) 
         f"zone: push_stream_module in {path}:6"
     )
     try:
-        assert "[info] " in log.read_text()
-        assert using in log.read_text()
+        assert "Using" not in log.read_text()  # (nginx reads it at start before its log opens)
         assert b'"published_messages": 1' in _get(port, "/pub?id=c", "POST", b"kept")
         path.write_text(path.read_text().replace("size 32m;", "size 64m;"))
         os.kill(pid, 1)
