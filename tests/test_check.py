@@ -250,6 +250,19 @@ def test_push_module_checks_report_at_the_http_closing_brace_for_nginx(tmp_path:
     )
 
 
+def test_every_push_location_missing_its_channels_path_is_reported(tmp_path: Path) -> None:
+    """nginx stops at the first (and `--nginx` says only that one); `check` names them all."""
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  push_stream_shared_memory_size 32m;\n  server {\n"
+        "    location /a { push_stream_subscriber; }\n"
+        "    location /b { push_stream_publisher; }\n  }\n}\n",
+    )
+    found = [(d.line, d.code) for d in check_file(path).diagnostics if d.code == "E201"]
+    assert found == [(5, "E201"), (6, "E201")]
+    assert _run("check", "--nginx", path).stderr.count("must be set") == 1
+
+
 @pytest.mark.parametrize("option", ["ssl", "http2", "quic", "proxy_protocol"])
 def test_a_listen_for_a_protocol_pushproxy_does_not_speak(tmp_path: Path, option: str) -> None:
     text = f"events {{}}\nhttp {{\n  server {{\n    listen 8443 {option};\n  }}\n}}\n"

@@ -358,5 +358,5 @@ def validate(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnost
             for text in finding.logged_before:
                 found.append(_diagnostic(text, culprit, fatal=False, nginx_place=place))
             found.append(_diagnostic(_PREFIX + finding.message, culprit, nginx_place=place))
-            return found
+            # nginx stops at the first (which `--nginx` prints); `check` goes on to the rest.
     return found
