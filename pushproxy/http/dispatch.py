@@ -23,7 +23,7 @@ from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.error_pages import ErrorCatcher
 from pushproxy.http.exchange import Exchange, Jump
-from pushproxy.http.pacing import NO_RATE_LIMIT
+from pushproxy.http.pacing import answer_pacing
 from pushproxy.http.pages import error_page
 from pushproxy.http.phases import URI_CHANGES, access_phase, configure, preaccess, trust_proxy
 from pushproxy.http.responses import handle_return, redirect
@@ -79,8 +79,7 @@ def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars)
     if setup.sub_filter is not None:
         conn.filter_body(setup.sub_filter, variables.lookup)
     assigned = variables.assigned("limit_rate")  # `set $limit_rate` overrides `limit_rate`
-    rates = setup.rate_limit or (NO_RATE_LIMIT if assigned is not None else None)
-    conn.pacing = None if rates is None else rates.pacing(variables.lookup, assigned)
+    conn.pacing = answer_pacing(setup.rate_limit, variables.lookup, assigned)
     limits = conn.limits = setup.limits  # the location's keep-alive, body and send settings
     if not limits.keepalive_timeout:
         conn.end_after_response()  # `keepalive_timeout 0`: Connection: close
@@ -154,7 +153,8 @@ class Dispatcher:
             await conn.error(413, close=True)  # nginx refuses before reading the body
             return
         location, ending, match = found
-        REQUEST_LOG.set(self.access_logs.error_log(location.level))
+        if (error_log := self.access_logs.error_log(location.level)) is not REQUEST_LOG.get():
+            REQUEST_LOG.set(error_log)  # (only when it changes: each set costs a subscriber)
         setup = site.setups[id(location)]  # every location and `if` block has one
         _prepare(conn, setup, variables)
         if setup.error_pages is not None:

@@ -65,6 +65,15 @@ class RateLimit:
 NO_RATE_LIMIT = RateLimit(rate=None, after=None)
 
 
+def answer_pacing(
+    rate_limit: RateLimit | None, lookup: Lookup, assigned: str | None
+) -> Pacing | None:
+    """An answer's pacing: by the location's `limit_rate`, or what `set $limit_rate` made
+    the rate (`assigned`), which takes its place."""
+    rates = rate_limit or (NO_RATE_LIMIT if assigned is not None else None)
+    return None if rates is None else rates.pacing(lookup, assigned)
+
+
 class Pacing:
     """How much of one answer went out, and when its next write may go."""
 
