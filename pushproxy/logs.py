@@ -37,9 +37,6 @@ _PYTHON_LEVELS = {
 
 # The `error_log` of the request the running task answers, when its level names one.
 REQUEST_LOG: ContextVar[ErrorLog | None] = ContextVar("request_log", default=None)
-# The number of the client connection the running task serves (0: none), which nginx puts
-# before a message about it: `[error] 1234#0: *7 open() "..." failed`.
-CONNECTION: ContextVar[int] = ContextVar("connection", default=0)
 
 
 def error_log_target(config: Config, prefix: str | None) -> tuple[str | None, str]:
@@ -126,9 +123,6 @@ class _Handler(logging.Handler):
         message = record.getMessage()
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
-        number = CONNECTION.get()
-        if number:
-            message = f"*{number} {message}"
         target = REQUEST_LOG.get() or self.error_log
         target.log(_PYTHON_LEVELS.get(record.levelno, "error"), message)
 

@@ -92,6 +92,9 @@ class AccessLogs:
         self._targets: dict[int, tuple[Level, list[tuple[str, LogFormat]]]] = {}
         self._error_logs: dict[int, tuple[Level, ErrorLog | None]] = {}
         self._by_target: dict[tuple[str | None, str], ErrorLog] = {}
+        # The main level's `error_log`, which the levels inherit: the process's own log.
+        inherited = http is not None and "error_log" not in http.level.own
+        self._main_error_log = http.level.last("error_log") if inherited and http else None
 
     def error_log(self, level: Level) -> ErrorLog | None:
         """The `error_log` in effect at `level` (None: the main one); worked out once."""
@@ -100,7 +103,7 @@ class AccessLogs:
             return known[1]
         directive = level.last("error_log")
         found = None
-        if directive is not None:
+        if directive is not None and directive is not self._main_error_log:
             target = directive_target(directive, self.prefix)
             found = self._by_target.get(target)
             if found is None:

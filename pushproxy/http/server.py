@@ -28,7 +28,6 @@ from pushproxy.http.site import (
 from pushproxy.http.stub_status import ConnectionStats
 from pushproxy.http.transport import ClientGone
 from pushproxy.http.wire import MalformedRequest
-from pushproxy.logs import CONNECTION
 from pushproxy.proxy.handler import ProxyRuntime
 from pushproxy.push.runtime import PushRuntime
 
@@ -231,7 +230,6 @@ class HttpServer:
         self.stats.handled += 1  # (no local: this frame lives as long as the connection)
         assert self.push is not None
         info = _connection_info(stream, self.stats, self.push.clock())
-        CONNECTION.set(info.serial)  # (this task's: its log lines name the connection)
         conn = HttpConnection(stream, self.site.limits, self.deadlines, self.site.header_rules)
         self.stats.active += 1
         try:

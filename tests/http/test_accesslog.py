@@ -10,6 +10,9 @@ from conftest import ServeFactory
 from helpers import Client, request
 
 from pushproxy import NGINX_VERSION
+from pushproxy.config.model import build
+from pushproxy.config.parse import parse_text
+from pushproxy.http.accesslog import AccessLogs
 
 CONF = """
 events {{}}
@@ -93,3 +96,20 @@ async def test_connection_process_and_request_variables(
         ["2", "OK", str(os.getpid())],
         ["1", "OK", str(os.getpid())],
     ]
+
+
+def test_only_an_http_server_or_location_error_log_is_a_levels_own(tmp_path: Path) -> None:
+    """The main `error_log`, which the levels inherit, is the process's own log: requests
+    answered under it need no log of their own (nor the context entry a subscriber keeps)."""
+    text = (
+        f"error_log {tmp_path}/main.log;\nevents {{}}\nhttp {{\n"
+        f"  server {{ location /a {{ }} location /b {{ error_log {tmp_path}/b.log; }} }}\n}}\n"
+    )
+    config = build(parse_text(text, file="nginx.conf"))
+    assert config.http is not None
+    logs = AccessLogs(config.http)
+    by_path = {loc.pattern: logs.error_log(loc.level) for loc in config.http.servers[0].locations}
+    assert by_path["/a"] is None
+    found = by_path["/b"]
+    assert found is not None
+    assert found.path == f"{tmp_path}/b.log"
