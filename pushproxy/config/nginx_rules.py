@@ -20,6 +20,7 @@ from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.directive_spec import Ctx, DirectiveSpec, arity_accepts
 from pushproxy.config.directives import spec_in, specs_for, third_party_module
 from pushproxy.config.directives_ignored import ignored_effect
+from pushproxy.config.entry_rules import free_form_entries
 from pushproxy.config.model import split_location
 from pushproxy.config.nginx_handlers import (
     TEXTS,
@@ -33,7 +34,6 @@ from pushproxy.config.nginx_values import (
     HANDLER_CHECKS,
     VALUE_CHECKS,
     ZONE_SLOTS,
-    free_form_entries,
     text,
 )
 from pushproxy.config.pcre import compile_error

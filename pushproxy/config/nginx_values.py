@@ -9,8 +9,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 
 from pushproxy.config import units
 from pushproxy.config.access_rules import (
@@ -20,9 +19,8 @@ from pushproxy.config.access_rules import (
     trusted_proxies,
 )
 from pushproxy.config.directive_spec import DirectiveSpec, ValueType
-from pushproxy.config.geo import geo_findings
 from pushproxy.config.limit_rules import LIMIT_VALUE_CHECKS
-from pushproxy.config.maps import entry_findings, map_findings
+from pushproxy.config.maps import map_findings
 from pushproxy.config.pcre import compile_error
 from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import REGEX_MATCHES, variable_name_findings
@@ -240,65 +238,6 @@ def _if(d: Directive) -> list[tuple[str, str]]:
     if first in _FILE_TESTS and len(condition) == 2:
         return []
     return [("E106", text("invalid_condition", value=first))]
-
-
-# ---- entries of free-form blocks, judged by the block's own handler (cf->handler)
-
-_Finding = tuple[Directive, str, str]
-
-
-def _geo_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
-    for entry in entries:
-        if not entry.args and entry.name in ("ranges", "proxy_recursive"):
-            continue
-        if len(entry.args) != 1:
-            yield entry, "E103", text("geo_parameters")
-    for entry, message in geo_findings(entries):
-        yield entry, "E106", message
-
-
-def _types_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
-    for entry in entries:
-        if entry.name == "include" and len(entry.args) != 1:
-            yield entry, "E103", text("include_arguments")
-
-
-_PERCENT = re.compile(r"[0-9]*(?:\.[0-9]{0,2})?%")
-
-
-def _split_clients_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
-    for entry in entries:
-        percent = entry.name
-        if percent == "*":
-            continue
-        if not _PERCENT.fullmatch(percent) or not any(c in "123456789" for c in percent):
-            yield entry, "E106", text("percent", value=percent)
-
-
-def _charset_map_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
-    for entry in entries:
-        if len(entry.args) != 1:
-            yield entry, "E103", text("charset_map_parameters")
-
-
-_ENTRY_CHECKS: dict[str, Callable[[Sequence[Directive]], Iterator[_Finding]]] = {
-    "map": entry_findings,
-    "geo": _geo_entries,
-    "types": _types_entries,
-    "split_clients": _split_clients_entries,
-    "charset_map": _charset_map_entries,
-}
-
-
-def free_form_entries(block_name: str, entries: Sequence[Directive]) -> Iterator[_Finding]:
-    """What the handler of a map, geo, types... block says about its entries, in order."""
-    lines = [entry for entry in entries if not entry.is_comment]
-    for entry in lines:
-        if entry.block is not None:  # ngx_conf_parse() refuses it before the handler runs
-            yield entry, "E105", text("unexpected_brace")
-    check = _ENTRY_CHECKS.get(block_name)
-    if check is not None:
-        yield from check([entry for entry in lines if entry.block is None])
 
 
 def _zone_of_limit_req(args: tuple[str, ...]) -> str | None:
