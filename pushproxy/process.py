@@ -34,7 +34,6 @@ from pushproxy.errors import ConfigError
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
 from pushproxy.logs import ErrorLog, error_log_target
-from pushproxy.push.memory import zone_size
 
 BIND_TRIES = 5
 BIND_PAUSE = 0.5
@@ -184,11 +183,11 @@ def note_shared_memory(config: Config, error_log: ErrorLog, running: int | None 
     directive = None if http is None else http.level.last("push_stream_shared_memory_size")
     if http is None or directive is None:
         return
-    settings = main_settings(http.level)
-    size, zone = zone_size(settings.shared_memory_size), settings.shared_memory_zone
+    settings = main_settings(http.level)  # (its size is the zone's: whole pages, 128 KiB up)
+    size, zone = settings.shared_memory_size, settings.shared_memory_zone
     place = f" in {directive.file}:{directive.end_line}"
-    if running is not None and zone_size(running) != size:
-        size = zone_size(running)
+    if running is not None and running != size:
+        size = running
         error_log.log(
             "warn",
             f"Cannot change memory area size without restart, ignoring change on zone: {zone}"
@@ -368,7 +367,7 @@ async def _serve(
 
 
 async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> None:
-    running = server.push.zone_size if server.push is not None else 0
+    running = server.push.zone_size if server.push is not None else None
     try:
         config, _ = read_config(options)
         await server.reload(config)
@@ -380,4 +379,4 @@ async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> 
         error_log.log(error.level, error.nginx_text())
         return
     error_log.notice("reconfiguring")
-    note_shared_memory(config, error_log, running or None)
+    note_shared_memory(config, error_log, running or None)  # (0: no zone was made)
