@@ -209,7 +209,7 @@ def test_a_log_or_pid_file_in_a_missing_directory_stops_start_and_test(
 def test_an_error_log_that_cannot_be_written_does_not_stop_the_server(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    log = ErrorLog(str(tmp_path / "gone" / "error.log"), "info")
+    log = ErrorLog(str(tmp_path / "gone" / "error.log"), "info", main=False)  # (logger as it is)
     log.log("error", "upstream timed out")  # its directory is not there (removed, say)
     assert "[error]" in capsys.readouterr().err  # the line went to the standard error
 
