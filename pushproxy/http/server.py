@@ -229,7 +229,11 @@ class HttpServer:
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
         self.stats.handled += 1  # (no local: this frame lives as long as the connection)
         assert self.push is not None
-        info = _connection_info(stream, self.stats, self.push.clock())
+        try:
+            info = _connection_info(stream, self.stats, self.push.clock())
+        except OSError:  # reset while it waited to be accepted: no peer left to serve
+            await stream.aclose()
+            return
         conn = HttpConnection(stream, self.site.limits, self.deadlines, self.site.header_rules)
         self.stats.active += 1
         try:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import socket
+import struct
 
 import pytest
 import trio
@@ -333,3 +335,19 @@ http {{
                 server.port(), f"GET //a//b HTTP/1.0\r\nHost: {host}\r\n\r\n".encode()
             )
             assert answer.endswith(b"\r\n\r\n" + body), answer
+
+
+async def test_clients_that_reset_before_being_served_leave_the_server_serving(
+    serve: ServeFactory,
+) -> None:
+    """A connection reset while it waits to be accepted has no peer address any more: it is
+    dropped, as nginx drops it, and nothing else notices."""
+    async with serve(conf()) as server:
+        port = server.port()
+        for _ in range(50):  # no checkpoint: all of them wait in the accept queue
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()  # a reset
+        await trio.sleep(0.1)
+        answer = await request(port, "GET", "/hello")
+        assert (answer.status, answer.body) == (200, b"hi")
