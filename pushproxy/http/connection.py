@@ -23,6 +23,7 @@ from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.gzip import GzipPolicy, gzipped_upstream_headers
+from pushproxy.http.outbox import Outbox
 from pushproxy.http.request_reader import RequestReader
 from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
@@ -83,8 +84,9 @@ class HttpConnection(RequestReader):
         limits: Limits,
         deadlines: Deadlines,
         header_rules: HeaderRules = DEFAULT_RULES,
+        outbox: Outbox | None = None,
     ) -> None:
-        super().__init__(stream, limits, deadlines, header_rules)
+        super().__init__(stream, limits, deadlines, header_rules, outbox)
         self._chunked = False
         self._deflate: zlib._Compress | None = None
         self._substream: SubStream | None = None  # this answer's substitution, if any
@@ -331,6 +333,11 @@ class HttpConnection(RequestReader):
         switch, no awaiting (see `writes_now`). It returns the bytes the socket did not take
         (to send the usual way) and False when the client is gone."""
         self.body_bytes_sent += len(data)
+        outbox = self.outbox
+        if outbox is not None and (outbox.queued or outbox.stalled):
+            outbox.flush()  # what waits for the turn's end goes first (the head, say)
+            if self.stream.socket in outbox.stalled:
+                return data, True
         try:  # a closed socket's fileno() is -1: EBADF, never someone else's descriptor
             sent = os.write(self.stream.socket.fileno(), data)
         except BlockingIOError:

@@ -21,6 +21,7 @@ from pushproxy.config.complex import Lookup
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines, no_action
 from pushproxy.http.gzip import GzipPolicy
+from pushproxy.http.outbox import Outbox
 from pushproxy.http.pacing import Pacing
 from pushproxy.http.sub_filter import SubFilter
 from pushproxy.http.transport import BodyTooLarge, ClientGone, Limits, send_soon
@@ -37,6 +38,7 @@ from pushproxy.http.wire import (
 )
 
 _READ_SIZE = 65536
+_WRITE_FAILURES = (OSError, trio.BrokenResourceError, trio.ClosedResourceError, trio.TooSlowError)
 # Seconds after an answer's write past which the client's next request has likely come: a
 # client on the same machine answers in tens of µs, over a network in hundreds or more.
 _LIKELY_ARRIVED = 50e-6
@@ -66,6 +68,7 @@ class RequestReader:
         "handler_deadline",
         "header_rules",
         "limits",
+        "outbox",
         "pacing",
         "request",
         "request_length",
@@ -85,8 +88,10 @@ class RequestReader:
         limits: Limits,
         deadlines: Deadlines,
         header_rules: HeaderRules = DEFAULT_RULES,
+        outbox: Outbox | None = None,
     ) -> None:
         self.stream = stream
+        self.outbox = outbox  # the server's: small answers go out at the turn's end
         self.limits = limits
         self.header_rules = header_rules
         self._buffer = bytearray()
@@ -204,7 +209,8 @@ class RequestReader:
             end = find_head(buffer)
             started = trio.current_time()
             while end < 0:
-                self._check_head_size()
+                if len(buffer) > self.limits.max_header_bytes:
+                    raise header_too_large(bytes(buffer), self.limits.max_line_bytes)
                 searched = max(0, len(buffer) - 3)
                 left = started + self.limits.header_timeout - trio.current_time()
                 if not await self._receive_within(left):
@@ -229,10 +235,6 @@ class RequestReader:
         if self.requests_served >= self.limits.keepalive_requests:
             self.reuse = False  # the last one: its response says so
         return request
-
-    def _check_head_size(self) -> None:
-        if len(self._buffer) > self.limits.max_header_bytes:
-            raise header_too_large(bytes(self._buffer), self.limits.max_line_bytes)
 
     async def answer_expect(self) -> None:
         """nginx's ngx_http_test_expect(): a handler that reads the body, or drops it before an
@@ -331,19 +333,21 @@ class RequestReader:
 
     async def send_raw(self, data: bytes, then: Callable[[], None] | None = None) -> None:
         """Write bytes; within `send_timeout` or the client counts as gone (`send_soon`, which
-        runs `then`)."""
+        runs `then`). Without `then`, a pace or a protocol taking over next, a write waits in
+        the outbox for the turn's end; otherwise it goes after what the outbox holds for it."""
         self._written_at = time.perf_counter()
+        within, outbox = self.limits.send_timeout, self.outbox
         try:
+            if outbox is not None and then is None and self.pacing is None and not self.taken_over:
+                await outbox.send(self.stream, data, within)
+                return
+            if outbox is not None:
+                await outbox.drain(self.stream.socket)
             if self.pacing is None:
-                await send_soon(self.stream, data, self.limits.send_timeout, then)
+                await send_soon(self.stream, data, within, then)
             else:
-                await self.pacing.send(self.stream, data, self.limits.send_timeout, then)
-        except (
-            OSError,
-            trio.BrokenResourceError,
-            trio.ClosedResourceError,
-            trio.TooSlowError,
-        ) as error:
+                await self.pacing.send(self.stream, data, within, then)
+        except _WRITE_FAILURES as error:
             raise ClientGone from error
 
     # the connection's life
@@ -362,12 +366,8 @@ class RequestReader:
 
     @property
     def keep_alive(self) -> bool:
-        return (
-            self.reuse
-            and self._client_keeps_alive
-            and self._response_done
-            and not self.body_pending
-        )
+        answered = self._response_done and not self.body_pending
+        return self.reuse and self._client_keeps_alive and answered
 
     async def close(self) -> None:
         """Close the connection. While the client may still be sending a body nobody read (a
@@ -376,6 +376,8 @@ class RequestReader:
         `lingering_time` in all), so that a reset cannot destroy the answer before the
         client reads it."""
         try:
+            if self.outbox is not None:
+                await self.outbox.drain(self.stream.socket)
             limits = self.limits
             mode = limits.lingering_close
             if mode == "always" or (mode == "on" and self.body_pending):
@@ -387,7 +389,7 @@ class RequestReader:
     async def _linger(self, limits: Limits) -> None:
         try:
             await self.stream.send_eof()
-        except (OSError, trio.BrokenResourceError, trio.ClosedResourceError):
+        except _WRITE_FAILURES:
             return
         with trio.move_on_after(limits.lingering_time):
             while True:

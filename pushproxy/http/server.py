@@ -18,6 +18,7 @@ from pushproxy.http.connection import HttpConnection
 from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.dispatch import Dispatcher
+from pushproxy.http.outbox import Outbox
 from pushproxy.http.site import (
     ListenKey,
     Site,
@@ -69,6 +70,7 @@ class HttpServer:
         # The proxy is built now, not in serve(): a bad upstream is a startup error, reported
         # before detaching.
         self.deadlines = Deadlines()  # the connections' timeouts
+        self.outbox = Outbox()  # small writes, made together at each turn's end
         self.routes = Dispatcher(
             Site.build(config),
             ProxyRuntime(config, default_upstream),
@@ -115,6 +117,7 @@ class HttpServer:
                 self._nursery = nursery
                 nursery.start_soon(self.push.run_timers)
                 nursery.start_soon(self.deadlines.run)
+                nursery.start_soon(self.outbox.run)
                 nursery.start_soon(self.proxy.run)
                 for key, listener in listeners:
                     self._start_accepting(key, [listener])
@@ -234,7 +237,8 @@ class HttpServer:
         except OSError:  # reset while it waited to be accepted: no peer left to serve
             await stream.aclose()
             return
-        conn = HttpConnection(stream, self.site.limits, self.deadlines, self.site.header_rules)
+        site = self.site
+        conn = HttpConnection(stream, site.limits, self.deadlines, site.header_rules, self.outbox)
         self.stats.active += 1
         try:
             with conn.scope:  # timeouts and a stop cancel it

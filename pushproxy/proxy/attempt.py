@@ -159,7 +159,11 @@ class Attempt:
         tls = self.upstream.tls
         try:
             if tls is None:
-                await send_soon(self.upstream.stream, data, self.job.settings.send_timeout)
+                outbox = self.job.exchange.conn.outbox  # the answer is awaited next
+                if outbox is None:
+                    await send_soon(self.upstream.stream, data, self.job.settings.send_timeout)
+                else:
+                    await outbox.send(self.upstream.stream, data, self.job.settings.send_timeout)
             else:
                 with trio.fail_after(self.job.settings.send_timeout):
                     await tls.send_all(data)
