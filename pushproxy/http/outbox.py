@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 
 import trio
 
@@ -68,12 +69,29 @@ class Outbox(trio.abc.Instrument):
         self.queued[sock] = (queued[0] + data, within)
         return True
 
-    async def send(self, stream: trio.SocketStream, data: bytes, within: float) -> None:
-        """`data` queued for the turn's end, or, when it cannot be (see `queue`), written as
-        `send_soon` writes, after what the socket has queued or left over."""
-        if not self.queue(stream.socket, data, within):
-            await self.drain(stream.socket)
-            await send_soon(stream, data, within)
+    async def send(
+        self,
+        stream: trio.SocketStream,
+        data: bytes,
+        within: float,
+        then: Callable[[], None] | None = None,
+    ) -> None:
+        """`data` queued for the turn's end or, when it cannot be (see `queue`) or is followed
+        by `then`, written as `send_soon` writes, after what the socket has queued or left
+        over. `then` runs right after the write, before any wait (as in `send_soon`): a
+        publisher's answer goes before its message's deliveries, which no wait may delay."""
+        sock = stream.socket
+        if then is None and self.queue(sock, data, within):
+            return
+        self._write_queued(sock)
+        done = self.stalled.get(sock)
+        if done is None:
+            await send_soon(stream, data, within, then)
+            return
+        if then is not None:
+            then()
+        await done.wait()
+        await send_soon(stream, data, within)
 
     def before_io_wait(self, timeout: float) -> None:
         if self.queued:
@@ -84,6 +102,11 @@ class Outbox(trio.abc.Instrument):
         queued, self.queued = self.queued, {}
         for sock, (data, within) in queued.items():
             self._write(sock, data, within)
+
+    def _write_queued(self, sock: trio.socket.SocketType) -> None:
+        queued = self.queued.pop(sock, None)
+        if queued is not None:
+            self._write(sock, *queued)
 
     def _write(self, sock: trio.socket.SocketType, data: bytes, within: float) -> None:
         sent = _sent(sock, data)
@@ -101,9 +124,7 @@ class Outbox(trio.abc.Instrument):
         """What is queued or left over for `sock` goes out now: before a write that does not
         wait for the turn's end, an upgrade, a close. Bounded by the queued writes' own send
         timeouts."""
-        queued = self.queued.pop(sock, None)
-        if queued is not None:
-            self._write(sock, *queued)
+        self._write_queued(sock)
         done = self.stalled.get(sock)
         if done is not None:
             await done.wait()

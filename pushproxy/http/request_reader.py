@@ -338,8 +338,8 @@ class RequestReader:
         self._written_at = time.perf_counter()
         within, outbox = self.limits.send_timeout, self.outbox
         try:
-            if outbox is not None and then is None and self.pacing is None and not self.taken_over:
-                await outbox.send(self.stream, data, within)
+            if outbox is not None and self.pacing is None and not self.taken_over:
+                await outbox.send(self.stream, data, within, then)
                 return
             if outbox is not None:
                 await outbox.drain(self.stream.socket)

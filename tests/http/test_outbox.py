@@ -156,3 +156,23 @@ async def test_a_connection_closes_after_its_queued_answer_went(outbox: Outbox) 
     await conn.close()
     assert _read_all(peer) == b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     peer.close()
+
+
+async def test_then_runs_before_waiting_for_a_stalled_socket(
+    autojump_clock: MockClock, outbox: Outbox
+) -> None:
+    """A publisher's deliveries (`then`) are never delayed by its socket's earlier bytes."""
+    sock, peer = _pair(sndbuf=4096)
+    assert outbox.queue(sock, b"z" * QUEUED_MAX, 7)  # an earlier answer, never read
+    await trio.lowlevel.checkpoint()
+    assert sock in outbox.stalled
+    ran_at: list[float] = []
+    start = trio.current_time()
+    with pytest.raises(BrokenPipeError):  # shut down at the send timeout: this write fails
+        await outbox.send(
+            trio.SocketStream(sock), b"answer", 7, lambda: ran_at.append(trio.current_time())
+        )
+    assert ran_at == [start]
+    assert trio.current_time() - start == pytest.approx(7)
+    sock.close()
+    peer.close()
