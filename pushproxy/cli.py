@@ -19,6 +19,7 @@ from pushproxy.config import report
 from pushproxy.config.check import CheckResult, check_file, select
 from pushproxy.config.crossplane import payload
 from pushproxy.config.includes import load
+from pushproxy.descriptors import connections_warning
 from pushproxy.logs import ErrorLog
 
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
@@ -148,6 +149,7 @@ def _nginx_style(argv: Sequence[str]) -> int:
     if not (args.t or args.T):
         return process.run(options)
     result = check_file(conf, prefix=prefix)
+    late: list[str] = []  # warnings of the modules' start, after "syntax is ok"
     if result.nginx_error is None:
         # As nginx -t, which opens the error log and the pid file: a missing directory fails.
         config, _ = process.read_config(options)
@@ -160,8 +162,13 @@ def _nginx_style(argv: Sequence[str]) -> int:
             text.append(f"pushproxy: configuration file {conf} test failed\n")
             sys.stderr.write("".join(text))
             return 1
-        process.note_unused_module(config, ErrorLog.from_config(config, prefix))
-    return _print_test(result, conf, quiet=args.q, dump=args.T)
+        error_log = ErrorLog.from_config(config, prefix)
+        process.note_unused_module(config, error_log)
+        warning = connections_warning(config)
+        if warning is not None:
+            error_log.log("warn", warning)
+            late = [warning]
+    return _print_test(result, conf, quiet=args.q, dump=args.T, late=late)
 
 
 def _guarded(action: Callable[[], int]) -> int:
@@ -173,18 +180,27 @@ def _guarded(action: Callable[[], int]) -> int:
         return 1
 
 
-def _test_text(result: CheckResult, conf: str, *, quiet: bool) -> str:
-    """What `-t` prints for a configuration (`-q`: only its warnings and errors)."""
+def _test_text(
+    result: CheckResult, conf: str, *, quiet: bool, late: Sequence[str] = ()
+) -> str:
+    """What `-t` prints for a configuration (`-q`: only its warnings and errors); `late`:
+    warnings nginx's modules give as they start, after the syntax was found ok."""
     text = report.nginx(result.nginx_error, result.nginx_logged, conf).replace(
         "nginx: ", "pushproxy: "
     )
+    if late and result.nginx_error is None:
+        lines = text.splitlines(True)
+        lines[-1:-1] = [f"pushproxy: [warn] {warning}\n" for warning in late]
+        text = "".join(lines)
     if quiet and result.nginx_error is None:
         text = "".join(line for line in text.splitlines(True) if "[" in line)
     return text
 
 
-def _print_test(result: CheckResult, conf: str, *, quiet: bool, dump: bool) -> int:
-    sys.stderr.write(_test_text(result, conf, quiet=quiet))
+def _print_test(
+    result: CheckResult, conf: str, *, quiet: bool, dump: bool, late: Sequence[str] = ()
+) -> int:
+    sys.stderr.write(_test_text(result, conf, quiet=quiet, late=late))
     if dump and result.nginx_error is None:
         for name in result.files:
             with open(name, "rb") as handle:

@@ -30,6 +30,7 @@ from pushproxy.config.model import Config, build
 from pushproxy.config.parse import ConfigSyntaxError, parse_text
 from pushproxy.config.push_rules import main_settings, push_locations
 from pushproxy.config.tree import Directive
+from pushproxy.descriptors import apply_rlimit_nofile, connections_warning
 from pushproxy.errors import ConfigError
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
@@ -296,6 +297,9 @@ def run(options: Options) -> int:
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
     note_unused_module(config, error_log)
+    warning = connections_warning(config)
+    if warning is not None:
+        error_log.log("warn", warning)
     try:
         server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
     except ConfigError as error:
@@ -321,6 +325,7 @@ def run(options: Options) -> int:
         daemonize(pid_file, error_log.path)
     else:
         write_pid(pid_file)
+    apply_rlimit_nofile(config, error_log)
     # A full collection walks every object, about 50 per subscriber: with 10,000 of them,
     # pauses of 140-400 ms, six of them while 10,000 subscribers connect with the default
     # (700, 10, 10). Considered ten times less often, none came in that storm; the young

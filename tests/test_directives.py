@@ -267,6 +267,7 @@ def test_push_stream_arity_and_defaults() -> None:
 
 _HONOURED = {
     "daemon", "pid", "error_log", "worker_processes", "working_directory", "worker_connections",
+    "worker_rlimit_nofile",
     "events", "http", "server", "listen", "server_name", "location", "include", "upstream",
     "keepalive", "ip_hash", "least_conn", "hash", "random", "proxy_pass", "proxy_set_header",
     "proxy_http_version",

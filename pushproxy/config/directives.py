@@ -63,6 +63,7 @@ _HONOURED: tuple[_Honoured, ...] = (
     _Honoured(name="error_log", module=_HTTP_CORE, default="logs/error.log error"),
     _Honoured(name="worker_processes", module=_CORE, default="1"),
     _Honoured(name="working_directory", module=_CORE),
+    _Honoured(name="worker_rlimit_nofile", module=_CORE),
     _Honoured(name="include", module="ngx_conf_module"),
     _Honoured(name="events", module="ngx_events_module"),
     _Honoured(name="worker_connections", module="ngx_event_core_module", default="512"),

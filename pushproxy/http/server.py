@@ -13,6 +13,7 @@ import trio
 
 from pushproxy.config.lint_rules import unspoken_protocols
 from pushproxy.config.model import Config
+from pushproxy.descriptors import accept_failed
 from pushproxy.http.accesslog import AccessLogs
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.connection_variables import ConnectionInfo
@@ -180,7 +181,11 @@ class HttpServer:
         with scope:
             async with listener:
                 while True:
-                    stream = await listener.accept()
+                    try:
+                        stream = await listener.accept()
+                    except OSError as error:  # out of descriptors (or memory): not the end
+                        await accept_failed(error)
+                        continue
                     stats = self.stats
                     stats.accepted += 1
                     if stats.active >= self.site.max_connections:
