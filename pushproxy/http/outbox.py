@@ -143,8 +143,8 @@ class Outbox(trio.abc.Instrument):
                     left = left[sent:]
             if left:  # too slow: as after a send timeout, the connection ends
                 sock.shutdown(socket.SHUT_RDWR)
-        except (OSError, trio.ClosedResourceError):
-            pass  # gone: its owner's next read finds out
+        except (OSError, ValueError, trio.ClosedResourceError, trio.BusyResourceError):
+            pass  # gone (closed: a descriptor of -1), or its owner writes: its owner finds out
         finally:
             self._give_up(sock, done)
 

@@ -176,3 +176,20 @@ async def test_then_runs_before_waiting_for_a_stalled_socket(
     assert trio.current_time() - start == pytest.approx(7)
     sock.close()
     peer.close()
+
+
+async def test_a_socket_closed_while_its_rest_waits_ends_only_that_write(outbox: Outbox) -> None:
+    sock, peer = _pair(sndbuf=4096)
+    assert outbox.queue(sock, b"w" * QUEUED_MAX, 60)
+    outbox.flush()  # as at the turn's end: the rest is left to a task of the outbox's,
+    assert sock in outbox.stalled
+    sock.close()  # and its owner goes away before that task runs (a stop, a timeout)
+    with trio.fail_after(5):
+        await outbox.drain(sock)
+    assert sock not in outbox.stalled
+    other, other_peer = _pair()
+    assert outbox.queue(other, b"still running", 60)
+    await trio.lowlevel.checkpoint()
+    assert _read_all(other_peer) == b"still running"
+    for each in (peer, other, other_peer):
+        each.close()
