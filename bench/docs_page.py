@@ -67,10 +67,13 @@ METHOD = """\
   35,061, 30,625, 35,315 and 34,075 deliveries/s against 38,096, 31,649, 31,630 and 27,822:
   no difference beyond the machine's noise. The run of 07:10 UTC (after the publisher's
   turn described under "A publish") gave 0.56 for that fan-out (runs 0.53, 0.54, 0.59), 0.10
-  for publish and 0.12 for the proxy; this page's run, 0.54 (0.51, 0.67, 0.45), 0.11 and 0.11.
-  One of 07:55 UTC gave 0.81 for idle memory: a request's error log was then set for every
-  request (each set keeps a context entry an idle subscriber holds, about 120 bytes); it is now
-  set only for a level with an `error_log` of its own.
+  for publish and 0.12 for the proxy; that of 08:08 UTC, 0.54 (0.51, 0.67, 0.45), 0.11 and
+  0.11. One of 07:55 UTC gave 0.81 for idle memory: a request's error log was then set for
+  every request (each set keeps a context entry an idle subscriber holds, about 120 bytes); it
+  is now set only for a level with an `error_log` of its own. This page's run (09:35 UTC,
+  after the outbox described under "What the hot paths do") gave 0.47 for that fan-out (runs
+  0.51, 0.47, 0.49): pushproxy's 36,171 deliveries/s are those of 08:08 (35,779), nchan's went
+  from 66,317 to 77,118; the proxy went from 0.11 to 0.17 (7,409 against 42,482 requests/s).
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and

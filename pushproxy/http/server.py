@@ -242,8 +242,9 @@ class HttpServer:
         except OSError:  # reset while it waited to be accepted: no peer left to serve
             await stream.aclose()
             return
-        site = self.site
-        conn = HttpConnection(stream, site.limits, self.deadlines, site.header_rules, self.outbox)
+        conn = HttpConnection(
+            stream, self.site.limits, self.deadlines, self.site.header_rules, self.outbox
+        )
         self.stats.active += 1
         try:
             with conn.scope:  # timeouts and a stop cancel it
