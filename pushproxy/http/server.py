@@ -251,6 +251,8 @@ class HttpServer:
                 await self._serve_requests(conn, info, key[1])
         except ClientGone:
             pass
+        except Exception:  # a fault of one connection's must not end everyone's
+            log.exception("unhandled error on a connection from %s", info.remote_addr)
         finally:
             self.stats.active -= 1
             await conn.close()

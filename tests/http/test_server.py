@@ -12,6 +12,9 @@ import trio.testing
 from conftest import ServeFactory
 from helpers import Client, exchange_raw, request
 
+from pushproxy.http.connection import HttpConnection
+from pushproxy.http.wire import Request
+
 CONF = """
 events {{ worker_connections {connections}; }}
 http {{
@@ -349,5 +352,28 @@ async def test_clients_that_reset_before_being_served_leave_the_server_serving(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             sock.close()  # a reset
         await trio.sleep(0.1)
+        answer = await request(port, "GET", "/hello")
+        assert (answer.status, answer.body) == (200, b"hi")
+
+
+async def test_a_fault_on_one_connection_leaves_the_others_served(
+    serve: ServeFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whatever goes wrong outside a handler (which answers 500) ends that connection only,
+    logged, as a crashed nginx worker would be replaced; the server keeps its clients."""
+    real = HttpConnection.next_request
+    faults = [RuntimeError("a bug")]
+
+    async def faulty(conn: HttpConnection) -> Request | None:
+        if faults:
+            raise faults.pop()
+        return await real(conn)
+
+    async with serve(conf()) as server:
+        port = server.port()
+        monkeypatch.setattr(HttpConnection, "next_request", faulty)
+        with caplog.at_level(logging.ERROR, logger="pushproxy"):
+            assert await exchange_raw(port, b"GET /hello HTTP/1.1\r\nHost: a\r\n\r\n") == b""
+        assert "unhandled error on a connection from 127.0.0.1" in caplog.text
         answer = await request(port, "GET", "/hello")
         assert (answer.status, answer.body) == (200, b"hi")
