@@ -291,7 +291,8 @@ class HttpServer:
                     await conn.error(malformed.status, close=True)
                 return
             except Exception:
-                log.exception("unhandled error for %s %s", request.method, request.target)
+                method, target = request.method.decode("latin-1"), request.target.decode("latin-1")
+                log.exception("unhandled error for %s %s", method, target)
                 if conn.can_respond:
                     await conn.error(500, close=True)
             finally:

@@ -13,6 +13,7 @@ from conftest import ServeFactory
 from helpers import Client, exchange_raw, request
 
 from pushproxy.http.connection import HttpConnection
+from pushproxy.http.dispatch import Dispatcher
 from pushproxy.http.wire import Request
 
 CONF = """
@@ -377,3 +378,19 @@ async def test_a_fault_on_one_connection_leaves_the_others_served(
         assert "unhandled error on a connection from 127.0.0.1" in caplog.text
         answer = await request(port, "GET", "/hello")
         assert (answer.status, answer.body) == (200, b"hi")
+
+
+async def test_a_fault_in_a_handler_is_a_500_and_a_logged_traceback(
+    serve: ServeFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def faulty(*_: object) -> None:
+        raise RuntimeError("a bug")
+
+    async with serve(conf()) as server:
+        port = server.port()
+        monkeypatch.setattr(Dispatcher, "dispatch", faulty)
+        with caplog.at_level(logging.ERROR, logger="pushproxy"):
+            answer = await request(port, "GET", "/hello?x=1")
+        assert answer.status == 500
+        assert "unhandled error for GET /hello?x=1" in caplog.text
+        assert "RuntimeError: a bug" in caplog.text
