@@ -198,7 +198,8 @@ class ClientFrames:
                 return Reply.DROP
         opcode = self._opcode
         if self._fragmented:
-            self._message.append(payload)
+            if payload:  # (empty fragments would grow the list, not the counted size)
+                self._message.append(payload)
             if not self._last:
                 return None
             payload = b"".join(self._message)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tracemalloc
 
 import pytest
 from wsproto.frame_protocol import FrameProtocol
@@ -142,6 +143,24 @@ def test_message_over_the_bound_drops() -> None:
     frames = ClientFrames(max_message_bytes=10)
     assert frames.receive(masked(0x01, b"123456") + masked(0x80, b"78901")) == [DROP]
     assert ClientFrames(max_message_bytes=10).receive(masked(0x81, b"x" * 11)) == [DROP]
+
+
+def test_empty_fragments_keep_no_memory() -> None:
+    """A message left open while empty continuation frames stream in holds nothing more for
+    them: the message bound counts payload bytes, and these have none."""
+    frames = ClientFrames()
+    assert frames.receive(masked(0x01, b"start")) == []
+    empties = masked(0x00, b"") * 10_000
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for _ in range(3):
+            assert frames.receive(empties) == []
+        grown = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown < 64 * 1024
+    assert frames.receive(masked(0x80, b"!")) == [TextMessage(b"start!")]
 
 
 def test_wsproto_strictness_closes() -> None:
