@@ -805,3 +805,37 @@ async def test_a_session_is_in_the_access_log_when_it_ends(
                 break
             await trio.sleep(0.01)
     assert log.read_text() == "GET /ws/ch1 101\n"
+
+
+async def test_a_flood_of_tiny_frames_leaves_the_others_their_turns(serve: ServeFactory) -> None:
+    """180 KB of empty continuation frames (30,000 of them, several µs each to decode) are
+    decoded a slice at a time, with the other tasks' turns in between: the longest time the
+    loop spends away from them stays a few ms, not a whole read's (64 KiB: about 70 ms)."""
+    flood = masked(0x01, b"start") + bytes([0x00, 0x80, 0, 0, 0, 0]) * 30_000  # masked, FIN=0
+    gaps: list[float] = []
+    async with serve(CONF) as server:
+        raw = await upgrade(server.port(), "/ws-raw/ch1")
+        done = trio.Event()
+
+        async def tick() -> None:
+            last = trio.current_time()
+            while not done.is_set():
+                await trio.lowlevel.checkpoint()
+                now = trio.current_time()
+                gaps.append(now - last)
+                last = now
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tick)
+            await raw.send(flood)
+            await wait_for_decoding(raw)
+            done.set()
+        await raw.aclose()
+    assert max(gaps) < 0.03, f"the loop was held for {max(gaps) * 1000:.0f} ms"
+
+
+async def wait_for_decoding(raw: Raw) -> None:
+    """Until the server has decoded every frame sent: the message ends (an empty FIN frame),
+    then a ping after it gets its pong."""
+    await raw.send(bytes([0x80, 0x80, 0, 0, 0, 0, 0x89, 0x80, 0, 0, 0, 0]))
+    assert await raw.read(2) == b"\x8a\x00"
