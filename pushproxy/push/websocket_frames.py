@@ -128,7 +128,7 @@ class ClientFrames:
         self._fragmented = False  # a fragmented message is open
         self._last = False  # the current frame ends its message
         self._opcode = Opcode.TEXT  # the opcode of the current message
-        self._message: list[bytes] = []  # earlier fragments of the open message
+        self._message = bytearray()  # earlier fragments of the open message, joined
         self._size = 0  # bytes of the open message so far
         self.done = False
 
@@ -198,12 +198,11 @@ class ClientFrames:
                 return Reply.DROP
         opcode = self._opcode
         if self._fragmented:
-            if payload:  # (empty fragments would grow the list, not the counted size)
-                self._message.append(payload)
+            self._message += payload  # joined now: many small fragments cost their bytes only
             if not self._last:
                 return None
-            payload = b"".join(self._message)
-            self._message = []
+            payload = bytes(self._message)
+            self._message = bytearray()
             self._fragmented = False
         self._size = 0
         if opcode is Opcode.TEXT:

@@ -145,22 +145,24 @@ def test_message_over_the_bound_drops() -> None:
     assert ClientFrames(max_message_bytes=10).receive(masked(0x81, b"x" * 11)) == [DROP]
 
 
-def test_empty_fragments_keep_no_memory() -> None:
-    """A message left open while empty continuation frames stream in holds nothing more for
-    them: the message bound counts payload bytes, and these have none."""
+@pytest.mark.parametrize("fragment", [b"", b"x"])
+def test_small_fragments_cost_their_bytes_only(fragment: bytes) -> None:
+    """A message left open while tiny continuation frames stream in holds their payload and
+    nothing per fragment: the message bound counts payload bytes."""
     frames = ClientFrames()
     assert frames.receive(masked(0x01, b"start")) == []
-    empties = masked(0x00, b"") * 10_000
+    fragments = masked(0x00, fragment) * 10_000
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
         for _ in range(3):
-            assert frames.receive(empties) == []
+            assert frames.receive(fragments) == []
         grown = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    assert grown < 64 * 1024
-    assert frames.receive(masked(0x80, b"!")) == [TextMessage(b"start!")]
+    assert grown < 64 * 1024 + 2 * 30_000 * len(fragment)
+    end = frames.receive(masked(0x80, b"!"))
+    assert end == [TextMessage(b"start" + fragment * 30_000 + b"!")]
 
 
 def test_wsproto_strictness_closes() -> None:
