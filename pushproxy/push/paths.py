@@ -81,6 +81,9 @@ def unescape_uri(value: bytes) -> bytes:
     return bytes(out) + value[consumed:]
 
 
+_ATOI_ERROR = 2**64 - 1  # ngx_atoi()'s NGX_ERROR in an ngx_uint_t
+
+
 def parse_channel_ids(path: bytes) -> tuple[RequestedChannel, ...]:
     """Split an unescaped channels path; empty ids and duplicates are kept, as the module does.
 
@@ -93,9 +96,17 @@ def parse_channel_ids(path: bytes) -> tuple[RequestedChannel, ...]:
         if match is None:  # unreachable: `\Z` always matches
             break
         digits = match.group(1)
-        channels.append(RequestedChannel(path[position : match.start()], int(digits or b"0")))
+        channels.append(RequestedChannel(path[position : match.start()], _backtrack(digits)))
         position = match.end()
     return tuple(channels)
+
+
+def _backtrack(digits: bytes | None) -> int:
+    """`.bN` read as ngx_atoi() reads it into the module's unsigned count: a number past
+    2^63 - 1 is its error, -1, which the count takes as 2^64 - 1 (every message)."""
+    digits = (digits or b"0").lstrip(b"0") or b"0"
+    value = int(digits) if len(digits) <= 19 else _ATOI_ERROR
+    return value if value <= 2**63 - 1 else _ATOI_ERROR
 
 
 def channels_from_path(evaluated: bytes) -> tuple[RequestedChannel, ...]:

@@ -40,6 +40,9 @@ def parse_tag(value: bytes | None) -> int:
         value = value[2:]
     if not value.isdigit():
         return -1
+    value = value.lstrip(b"0") or b"0"
+    if len(value) > 19:  # past any tag (and Python's int() refuses thousands of digits)
+        return -1
     tag = int(value)
     return tag if tag <= _NGX_INT_MAX else -1
 

@@ -80,7 +80,7 @@ def switching_protocols(key: bytes) -> bytes:
 
 def supported_version(value: bytes) -> bool:
     """`Sec-WebSocket-Version` read with `ngx_atoi()`: digits only, and 8 or 13."""
-    return value.isdigit() and int(value) in (8, 13)
+    return value.isdigit() and (value.lstrip(b"0") or b"0") in (b"8", b"13")
 
 
 class Ending(enum.Enum):

@@ -69,9 +69,20 @@ def test_trailing_newline_stays_in_the_id() -> None:
     assert parsed(b"ch\n") == [(b"ch\n", 0)]
 
 
-def test_huge_backtrack_is_kept_as_a_number() -> None:
-    (channel,) = parse_channel_ids(b"ch.b99999999999999999999999")
-    assert channel.backtrack == 99999999999999999999999
+@pytest.mark.parametrize(
+    ("digits", "backtrack"),
+    [
+        (b"9223372036854775807", 2**63 - 1),
+        (b"0" * 5000 + b"7", 7),  # leading zeros do not overflow
+        # Past ngx_atoi()'s range, its error (-1) in the module's unsigned count: every message.
+        (b"9223372036854775808", 2**64 - 1),
+        (b"99999999999999999999999", 2**64 - 1),
+        (b"9" * 5000, 2**64 - 1),  # (more digits than Python's int() takes)
+    ],
+)
+def test_backtrack_read_as_the_module_reads_it(digits: bytes, backtrack: int) -> None:
+    (channel,) = parse_channel_ids(b"ch.b" + digits)
+    assert channel.backtrack == backtrack
 
 
 @pytest.mark.parametrize(

@@ -57,6 +57,8 @@ def texts(messages: list[Message] | tuple[Message, ...]) -> list[bytes]:
         (b" 5", -1),
         (b"99999999999999999999", -1),
         (b"9223372036854775807", 9223372036854775807),
+        (b"0" * 5000 + b"5", 5),
+        (b"9" * 5000, -1),  # more digits than Python's int() takes
     ],
 )
 def test_parse_tag(value: bytes | None, tag: int) -> None:

@@ -32,7 +32,16 @@ def test_switching_protocols_is_exact() -> None:
 
 @pytest.mark.parametrize(
     ("value", "supported"),
-    [(b"8", True), (b"13", True), (b"013", True), (b"7", False), (b"", False), (b"13a", False)],
+    [
+        (b"8", True),
+        (b"13", True),
+        (b"013", True),
+        (b"0" * 5000 + b"13", True),
+        (b"7", False),
+        (b"", False),
+        (b"13a", False),
+        (b"9" * 5000, False),
+    ],
 )
 def test_supported_versions(value: bytes, supported: bool) -> None:
     assert supported_version(value) is supported
