@@ -72,8 +72,10 @@ class GzipPolicy:
                 return False
             if lowered == b"content-type":
                 content_type = value.split(b";", 1)[0].strip().lower()
-            elif lowered == b"content-length" and value.isdigit() and int(value) < self.min_length:
-                return False
+            elif lowered == b"content-length" and value.isdigit():
+                digits = value.lstrip(b"0")  # (int() refuses thousands of digits)
+                if len(digits) <= 19 and int(digits or b"0") < self.min_length:
+                    return False
         return self.any_type or content_type in self.types
 
     def compressor(self) -> zlib._Compress:

@@ -76,7 +76,8 @@ def parse_response_head(head: bytes) -> ResponseHead:
         elif framing == b"content-length":
             _check_unique(length, name, value, coding)
             length = (name, value)
-            size = int(value) if value.isdigit() else -1
+            digits = value.lstrip(b"0") or b"0"  # (int() refuses thousands of digits)
+            size = int(digits) if value.isdigit() and len(digits) <= 19 else -1
             if not 0 <= size <= _MAX_LENGTH:
                 raise InvalidResponse(
                     f'upstream sent invalid "Content-Length" header: "{_text(name, value)}"'

@@ -8,7 +8,7 @@ import pytest
 from conftest import ServeFactory
 from helpers import Client, request
 
-from pushproxy.http.gzip import accepts_gzip
+from pushproxy.http.gzip import GzipPolicy, accepts_gzip
 
 CONF = """
 events {}
@@ -122,3 +122,21 @@ async def test_a_head_response_is_not_framed_chunked(serve: ServeFactory) -> Non
     assert head.header("Content-Length") is None
     assert head.body == b""
     assert _gunzip(after.body) == b"<p>hello hello hello</p>"
+
+
+@pytest.mark.parametrize(
+    ("length", "compressed"),
+    [(b"4", False), (b"0" * 5000 + b"4", False), (b"0" * 5000 + b"50", True)],
+)
+def test_gzip_min_length_reads_any_number_of_digits(length: bytes, compressed: bool) -> None:
+    policy = GzipPolicy(
+        types=frozenset({b"text/html"}),
+        any_type=False,
+        min_length=5,
+        level=1,
+        http_version=b"1.1",
+        proxied=frozenset(),
+        vary=False,
+    )
+    headers = [(b"Content-Type", b"text/html"), (b"Content-Length", length)]
+    assert policy.compresses(200, headers) is compressed

@@ -200,3 +200,19 @@ def test_lines_are_judged_in_order() -> None:
 def test_a_status_line_again_is_no_header_even_when_it_reads_as_one() -> None:
     head = parse_response_head(OK + b"HTTP/1.1\r\nX-A: 1\r\n\r\n")
     assert head.headers == [(b"X-A", b"1")]
+
+
+@pytest.mark.parametrize(
+    ("value", "length"),
+    [(b"0" * 5000 + b"12", 12), (b"9223372036854775807", 2**63 - 1)],
+)
+def test_content_length_digits_as_nginx_reads_them(value: bytes, length: int) -> None:
+    head = parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\n")
+    assert head.length == length
+
+
+@pytest.mark.parametrize("value", [b"9223372036854775808", b"9" * 5000])
+def test_a_content_length_past_its_range_is_invalid(value: bytes) -> None:
+    """Thousands of digits included, which Python's int() would refuse with ValueError."""
+    with pytest.raises(InvalidResponse, match='invalid "Content-Length" header'):
+        parse_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: " + value + b"\r\n\r\n")
