@@ -171,7 +171,7 @@ HOT_PATHS = """\
   message's deliveries (see Fan-out). In five interleaved pairs of `wrk -t1 -c64 -d3s` runs
   through the proxy on 2026-11-28 at 09:00 UTC, against the code before it: 4,532-7,040
   requests/s (median 6,282) against 3,824-5,233 (median 4,221), 142-216 µs of server CPU per
-  request against 191-256, and a p99 of 29-54 ms against 67-94 ms; the publish and the
+  request against 191-256, and a p99 of 29-54 ms against 69-94 ms; the publish and the
   10,000 x 1,000-channel fan-out rows did not change (three pairs each).
 - **The garbage collector** considers a full collection ten times less often than Python's
   default (`gc.set_threshold(700, 10, 100)`). A full collection walks every object, about 50
