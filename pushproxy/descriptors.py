@@ -15,6 +15,7 @@ import resource
 import trio
 
 from pushproxy.config.model import Config
+from pushproxy.http.site import worker_connections
 from pushproxy.logs import ErrorLog
 
 log = logging.getLogger("pushproxy")
@@ -29,15 +30,10 @@ def _rlimit_nofile(config: Config) -> int | None:
     return int(directive.args[0])
 
 
-def _worker_connections(config: Config) -> int:
-    value = config.events.arg("worker_connections", "512") or "512"
-    return int(value) if value.isdigit() else 512
-
-
 def connections_warning(config: Config) -> str | None:
     """nginx's warning when `worker_connections` exceed the open file limit: the process's
     own, or `worker_rlimit_nofile`'s when that is set and lower than the connections."""
-    connections = _worker_connections(config)
+    connections = worker_connections(config)
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = _rlimit_nofile(config)
     if soft == resource.RLIM_INFINITY or connections <= soft:

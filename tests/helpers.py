@@ -4,6 +4,7 @@ request to example.com, for the pure tests of what reads them."""
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -36,6 +37,14 @@ def request_vars(
         host="example.com",
         maps=maps,
     )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody listens on (for a server started as a process)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
 
 
 async def exchange_raw(port: int, data: bytes, *, seconds: float = 5) -> bytes:

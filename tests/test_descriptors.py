@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from helpers import free_port
+
 CONF = """daemon off;
 {extra}
 pid {dir}/test.pid;
@@ -28,15 +30,8 @@ http {{
 """
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _write_conf(tmp_path: Path, *, connections: int, extra: str = "") -> tuple[Path, int]:
-    port = _free_port()
+    port = free_port()
     path = tmp_path / "nginx.conf"
     path.write_text(CONF.format(dir=tmp_path, port=port, connections=connections, extra=extra))
     return path, port

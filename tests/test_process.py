@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import free_port
 
 from pushproxy.logs import ErrorLog
 
@@ -30,13 +31,6 @@ http {{
     }}
 }}
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def _pushproxy(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
@@ -75,7 +69,7 @@ def _wait_gone(pid: int) -> None:
 @pytest.fixture
 def conf(tmp_path: Path) -> tuple[Path, int]:
     (tmp_path / "logs").mkdir()
-    port = _free_port()
+    port = free_port()
     path = tmp_path / "nginx.conf"
     path.write_text(CONF.format(daemon="on", dir=tmp_path, port=port, greeting="one"))
     return path, port
@@ -182,7 +176,7 @@ def test_a_log_or_pid_file_in_a_missing_directory_stops_start_and_test(
 ) -> None:
     """As nginx: `-t` and the start open the error log and the pid file; a missing directory
     is an [emerg] naming the file, and nothing starts."""
-    port = _free_port()
+    port = free_port()
     text = CONF.format(daemon="off", dir=tmp_path, port=port, greeting="one")
     (tmp_path / "logs").mkdir()
     wanted = f"{tmp_path}/nodir/{'error.log' if missing == 'error_log' else 'test.pid'}"
@@ -282,7 +276,7 @@ def test_a_configuration_without_http_notes_the_unused_module(tmp_path: Path) ->
     # with push locations, nothing of the kind
     (tmp_path / "logs").mkdir()
     used = tmp_path / "used.conf"
-    used.write_text(CONF.format(daemon="off", dir=tmp_path, port=_free_port(), greeting="one"))
+    used.write_text(CONF.format(daemon="off", dir=tmp_path, port=free_port(), greeting="one"))
     done = _pushproxy("-t", "-c", str(used))
     assert done.returncode == 0
     written = tmp_path / "logs" / "error.log"

@@ -85,13 +85,12 @@ class Outbox(trio.abc.Instrument):
             return
         self._write_queued(sock)
         done = self.stalled.get(sock)
-        if done is None:
-            await send_soon(stream, data, within, then)
-            return
-        if then is not None:
-            then()
-        await done.wait()
-        await send_soon(stream, data, within)
+        if done is not None:
+            if then is not None:
+                then()
+                then = None
+            await done.wait()
+        await send_soon(stream, data, within, then)
 
     def before_io_wait(self, timeout: float) -> None:
         if self.queued:

@@ -103,7 +103,8 @@ def header_rules_of(level: Level) -> HeaderRules:
     )
 
 
-def _worker_connections(config: Config) -> int:
+def worker_connections(config: Config) -> int:
+    """`events { worker_connections }`, 512 when absent."""
     value = config.events.arg("worker_connections", "512") or "512"
     return int(value) if value.isdigit() else 512
 
@@ -250,7 +251,7 @@ class Site:
                 listens=(),
                 setups={},
                 rewrite=RewritePhase(),
-                max_connections=_worker_connections(config),
+                max_connections=worker_connections(config),
                 maps={},
             )
         listens: dict[ListenKey, None] = {}
@@ -281,7 +282,7 @@ class Site:
             listens=tuple(listens),
             setups=setups,
             rewrite=RewritePhase(),
-            max_connections=_worker_connections(config),
+            max_connections=worker_connections(config),
             maps=http.maps,
             realip=any(setup.realip is not None for setup in setups.values()),
             keeps_slashes=not all(setup.merge_slashes for setup in setups.values()),
