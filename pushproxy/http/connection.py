@@ -374,14 +374,14 @@ class HttpConnection(RequestReader):
         """nginx's HTML error page for `status` (494 to 497 go out as 400, with their titles); an
         empty body for a code nginx has no page for. An `error_page` may take it over (see
         `error_hook`): nothing is written then."""
+        if close or status in _ENDS_KEEPALIVE:
+            self.end_after_response()  # nginx decides this before it looks for an error_page
         hook = self.error_hook
         if hook is not None and hook(status):
             return
         self.status_override = 0  # an error while serving an error page goes out as itself
         page = pages.error_page(status)
         headers: list[tuple[bytes, bytes]] = [(b"Content-Type", b"text/html")] if page else []
-        if close or status in _ENDS_KEEPALIVE:
-            headers.append((b"Connection", b"close"))
         await self.respond(pages.SENT_AS.get(status, status), headers, page)
 
     @property

@@ -148,11 +148,7 @@ class Dispatcher:
             variables=variables,
             server=server,
         )
-        found = configure(site, server, variables, request)
-        if found is None:
-            await conn.error(413, close=True)  # nginx refuses before reading the body
-            return
-        location, ending, match = found
+        location, ending, match = configure(site, server, variables, request)
         if (error_log := self.access_logs.error_log(location.level)) is not REQUEST_LOG.get():
             REQUEST_LOG.set(error_log)  # (only when it changes: each set costs a subscriber)
         setup = site.setups[id(location)]  # every location and `if` block has one
@@ -195,6 +191,9 @@ class Dispatcher:
         if isinstance(ending, Redirect):
             return redirect(exchange, location, ending.status, ending.location)
         if isinstance(ending, int):
+            if ending == 413:  # (`configure`'s) logged in the location's error log
+                length, context = exchange.request.content_length, request_context(variables.lookup)
+                log.error("client intended to send too large body: %d bytes, %s", length, context)
             return conn.error(ending)
         if match is not None and match.redirect_to_slash:
             return redirect(exchange, location, 301, match.redirect_target(variables.target.args))
@@ -258,14 +257,12 @@ class Dispatcher:
             variables=sub_vars,
             server=server,
         )
-        found = configure(self.site, server, sub_vars, request)
-        if found is not None:
-            location, ending, match = found
-            setup = self.site.setups[id(location)]
-            _prepare(conn, setup, sub_vars)
-            jump = await self._answer(sub, location, setup, ending, match, phases=False)
-            if jump is not None:
-                await self._follow(sub, server, location, jump, catch=False, phases=False)
+        location, ending, match = configure(self.site, server, sub_vars, request)
+        setup = self.site.setups[id(location)]
+        _prepare(conn, setup, sub_vars)
+        jump = await self._answer(sub, location, setup, ending, match, phases=False)
+        if jump is not None:
+            await self._follow(sub, server, location, jump, catch=False, phases=False)
         asked.keep(sub_vars.lookup, variables.set)
         context = request_context(variables.lookup)
         return verdict(conn.status_sent, conn.answered_headers(), context)
@@ -288,6 +285,8 @@ class Dispatcher:
                 await redirect(exchange, location, page.redirect, page.uri)
                 return location
             conn.status_override = page.status or 0
+            if caught.status == 413:  # nginx dropped the body it refused: no location judges it
+                exchange.request = exchange.request._replace(content_length=None, chunked=False)
             if exchange.method != "HEAD":
                 exchange.method = "GET"
                 variables.set_method("GET")
@@ -344,11 +343,7 @@ class Dispatcher:
                 location, ending = self.site.rewrite.run(named, variables)
             else:
                 variables.retarget(variables.target.rewrite(jump.uri, jump.args))
-                found = configure(self.site, server, variables, exchange.request)
-                if found is None:
-                    await conn.error(413, close=True)
-                    return location
-                location, ending, match = found
+                location, ending, match = configure(self.site, server, variables, exchange.request)
             setup = self.site.setups[id(location)]
             _prepare(conn, setup, variables)
             pages = setup.error_pages

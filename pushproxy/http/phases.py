@@ -35,9 +35,9 @@ def trust_proxy(realip: RealIp, variables: RequestVars, request: Request) -> Non
 
 def configure(
     site: Site, server: ServerMatch, variables: RequestVars, request: Request
-) -> tuple[Location, Ending | None, LocationMatch | None] | None:
+) -> tuple[Location, Ending | None, LocationMatch | None]:
     """The configuration that serves the request, how its rewrite phases ended and the
-    location match; None when the location refuses the body's announced size (413).
+    location match; the ending is 413 when the location refuses the body's announced size.
 
     The server's rewrite phase runs first, then nginx's find-config phase (the location,
     its body limit, the slash redirect) and the location's rewrite phase, again for as
@@ -68,7 +68,7 @@ def configure(
         if "internal" in location.level.own and not found.rewritten:
             return location, 404, match  # only a rewrite (an internal redirect) gets there
         if body_too_large(request, location.level):
-            return None
+            return location, 413, match  # the location's error_page and access log apply
         if match.redirect_to_slash:
             return location, None, match
         location, ending = site.rewrite.run(location, variables)

@@ -239,7 +239,12 @@ class RequestVars:
         return None if credentials is None else as_text(credentials[0])
 
     def set_method(self, method: str) -> None:
-        """`$request_method` after an error page turned the request into a GET."""
+        """`$request_method` after an error page turned the request into a GET (`$request`,
+        the request line as received, keeps the method the client sent)."""
+        if self._variables is None:
+            self._variables = {}
+        line = f"{self._method} {self._target.raw}{self._protocol(' ')}"
+        self._variables.setdefault("request", line)
         self._method = method
 
     def retarget(self, target: RequestTarget) -> None:

@@ -193,10 +193,15 @@ async def handle_proxy(
                 stream_chunked=not settings.request_buffering and settings.http_version == "1.1",
             )
     except BodyTooLarge:
+        context = request_context(exchange.lookup)
         if length is not None:
-            log.error("client intended to send too large body: %d bytes", length)
+            log.error("client intended to send too large body: %d bytes, %s", length, context)
         else:
-            log.error("client intended to send too large chunked body: over %d bytes", max_size)
+            log.error(
+                "client intended to send too large chunked body: over %d bytes, %s",
+                max_size,
+                context,
+            )
         await conn.error(413, close=True)
         return None
 

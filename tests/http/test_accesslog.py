@@ -6,8 +6,9 @@ import os
 import re
 from pathlib import Path
 
+import pytest
 from conftest import ServeFactory
-from helpers import Client, request
+from helpers import Client, header_value, request
 
 from pushproxy import NGINX_VERSION
 from pushproxy.config.model import build
@@ -113,3 +114,47 @@ def test_only_an_http_server_or_location_error_log_is_a_levels_own(tmp_path: Pat
     found = by_path["/b"]
     assert found is not None
     assert found.path == f"{tmp_path}/b.log"
+
+
+TOO_LARGE = """
+events {{}}
+http {{
+    log_format short '$request_method $uri $status "$request"';
+    access_log {dir}/access.log short;
+    server {{
+        listen 127.0.0.1:0;
+        client_max_body_size 10;
+        location /plain {{ return 200 "taken"; }}
+        location /paged {{ error_page 413 /too-big; return 200 "taken"; }}
+        location = /too-big {{ return 200 "too big, sorry"; }}
+    }}
+}}
+"""
+
+
+async def test_a_body_announced_too_large_is_logged_and_may_have_an_error_page(
+    serve: ServeFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nginx refuses a Content-Length over `client_max_body_size` once the location is
+    found: the refusal has the location's access log and `error_page`, an error line, and
+    it ends the connection."""
+    async with serve(TOO_LARGE.format(dir=tmp_path)) as server:
+        port = server.port()
+        plain = await request(port, "POST", "/plain", body=b"x" * 11)
+        paged = await request(port, "POST", "/paged", body=b"x" * 11)
+        fits = await request(port, "POST", "/plain", body=b"x" * 10)
+    assert plain.status == 413
+    assert b"413 Request Entity Too Large" in plain.body
+    assert header_value(plain.headers, "Connection") == "close"
+    assert (paged.status, paged.body) == (413, b"too big, sorry")
+    assert header_value(paged.headers, "Connection") == "close"
+    assert (fits.status, fits.body) == (200, b"taken")
+    assert (tmp_path / "access.log").read_text().splitlines() == [
+        'POST /plain 413 "POST /plain HTTP/1.1"',
+        'GET /too-big 413 "POST /paged HTTP/1.1"',  # an error page is a GET; $request is not
+        'POST /plain 200 "POST /plain HTTP/1.1"',
+    ]
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 2
+    assert errors[0].startswith("client intended to send too large body: 11 bytes, client: ")
+    assert errors[1].endswith('request: "POST /paged HTTP/1.1", host: "localhost"')
