@@ -268,6 +268,7 @@ def _machine(machine: dict[str, Any]) -> str:
     return (
         f"{machine['cores']} cores, {machine['model']}, {machine['kernel']}, "
         f"{machine['memory_gib']} GiB, Python {machine['python']}"
+        + (f" (`{machine['python_path']}`)" if "python_path" in machine else "")
     )
 
 
@@ -299,7 +300,10 @@ def write(path: Path, result: dict[str, Any], table: str, plot: Path | None) -> 
         "```",
         "",
         "Needs `gcc`, Debian's `nginx` and `libnginx-mod-nchan`, `wrk`, and matplotlib (the "
-        "`bench` extra). Results go to `bench/results/` (JSON and markdown).",
+        "`bench` extra). Results go to `bench/results/` (JSON and markdown). pushproxy runs on "
+        "the interpreter that runs the bench, or on `--python PATH` (one pushproxy is "
+        "installed for, a virtual environment's say): builds of one Python version differ in "
+        "speed (see \"The interpreter\" below).",
         "",
         "## Latest run",
         "",

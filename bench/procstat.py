@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,7 +70,7 @@ def wait_quiet(limit_s: float, *, busy_cores: float = 0.25, window_s: float = 0.
             return busy
 
 
-def machine() -> dict[str, str | int]:
+def machine(python: str = sys.executable) -> dict[str, str | int]:
     model = ""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -89,5 +91,14 @@ def machine() -> dict[str, str | int]:
         "model": model or platform.processor() or "unknown",
         "kernel": f"{platform.system()} {platform.release()}",
         "memory_gib": round(memory_kb / 1024 / 1024),
-        "python": platform.python_version(),
+        **interpreter(python),
     }
+
+
+def interpreter(python: str) -> dict[str, str]:
+    """The version and real path of the interpreter pushproxy runs on (builds of one version
+    differ in speed: with or without PGO and LTO, libpython shared or linked in)."""
+    asked = "import platform, sys, pushproxy.cli; print(platform.python_version(), sys.executable)"
+    out = subprocess.run([python, "-c", asked], capture_output=True, text=True, check=True)
+    version, executable = out.stdout.split(maxsplit=1)
+    return {"python": version, "python_path": os.path.realpath(executable.strip())}

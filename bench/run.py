@@ -1,6 +1,7 @@
 """pushproxy against nginx + nchan, side by side, on this machine.
 
     python bench/run.py [--quick] [--runs 3] [--only KEY,KEY] [--quiet-wait SECONDS]
+                        [--python PATH]
 
 Builds the C load generator, checks what it can sustain (self-test), then for every workload
 runs each server fresh, alternating pushproxy and the reference, `--runs` times. Writes
@@ -15,6 +16,7 @@ import contextlib
 import json
 import shlex
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -53,6 +55,12 @@ def _options(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=0.0,
         help="before each run, wait up to this long for an idle machine",
+    )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter pushproxy runs on (default: this one); pushproxy must be "
+        "installed for it",
     )
     parser.add_argument("--no-docs", action="store_true", help="leave docs/ alone")
     parser.add_argument(
@@ -144,8 +152,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = "python bench/run.py" + (" " + shlex.join(given) if given else "")
     started = datetime.now(UTC)
     t0 = time.monotonic()
+    try:
+        machine = procstat.machine(args.python)
+    except (OSError, subprocess.CalledProcessError):
+        sys.exit(f"{args.python} cannot import pushproxy: install it for that interpreter")
     exe = loadgen.build()
-    servers = Servers()
+    servers = Servers(args.python)
     try:
         print("load generator self-test ...", flush=True)
         test = loadgen.self_test(exe, free_port(), 1000, 200 if args.quick else 500)
@@ -169,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "duration_s": round(time.monotonic() - t0, 1),
         "runs": args.runs,
         "quick": args.quick,
-        "machine": procstat.machine(),
+        "machine": machine,
         "self_test": test,
         "rows": rows,
         "measurements": records,

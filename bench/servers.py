@@ -159,7 +159,8 @@ class Server:
 class Servers:
     """Makes fresh servers in one temporary folder, removed at the end."""
 
-    def __init__(self) -> None:
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python  # the interpreter pushproxy runs on
         self.root = Path(tempfile.mkdtemp(prefix="pushproxy-bench-"))
         # nginx workers run as an unprivileged user when started as root: let them read.
         self.root.chmod(0o755)
@@ -190,8 +191,7 @@ class Servers:
         folder, port = self._folder("pushproxy"), free_port()
         conf = folder / "pushproxy.conf"
         conf.write_text(configs.pushproxy(folder, port, self.upstream_port))
-        exe = shutil.which("pushproxy") or "pushproxy"
-        return Server("pushproxy", [exe, "-c", str(conf)], folder, port)
+        return Server("pushproxy", [self.python, "-m", "pushproxy", "-c", str(conf)], folder, port)
 
     def upstream(self) -> Server:
         """The nginx both proxies forward to, serving a 1 KiB file as /file.bin."""
