@@ -15,7 +15,7 @@ TRASH_TTL = 10
 
 # What the module's own structures take in its slab allocator (their size classes), so the
 # budget fills at about the same rate as `push_stream_shared_memory_size` does in nginx.
-MESSAGE_OVERHEAD = 256  # ngx_http_push_stream_msg_t
+MESSAGE_OVERHEAD = 128  # ngx_http_push_stream_msg_t: 128 bytes on 64 bits, a size class of its own
 CHANNEL_OVERHEAD = 256  # ngx_http_push_stream_channel_t
 SUBSCRIPTION_OVERHEAD = 64
 STR_SIZE = 16  # an ngx_str_t: a length and a pointer
