@@ -213,6 +213,9 @@ class HttpServer:
         self.access_logs.close()
         self.access_logs = AccessLogs(config.http, self.prefix)
         if self.push is not None:
+            # As nginx's old workers end theirs: the subscribers get their footers (or the
+            # long-poll timeout answer) and reconnect to the new configuration.
+            self.push.end_sessions()
             self.push.apply(config)
 
     def reopen_logs(self) -> None:

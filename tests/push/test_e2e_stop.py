@@ -6,7 +6,10 @@ import trio
 from conftest import ServeFactory
 from helpers import Client, request
 
-from .wire import wait_subscribers
+from pushproxy.config.model import build
+from pushproxy.config.parse import parse_text
+
+from .wire import wait_connections, wait_subscribers
 
 CONF = """
 events {}
@@ -14,7 +17,11 @@ http {
     push_stream_shared_memory_size 32m;
     server {
         listen 127.0.0.1:0;
-        location /pub { push_stream_publisher admin; push_stream_channels_path $arg_id; }
+        location /pub {
+            push_stream_publisher admin;
+            push_stream_channels_path $arg_id;
+            push_stream_store_messages on;
+        }
         location ~ /sub/(.*) {
             push_stream_subscriber;
             push_stream_channels_path $1;
@@ -49,3 +56,43 @@ async def test_stop_sends_footers_and_timeout_answers(serve: ServeFactory) -> No
         (answer,) = answers
         assert (answer.status, answer.header("Etag")) == (304, "W/0")
         await stream.aclose()
+
+
+async def test_a_reload_ends_subscribers_as_the_old_workers_do(serve: ServeFactory) -> None:
+    """nginx's old workers end their subscribers on a reload (their footer, the long-poll
+    timeout answer), and the clients reconnect to the new configuration; channels and
+    stored messages stay."""
+    with trio.fail_after(10):
+        await _reload_with_subscribers(serve)
+
+
+async def _reload_with_subscribers(serve: ServeFactory) -> None:
+    async with serve(CONF) as server:
+        port = server.port()
+        await request(port, "POST", "/pub?id=a", body=b"kept")
+        stream = await Client.connect(port)
+        await stream.send_request("GET", "/sub/a")
+        assert (await stream.read_head()).status == 200
+        assert await stream.read_chunk() == b"HEAD"
+        answers = []
+
+        async def long_poll() -> None:
+            answers.append(await request(port, "GET", "/lp/b"))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(long_poll)
+            await wait_subscribers(server, b"b", 1)
+            new = CONF.replace('"HEAD"', '"HEAD2"').replace('"FOOT"', '"FOOT2"')
+            await server.reload(build(parse_text(new, file="nginx.conf")))
+        assert await stream.read_chunk() == b"FOOT"  # the configuration it came with
+        assert await stream.read_chunk() is None
+        await stream.aclose()
+        (answer,) = answers
+        assert (answer.status, answer.header("Etag")) == (304, "W/0")
+        await wait_connections(server, 0)
+        again = await Client.connect(port)
+        await again.send_request("GET", "/sub/a.b1")
+        assert (await again.read_head()).status == 200
+        assert await again.read_chunk() == b"HEAD2"
+        assert await again.read_chunk() == b"kept"  # the stored message survived
+        await again.aclose()
