@@ -74,7 +74,7 @@ def _global_directives(text: str | None) -> tuple[Directive, ...]:
 
 def read_config(options: Options) -> tuple[Config, CheckResult]:
     """The model of a configuration nginx would accept; StartupError with nginx's message."""
-    parsed = load(options.conf, prefix=options.prefix)
+    parsed = load(options.conf)  # as nginx: `include` starts at the file's folder, not at -p
     result = check_parsed(parsed)
     error = result.nginx_error
     if error is not None:
@@ -368,6 +368,9 @@ async def _serve(
                     error_log.reopen()
                     server.reopen_logs()
             nursery.cancel_scope.cancel()
+        # Held back from here on, as nginx ignores them while it exits: leaving the receiver
+        # puts back the default actions, and a second TERM would kill the process mid-exit.
+        signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
     error_log.notice("exit")
 
 

@@ -282,3 +282,33 @@ def test_a_configuration_without_http_notes_the_unused_module(tmp_path: Path) ->
     written = tmp_path / "logs" / "error.log"
     logged = written.read_text() if written.exists() else ""
     assert "will not be used" not in done.stderr + logged
+
+
+def test_repeated_stop_signals_do_not_cut_the_exit_short(tmp_path: Path) -> None:
+    """A supervisor may send TERM again while the process stops (GNU `timeout` sends it to the
+    process and then to its group): like nginx, it still ends as a stop ends, exit 0, its
+    `exit` line logged and its pid file removed."""
+    (tmp_path / "logs").mkdir()
+    port = free_port()
+    path = tmp_path / "nginx.conf"
+    path.write_text(CONF.format(daemon="off", dir=tmp_path, port=port, greeting="one"))
+    proc = subprocess.Popen([sys.executable, "-m", "pushproxy", "-c", str(path)])
+    try:
+        deadline = time.monotonic() + 10
+        pid_file = tmp_path / "logs" / "test.pid"
+        while not pid_file.exists():
+            assert time.monotonic() < deadline
+            assert proc.poll() is None
+            time.sleep(0.02)
+        assert _get(port, "/hello").endswith(b"one")
+        while proc.poll() is None:  # TERM every 10 ms until it is gone
+            assert time.monotonic() < deadline
+            proc.send_signal(15)
+            time.sleep(0.01)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 0
+    assert not pid_file.exists()
+    assert "[notice]" in (log := (tmp_path / "logs" / "error.log").read_text())
+    assert re.search(r"\[notice\] \d+#0: exit\n", log), log
