@@ -148,7 +148,7 @@ def _nginx_style(argv: Sequence[str]) -> int:
         return _guarded(lambda: process.send_signal(options, args.s))
     if not (args.t or args.T):
         return process.run(options)
-    result = check_file(conf, prefix=prefix)
+    result = check_file(conf)  # includes start at the file's folder, whatever -p says
     late: list[str] = []  # warnings of the modules' start, after "syntax is ok"
     if result.nginx_error is None:
         # As nginx -t, which opens the error log and the pid file: a missing directory fails.

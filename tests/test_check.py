@@ -135,6 +135,21 @@ def test_nginx_style_test_flag(tmp_path: Path) -> None:
     assert relative.returncode == 0
 
 
+def test_includes_start_at_the_files_folder_whatever_the_prefix(tmp_path: Path) -> None:
+    """As nginx: -p moves the paths of logs, the pid file and `root`, not `include`s, which
+    start at the folder of the file -c names."""
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "prefix").mkdir()
+    (tmp_path / "conf" / "types.conf").write_text("types { text/html html; }\n")
+    path = _conf(tmp_path / "conf", "events {}\nhttp { include types.conf; }\n")
+    run = _run("-t", "-p", str(tmp_path / "prefix"), "-c", path)
+    assert (run.returncode, run.stderr) == (
+        0,
+        f"pushproxy: the configuration file {path} syntax is ok\n"
+        f"pushproxy: configuration file {path} test is successful\n",
+    )
+
+
 @pytest.mark.parametrize(
     ("body", "code", "message"),
     [
