@@ -108,9 +108,12 @@ def url_error(url: str, *, listen: bool = False) -> str | None:
 
 
 def _listen(d: Directive, place: Place, declared: Declared) -> Findings:
-    error = url_error(d.args[0], listen=True)
+    address = d.args[0]
+    error = url_error(address, listen=True)
     if error is not None:
-        return [("E106", TEXTS["listen_address"].format(error=error, value=d.args[0]))]
+        return [("E106", TEXTS["listen_address"].format(error=error, value=address))]
+    if _atoi(address) is None and not _resolvable(_host_of(address)):
+        return [("E112", TEXTS["listen_address"].format(error="host not found", value=address))]
     for arg in d.args[1:]:
         option, equals, value = arg.partition("=")
         if not equals and arg in _LISTEN_FLAGS:
