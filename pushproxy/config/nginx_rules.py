@@ -227,8 +227,10 @@ class _Walker:
                 self.found.extend(_duplicate_locations(locations, order))
         elif spec.block in (Ctx.UPSTREAM, Ctx.STREAM_UPSTREAM):
             if not any(child.name == "server" for child in d.block):
-                # nginx reports it on the line of the closing brace, which the tree lacks
-                last = max((_last_line(child) for child in d.block), default=d.end_line)
+                # nginx reports it on the line of the closing brace
+                last = d.close_line or max(
+                    (_last_line(child) for child in d.block), default=d.end_line
+                )
                 self.found.append(Diagnostic(
                     code="E111", message=text("no_upstream_servers"), file=d.file,
                     line=last, column=d.column,
