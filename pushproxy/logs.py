@@ -82,6 +82,12 @@ class ErrorLog:
             self._stream = open(self.path, "a", encoding="utf-8", errors="surrogateescape")  # noqa: SIM115
         return self._stream
 
+    def open(self) -> None:
+        """Create the file now, as nginx does at its start (a failure shows at the first line:
+        it then goes to the standard error)."""
+        with contextlib.suppress(OSError):
+            self._output()
+
     def log(self, level: str, message: str) -> None:
         if LEVELS.index(level) < self.level:
             return

@@ -2,7 +2,8 @@
 
 A variable that is empty or unset is written `-`; with `escape=default` a variable's `"`, `\\`
 and bytes below 32 or above 126 become `\\xXX`, with `escape=json` JSON escapes, with
-`escape=none` nothing. Files are opened once and kept; `reopen()` (USR1) opens the names anew.
+`escape=none` nothing. Every file the configuration names is created and opened at the start,
+as nginx opens them, and kept; `reopen()` (USR1) opens the names anew.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
-from pushproxy.config.model import Http, Level
+from pushproxy.config.model import Http, Level, walk_locations
 from pushproxy.logs import ErrorLog, directive_target
 
 COMBINED = (
@@ -88,6 +89,7 @@ class AccessLogs:
                 if compiled is not None:
                     self.formats[directive.args[0]] = compiled
         self.prefix = prefix or os.getcwd()
+        self._http = http
         self._files: dict[str, BinaryIO] = {}
         self._targets: dict[int, tuple[Level, list[tuple[str, LogFormat]]]] = {}
         self._error_logs: dict[int, tuple[Level, ErrorLog | None]] = {}
@@ -95,6 +97,22 @@ class AccessLogs:
         # The main level's `error_log`, which the levels inherit: the process's own log.
         inherited = http is not None and "error_log" not in http.level.own
         self._main_error_log = http.level.last("error_log") if inherited and http else None
+        self._open_all()
+
+    def _open_all(self) -> None:
+        """Create and open every access and error log the levels name, as nginx does at its
+        start: a harness may watch a file before the first request writes to it."""
+        if self._http is None:
+            return
+        levels = [self._http.level]
+        for server in self._http.servers:
+            levels += [location.level for location in walk_locations([server.own])]
+        for level in levels:
+            for path, _ in self.targets(level):
+                self._open(path)
+            error_log = self.error_log(level)
+            if error_log is not None:
+                error_log.open()
 
     def error_log(self, level: Level) -> ErrorLog | None:
         """The `error_log` in effect at `level` (None: the main one); worked out once."""
@@ -142,21 +160,27 @@ class AccessLogs:
     ) -> None:
         """One line to each of `targets` (see `targets()`)."""
         for path, log_format in targets:
-            handle = self._files.get(path)
-            if handle is None:
-                try:
-                    handle = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
-                except OSError:
-                    continue
-                self._files[path] = handle
-            handle.write(log_format.line(lookup))
+            handle = self._files.get(path) or self._open(path)
+            if handle is not None:
+                handle.write(log_format.line(lookup))
+
+    def _open(self, path: str) -> BinaryIO | None:
+        handle = self._files.get(path)
+        if handle is None:
+            try:
+                handle = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
+            except OSError:
+                return None
+            self._files[path] = handle
+        return handle
 
     def reopen(self) -> None:
+        self.close()
+        self._open_all()
+
+    def close(self) -> None:
         for handle in self._files.values():
             handle.close()
         self._files.clear()
         for error_log in self._by_target.values():
             error_log.reopen()
-
-    def close(self) -> None:
-        self.reopen()

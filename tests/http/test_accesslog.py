@@ -114,6 +114,7 @@ def test_only_an_http_server_or_location_error_log_is_a_levels_own(tmp_path: Pat
     found = by_path["/b"]
     assert found is not None
     assert found.path == f"{tmp_path}/b.log"
+    logs.close()
 
 
 TOO_LARGE = """
@@ -158,3 +159,23 @@ async def test_a_body_announced_too_large_is_logged_and_may_have_an_error_page(
     assert len(errors) == 2
     assert errors[0].startswith("client intended to send too large body: 11 bytes, client: ")
     assert errors[1].endswith('request: "POST /paged HTTP/1.1", host: "localhost"')
+
+
+def test_every_log_file_is_created_at_the_start_and_again_on_reopen(tmp_path: Path) -> None:
+    """nginx opens every `access_log` and `error_log` file when it starts (a harness may
+    watch one before the first request), and USR1 opens the names anew (after a rotation)."""
+    text = (
+        f"events {{}}\nhttp {{\n  error_log {tmp_path}/http_error.log;\n"
+        f"  access_log {tmp_path}/access.log;\n"
+        f"  server {{ error_log {tmp_path}/server_error.log;\n"
+        f"    location /a {{ access_log {tmp_path}/a.log; error_log {tmp_path}/a_error.log; }}\n"
+        f"    location /b {{ access_log off; }} }}\n}}\n"
+    )
+    config = build(parse_text(text, file="nginx.conf"))
+    names = {"http_error.log", "access.log", "server_error.log", "a.log", "a_error.log"}
+    logs = AccessLogs(config.http)
+    assert {p.name for p in tmp_path.iterdir()} == names
+    (tmp_path / "access.log").rename(tmp_path / "access.log.1")
+    logs.reopen()
+    assert (tmp_path / "access.log").exists()
+    logs.close()
