@@ -126,17 +126,34 @@ class _Handler(logging.Handler):
         self.error_log = error_log
 
     def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
+        message = _connection_mark(record.args) + record.getMessage()
         if record.exc_info:
             message += "\n" + logging.Formatter().formatException(record.exc_info)
         target = REQUEST_LOG.get() or self.error_log
         target.log(_PYTHON_LEVELS.get(record.levelno, "error"), message)
 
 
+class RequestContext(str):
+    """`request_context`'s text, which also knows its connection's number: nginx starts an
+    error line about a request with it (`*7 `), and the log handler puts it there."""
+
+    connection = ""
+
+
 def request_context(look: Callable[[str], str | None], upstream: str = "") -> str:
     """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
     about a request with (`upstream`, when given, goes before the host)."""
-    return (
+    context = RequestContext(
         f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
         f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
     )
+    context.connection = look("connection") or ""
+    return context
+
+
+def _connection_mark(args: object) -> str:
+    """`*N ` for a line whose arguments hold a request's context (see `RequestContext`)."""
+    for arg in args if isinstance(args, tuple) else ():
+        if isinstance(arg, RequestContext) and arg.connection:
+            return f"*{arg.connection} "
+    return ""

@@ -28,6 +28,7 @@ http {{
                          push_stream_store_messages on; }}
         location /stats {{ push_stream_channels_statistics; push_stream_channels_path $arg_id; }}
         location /hello {{ return 200 "{greeting}"; }}
+        location /down {{ proxy_pass http://127.0.0.1:1; }}
     }}
 }}
 """
@@ -312,3 +313,25 @@ def test_repeated_stop_signals_do_not_cut_the_exit_short(tmp_path: Path) -> None
     assert not pid_file.exists()
     assert "[notice]" in (log := (tmp_path / "logs" / "error.log").read_text())
     assert re.search(r"\[notice\] \d+#0: exit\n", log), log
+
+
+def test_an_error_line_about_a_request_starts_with_its_connection_number(
+    conf: tuple[Path, int],
+) -> None:
+    """As nginx writes it: `[error] PID#TID: *N connect() failed (...) while connecting to
+    upstream, client: ...`, N being the connection's number (`$connection`)."""
+    path, port = conf
+    assert _pushproxy("-c", str(path)).returncode == 0
+    pid = int((path.parent / "logs" / "test.pid").read_text())
+    try:
+        assert b" 502 " in _get(port, "/down").split(b"\r\n")[0]
+    finally:
+        os.kill(pid, 15)
+        _wait_gone(pid)
+    log = (path.parent / "logs" / "error.log").read_text()
+    assert re.search(
+        r"\[error\] \d+#\d+: \*\d+ connect\(\) failed \(111: Connection refused\) while "
+        r'connecting to upstream, client: 127\.0\.0\.1, server: , request: "GET /down HTTP/1\.0", '
+        r'upstream: "http://127\.0\.0\.1:1/down", host: "x"\n',
+        log,
+    ), log
