@@ -4,8 +4,7 @@ answer the client and stream the body back as it comes, or fail in a way `forwar
 
 Timeouts are nginx's: `proxy_send_timeout` per write, `proxy_read_timeout` between two reads
 once the request is out. The client closing its connection meanwhile ends the try (unless
-`proxy_ignore_client_abort`). A request whose body is at hand goes out from the caller's task;
-a streamed body or a tunnel gets a sender task.
+`proxy_ignore_client_abort`). An upstream's 101 the request did not ask for is relayed.
 """
 
 from __future__ import annotations
@@ -147,8 +146,7 @@ class Attempt:
         self._interrupt(_TimedOut())
 
     def _stale(self) -> bool:
-        """A failure that says the idle connection was dead before we used it, with the
-        request still ours to send again."""
+        """A failure of an idle connection dead before we used it: the request is ours still."""
         body = self.job.body
         return self.reused and not self.received_any and (body.replayable or not body.started)
 
@@ -278,10 +276,12 @@ class Attempt:
         if head.status == 101:
             if self.sender_done is not None:
                 await self.sender_done.wait()
-            if not self.job.upgrade or not self.sent_all:
-                message = "upstream sent unexpected 101 while reading response header from upstream"
-                raise UpstreamFailure("invalid_header", message, sent=True)
-            return head
+            if self.job.upgrade and self.sent_all:
+                return head
+            if self.job.upgrade:  # a tunnel before the whole request body went
+                message = "upstream sent unexpected 101 while reading response header"
+                raise UpstreamFailure("invalid_header", message + " from upstream", sent=True)
+            self.reader.relay_switching()  # not asked for: relayed as nginx relays it
         condition = NEXT_STATUSES.get(head.status)
         if condition is not None and self.may_retry(condition, self.request_sent, 1):
             raise UpstreamFailure(condition, None, sent=True, answered=head.status)

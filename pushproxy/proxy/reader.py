@@ -224,6 +224,12 @@ class ResponseReader:
             self.head = head
             return head
 
+    def relay_switching(self) -> None:
+        """A 101 the request did not ask for (no `Upgrade`): nginx relays it as a response
+        whose body runs until the upstream closes; that connection serves no other."""
+        self.done = self.reusable = False
+        self._until_close = True
+
     def _frame(self, head: ResponseHead) -> None:
         if self._head_request or head.status < 200 or head.status in (204, 304):
             self.done = True

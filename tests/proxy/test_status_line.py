@@ -80,3 +80,52 @@ async def test_request_length_of_proxied_bodies(
         await exchange_raw(server.port(), length)
         await exchange_raw(server.port(), chunked)
     assert (tmp_path / "rl.log").read_text().split() == [str(len(length)), str(len(chunked))]
+
+
+async def _switching_upstream(task_status: trio.TaskStatus[int]) -> None:
+    """Answers /switch with a 101 nobody asked for, bytes after it, then closes; anything
+    else with a 200."""
+
+    async def answer(stream: trio.SocketStream) -> None:
+        async with stream:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += await stream.receive_some(4096)
+            if data.startswith(b"GET /switch "):
+                head = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: foo\r\nX-A: 1\r\n\r\n"
+                await stream.send_all(head + b"after the 101")
+            else:
+                await stream.send_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain")
+
+    listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+    task_status.started(listeners[0].socket.getsockname()[1])
+    await trio.serve_listeners(answer, listeners)
+
+
+async def test_a_101_the_request_did_not_ask_for_is_relayed_as_nginx_relays_it(
+    proxy: ProxyFactory, nursery: trio.Nursery
+) -> None:
+    """Checked against nginx 1.22: the 101 goes to the client with `Connection: upgrade` and
+    the upstream's headers, then what the upstream sends until it closes, unframed; the
+    client's connection then serves its next request."""
+    up = await nursery.start(_switching_upstream)
+    async with proxy(conf(f"location / {{ proxy_pass http://127.0.0.1:{up}; }}")) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        async with stream:
+            await stream.send_all(b"GET /switch HTTP/1.1\r\nHost: a\r\n\r\n")
+            got = b""
+            with trio.fail_after(5):
+                while not got.endswith(b"after the 101"):
+                    got += await stream.receive_some(4096)
+            head, body = got.split(b"\r\n\r\n", 1)
+            status, *fields = head.split(b"\r\n")
+            assert status == b"HTTP/1.1 101 Switching Protocols"
+            assert fields[0].startswith(b"Server: ")
+            assert fields[1].startswith(b"Date: ")
+            assert fields[2:] == [b"Connection: upgrade", b"Upgrade: foo", b"X-A: 1"]
+            assert body == b"after the 101"
+            await stream.send_all(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+            with trio.fail_after(5):
+                while not got.endswith(b"again"):
+                    got += await stream.receive_some(4096)
+            assert b"\r\n\r\nafter the 101HTTP/1.1 200 OK\r\n" in got
