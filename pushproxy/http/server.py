@@ -7,6 +7,7 @@ Everything a connection does lives in the server's nursery; a stop cancels it.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Sequence
 
 import trio
@@ -37,6 +38,9 @@ log = logging.getLogger("pushproxy")
 _STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
+_PORTS: dict[int, int] = {}  # the listeners' port numbers, one int object each
+
+
 def _connection_info(
     stream: trio.SocketStream, stats: ConnectionStats, opened: float
 ) -> ConnectionInfo:
@@ -44,11 +48,13 @@ def _connection_info(
     the address tuples are not kept in the frame of a connection that may live for hours)."""
     local = stream.socket.getsockname()
     peer = stream.socket.getpeername()
+    # Shared, not one copy per connection: the listener's address and port always, the
+    # client's address often (behind a proxy, many clients on one host).
     return ConnectionInfo(
-        remote_addr=peer[0],
+        remote_addr=sys.intern(peer[0]),
         remote_port=peer[1],
-        server_addr=local[0],
-        server_port=local[1],
+        server_addr=sys.intern(local[0]),
+        server_port=_PORTS.setdefault(local[1], local[1]),
         serial=stats.handled,
         opened=opened,
         stats=stats,
