@@ -4,7 +4,7 @@
 blocks and their `server` entries, and `proxy_pass` URLs. Some checks depend on what was read
 before (log formats, upstream names) or on where the directive stands (a regex location), so
 each takes the directive, its `Place` and the walk's `Declared` names. `host not found in
-upstream` is nginx's check when the http block ends (`unknown_upstream_hosts`).
+upstream` is nginx's check when the http block ends (`implicit_upstream_errors`).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ TEXTS: dict[str, str] = {
         'named location, or inside "if" statement, or inside "limit_except" block'
     ),
     "host_not_found": 'host not found in upstream "{value}"',
+    "no_port": 'no port in upstream "{value}"',
 }
 UNKNOWN_HOST_HINT = "define `upstream {host} {{ server HOST:PORT; }}` in the http block"
 
@@ -65,7 +66,8 @@ class Declared:
     log_formats: set[str] = field(default_factory=lambda: {"combined"})
     upstreams: set[str] = field(default_factory=set)  # lowercased names
     balancing: str | None = None  # the balancing method named so far in the upstream block
-    proxied: list[tuple[str, Directive]] = field(default_factory=list)  # implicit upstreams
+    # Implicit upstreams, in order: (host, directive, the address when its port is missing)
+    proxied: list[tuple[str, Directive, str | None]] = field(default_factory=list)
 
 
 Findings = list[tuple[str, str]]
@@ -107,13 +109,23 @@ def url_error(url: str, *, listen: bool = False) -> str | None:
     return None if authority else "no host"
 
 
-def _listen(d: Directive, place: Place, declared: Declared) -> Findings:
-    address = d.args[0]
+def _listen_address(address: str) -> Findings:
     error = url_error(address, listen=True)
     if error is not None:
         return [("E106", TEXTS["listen_address"].format(error=error, value=address))]
     if _atoi(address) is None and not _resolvable(_host_of(address)):
         return [("E112", TEXTS["listen_address"].format(error="host not found", value=address))]
+    return []
+
+
+def _stream_listen(d: Directive, place: Place, declared: Declared) -> Findings:
+    return _listen_address(d.args[0])
+
+
+def _listen(d: Directive, place: Place, declared: Declared) -> Findings:
+    found = _listen_address(d.args[0])
+    if found:
+        return found
     for arg in d.args[1:]:
         option, equals, value = arg.partition("=")
         if not equals and arg in _LISTEN_FLAGS:
@@ -240,10 +252,34 @@ def _proxy_pass(d: Directive, place: Place, declared: Declared) -> Findings:
     else:
         cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
         uri = rest[cut:]
-        declared.proxied.append((_host_of(rest[:cut]), d))
+        declared.proxied.append((_host_of(rest[:cut]), d, None))  # (the scheme's port)
     noname = place.context in (Ctx.LIF, Ctx.LMT) or place.location_kind in ("regex", "named")
     if uri and noname:
         return [("E106", TEXTS["proxy_pass_uri"])]
+    return []
+
+
+# The schemes an address of these `*_pass` directives may start with (fastcgi and scgi: none).
+_PASS_SCHEMES = {"uwsgi_pass": ("uwsgi://", "suwsgi://"), "grpc_pass": ("grpc://", "grpcs://")}
+
+
+def _upstream_pass(d: Directive, place: Place, declared: Declared) -> Findings:
+    """ngx_http_fastcgi_pass() and its kin (uwsgi, scgi, grpc; the stream module's
+    proxy_pass) for an address without variables: an implicit upstream, with no default
+    port."""
+    address = d.args[0]
+    if "$" in address:
+        return []
+    for scheme in _PASS_SCHEMES.get(d.name, ()):
+        if address[: len(scheme)].lower() == scheme:
+            address = address[len(scheme) :]
+            break
+    error = url_error(address)
+    if error is not None:
+        return [("E106", TEXTS["upstream_address"].format(error=error, value=address))]
+    if address[:5].lower() != "unix:":
+        tail = address[address.find("]") + 1 :] if address.startswith("[") else address
+        declared.proxied.append((_host_of(address), d, None if ":" in tail else address))
     return []
 
 
@@ -266,19 +302,23 @@ def _resolvable(host: str) -> bool:
         return False
 
 
-def unknown_upstream_hosts(declared: Declared) -> list[tuple[str, Directive]]:
-    """The hosts of `proxy_pass` directives that are no upstream block and do not resolve,
-    as nginx finds them when it sets up the implicit upstreams at the end of http."""
-    found: list[tuple[str, Directive]] = []
+def implicit_upstream_errors(declared: Declared) -> list[tuple[str, str, Directive]]:
+    """(message, host, directive) for each implicit upstream (`proxy_pass`, `fastcgi_pass`...
+    to a name that is no upstream block) without a port or whose host does not resolve, as
+    nginx finds them when it sets the implicit upstreams up at the end of http."""
+    found: list[tuple[str, str, Directive]] = []
     seen: dict[str, bool] = {}
-    for host, directive in declared.proxied:
+    for host, directive, portless in declared.proxied:
         key = host.lower()
         if key in declared.upstreams:
+            continue
+        if portless is not None:
+            found.append((TEXTS["no_port"].format(value=portless), host, directive))
             continue
         if key not in seen:
             seen[key] = _resolvable(host)
         if not seen[key]:
-            found.append((host, directive))
+            found.append((TEXTS["host_not_found"].format(value=host), host, directive))
     return found
 
 
@@ -302,6 +342,14 @@ PLACED_CHECKS: dict[tuple[str, str], Check] = {
     ("ngx_http_upstream_hash_module", "hash"): _balancing,
     ("ngx_http_upstream_random_module", "random"): _balancing,
     ("ngx_http_proxy_module", "proxy_pass"): _proxy_pass,
+    ("ngx_http_fastcgi_module", "fastcgi_pass"): _upstream_pass,
+    ("ngx_http_uwsgi_module", "uwsgi_pass"): _upstream_pass,
+    ("ngx_http_scgi_module", "scgi_pass"): _upstream_pass,
+    ("ngx_http_grpc_module", "grpc_pass"): _upstream_pass,
+    ("ngx_stream_core_module", "listen"): _stream_listen,
+    ("ngx_stream_upstream_module", "upstream"): _upstream,
+    ("ngx_stream_upstream_module", "server"): _upstream_server,
+    ("ngx_stream_proxy_module", "proxy_pass"): _upstream_pass,
 }
 
 

@@ -23,12 +23,11 @@ from pushproxy.config.directives_ignored import ignored_effect
 from pushproxy.config.entry_rules import free_form_entries
 from pushproxy.config.model import split_location
 from pushproxy.config.nginx_handlers import (
-    TEXTS,
     UNKNOWN_HOST_HINT,
     Declared,
     Place,
+    implicit_upstream_errors,
     placed_findings,
-    unknown_upstream_hosts,
 )
 from pushproxy.config.nginx_values import (
     HANDLER_CHECKS,
@@ -201,6 +200,8 @@ class _Walker:
         if spec.block is Ctx.HTTP:
             self.servers = []
             self.declared = Declared()
+        elif spec.block is Ctx.STREAM:
+            self.declared = Declared()  # the stream block's upstreams are its own
         elif spec.block is Ctx.SERVER:
             inner = _Scope(context=Ctx.SERVER, locations=[], ignored=ignored)
             if inner.locations is not None:
@@ -218,13 +219,21 @@ class _Walker:
         if spec.block is Ctx.HTTP and (d.close_line or self.complete):
             # ngx_http_block(): the upstreams' init_main_conf, then the location trees
             order = (d.file, d.close_line) if d.close_line else None
-            for host, proxy_pass in unknown_upstream_hosts(self.declared):
+            for message, host, passing in implicit_upstream_errors(self.declared):
                 self.found.append(_at(
-                    proxy_pass, "E112", TEXTS["host_not_found"].format(value=host),
-                    hint=UNKNOWN_HOST_HINT.format(host=host), order=order,
+                    passing, "E112", message, hint=UNKNOWN_HOST_HINT.format(host=host),
+                    order=order,
                 ))
             for locations in self.servers:
                 self.found.extend(_duplicate_locations(locations, order))
+            self.found.extend(_ssl_without_certificate(d, order))
+        elif spec.block is Ctx.STREAM and (d.close_line or self.complete):
+            order = (d.file, d.close_line) if d.close_line else None
+            for message, host, passing in implicit_upstream_errors(self.declared):
+                self.found.append(_at(
+                    passing, "E112", message, hint=UNKNOWN_HOST_HINT.format(host=host),
+                    order=order,
+                ))
         elif spec.block in (Ctx.UPSTREAM, Ctx.STREAM_UPSTREAM):
             if not any(child.name == "server" for child in d.block):
                 # nginx reports it on the line of the closing brace
@@ -243,6 +252,22 @@ class _Walker:
 
 def _last_line(d: Directive) -> int:
     return max((_last_line(child) for child in d.block or ()), default=d.end_line)
+
+
+def _ssl_without_certificate(
+    http: Directive, order: tuple[str, int] | None
+) -> Iterator[Diagnostic]:
+    """ngx_http_ssl_init(), once the http block is read: a server with a `listen ... ssl` and
+    no `ssl_certificate` of its own or of the http block, reported at the server's line."""
+    items = [child for child in http.block or () if not child.is_comment]
+    if any(child.name == "ssl_certificate" for child in items):
+        return
+    for server in items:
+        own = server.block if server.name == "server" and server.block is not None else ()
+        if any(child.name == "ssl_certificate" for child in own):
+            continue
+        if any(child.name == "listen" and "ssl" in child.args[1:] for child in own):
+            yield _at(server, "E111", text("ssl_no_certificate"), order=order)
 
 
 def _duplicate_locations(

@@ -63,6 +63,7 @@ MESSAGES: dict[str, str] = {
     "no_events": 'no "events" section in configuration',
     "no_listen": 'no "listen" is defined for server',
     "no_upstream_servers": "no servers are inside upstream",
+    "ssl_no_certificate": 'no "ssl_certificate" is defined for the "listen ... ssl" directive',
     "ignored": 'pushproxy ignores "{name}": {effect}',
     "third_party": 'pushproxy ignores "{name}", a directive of the third-party module {module}',
 }

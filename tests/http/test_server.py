@@ -290,7 +290,10 @@ async def test_worker_connections_caps_concurrent_connections(serve: ServeFactor
 async def test_a_listen_for_tls_is_served_as_plain_http_with_a_warning(
     serve: ServeFactory, caplog: pytest.LogCaptureFixture
 ) -> None:
-    text = "events {}\nhttp { server { listen 127.0.0.1:0 ssl; location / { return 204; } } }\n"
+    text = (
+        "events {}\nhttp { server { listen 127.0.0.1:0 ssl; ssl_certificate c.pem;\n"
+        "ssl_certificate_key c.key; location / { return 204; } } }\n"
+    )
     with caplog.at_level(logging.WARNING, logger="pushproxy"):
         async with serve(text) as server:
             assert (await request(server.port(), "GET", "/")).status == 204
