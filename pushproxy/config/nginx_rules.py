@@ -213,27 +213,25 @@ class _Walker:
         self.block(d.block, inner)
         self.block_end(spec, d)
 
+    def implicit_upstreams(self, order: tuple[str, int] | None) -> None:
+        """The upstreams' init_main_conf: the implicit ones (`proxy_pass` to an address...)
+        must have a port and a host that resolves."""
+        for message, host, passing in implicit_upstream_errors(self.declared):
+            hint = UNKNOWN_HOST_HINT.format(host=host)
+            self.found.append(_at(passing, "E112", message, hint=hint, order=order))
+
     def block_end(self, spec: DirectiveSpec, d: Directive) -> None:
         """Checks nginx makes once a block has been read."""
         assert d.block is not None
         if spec.block is Ctx.HTTP and (d.close_line or self.complete):
             # ngx_http_block(): the upstreams' init_main_conf, then the location trees
             order = (d.file, d.close_line) if d.close_line else None
-            for message, host, passing in implicit_upstream_errors(self.declared):
-                self.found.append(_at(
-                    passing, "E112", message, hint=UNKNOWN_HOST_HINT.format(host=host),
-                    order=order,
-                ))
+            self.implicit_upstreams(order)
             for locations in self.servers:
                 self.found.extend(_duplicate_locations(locations, order))
             self.found.extend(_ssl_without_certificate(d, order))
         elif spec.block is Ctx.STREAM and (d.close_line or self.complete):
-            order = (d.file, d.close_line) if d.close_line else None
-            for message, host, passing in implicit_upstream_errors(self.declared):
-                self.found.append(_at(
-                    passing, "E112", message, hint=UNKNOWN_HOST_HINT.format(host=host),
-                    order=order,
-                ))
+            self.implicit_upstreams((d.file, d.close_line) if d.close_line else None)
         elif spec.block in (Ctx.UPSTREAM, Ctx.STREAM_UPSTREAM):
             if not any(child.name == "server" for child in d.block):
                 # nginx reports it on the line of the closing brace
