@@ -95,14 +95,14 @@ built from source without profile-guided or link-time optimisation and with a sh
 libpython; Debian's `python3.11` (3.11.2) is built by Debian with both, and linked statically.
 In four interleaved pairs of the publish load (8 connections, 3 s, 2026-11-28), Debian's build
 used 68-79 µs of user CPU per request against 83-95 µs, and served 8,257-11,003 requests/s
-against 6,749-8,914. Two full runs of the bench the same day, one on each
+against 6,749-8,914. Two full runs of the bench that day at 11:45 and 11:52 UTC, one on each
 (`python bench/run.py`, then `python bench/run.py --python` with a virtual environment of
 Debian's), did not show it in their throughput, each with its own nginx + nchan runs
 (pushproxy's figures, pyenv's build first): fan-out 1,000 x 1 channel 101,974 and 94,548
 deliveries/s (0.91 and 0.89 of nchan); 10,000 x 1,000 channels 44,606 and 43,604 (0.49 and
 0.54: nchan measured 90,578 and 80,480); publish 14,390 and 11,936 requests/s (0.15 and
 0.12); the proxy 8,078 and 8,150 (0.18 and 0.20); idle memory 8,264 and 8,255 bytes per
-subscriber. The run shown above is the first.
+subscriber. The run shown above was made on pyenv's build.
 
 """
 
