@@ -18,6 +18,8 @@ from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_va
 from pushproxy.config.model import Http, Level, walk_locations
 from pushproxy.logs import ErrorLog, directive_target
 
+LogPath = str | ComplexValue  # a file name, or one made of each request's variables
+_OPEN_FILES = 256  # access log files kept open at once (names from variables can be many)
 COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
     '"$http_referer" "$http_user_agent"'
@@ -91,7 +93,7 @@ class AccessLogs:
         self.prefix = prefix or os.getcwd()
         self._http = http
         self._files: dict[str, BinaryIO] = {}
-        self._targets: dict[int, tuple[Level, list[tuple[str, LogFormat]]]] = {}
+        self._targets: dict[int, tuple[Level, list[tuple[LogPath, LogFormat]]]] = {}
         self._error_logs: dict[int, tuple[Level, ErrorLog | None]] = {}
         self._by_target: dict[tuple[str | None, str], ErrorLog] = {}
         # The main level's `error_log`, which the levels inherit: the process's own log.
@@ -109,7 +111,8 @@ class AccessLogs:
             levels += [location.level for location in walk_locations([server.own])]
         for level in levels:
             for path, _ in self.targets(level):
-                self._open(path)
+                if isinstance(path, str):
+                    self._open(path)
             error_log = self.error_log(level)
             if error_log is not None:
                 error_log.open()
@@ -129,7 +132,7 @@ class AccessLogs:
         self._error_logs[id(level)] = (level, found)
         return found
 
-    def targets(self, level: Level) -> list[tuple[str, LogFormat]]:
+    def targets(self, level: Level) -> list[tuple[LogPath, LogFormat]]:
         """(path, format) for each `access_log` in effect; none for `off` or none given.
         Worked out once per level of the configuration these logs were made for."""
         known = self._targets.get(id(level))  # the level is kept with them: its id is its own
@@ -139,27 +142,37 @@ class AccessLogs:
         self._targets[id(level)] = (level, found)
         return found
 
-    def _find_targets(self, level: Level) -> list[tuple[str, LogFormat]]:
-        found = []
+    def _find_targets(self, level: Level) -> list[tuple[LogPath, LogFormat]]:
+        found: list[tuple[LogPath, LogFormat]] = []
         for directive in level.all("access_log"):
             if not directive.args or directive.args[0] == "off":
                 return []
-            path = directive.args[0]
-            if path.startswith("syslog:"):
+            name = directive.args[0]
+            if name.startswith("syslog:"):
                 continue
-            if not os.path.isabs(path) and path != "/dev/stdout":
-                path = os.path.join(self.prefix, path)
-            name = directive.args[1] if len(directive.args) > 1 else "combined"
-            log_format = self.formats.get(name)
+            if not os.path.isabs(name) and name != "/dev/stdout":
+                name = os.path.join(self.prefix, name)
+            path: LogPath = name
+            if "$" in name:  # a file per request's values (`$host.log`): opened when written
+                try:
+                    path = compile_value(name)
+                except ComplexValueError:
+                    continue
+            format_name = directive.args[1] if len(directive.args) > 1 else "combined"
+            log_format = self.formats.get(format_name)
             if log_format is not None:
                 found.append((path, log_format))
         return found
 
     def write(
-        self, targets: list[tuple[str, LogFormat]], lookup: Callable[[str], str | None]
+        self, targets: list[tuple[LogPath, LogFormat]], lookup: Callable[[str], str | None]
     ) -> None:
         """One line to each of `targets` (see `targets()`)."""
         for path, log_format in targets:
+            if isinstance(path, ComplexValue):
+                path = path.evaluate(lookup)
+                if "\x00" in path or "/../" in f"{path}/":
+                    continue  # a request's value may not lead the file elsewhere
             handle = self._files.get(path) or self._open(path)
             if handle is not None:
                 handle.write(log_format.line(lookup))
@@ -167,6 +180,9 @@ class AccessLogs:
     def _open(self, path: str) -> BinaryIO | None:
         handle = self._files.get(path)
         if handle is None:
+            if len(self._files) >= _OPEN_FILES:  # per-request names: the oldest goes
+                oldest = next(iter(self._files))
+                self._files.pop(oldest).close()
             try:
                 handle = open(path, "ab", buffering=0)  # noqa: SIM115 - kept open
             except OSError:

@@ -179,3 +179,23 @@ def test_every_log_file_is_created_at_the_start_and_again_on_reopen(tmp_path: Pa
     logs.reopen()
     assert (tmp_path / "access.log").exists()
     logs.close()
+
+
+async def test_a_log_file_named_by_variables_is_one_per_value(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    """`access_log logs/$host.log`: each request's line goes to the file its values name
+    (opened when first written, not at the start)."""
+    text = (
+        "events {}\nhttp {\n  log_format short '$request_method $uri $status';\n"
+        f"  access_log {tmp_path}/$host.log short;\n"
+        "  server { listen 127.0.0.1:0; location / { return 204; } }\n}\n"
+    )
+    async with serve(text) as server:
+        assert not [name for name in os.listdir(tmp_path) if name.endswith(".log")]
+        # (absolute targets: their host is the request's, whatever the Host header says)
+        await request(server.port(), "GET", "http://one.example/a")
+        await request(server.port(), "GET", "http://two.example/b")
+        await request(server.port(), "GET", "http://one.example/c")
+    assert (tmp_path / "one.example.log").read_text() == "GET /a 204\nGET /c 204\n"
+    assert (tmp_path / "two.example.log").read_text() == "GET /b 204\n"
