@@ -221,7 +221,7 @@ class HttpServer:
         if self.push is not None:
             # As nginx's old workers end theirs: the subscribers get their footers (or the
             # long-poll timeout answer) and reconnect to the new configuration.
-            self.push.end_sessions()
+            self.push.end_sessions(graceful=True)
             self.push.apply(config)
 
     def reopen_logs(self) -> None:

@@ -154,9 +154,15 @@ class PushRuntime:
     def discard_session(self, session: Stoppable) -> None:
         self._sessions.discard(session)
 
-    def end_sessions(self) -> None:
+    def end_sessions(self, *, graceful: bool = False) -> None:
+        """End every subscriber session now (a stop). `graceful` (a reload, as nginx's old
+        workers end theirs): a streaming session first sends what it has queued."""
         for session in list(self._sessions):
-            session.cancel()
+            finish = getattr(session, "finish", None) if graceful else None
+            if finish is not None:
+                finish()
+            else:
+                session.cancel()
 
     async def run_timers(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED

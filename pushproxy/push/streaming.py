@@ -175,6 +175,12 @@ class StreamSession:
         self.stopped = True
         self._cut()
 
+    def finish(self) -> None:
+        """A reload (`PushRuntime.end_sessions(graceful=True)`): end once what is queued went
+        out (each write within `send_timeout`), with the footer."""
+        self.finished = True
+        self._wake()
+
     def _cut(self) -> None:
         if self.scope is not None:
             self.scope.cancel()  # even a write blocked on a slow client

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import trio
 from conftest import ServeFactory
 from helpers import Client, request
@@ -96,3 +98,31 @@ async def _reload_with_subscribers(serve: ServeFactory) -> None:
         assert await again.read_chunk() == b"HEAD2"
         assert await again.read_chunk() == b"kept"  # the stored message survived
         await again.aclose()
+
+
+async def test_a_reload_lets_a_slow_subscriber_have_what_was_queued_for_it(
+    serve: ServeFactory,
+) -> None:
+    """nginx's old workers write what they queued before they end: a subscriber that reads
+    slowly gets every message, then the footer and the end of the chunked body."""
+    bodies = [bytes([65 + n]) * 100_000 for n in range(5)]
+    with trio.fail_after(20):
+        async with serve(CONF) as server:
+            port = server.port()
+            sock = trio.socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # the server must queue
+            await sock.connect(("127.0.0.1", port))
+            stream = trio.SocketStream(sock)
+            await stream.send_all(b"GET /sub/slow HTTP/1.1\r\nHost: a\r\n\r\n")
+            await wait_subscribers(server, b"slow", 1)
+            for body in bodies:
+                await request(port, "POST", "/pub?id=slow", body=body)
+            await server.reload(build(parse_text(CONF, file="nginx.conf")))
+            got = b""
+            while chunk := await stream.receive_some(65536):
+                got += chunk
+            await stream.aclose()
+    assert got.endswith(b"\r\n4\r\nFOOT\r\n0\r\n\r\n")
+    positions = [got.find(body) for body in bodies]
+    assert -1 not in positions
+    assert positions == sorted(positions)
