@@ -65,6 +65,8 @@ class ErrorLog:
         self.path = path  # None: standard error
         self.level = LEVELS.index(level) if level in LEVELS else LEVELS.index("error")
         self._stream: TextIO | None = None
+        # A daemon's standard error is this file: a reopen points it at the new one.
+        self.stderr_follows = False
         if main:
             logger = logging.getLogger("pushproxy")
             logger.handlers = [_Handler(self)]
@@ -118,6 +120,11 @@ class ErrorLog:
         if self._stream is not None:
             self._stream.close()
             self._stream = None
+        if self.path is not None and self.stderr_follows:
+            with contextlib.suppress(OSError):
+                target = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                os.dup2(target, 2)
+                os.close(target)
 
 
 class _Handler(logging.Handler):

@@ -323,6 +323,7 @@ def run(options: Options) -> int:
         daemon = (main_value(config, "daemon", "on") or "on").lower() == "on"
     if daemon:
         daemonize(pid_file, error_log.path)
+        error_log.stderr_follows = True
     else:
         write_pid(pid_file)
     apply_rlimit_nofile(config, error_log)
@@ -366,6 +367,7 @@ async def _serve(
                     await _reload(server, options, error_log)
                 elif received == signal.SIGUSR1:
                     error_log.reopen()
+                    error_log.open()  # back at once after a rotation, as nginx's
                     server.reopen_logs()
             nursery.cancel_scope.cancel()
         # Held back from here on, as nginx ignores them while it exits: leaving the receiver

@@ -335,3 +335,26 @@ def test_an_error_line_about_a_request_starts_with_its_connection_number(
         r'upstream: "http://127\.0\.0\.1:1/down", host: "x"\n',
         log,
     ), log
+
+
+def test_reopen_brings_a_rotated_error_log_back_at_once(conf: tuple[Path, int]) -> None:
+    """USR1 after a rotation (`mv error.log error.log.1`): the error log is there again at
+    once, and the daemon's standard error is the new file, as nginx's."""
+    path, _ = conf
+    assert _pushproxy("-c", str(path)).returncode == 0
+    logs = path.parent / "logs"
+    pid = int((logs / "test.pid").read_text())
+    try:
+        (logs / "error.log").rename(logs / "error.log.1")
+        assert _pushproxy("-c", str(path), "-s", "reopen").returncode == 0
+        deadline = time.monotonic() + 10
+        while not (logs / "error.log").exists():
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{pid}/fd/2") != str(logs / "error.log"):
+            assert time.monotonic() < deadline, os.readlink(f"/proc/{pid}/fd/2")
+            time.sleep(0.02)
+    finally:
+        os.kill(pid, 15)
+        _wait_gone(pid)
