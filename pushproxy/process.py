@@ -32,6 +32,7 @@ from pushproxy.config.push_rules import main_settings, push_locations
 from pushproxy.config.tree import Directive
 from pushproxy.descriptors import apply_rlimit_nofile, connections_warning
 from pushproxy.errors import ConfigError
+from pushproxy.http.accesslog import named_log_files
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
 from pushproxy.logs import ErrorLog, error_log_target
@@ -209,6 +210,7 @@ def file_failures(config: Config, prefix: str | None, *, named_only: bool = Fals
     if not named_only or main_value(config, "pid") is not None:
         paths.append(pid_path(config, prefix))
     paths.append(error_log_target(config, prefix)[0])
+    paths += named_log_files(config.http, prefix)  # the http block's logs, opened at start too
     return [failure for path in paths if path is not None and (failure := _open_failure(path))]
 
 
@@ -380,6 +382,9 @@ async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> 
     running = server.push.zone_size if server.push is not None else None
     try:
         config, _ = read_config(options)
+        failures = file_failures(config, options.prefix)
+        if failures:  # as nginx: the new configuration is refused, the old one serves on
+            raise StartupError([("emerg", failure) for failure in failures])
         await server.reload(config)
     except StartupError as error:
         for level, text in error.entries:

@@ -358,3 +358,29 @@ def test_reopen_brings_a_rotated_error_log_back_at_once(conf: tuple[Path, int]) 
     finally:
         os.kill(pid, 15)
         _wait_gone(pid)
+
+
+def test_a_reload_naming_a_log_that_cannot_open_is_refused(conf: tuple[Path, int]) -> None:
+    """As nginx: a new configuration whose access log cannot be opened is refused with
+    `open() "..." failed` and the old one serves on (nor are its subscribers ended)."""
+    path, port = conf
+    assert _pushproxy("-c", str(path)).returncode == 0
+    pid = int((path.parent / "logs" / "test.pid").read_text())
+    missing = path.parent / "gone" / "a.log"
+    try:
+        good = path.read_text()
+        changed = good.replace('"one"', '"two"').replace(
+            "push_stream_shared_memory_size 32m;",
+            f"push_stream_shared_memory_size 32m; access_log {missing};",
+        )
+        path.write_text(changed)
+        os.kill(pid, 1)
+        log = path.parent / "logs" / "error.log"
+        deadline = time.monotonic() + 10
+        while f'open() "{missing}" failed (2: No such file or directory)' not in log.read_text():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.02)
+        assert _get(port, "/hello").endswith(b"one")
+    finally:
+        os.kill(pid, 15)
+        _wait_gone(pid)

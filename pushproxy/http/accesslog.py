@@ -77,6 +77,30 @@ def _compile(args: tuple[str, ...]) -> LogFormat | None:
         return None
 
 
+def named_log_files(http: Http | None, prefix: str | None) -> list[str]:
+    """The files the http block's `error_log` and `access_log` directives name (those whose
+    names have variables aside), in configuration order: nginx opens them all at its start."""
+    if http is None:
+        return []
+    levels = [http.level]
+    for server in http.servers:
+        levels += [location.level for location in walk_locations([server.own])]
+    found: list[str] = []
+    for level in levels:
+        for directive in level.own.get("error_log", ()):
+            path = directive_target(directive, prefix)[0]
+            if path is not None and path not in found:
+                found.append(path)
+        for directive in level.own.get("access_log", ()):
+            name = directive.args[0] if directive.args else "off"
+            if name == "off" or name.startswith("syslog:") or "$" in name:
+                continue
+            path = name if os.path.isabs(name) else os.path.join(prefix or os.getcwd(), name)
+            if path not in found:
+                found.append(path)
+    return found
+
+
 class AccessLogs:
     """Every log format of the http block and the files the locations write to; and the
     error logs their levels name (`error_log` in http, server or location blocks)."""
