@@ -77,16 +77,21 @@ def _compile(args: tuple[str, ...]) -> LogFormat | None:
         return None
 
 
+def _levels(http: Http) -> list[Level]:
+    """The http block's level, then each server's and location's (`if` blocks included)."""
+    levels = [http.level]
+    for server in http.servers:
+        levels += [location.level for location in walk_locations([server.own])]
+    return levels
+
+
 def named_log_files(http: Http | None, prefix: str | None) -> list[str]:
     """The files the http block's `error_log` and `access_log` directives name (those whose
     names have variables aside), in configuration order: nginx opens them all at its start."""
     if http is None:
         return []
-    levels = [http.level]
-    for server in http.servers:
-        levels += [location.level for location in walk_locations([server.own])]
     found: list[str] = []
-    for level in levels:
+    for level in _levels(http):
         for directive in level.own.get("error_log", ()):
             path = directive_target(directive, prefix)[0]
             if path is not None and path not in found:
@@ -130,10 +135,7 @@ class AccessLogs:
         start: a harness may watch a file before the first request writes to it."""
         if self._http is None:
             return
-        levels = [self._http.level]
-        for server in self._http.servers:
-            levels += [location.level for location in walk_locations([server.own])]
-        for level in levels:
+        for level in _levels(self._http):
             for path, _ in self.targets(level):
                 if isinstance(path, str):
                     self._open(path)
