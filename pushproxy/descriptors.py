@@ -15,6 +15,7 @@ import resource
 import trio
 
 from pushproxy.config.model import Config
+from pushproxy.config.units import atoi
 from pushproxy.http.site import worker_connections
 from pushproxy.logs import ErrorLog
 
@@ -25,9 +26,7 @@ ACCEPT_PAUSE = 0.5  # seconds without accepting after the descriptors ran out
 
 def _rlimit_nofile(config: Config) -> int | None:
     directive = config.main.last("worker_rlimit_nofile")
-    if directive is None or not directive.args or not directive.args[0].isdigit():
-        return None
-    return int(directive.args[0])
+    return atoi(directive.args[0]) if directive is not None and directive.args else None
 
 
 def connections_warning(config: Config) -> str | None:

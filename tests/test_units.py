@@ -103,6 +103,14 @@ def test_number() -> None:
             units.parse_number(text)
 
 
+def test_atoi_reads_text_and_bytes_of_any_length() -> None:
+    """Headers and configurations may hold thousands of digits, which int() refuses."""
+    assert units.atoi("0" * 5000 + "13") == units.atoi(b"0" * 5000 + b"13") == 13
+    assert units.atoi(str(2**63 - 1)) == 2**63 - 1
+    for value in ("9" * 5000, b"9" * 5000, str(2**63), b"", b"1 ", "\u00b2", b"-1"):
+        assert units.atoi(value) is None
+
+
 def test_enum_keeps_the_table_spelling() -> None:
     assert units.parse_enum("ON", ("off", "on", "always")) == "on"
     with pytest.raises(InvalidValue):

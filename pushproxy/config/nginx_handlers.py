@@ -73,16 +73,8 @@ class Declared:
 Findings = list[tuple[str, str]]
 
 
-def _atoi(text: str) -> int | None:
-    """ngx_atoi() (`units.parse_number`); None where nginx gets NGX_ERROR."""
-    try:
-        return units.parse_number(text)
-    except units.InvalidValue:
-        return None
-
-
 def _port_error(text: str, *, lowest: int = 1) -> str | None:
-    port = _atoi(text)
+    port = units.atoi(text)
     return None if port is not None and lowest <= port <= 65535 else "invalid port"
 
 
@@ -104,7 +96,7 @@ def url_error(url: str, *, listen: bool = False) -> str | None:
     host, colon, port = authority.partition(":")
     if colon:
         return _port_error(port, lowest=lowest) or (None if host else "no host")
-    if listen and _atoi(authority) is not None:
+    if listen and units.atoi(authority) is not None:
         return _port_error(authority, lowest=lowest)
     return None if authority else "no host"
 
@@ -113,7 +105,7 @@ def _listen_address(address: str) -> Findings:
     error = url_error(address, listen=True)
     if error is not None:
         return [("E106", TEXTS["listen_address"].format(error=error, value=address))]
-    if _atoi(address) is None and not _resolvable(_host_of(address)):
+    if units.atoi(address) is None and not _resolvable(_host_of(address)):
         return [("E112", TEXTS["listen_address"].format(error="host not found", value=address))]
     return []
 
@@ -133,7 +125,7 @@ def _listen(d: Directive, place: Place, declared: Declared) -> Findings:
         if not equals or option not in _LISTEN_OPTIONS:
             return [("E106", TEXTS["invalid_parameter"].format(value=arg))]
         if option in ("backlog", "fastopen"):
-            number = _atoi(value)
+            number = units.atoi(value)
             bad = number is None or (option == "backlog" and number == 0)
         elif option in ("rcvbuf", "sndbuf"):
             try:
@@ -207,9 +199,9 @@ def _upstream_param_ok(arg: str) -> bool:
     if not equals:
         return arg in ("backup", "down")
     if name == "weight":
-        return bool(_atoi(value))
+        return bool(units.atoi(value))
     if name in ("max_fails", "max_conns"):
-        return _atoi(value) is not None
+        return units.atoi(value) is not None
     if name == "fail_timeout":
         try:
             units.parse_sec(value)

@@ -31,12 +31,28 @@ class InvalidValue(ValueError):
         self.value = value
 
 
+def atoi(value: str | bytes) -> int | None:
+    """ngx_atoi(): decimal digits only (no sign, no spaces), at most 2**63-1; None where
+    nginx gets NGX_ERROR. Leading zeros go first: int() refuses thousands of digits, which
+    a header or a configuration may well hold."""
+    if isinstance(value, bytes):
+        if not value.isdigit():  # (ASCII digits only, for bytes)
+            return None
+        digits: str | bytes = value.lstrip(b"0")
+    else:
+        if not _DIGITS.fullmatch(value):
+            return None
+        digits = value.lstrip("0")
+    if len(digits) > 19:
+        return None
+    number = int(digits) if digits else 0
+    return number if number <= MAX_INT else None
+
+
 def parse_number(text: str) -> int:
-    """ngx_atoi(): decimal digits only (no sign, no spaces), at most 2**63-1."""
-    if not _DIGITS.fullmatch(text):
-        raise InvalidValue(text)
-    value = int(text)
-    if value > MAX_INT:
+    """ngx_atoi() (`atoi`), InvalidValue where nginx gets NGX_ERROR."""
+    value = atoi(text)
+    if value is None:
         raise InvalidValue(text)
     return value
 

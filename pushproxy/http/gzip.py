@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pushproxy.config.model import Level
+from pushproxy.config.units import atoi
 from pushproxy.http.static_rules import changed_body_headers
 
 _STATUSES = frozenset({200, 403, 404})
@@ -72,9 +73,9 @@ class GzipPolicy:
                 return False
             if lowered == b"content-type":
                 content_type = value.split(b";", 1)[0].strip().lower()
-            elif lowered == b"content-length" and value.isdigit():
-                digits = value.lstrip(b"0")  # (int() refuses thousands of digits)
-                if len(digits) <= 19 and int(digits or b"0") < self.min_length:
+            elif lowered == b"content-length":
+                length = atoi(value)
+                if length is not None and length < self.min_length:
                     return False
         return self.any_type or content_type in self.types
 

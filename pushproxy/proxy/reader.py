@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+from pushproxy.config.units import atoi
 from pushproxy.http.wire import ChunkedBody, MalformedRequest, find_head
 
 # The status line nginx passes on is the upstream's own, from the code to the line's end.
@@ -28,7 +29,6 @@ _HEADER_LINES = re.compile(
     rb"^([^:\x00-\x20\x7f\n]+)(?::[ ]*((?:[^\x00\r\n]*[^\x00\r\n ])?)[ ]*)?\r*\n", re.MULTILINE
 )
 _NAME = re.compile(rb"[^:\x00-\x20\x7f]*")
-_MAX_LENGTH = 2**63 - 1  # nginx's off_t: a larger Content-Length is invalid
 # The names whose handlers decide the framing, by their lengths (one len() before a lower()).
 _FRAMING_NAMES = {10: b"connection", 14: b"content-length", 17: b"transfer-encoding"}
 
@@ -76,12 +76,12 @@ def parse_response_head(head: bytes) -> ResponseHead:
         elif framing == b"content-length":
             _check_unique(length, name, value, coding)
             length = (name, value)
-            digits = value.lstrip(b"0") or b"0"  # (int() refuses thousands of digits)
-            size = int(digits) if value.isdigit() and len(digits) <= 19 else -1
-            if not 0 <= size <= _MAX_LENGTH:
+            parsed = atoi(value)  # nginx's off_t: a larger length is invalid too
+            if parsed is None:
                 raise InvalidResponse(
                     f'upstream sent invalid "Content-Length" header: "{_text(name, value)}"'
                 )
+            size = parsed
         else:
             _check_unique(coding, name, value, length)
             coding = (name, value)

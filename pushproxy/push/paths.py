@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pushproxy.config.units import atoi
+
 # `((\.b([0-9]+))?(/|$))`; `\Z` rather than `$`, which in PCRE and Python also matches before a
 # final newline and would make the module loop forever on an id ending in `\n`.
 _SEPARATOR = re.compile(rb"(?:\.b([0-9]+))?(?:/|\Z)")
@@ -104,9 +106,8 @@ def parse_channel_ids(path: bytes) -> tuple[RequestedChannel, ...]:
 def _backtrack(digits: bytes | None) -> int:
     """`.bN` read as ngx_atoi() reads it into the module's unsigned count: a number past
     2^63 - 1 is its error, -1, which the count takes as 2^64 - 1 (every message)."""
-    digits = (digits or b"0").lstrip(b"0") or b"0"
-    value = int(digits) if len(digits) <= 19 else _ATOI_ERROR
-    return value if value <= 2**63 - 1 else _ATOI_ERROR
+    value = atoi(digits or b"0")
+    return _ATOI_ERROR if value is None else value
 
 
 def channels_from_path(evaluated: bytes) -> tuple[RequestedChannel, ...]:

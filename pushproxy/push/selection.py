@@ -11,10 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import islice
 
+from pushproxy.config.units import atoi
 from pushproxy.push.channels import Channel
 from pushproxy.push.messages import Message
-
-_NGX_INT_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -38,13 +37,8 @@ def parse_tag(value: bytes | None) -> int:
         return -1
     if len(value) > 2 and value.startswith(b"W/"):
         value = value[2:]
-    if not value.isdigit():
-        return -1
-    value = value.lstrip(b"0") or b"0"
-    if len(value) > 19:  # past any tag (and Python's int() refuses thousands of digits)
-        return -1
-    tag = int(value)
-    return tag if tag <= _NGX_INT_MAX else -1
+    tag = atoi(value)
+    return -1 if tag is None else tag
 
 
 def _start(messages: Iterable[Message], last: LastReceived) -> int | None:

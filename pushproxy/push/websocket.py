@@ -28,6 +28,7 @@ import trio
 from wsproto.utilities import generate_accept_token
 
 from pushproxy.config.model import Location
+from pushproxy.config.units import atoi
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.transport import ClientGone
@@ -80,7 +81,7 @@ def switching_protocols(key: bytes) -> bytes:
 
 def supported_version(value: bytes) -> bool:
     """`Sec-WebSocket-Version` read with `ngx_atoi()`: digits only, and 8 or 13."""
-    return value.isdigit() and (value.lstrip(b"0") or b"0") in (b"8", b"13")
+    return atoi(value) in (8, 13)
 
 
 class Ending(enum.Enum):
