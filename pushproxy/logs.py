@@ -115,16 +115,26 @@ class ErrorLog:
     def notice(self, message: str) -> None:
         self.log("notice", message)
 
-    def reopen(self) -> None:
-        """USR1: the file may have been rotated away; open the name anew."""
+    def close(self) -> None:
         if self._stream is not None:
             self._stream.close()
             self._stream = None
+
+    def reopen(self) -> None:
+        """USR1: the file may have been rotated away; open the name anew, at once, as nginx
+        does (and point a daemon's standard error at it)."""
+        self.close()
         if self.path is not None and self.stderr_follows:
             with contextlib.suppress(OSError):
-                target = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-                os.dup2(target, 2)
-                os.close(target)
+                stderr_to(self.path)
+        self.open()
+
+
+def stderr_to(path: str) -> None:
+    """Point the standard error (descriptor 2) at the file `path`, created if missing."""
+    target = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.dup2(target, 2)
+    os.close(target)
 
 
 class _Handler(logging.Handler):

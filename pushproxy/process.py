@@ -35,7 +35,7 @@ from pushproxy.errors import ConfigError
 from pushproxy.http.accesslog import named_log_files
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
-from pushproxy.logs import ErrorLog, error_log_target
+from pushproxy.logs import ErrorLog, error_log_target, stderr_to
 
 BIND_TRIES = 5
 BIND_PAUSE = 0.5
@@ -156,14 +156,10 @@ def daemonize(pid_file: str, stderr_target: str | None) -> None:
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
-    target = (
-        os.open(stderr_target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        if (stderr_target)
-        else null
-    )
-    os.dup2(target, 2)
-    if target != null:
-        os.close(target)
+    if stderr_target:
+        stderr_to(stderr_target)
+    else:
+        os.dup2(null, 2)
     os.close(null)
 
 
@@ -369,7 +365,6 @@ async def _serve(
                     await _reload(server, options, error_log)
                 elif received == signal.SIGUSR1:
                     error_log.reopen()
-                    error_log.open()  # back at once after a rotation, as nginx's
                     server.reopen_logs()
             nursery.cancel_scope.cancel()
         # Held back from here on, as nginx ignores them while it exits: leaving the receiver

@@ -225,4 +225,4 @@ class AccessLogs:
             handle.close()
         self._files.clear()
         for error_log in self._by_target.values():
-            error_log.reopen()
+            error_log.close()
