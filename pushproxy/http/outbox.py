@@ -85,9 +85,9 @@ class Outbox(trio.abc.Instrument):
             return
         self._write_queued(sock)
         done = self.stalled.get(sock)
-        if done is not None:
+        if done is not None:  # (`drain`, inline: a publisher's answer comes this way)
             if then is not None:
-                then()
+                then()  # the deliveries wait for no bytes this socket still owes
                 then = None
             await done.wait()
         await send_soon(stream, data, within, then)

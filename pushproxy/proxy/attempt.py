@@ -36,6 +36,7 @@ from pushproxy.proxy.tunnel import switch_protocols
 
 log = logging.getLogger("pushproxy")
 _READ_SIZE = 65536
+_UNEXPECTED_101 = "upstream sent unexpected 101 while reading response header from upstream"
 
 
 class Stale(Exception):
@@ -279,8 +280,7 @@ class Attempt:
             if self.job.upgrade and self.sent_all:
                 return head
             if self.job.upgrade:  # a tunnel before the whole request body went
-                message = "upstream sent unexpected 101 while reading response header"
-                raise UpstreamFailure("invalid_header", message + " from upstream", sent=True)
+                raise UpstreamFailure("invalid_header", _UNEXPECTED_101, sent=True)
             self.reader.relay_switching()  # not asked for: relayed as nginx relays it
         condition = NEXT_STATUSES.get(head.status)
         if condition is not None and self.may_retry(condition, self.request_sent, 1):

@@ -176,8 +176,8 @@ class StreamSession:
         self._cut()
 
     def finish(self) -> None:
-        """A reload (`PushRuntime.end_sessions(graceful=True)`): end once what is queued went
-        out (each write within `send_timeout`), with the footer."""
+        """End once what is queued went out (each write within `send_timeout`), with the
+        footer: every channel was deleted, or a reload (`end_sessions(graceful=True)`)."""
         self.finished = True
         self._wake()
 
@@ -209,8 +209,7 @@ class StreamSession:
     def channel_deleted(self, message: Message, remaining: int) -> None:
         self._queue(self.pieces(message))
         if remaining == 0:
-            self.finished = True
-            self._wake()  # the task ends the stream with the footer
+            self.finish()
 
     def take(self) -> list[bytes]:
         pieces, self.pending, self.pending_bytes = self.pending, [], 0

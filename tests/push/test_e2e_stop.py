@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Awaitable, Callable
 
 import trio
 from conftest import ServeFactory
@@ -10,6 +11,7 @@ from helpers import Client, request
 
 from pushproxy.config.model import build
 from pushproxy.config.parse import parse_text
+from pushproxy.http.server import HttpServer
 
 from .wire import wait_connections, wait_subscribers
 
@@ -36,68 +38,55 @@ http {
 """
 
 
+async def _subscribers_ended_by(server: HttpServer, end: Callable[[], Awaitable[None]]) -> None:
+    """A streaming subscriber of /sub/a and a long-poll of /lp/b, then `end()`: the stream
+    gets its footer and its end, the long-poll the timeout answer."""
+    port = server.port()
+    stream = await Client.connect(port)
+    await stream.send_request("GET", "/sub/a")
+    assert (await stream.read_head()).status == 200
+    assert await stream.read_chunk() == b"HEAD"
+    answers = []
+
+    async def long_poll() -> None:
+        answers.append(await request(port, "GET", "/lp/b"))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(long_poll)
+        await wait_subscribers(server, b"b", 1)
+        await end()
+    assert await stream.read_chunk() == b"FOOT"  # the configuration it came with
+    assert await stream.read_chunk() is None  # the chunked body ended properly
+    await stream.aclose()
+    (answer,) = answers
+    assert (answer.status, answer.header("Etag")) == (304, "W/0")
+
+
 async def test_stop_sends_footers_and_timeout_answers(serve: ServeFactory) -> None:
     async with serve(CONF) as server:
-        port = server.port()
-        stream = await Client.connect(port)
-        await stream.send_request("GET", "/sub/a")
-        assert (await stream.read_head()).status == 200
-        assert await stream.read_chunk() == b"HEAD"
-        answers = []
-
-        async def long_poll() -> None:
-            answers.append(await request(port, "GET", "/lp/b"))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(long_poll)
-            await wait_subscribers(server, b"b", 1)
-            with trio.fail_after(5):
-                await server.stop(grace=1.0)
-        assert await stream.read_chunk() == b"FOOT"
-        assert await stream.read_chunk() is None  # the chunked body ended properly
-        (answer,) = answers
-        assert (answer.status, answer.header("Etag")) == (304, "W/0")
-        await stream.aclose()
+        with trio.fail_after(5):
+            await _subscribers_ended_by(server, lambda: server.stop(grace=1.0))
 
 
 async def test_a_reload_ends_subscribers_as_the_old_workers_do(serve: ServeFactory) -> None:
     """nginx's old workers end their subscribers on a reload (their footer, the long-poll
     timeout answer), and the clients reconnect to the new configuration; channels and
     stored messages stay."""
+    new = CONF.replace('"HEAD"', '"HEAD2"').replace('"FOOT"', '"FOOT2"')
     with trio.fail_after(10):
-        await _reload_with_subscribers(serve)
-
-
-async def _reload_with_subscribers(serve: ServeFactory) -> None:
-    async with serve(CONF) as server:
-        port = server.port()
-        await request(port, "POST", "/pub?id=a", body=b"kept")
-        stream = await Client.connect(port)
-        await stream.send_request("GET", "/sub/a")
-        assert (await stream.read_head()).status == 200
-        assert await stream.read_chunk() == b"HEAD"
-        answers = []
-
-        async def long_poll() -> None:
-            answers.append(await request(port, "GET", "/lp/b"))
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(long_poll)
-            await wait_subscribers(server, b"b", 1)
-            new = CONF.replace('"HEAD"', '"HEAD2"').replace('"FOOT"', '"FOOT2"')
-            await server.reload(build(parse_text(new, file="nginx.conf")))
-        assert await stream.read_chunk() == b"FOOT"  # the configuration it came with
-        assert await stream.read_chunk() is None
-        await stream.aclose()
-        (answer,) = answers
-        assert (answer.status, answer.header("Etag")) == (304, "W/0")
-        await wait_connections(server, 0)
-        again = await Client.connect(port)
-        await again.send_request("GET", "/sub/a.b1")
-        assert (await again.read_head()).status == 200
-        assert await again.read_chunk() == b"HEAD2"
-        assert await again.read_chunk() == b"kept"  # the stored message survived
-        await again.aclose()
+        async with serve(CONF) as server:
+            port = server.port()
+            await request(port, "POST", "/pub?id=a", body=b"kept")
+            await _subscribers_ended_by(
+                server, lambda: server.reload(build(parse_text(new, file="nginx.conf")))
+            )
+            await wait_connections(server, 0)
+            again = await Client.connect(port)
+            await again.send_request("GET", "/sub/a.b1")
+            assert (await again.read_head()).status == 200
+            assert await again.read_chunk() == b"HEAD2"
+            assert await again.read_chunk() == b"kept"  # the stored message survived
+            await again.aclose()
 
 
 async def test_a_reload_lets_a_slow_subscriber_have_what_was_queued_for_it(
