@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +32,41 @@ def _parse_command(args: argparse.Namespace) -> int:
     text = json.dumps(payload(parsed, single=args.single), indent=args.indent)
     sys.stdout.write(text + "\n")
     return 1 if parsed.errors else 0
+
+
+def send_signal(options: process.Options, name: str) -> int:
+    """`-s stop|quit|reload|reopen`: signal the running process named by the pid file."""
+    signals = {
+        "stop": signal.SIGTERM,
+        "quit": signal.SIGQUIT,
+        "reload": signal.SIGHUP,
+        "reopen": signal.SIGUSR1,
+    }
+    if name not in signals:
+        sys.stderr.write(f'pushproxy: [emerg] invalid option: "-s {name}"\n')
+        return 1
+    config, _ = process.read_config(options)
+    path = process.pid_path(config, options.prefix)
+    try:
+        with open(path) as handle:
+            text = handle.read().strip()
+    except OSError as error:
+        sys.stderr.write(
+            f'pushproxy: [error] open() "{path}" failed ({error.errno}: {error.strerror})\n'
+        )
+        return 1
+    if not text.isdigit():
+        sys.stderr.write(f'pushproxy: [error] invalid PID number "{text}" in "{path}"\n')
+        return 1
+    try:
+        os.kill(int(text), signals[name])
+    except OSError as error:
+        sys.stderr.write(
+            f"pushproxy: [alert] kill({text}, {int(signals[name])}) failed "
+            f"({error.errno}: {error.strerror})\n"
+        )
+        return 1
+    return 0
 
 
 def _codes(value: str | None) -> list[str]:
@@ -145,7 +181,7 @@ def _nginx_style(argv: Sequence[str]) -> int:
     conf = os.path.abspath(conf)
     options = process.Options(conf=conf, prefix=prefix, globals=args.g)
     if args.s:
-        return _guarded(lambda: process.send_signal(options, args.s))
+        return _guarded(lambda: send_signal(options, args.s))
     if not (args.t or args.T):
         return process.run(options)
     result = check_file(conf)  # includes start at the file's folder, whatever -p says

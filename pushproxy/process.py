@@ -6,8 +6,9 @@ to stderr and exit 1; every listen socket is bound (a busy port is retried 5 tim
 apart) before anything else; with `daemon on` the process detaches, writes its pid file and
 points its standard streams away from the launcher, so a caller that waits for EOF on the
 launcher's stderr finds the listeners accepting and the pid file written.
-Signals: TERM/INT stop now, QUIT stops gracefully, HUP reloads the configuration in place
-(a bad one is logged and the old one keeps serving), USR1 reopens the log files.
+Signals: TERM/INT stop now, QUIT stops gracefully (a TERM or INT meanwhile stops now), HUP
+reloads the configuration in place (a bad one is logged and the old one keeps serving), USR1
+reopens the log files. `-s NAME` sends one of them: see `cli.send_signal`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import trio
@@ -239,41 +240,6 @@ def remove_pid(path: str) -> None:
         pass
 
 
-def send_signal(options: Options, name: str) -> int:
-    """`-s stop|quit|reload|reopen`: signal the running process named by the pid file."""
-    signals = {
-        "stop": signal.SIGTERM,
-        "quit": signal.SIGQUIT,
-        "reload": signal.SIGHUP,
-        "reopen": signal.SIGUSR1,
-    }
-    if name not in signals:
-        sys.stderr.write(f'pushproxy: [emerg] invalid option: "-s {name}"\n')
-        return 1
-    config, _ = read_config(options)
-    path = pid_path(config, options.prefix)
-    try:
-        with open(path) as handle:
-            text = handle.read().strip()
-    except OSError as error:
-        sys.stderr.write(
-            f'pushproxy: [error] open() "{path}" failed ({error.errno}: {error.strerror})\n'
-        )
-        return 1
-    if not text.isdigit():
-        sys.stderr.write(f'pushproxy: [error] invalid PID number "{text}" in "{path}"\n')
-        return 1
-    try:
-        os.kill(int(text), signals[name])
-    except OSError as error:
-        sys.stderr.write(
-            f"pushproxy: [alert] kill({text}, {int(signals[name])}) failed "
-            f"({error.errno}: {error.strerror})\n"
-        )
-        return 1
-    return 0
-
-
 WATCHED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1)
 
 
@@ -359,7 +325,10 @@ async def _serve(
                     break
                 if received == signal.SIGQUIT:
                     error_log.notice("gracefully shutting down")
-                    await server.stop(grace=GRACEFUL_STOP_SECONDS)
+                    async with trio.open_nursery() as stopping:
+                        stopping.start_soon(_hurry_on_stop, server, signals, error_log)
+                        await server.stop(grace=GRACEFUL_STOP_SECONDS)
+                        stopping.cancel_scope.cancel()
                     break
                 if received == signal.SIGHUP:
                     await _reload(server, options, error_log)
@@ -371,6 +340,18 @@ async def _serve(
         # puts back the default actions, and a second TERM would kill the process mid-exit.
         signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
     error_log.notice("exit")
+
+
+async def _hurry_on_stop(
+    server: HttpServer, signals: AsyncIterator[int], error_log: ErrorLog
+) -> None:
+    """While a graceful stop waits for busy connections, TERM or INT makes it a fast stop,
+    as it does nginx's; other signals wait for the exit, as nginx ignores them then."""
+    async for received in signals:
+        if received in (signal.SIGTERM, signal.SIGINT):
+            error_log.notice("signal received, exiting")
+            server.hurry(FAST_STOP_SECONDS)
+            return
 
 
 async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> None:

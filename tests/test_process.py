@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -257,6 +258,43 @@ def test_foreground_stop_with_quit(conf: tuple[Path, int]) -> None:
         if process.poll() is None:
             process.kill()
     assert not (path.parent / "logs" / "test.pid").exists()
+
+
+def test_a_stop_during_a_graceful_stop_ends_it_at_once(tmp_path: Path) -> None:
+    """As with nginx: QUIT waits for a request in flight (here one an upstream never
+    answers), and TERM meanwhile makes it a fast stop."""
+    (tmp_path / "logs").mkdir()
+    port = free_port()
+    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        hang = f"location /hang {{ proxy_pass http://127.0.0.1:{silent.getsockname()[1]}; }}"
+        text = CONF.format(daemon="off", dir=tmp_path, port=port, greeting="one")
+        path = tmp_path / "nginx.conf"
+        path.write_text(text.replace("location /hello", hang + "\n        location /hello"))
+        proc = subprocess.Popen([sys.executable, "-m", "pushproxy", "-c", str(path)])
+        try:
+            pid_file = tmp_path / "logs" / "test.pid"
+            deadline = time.monotonic() + 10
+            while not pid_file.exists():
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+            with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
+                client.sendall(b"GET /hang HTTP/1.0\r\nHost: x\r\n\r\n")
+                time.sleep(0.3)  # the request reaches the upstream
+                proc.send_signal(signal.SIGQUIT)
+                with pytest.raises(subprocess.TimeoutExpired):
+                    proc.wait(timeout=1.5)  # the graceful stop waits for it
+                stopped_at = time.monotonic()
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=10) == 0
+                assert time.monotonic() - stopped_at < 5  # not the 30 s a graceful stop gives
+        finally:
+            proc.kill()
+            proc.wait()
+    log = (tmp_path / "logs" / "error.log").read_text()
+    assert re.search(r"gracefully shutting down\n.*signal received, exiting\n.*exit\n", log, re.S)
+    assert not pid_file.exists()
 
 
 def test_a_configuration_without_http_notes_the_unused_module(tmp_path: Path) -> None:

@@ -86,6 +86,7 @@ class HttpServer:
         )
         self.bound: dict[ListenKey, list[tuple[str, int]]] = {}
         self.stopping = False
+        self._grace: trio.CancelScope | None = None  # while `stop` waits for busy connections
         self._nursery: trio.Nursery | None = None
         self._accepting: dict[ListenKey, trio.CancelScope] = {}
         self._idle: set[HttpConnection] = set()
@@ -237,11 +238,17 @@ class HttpServer:
             conn.scope.cancel()
         if self.push is not None:
             self.push.end_sessions()  # subscribers get their footers now, whatever the grace
-        with trio.move_on_after(grace):
+        with trio.move_on_after(grace) as self._grace:
             if self.stats.writing:
                 await self._all_done.wait()
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
+
+    def hurry(self, grace: float) -> None:
+        """A stop's grace for busy connections cut to `grace` seconds from now, if it had
+        more left (TERM during a graceful stop)."""
+        if self._grace is not None:
+            self._grace.deadline = min(self._grace.deadline, trio.current_time() + grace)
 
     async def _connection(self, stream: trio.SocketStream, key: ListenKey) -> None:
         self.stats.handled += 1  # (no local: this frame lives as long as the connection)
