@@ -70,10 +70,13 @@ METHOD = """\
   for publish and 0.12 for the proxy; that of 08:08 UTC, 0.54 (0.51, 0.67, 0.45), 0.11 and
   0.11. One of 07:55 UTC gave 0.81 for idle memory: a request's error log was then set for
   every request (each set keeps a context entry an idle subscriber holds, about 120 bytes); it
-  is now set only for a level with an `error_log` of its own. This page's run (09:35 UTC,
-  after the outbox described under "What the hot paths do") gave 0.47 for that fan-out (runs
-  0.51, 0.47, 0.49): pushproxy's 36,171 deliveries/s are those of 08:08 (35,779), nchan's went
-  from 66,317 to 77,118; the proxy went from 0.11 to 0.17 (7,409 against 42,482 requests/s).
+  is now set only for a level with an `error_log` of its own. The run of 09:35 UTC (after
+  the outbox described under "What the hot paths do") gave 0.47 for that fan-out (runs 0.51,
+  0.47, 0.49): pushproxy's 36,171 deliveries/s are those of 08:08 (35,779), nchan's went from
+  66,317 to 77,118; the proxy went from 0.11 to 0.17 (7,409 against 42,482 requests/s). That
+  of 12:37 UTC gave 0.58 for the fan-out (38,495 against 66,164), this page's (14:50 UTC)
+  0.47 (42,183 against 89,962, the most nchan measured that day), 0.12 for publish and 0.17
+  for the proxy.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
@@ -103,6 +106,28 @@ deliveries/s (0.91 and 0.89 of nchan); 10,000 x 1,000 channels 44,606 and 43,604
 0.54: nchan measured 90,578 and 80,480); publish 14,390 and 11,936 requests/s (0.15 and
 0.12); the proxy 8,078 and 8,150 (0.18 and 0.20); idle memory 8,264 and 8,255 bytes per
 subscriber. The run shown above was made on pyenv's build.
+
+"""
+
+
+COMPILED = """\
+## Compiling the code (tried, not used)
+
+mypyc compiles type-checked Python into C extensions (it comes with mypy, which checks this
+code with `--strict`). It was tried on 2026-11-28 with mypy 2.4.1, the latest release.
+Compiled, `pushproxy/http`, `push` and `proxy` (92 modules, 5 minutes of building on this
+machine) served more: in runs of `python bench/run.py --only publish,proxy`, against the
+plain code's in the same hour, publish 14,821-16,690 requests/s against 12,963-13,204 (0.14
+of nchan against 0.12), the proxy 10,171-11,139 against 7,521-8,193 (0.23-0.24 of nginx
+against 0.17). It is not used, because mypyc gets exceptions wrong in coroutines: one that
+leaves a `try` whose `finally` awaits, and is caught by a caller whose own `finally` awaits,
+is raised again at the end of the caller's `finally` (three coroutines of a few lines each
+show it). The server has that shape (a connection closed in a `finally`, `async with` for
+every nursery): 12 of the 3,320 tests failed on the compiled build, a client leaving during a
+proxied response among them, where the exception ended the whole server. Compiling only the
+modules without coroutines (61 of the 92) avoids the bug, and gained too little to carry a
+compiler in every install: publish 12,354-14,472 requests/s (0.13 of nchan), the proxy
+8,398-9,060 (0.19 of nginx), in one such run.
 
 """
 
@@ -340,5 +365,5 @@ def write(path: Path, result: dict[str, Any], table: str, plot: Path | None) -> 
     ]
     if plot is not None:
         lines += ["", f"![deliveries/s and p99 latency against subscribers]({plot.name})", ""]
-    lines += ["", HOT_PATHS, INTERPRETER, METHOD]
+    lines += ["", HOT_PATHS, INTERPRETER, COMPILED, METHOD]
     path.write_text("\n".join(lines))
