@@ -188,7 +188,12 @@ HOT_PATHS = """\
   client leaves, the wait on the upstream socket is interrupted (trio's `notify_closing`)
   and that upstream connection is closed, as nginx closes it. A response head is split by
   one regex over its header block (line by line only when a line is refused, so the error
-  named is nginx's); `proxy_set_header` constants are worked out at load; an idle upstream
+  named is nginx's), and one seen before is not read again: an upstream sends the same head
+  for the same file in the same `Date` second, and the last 64 heads of up to 2 KiB are
+  remembered as read (in ten interleaved pairs of `wrk -t1 -c64 -d3s` runs on 2026-11-28 at
+  15:10 UTC, against the code before: 6,962-9,646 requests/s, medians 8,389 and 9,214,
+  against 6,799-8,387, medians 7,141 and 8,145; 108-119 µs of server CPU per request against
+  123-140); `proxy_set_header` constants are worked out at load; an idle upstream
   connection is looked at before reuse with a poll set of its own (0.4 µs, against 2 µs for
   a peek with `recv`, which raises when there is nothing to read). In interleaved pairs of
   `wrk -t1 -c64 -d5s` runs on 2026-11-27 at 23:30 UTC, against the code before these

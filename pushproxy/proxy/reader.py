@@ -9,6 +9,7 @@ asked to close.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import NamedTuple
 
@@ -42,10 +43,15 @@ class ResponseHead(NamedTuple):
 
     status: int
     status_line: bytes  # as the upstream sent it: `200 OK`, `200`, `418 I'm a teapot`
-    headers: list[tuple[bytes, bytes]]  # as the upstream wrote the names
+    headers: tuple[tuple[bytes, bytes], ...]  # as the upstream wrote the names
     keep_alive: bool  # HTTP/1.1 and no `Connection: close`
     chunked: bool  # `Transfer-Encoding: chunked`
     length: int | None  # `Content-Length`
+
+
+# An upstream sends the same head again and again (the same file, the same `Date` second):
+# heads up to this size are remembered as parsed, the last few dozen of them.
+_REMEMBERED_HEAD = 2048
 
 
 def parse_response_head(head: bytes) -> ResponseHead:
@@ -53,6 +59,12 @@ def parse_response_head(head: bytes) -> ResponseHead:
     current nginx's header handlers check it (1.23 and later): a second `Content-Length` or
     `Transfer-Encoding`, both at once, an invalid length or a coding other than `chunked` is
     an invalid header (502), never a body framed two ways."""
+    if len(head) <= _REMEMBERED_HEAD:
+        return _parse_remembered(head)  # (an invalid head raises each time: not remembered)
+    return _parse_response_head(head)
+
+
+def _parse_response_head(head: bytes) -> ResponseHead:
     first, _, block = head.partition(b"\n")
     status = _STATUS_LINE.fullmatch(first)
     if status is None:
@@ -93,11 +105,14 @@ def parse_response_head(head: bytes) -> ResponseHead:
     return ResponseHead(
         status=int(code),
         status_line=line,
-        headers=headers,
+        headers=tuple(headers),
         keep_alive=minor != b"0" and not close,
         chunked=coding is not None,
         length=size if length is not None else None,
     )
+
+
+_parse_remembered = functools.lru_cache(maxsize=64)(_parse_response_head)
 
 
 def _header_lines(block: bytes) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
