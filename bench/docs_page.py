@@ -155,7 +155,9 @@ HOT_PATHS = """\
   at once, without registering the wait with trio's epoll; otherwise it is waited for. In four
   interleaved pairs of 10,000 x 1,000-channel runs this gave 9% more deliveries/s (mean 42,300
   vs 38,800); the publish row, whose answers are read back within 50 µs, does not change. What
-  repeats from request to request is remembered, bounded: short request targets as parsed,
+  repeats from request to request is remembered, bounded: request heads of up to 2 KiB as
+  parsed (the last 256: in interleaved pairs on 2026-11-28 at 15:25 UTC, 5% more publish
+  requests/s and 5% less server CPU per proxied request), short request targets as parsed,
   small response heads as formatted (same handler, same `Date` second), channel paths as
   parsed, access-log targets per location.
 - **A publish** works out its location's constants once per configuration, stores the message

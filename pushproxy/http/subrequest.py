@@ -64,8 +64,8 @@ def bodiless(request: Request) -> Request:
             if h[0] not in (b"content-length", b"transfer-encoding")]  # fmt: skip
     return request._replace(
         method=b"GET",
-        headers=[h for _, h in kept],
-        raw_names=[name for name, _ in kept],
+        headers=tuple(h for _, h in kept),
+        raw_names=tuple(name for name, _ in kept),
         content_length=None,
         chunked=False,
         expect_continue=False,

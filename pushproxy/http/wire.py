@@ -17,6 +17,7 @@ The rules are nginx's, as a client meets them (ngx_http_parse.c):
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -56,8 +57,8 @@ class Request(NamedTuple):
     method: bytes
     target: bytes
     http_version: bytes  # b"1.1", b"1.0", or b"0.9" (a request line without a version)
-    headers: list[tuple[bytes, bytes]]
-    raw_names: list[bytes]
+    headers: tuple[tuple[bytes, bytes], ...]
+    raw_names: tuple[bytes, ...]
     content_length: int | None
     chunked: bool
     keep_alive: bool  # what the client asks for
@@ -100,8 +101,19 @@ def skip_blank_lines(buffer: bytearray) -> None:
         del buffer[: len(buffer) - len(buffer.lstrip(b"\r\n"))]
 
 
+# A client sends the same head again and again (a publisher to its channel, a browser for its
+# page's parts): heads up to this size are remembered as parsed, the last few hundred of them.
+_REMEMBERED_HEAD = 2048
+
+
 def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
     """A complete request head (up to and including its blank line)."""
+    if len(head) <= _REMEMBERED_HEAD:
+        return _parse_remembered(head, rules)  # (a head refused is refused each time)
+    return _parse_head(head, rules)
+
+
+def _parse_head(head: bytes, rules: HeaderRules) -> Request:
     lines = head.split(b"\n", 1)
     line = _REQUEST_LINE.fullmatch(lines[0])
     if line is None:
@@ -112,8 +124,8 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
             method=method,
             target=target,
             http_version=b"0.9",
-            headers=[],
-            raw_names=[],
+            headers=(),
+            raw_names=(),
             content_length=None,
             chunked=False,
             keep_alive=False,
@@ -163,14 +175,17 @@ def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
         method=method,
         target=target,
         http_version=version,
-        headers=headers,
-        raw_names=raw,
+        headers=tuple(headers),
+        raw_names=tuple(raw),
         content_length=length,
         chunked=chunked,
         keep_alive=not close if version == b"1.1" else keep and not close,
         expect_continue=expect and version == b"1.1",
         head_size=len(head),
     )
+
+
+_parse_remembered = functools.lru_cache(maxsize=256)(_parse_head)
 
 
 def _header_lines(
