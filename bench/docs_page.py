@@ -74,9 +74,10 @@ METHOD = """\
   the outbox described under "What the hot paths do") gave 0.47 for that fan-out (runs 0.51,
   0.47, 0.49): pushproxy's 36,171 deliveries/s are those of 08:08 (35,779), nchan's went from
   66,317 to 77,118; the proxy went from 0.11 to 0.17 (7,409 against 42,482 requests/s). That
-  of 12:37 UTC gave 0.58 for the fan-out (38,495 against 66,164), this page's (14:50 UTC)
-  0.47 (42,183 against 89,962, the most nchan measured that day), 0.12 for publish and 0.17
-  for the proxy.
+  of 12:37 UTC gave 0.58 for the fan-out (38,495 against 66,164), that of 14:50 UTC 0.47
+  (42,183 against 89,962, the most nchan measured that day), 0.12 for publish and 0.17 for
+  the proxy; this page's (15:11 UTC, with request and upstream heads remembered as parsed)
+  0.47 for the fan-out (39,783 against 85,452), 0.13 for publish and 0.21 for the proxy.
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
