@@ -68,11 +68,19 @@ class Server:
     generator samples (VmRSS, CPU)."""
 
     def __init__(
-        self, name: str, argv: list[str], folder: Path, port: int, *, workers: bool = False
+        self,
+        name: str,
+        argv: list[str],
+        folder: Path,
+        port: int,
+        *,
+        workers: bool = False,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.name = name
         self.workers = workers  # nginx: the master forks the processes that serve
         self.argv = argv
+        self.env = env  # None: the bench's own environment
         self.folder = folder
         self.port = port
         self.pids: list[int] = []
@@ -84,8 +92,15 @@ class Server:
         t0 = time.monotonic()
         with self._log.open("wb") as log:
             # A new session: a stray TERM from the terminal reaches the bench, not the server.
+            # Started in its folder: `python -m pushproxy` then imports the interpreter's
+            # pushproxy (or PYTHONPATH's), never a checkout the bench happens to run from.
             proc = subprocess.Popen(
-                self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                self.argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.folder,
+                env=self.env,
             )
         self._proc = proc
         try:
@@ -187,11 +202,16 @@ class Servers:
         """nginx + nchan."""
         return self._nginx("nchan", lambda f, p: configs.nchan(f, p, self.upstream_port))
 
-    def pushproxy(self) -> Server:
+    def pushproxy(self, source: Path | None = None) -> Server:
+        """pushproxy as the interpreter has it installed, or from the checkout `source`."""
         folder, port = self._folder("pushproxy"), free_port()
         conf = folder / "pushproxy.conf"
         conf.write_text(configs.pushproxy(folder, port, self.upstream_port))
-        return Server("pushproxy", [self.python, "-m", "pushproxy", "-c", str(conf)], folder, port)
+        argv = [self.python, "-m", "pushproxy", "-c", str(conf)]
+        if source is None:
+            return Server("pushproxy", argv, folder, port)
+        env = {**os.environ, "PYTHONPATH": str(source.resolve())}
+        return Server(f"pushproxy {source}", argv, folder, port, env=env)
 
     def upstream(self) -> Server:
         """The nginx both proxies forward to, serving a 1 KiB file as /file.bin."""
