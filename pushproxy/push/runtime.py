@@ -66,10 +66,14 @@ def _reframed(location: Location, kind: LocationType) -> bool:
     return kind is LocationType.WEBSOCKET and directive is not None and directive.name == "if"
 
 
-class Stoppable(Protocol):
-    """A running subscriber session a server stop ends (a cancel scope is one)."""
+class Stream(Protocol):
+    """A streaming subscriber session, which runs without a cancel scope of its own."""
 
-    def cancel(self) -> None: ...
+    def cancel(self) -> None:
+        """End now, with the footer (a stop)."""
+
+    def finish(self) -> None:
+        """End once what is queued went out, with the footer (a reload)."""
 
 
 def trio_wall_clock() -> Callable[[], float]:
@@ -90,7 +94,8 @@ class PushRuntime:
         self.pid = os.getpid()
         self.started = self.clock()
         self.locations: dict[int, PushLocation] = {}
-        self._sessions: set[Stoppable] = set()
+        self._sessions: set[trio.CancelScope] = set()  # long-poll and WebSocket sessions
+        self._streams: set[Stream] = set()
         self.clients = ClientWatch(readable=True)  # streaming subscribers' sockets
         self.closes = ClientWatch(readable=False)  # waiting long-polls' (bytes are a request)
         self.store: Store | None = None
@@ -146,23 +151,24 @@ class PushRuntime:
         finally:
             self._sessions.discard(scope)
 
-    def add_session(self, session: Stoppable) -> None:
-        """A session that ends itself when cancelled, without a scope of its own (a streaming
-        subscriber: one scope fewer for each of the many); `discard_session` when it ends."""
-        self._sessions.add(session)
+    def add_session(self, session: Stream) -> None:
+        """A streaming session, which ends itself when told, without a scope of its own (one
+        scope fewer for each of the many); `discard_session` when it ends."""
+        self._streams.add(session)
 
-    def discard_session(self, session: Stoppable) -> None:
-        self._sessions.discard(session)
+    def discard_session(self, session: Stream) -> None:
+        self._streams.discard(session)
 
     def end_sessions(self, *, graceful: bool = False) -> None:
         """End every subscriber session now (a stop). `graceful` (a reload, as nginx's old
         workers end theirs): a streaming session first sends what it has queued."""
-        for session in list(self._sessions):
-            finish = getattr(session, "finish", None) if graceful else None
-            if finish is not None:
-                finish()
+        for scope in list(self._sessions):
+            scope.cancel()
+        for stream in list(self._streams):
+            if graceful:
+                stream.finish()
             else:
-                session.cancel()
+                stream.cancel()
 
     async def run_timers(
         self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
