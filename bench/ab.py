@@ -14,33 +14,24 @@ to run, a change is seen only when most pairs agree.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import loadgen
-import procstat
-from floors import Measure, proxied, publish
+from floors import Measure, alternately, medians, proxied, publish
 from servers import Server, Servers
 
 
 def _pairs(
     title: str, sides: list[tuple[str, Callable[[], Server]]], measure: Measure, pairs: int
 ) -> list[str]:
-    figures: dict[str, list[tuple[float, float]]] = {name: [] for name, _ in sides}
-    for index in range(pairs):
-        for name, start in sides if index % 2 == 0 else sides[::-1]:
-            procstat.wait_quiet(10.0)
-            with start() as server:
-                figures[name].append(measure(server))
-                if not server.alive():
-                    raise RuntimeError(f"{server.name} exited: {server.log_tail()}")
+    starts = [start for _, start in sides]
+    figures = alternately(starts, measure, pairs, swap=True)
     lines = [f"{title}, {pairs} pairs:"]
-    for name, runs in figures.items():
-        rates = ", ".join(f"{rate:,.0f}" for rate, _ in runs)
-        rate = statistics.median(r for r, _ in runs)
-        cpu = statistics.median(c for _, c in runs)
+    for (name, _), runs in zip(sides, figures, strict=True):
+        rate, cpu = medians(runs)
+        rates = ", ".join(f"{r:,.0f}" for r, _ in runs)
         lines.append(f"  {name}: {rate:,.0f} req/s, {cpu:.1f} µs CPU/request (medians; {rates})")
     return lines
 

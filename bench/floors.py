@@ -53,29 +53,40 @@ def proxied(upstream: Server, seconds: float) -> Measure:
     return measure
 
 
+Figures = list[tuple[float, float]]  # (requests/s, server CPU µs/request), run by run
+
+
+def alternately(
+    starts: Sequence[Callable[[], Server]], measure: Measure, runs: int, *, swap: bool = False
+) -> list[Figures]:
+    """Each server started fresh and measured in turn, `runs` rounds (`swap`: every other
+    round in the reverse order); the figures of each."""
+    figures: list[Figures] = [[] for _ in starts]
+    for round_ in range(runs):
+        order = list(enumerate(starts))
+        for index, start in order[::-1] if swap and round_ % 2 else order:
+            procstat.wait_quiet(10.0)
+            with start() as server:
+                figures[index].append(measure(server))
+                if not server.alive():  # a figure from a server that died meanwhile is void
+                    raise RuntimeError(f"{server.name} exited: {server.log_tail()}")
+    return figures
+
+
+def medians(figures: Figures) -> tuple[float, float]:
+    return statistics.median(r for r, _ in figures), statistics.median(c for _, c in figures)
+
+
 def _pair(
     title: str, ours: Callable[[], Server], bare: Callable[[], Server], measure: Measure, runs: int
 ) -> list[str]:
     """pushproxy and the bare server, alternately, `runs` times: their medians and the bare
     server's share of pushproxy's CPU per request."""
-    figures: list[list[tuple[float, float]]] = [[], []]
-    names = ["", ""]
-    for _ in range(runs):
-        for index, start in enumerate((ours, bare)):
-            procstat.wait_quiet(10.0)
-            with start() as server:
-                names[index] = server.name
-                figures[index].append(measure(server))
-                if not server.alive():  # a figure from a server that died meanwhile is void
-                    raise RuntimeError(f"{server.name} exited: {server.log_tail()}")
-    medians = [
-        (statistics.median(v[0] for v in values), statistics.median(v[1] for v in values))
-        for values in figures
-    ]
+    found = [medians(figures) for figures in alternately((ours, bare), measure, runs)]
     lines = [f"{title}:"]
-    for name, (rate, cpu) in zip(names, medians, strict=True):
+    for name, (rate, cpu) in zip(("pushproxy", "bare trio"), found, strict=True):
         lines.append(f"  {name:14} {rate:9,.0f} req/s  {cpu:6.1f} µs CPU/request (medians)")
-    share = medians[1][1] / medians[0][1]
+    share = found[1][1] / found[0][1]
     lines.append(f"  the bare server's share of pushproxy's CPU per request: {share:.0%}")
     return lines
 
