@@ -265,7 +265,7 @@ def test_a_stop_during_a_graceful_stop_ends_it_at_once(tmp_path: Path) -> None:
     answers), and TERM meanwhile makes it a fast stop."""
     (tmp_path / "logs").mkdir()
     port = free_port()
-    with socket.socket() as silent:  # accepts connections (the backlog), never answers
+    with socket.socket() as silent:  # takes the request, never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         hang = f"location /hang {{ proxy_pass http://127.0.0.1:{silent.getsockname()[1]}; }}"
@@ -281,14 +281,16 @@ def test_a_stop_during_a_graceful_stop_ends_it_at_once(tmp_path: Path) -> None:
                 time.sleep(0.02)
             with socket.create_connection(("127.0.0.1", port), timeout=5) as client:
                 client.sendall(b"GET /hang HTTP/1.0\r\nHost: x\r\n\r\n")
-                time.sleep(0.3)  # the request reaches the upstream
-                proc.send_signal(signal.SIGQUIT)
-                with pytest.raises(subprocess.TimeoutExpired):
-                    proc.wait(timeout=1.5)  # the graceful stop waits for it
-                stopped_at = time.monotonic()
-                proc.send_signal(signal.SIGTERM)
-                assert proc.wait(timeout=10) == 0
-                assert time.monotonic() - stopped_at < 5  # not the 30 s a graceful stop gives
+                silent.settimeout(5)
+                upstream, _ = silent.accept()
+                with upstream:  # the request is in flight, and never answered
+                    proc.send_signal(signal.SIGQUIT)
+                    with pytest.raises(subprocess.TimeoutExpired):
+                        proc.wait(timeout=1.5)  # the graceful stop waits for it
+                    stopped_at = time.monotonic()
+                    proc.send_signal(signal.SIGTERM)
+                    assert proc.wait(timeout=10) == 0
+                    assert time.monotonic() - stopped_at < 5  # not a graceful stop's 30 s
         finally:
             proc.kill()
             proc.wait()
