@@ -20,7 +20,7 @@ from pushproxy.http.connection import own_headers
 from pushproxy.http.deadlines import no_action
 from pushproxy.http.pacing import paced_at
 from pushproxy.http.transport import BodyTooLarge, ClientGone, send_soon
-from pushproxy.proxy.accel import accel_limit_rate, accel_target, kept_headers
+from pushproxy.proxy.accel import kept_headers
 from pushproxy.proxy.connect import (
     TIMED_OUT,
     Connector,
@@ -30,7 +30,7 @@ from pushproxy.proxy.connect import (
 )
 from pushproxy.proxy.job import Job, MayRetry
 from pushproxy.proxy.reader import InvalidResponse, ResponseHead, ResponseReader
-from pushproxy.proxy.response import answer_headers
+from pushproxy.proxy.remembered import Answer, client_answer, head_facts
 from pushproxy.proxy.settings import NEXT_STATUSES
 from pushproxy.proxy.tunnel import switch_protocols
 
@@ -290,19 +290,18 @@ class Attempt:
         intercepts = head.status >= 300 and settings.intercept_errors
         if intercepts and hook is not None and hook(head.status):
             return None  # the location's error_page answers (proxy_intercept_errors)
-        rate = accel_limit_rate(head.headers) if settings.accel_limit_rate else None
-        if rate is not None:
-            conn.pacing = paced_at(rate, conn.pacing)
-        redirect = accel_target(head.headers) if settings.accel_redirect else None
-        if redirect is not None:  # the server answers instead: some headers stay for it
-            conn.carried = kept_headers(self._headers(head)[0])
-            self.job.redirected.append(redirect)
+        accel = head_facts(head.headers)
+        if settings.accel_limit_rate and accel.rate is not None:
+            conn.pacing = paced_at(accel.rate, conn.pacing)
+        if settings.accel_redirect and accel.redirect is not None:
+            conn.carried = kept_headers(self._answer(head).headers)  # for the server's answer
+            self.job.redirected.append(accel.redirect)
             return None
         await self._respond(head)
         return None
 
-    def _headers(self, head: ResponseHead) -> tuple[list[tuple[bytes, bytes]], bytes | None]:
-        return answer_headers(
+    def _answer(self, head: ResponseHead) -> Answer:
+        return client_answer(
             head.headers, self.job.settings, self.job.exchange.lookup, switching=head.status == 101
         )
 
@@ -310,7 +309,7 @@ class Attempt:
         """Send the head, then the body as it arrives; a cut ends the client connection. A
         response read whole at once goes out in one write."""
         conn = self.job.exchange.conn
-        headers, location = self._headers(head)
+        headers, location = self._answer(head)
         reader = self.reader
         started = False
         pieces: list[bytes] = []
@@ -385,9 +384,10 @@ class Attempt:
     # upgrade
 
     async def _tunnel(self, head: ResponseHead) -> None:
-        headers, location = self._headers(head)
-        if location is not None:
-            headers.append((b"Location", location))
+        answer = self._answer(head)
+        headers = [*answer.headers]
+        if answer.location is not None:
+            headers.append((b"Location", answer.location))
         settings = self.job.settings
         await switch_protocols(
             self.job.exchange.conn,

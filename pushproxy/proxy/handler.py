@@ -22,7 +22,8 @@ from pushproxy.proxy.body import RequestBody, client_framing
 from pushproxy.proxy.connect import Connector
 from pushproxy.proxy.forward import forward
 from pushproxy.proxy.job import Job
-from pushproxy.proxy.request import build_headers, request_head, upstream_target
+from pushproxy.proxy.remembered import upstream_request
+from pushproxy.proxy.request import set_headers
 from pushproxy.proxy.resolver import NameResolver, ResolveError, ResolverSettings
 from pushproxy.proxy.settings import ProxySettings
 from pushproxy.proxy.tls import TlsTarget, client_context
@@ -265,36 +266,25 @@ def _job(
 ) -> Job:
     request, lookup, variables = exchange.request, exchange.lookup, exchange.variables
     method = settings.method.evaluate(lookup) if settings.method else exchange.method
-    target = upstream_target(
+    made = upstream_request(
+        request,
         variables.target if variables is not None else parse_target(request.target),
+        settings,
+        method,
+        set_headers(settings.headers, lookup, framing=body.framing),
         uri_part=url.uri,
-        prefix=settings.prefix,
-        from_variables=settings.url is None,
     )
-    headers = build_headers(
-        settings.headers,
-        request.raw_items(),
-        lookup,
-        framing=body.framing,
-        pass_request_headers=settings.pass_request_headers,
-    )
-    # Only `proxy_set_header` entries can send these: the client's never pass.
-    upgrade = closes = False
-    for name, value in headers[: len(settings.headers.steps)]:
-        lower = name.lower()
-        upgrade = upgrade or lower == b"upgrade"
-        closes = closes or (lower == b"connection" and b"close" in value.lower())
     return Job(
         exchange=exchange,
         settings=settings,
         group=group,
         scheme=url.scheme,
         method=method,
-        target=target,
-        head=request_head(method, target, settings.http_version, headers),
-        reusable=settings.http_version == "1.1" and not closes and not upgrade,
+        target=made.target,
+        head=made.head,
+        reusable=made.reusable,
         body=body,
-        upgrade=upgrade and exchange.header(b"upgrade") is not None,
+        upgrade=made.upgrade and exchange.header(b"upgrade") is not None,
         tries=[],
         tls=_tls(settings, url, lookup) if url.scheme == "https" else None,
         redirected=[],

@@ -108,6 +108,16 @@ def build_headers(
     pass_request_headers: bool = True,
 ) -> list[tuple[bytes, bytes]]:
     """The upstream request's headers, in nginx's order."""
+    out = set_headers(plan, lookup, framing=framing)
+    if pass_request_headers:
+        out.extend(client_part(plan, client_headers))
+    return out
+
+
+def set_headers(
+    plan: HeaderPlan, lookup: Lookup, *, framing: BodyFraming
+) -> list[tuple[bytes, bytes]]:
+    """The headers the `proxy_set_header` entries send (the first of the request's)."""
 
     def internal(name: str) -> str | None:
         if name == _BODY_LENGTH:
@@ -128,10 +138,14 @@ def build_headers(
                 out.append((name, b"%d" % framing.length))
         elif text := value.evaluate(internal):
             out.append((name, text.encode("utf-8", "surrogateescape")))
-    if pass_request_headers:
-        suppressed = plan.names
-        out.extend(pair for pair in client_headers if pair[0].lower() not in suppressed)
     return out
+
+
+def client_part(plan: HeaderPlan, client_headers: Headers) -> list[tuple[bytes, bytes]]:
+    """The client's headers that pass (`proxy_pass_request_headers on`): those no
+    `proxy_set_header` entry names."""
+    suppressed = plan.names
+    return [pair for pair in client_headers if pair[0].lower() not in suppressed]
 
 
 def request_head(method: str, target: bytes, http_version: str, headers: Headers) -> bytes:
