@@ -84,24 +84,10 @@ def upstream_request(
     it), sent as `method` with the `proxy_set_header` entries `own` (evaluated) first.
     `uri_part`: the `proxy_pass` URL's. Not remembered: a URL made of variables, or a
     target a `rewrite` made (both new objects for each request)."""
-    if settings.url is None or target.rewritten:
-        return _made(request, target, settings, method, own, uri_part)
+    remembered = settings.url is not None and not target.rewritten
     key = (id(request), id(target), id(settings), method, tuple(own))
-    made = _REQUESTS.get(key)
-    if made is None:
-        made = _made(request, target, settings, method, own, uri_part)
-        _REQUESTS.put(key, (request, target, settings), made)
-    return made
-
-
-def _made(
-    request: Request,
-    target: RequestTarget,
-    settings: ProxySettings,
-    method: str,
-    own: list[tuple[bytes, bytes]],
-    uri_part: str | None,
-) -> UpstreamRequest:
+    if remembered and (made := _REQUESTS.get(key)) is not None:
+        return made
     sent = upstream_target(
         target, uri_part=uri_part, prefix=settings.prefix, from_variables=settings.url is None
     )
@@ -114,12 +100,15 @@ def _made(
     headers = own
     if settings.pass_request_headers:
         headers = [*own, *client_part(settings.headers, request.raw_items())]
-    return UpstreamRequest(
+    made = UpstreamRequest(
         target=sent,
         head=request_head(method, sent, settings.http_version, headers),
         reusable=settings.http_version == "1.1" and not closes and not upgrade,
         upgrade=upgrade,
     )
+    if remembered:
+        _REQUESTS.put(key, (request, target, settings), made)
+    return made
 
 
 class Answer(NamedTuple):
