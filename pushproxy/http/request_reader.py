@@ -62,6 +62,7 @@ class RequestReader:
         "_written_at",
         "body_bytes_sent",
         "carried",
+        "clock",
         "deadline",
         "error_hook",
         "gzip",
@@ -96,6 +97,7 @@ class RequestReader:
         self.header_rules = header_rules
         self._buffer = bytearray()
         self.scope = trio.CancelScope()  # the connection's: a stop or a timeout cancels it
+        self.clock = deadlines.now  # trio's
         self.deadline = deadlines.deadline(self.scope.cancel)  # the waits for a request head
         # A handler's own waits (a proxied request's on its upstream): the handler sets the
         # action. One per connection, so a request queues no entry of its own (see `deadlines`).
@@ -168,7 +170,7 @@ class RequestReader:
                 await trio.lowlevel.checkpoint()
                 return received
         deadline = self.deadline
-        deadline.move_to(trio.current_time() + seconds)
+        deadline.move_after(seconds)
         try:
             return await self._receive()
         finally:
@@ -207,12 +209,12 @@ class RequestReader:
                 return None
             skip_blank_lines(buffer)
             end = find_head(buffer)
-            started = trio.current_time()
+            started = self.clock()
             while end < 0:
                 if len(buffer) > self.limits.max_header_bytes:
                     raise header_too_large(bytes(buffer), self.limits.max_line_bytes)
                 searched = max(0, len(buffer) - 3)
-                left = started + self.limits.header_timeout - trio.current_time()
+                left = started + self.limits.header_timeout - self.clock()
                 if not await self._receive_within(left):
                     return None
                 skip_blank_lines(buffer)

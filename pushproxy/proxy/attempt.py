@@ -122,7 +122,8 @@ class Attempt:
             if self.watched >= 0:
                 self.aborts.remove(self.watched)
             if self.keep and self.interrupted is None:
-                self.connector.checkin(self.job.group, self.upstream)
+                now = self.job.exchange.conn.clock()
+                self.connector.checkin(self.job.group, self.upstream, now)
             else:
                 self.upstream.close_now()
 
@@ -198,7 +199,7 @@ class Attempt:
                 self.sender_done.set()
         self.sent_all = True
         if not self.head_received:
-            self.deadline.move_to(trio.current_time() + job.settings.read_timeout)
+            self.deadline.move_after(job.settings.read_timeout)
         if not job.settings.ignore_client_abort and not job.upgrade:
             fd = job.exchange.conn.fileno()
             if self.aborts.add(fd, self):
@@ -259,7 +260,7 @@ class Attempt:
                 return head
             await self._recv()
             if self.sent_all:
-                self.deadline.move_to(trio.current_time() + self.job.settings.read_timeout)
+                self.deadline.move_after(self.job.settings.read_timeout)
 
     async def _receive(self) -> ResponseHead | None:
         """Read the head and answer the client; the 101 head when a tunnel is to follow."""
@@ -271,7 +272,7 @@ class Attempt:
         finally:
             self.deadline.clear()
         self.head_received = True
-        self.head_at = trio.current_time()
+        self.head_at = self.job.exchange.conn.clock()
         self.head_headers = head.headers  # read, never changed: kept as it is
         self.status = head.status
         if head.status == 101:
@@ -349,7 +350,7 @@ class Attempt:
             if broken is not None:
                 self._cut(broken)
                 return
-            self.deadline.move_to(trio.current_time() + self.job.settings.read_timeout)
+            self.deadline.move_after(self.job.settings.read_timeout)
             try:
                 await self._recv()
             except _TimedOut:
@@ -385,9 +386,8 @@ class Attempt:
 
     async def _tunnel(self, head: ResponseHead) -> None:
         answer = self._answer(head)
-        headers = [*answer.headers]
-        if answer.location is not None:
-            headers.append((b"Location", answer.location))
+        located = () if answer.location is None else ((b"Location", answer.location),)
+        headers = [*answer.headers, *located]
         settings = self.job.settings
         await switch_protocols(
             self.job.exchange.conn,

@@ -158,12 +158,12 @@ class Connector:
         group: UpstreamGroup,
         endpoint: Endpoint,
         connect_timeout: float,
+        now: float,
         tls: TlsTarget | None = None,
     ) -> tuple[UpstreamConnection, bool]:
         """An idle connection to `endpoint` (over TLS with `tls`) if one is alive (True),
-        else a new one."""
+        else a new one. `now`: trio's time."""
         pool = self._pools.get(id(group))
-        now = trio.current_time()
         while pool is not None:
             found, expired = pool.take((endpoint, tls is not None), now)
             for gone in expired:
@@ -182,9 +182,8 @@ class Connector:
         fresh.requests = 1
         return fresh, False
 
-    def checkin(self, group: UpstreamGroup, conn: UpstreamConnection) -> None:
-        """A connection whose response was read whole and may be reused."""
-        now = trio.current_time()
+    def checkin(self, group: UpstreamGroup, conn: UpstreamConnection, now: float) -> None:
+        """A connection whose response was read whole and may be reused. `now`: trio's time."""
         settings = group.keepalive
         if self._closed or not settings.may_keep(
             requests=conn.requests, opened=conn.opened, now=now

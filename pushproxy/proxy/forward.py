@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import logging
 
-import trio
-
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.upstream_variables import UpstreamTry
 from pushproxy.proxy.attempt import Attempt, Stale
@@ -30,7 +28,8 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
     settings = job.settings
     balancer = job.group.balancer
     attempts = balancer.start(settings.next_upstream_tries, balancer.key(job.exchange.lookup))
-    started = now = trio.current_time()
+    clock = job.exchange.conn.clock
+    started = now = clock()
 
     def may_retry(condition: str, sent: bool, pending: int) -> bool:
         if not settings.retries_on(condition):
@@ -40,7 +39,7 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
         if job.body.started and not job.body.replayable:
             return False
         limit = settings.next_upstream_timeout
-        if limit and trio.current_time() - started >= limit:
+        if limit and clock() - started >= limit:
             return False
         return attempts.tries - pending > 0
 
@@ -52,9 +51,9 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
             return
         tried = now
         try:
-            done = await _try_peer(job, connector, aborts, peer, may_retry)
+            done = await _try_peer(job, connector, aborts, peer, may_retry, now)
         except UpstreamFailure as failure:
-            now = trio.current_time()
+            now = clock()
             tried_for = now - tried
             job.tries.append(
                 UpstreamTry(peer.name, failure.logged, tried_for, failure.connect, length=0)
@@ -67,9 +66,9 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
                 return
             continue
         except BaseException:  # the client left, or the server stops: no failure of the peer
-            attempts.done(peer, trio.current_time(), failed=False)
+            attempts.done(peer, clock(), failed=False)
             raise
-        now = trio.current_time()
+        now = clock()
         job.tries.append(done._replace(addr=peer.name, seconds=now - tried))
         attempts.done(peer, now, failed=False)
         return
@@ -82,18 +81,23 @@ async def _fail(job: Job, status: int) -> None:
 
 
 async def _try_peer(
-    job: Job, connector: Connector, aborts: ClientWatch, peer: Peer, may_retry: MayRetry
+    job: Job,
+    connector: Connector,
+    aborts: ClientWatch,
+    peer: Peer,
+    may_retry: MayRetry,
+    started: float,
 ) -> UpstreamTry:
     """The try, once its response went to the client: the upstream's status, the times to
     the connection and to the head, the body's length and the head's headers (the caller
     fills in the peer and the whole try's time). UpstreamFailure says how long the connection
-    took, when there was one."""
-    started = trio.current_time()
+    took, when there was one. `started`: the time the try starts at."""
+    clock = job.exchange.conn.clock
     while True:
         upstream, reused = await connector.checkout(
-            job.group, peer.spec.endpoint, job.settings.connect_timeout, job.tls
+            job.group, peer.spec.endpoint, job.settings.connect_timeout, started, job.tls
         )
-        connected = trio.current_time()
+        connected = clock() if not reused else started
         attempt = Attempt(job, connector, aborts, upstream, reused, may_retry)
         try:
             await attempt.run()
