@@ -35,12 +35,15 @@ class ComplexValue:
         return self.parts[1::2]
 
     def evaluate(self, lookup: Lookup) -> str:
-        if len(self.parts) == 1:
-            return self.parts[0]
-        out = [self.parts[0]]
-        for index in range(1, len(self.parts), 2):
-            out.append(lookup(self.parts[index]) or "")  # an unknown or unset variable is empty
-            out.append(self.parts[index + 1])
+        parts = self.parts
+        if len(parts) == 1:
+            return parts[0]
+        if len(parts) == 3 and not parts[0] and not parts[2]:  # one variable alone: `$host`
+            return lookup(parts[1]) or ""
+        out = [parts[0]]
+        for index in range(1, len(parts), 2):
+            out.append(lookup(parts[index]) or "")  # an unknown or unset variable is empty
+            out.append(parts[index + 1])
         return "".join(out)
 
 

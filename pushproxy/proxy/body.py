@@ -23,6 +23,7 @@ from pushproxy.proxy.request import BodyFraming
 
 Write = Callable[[bytes], Awaitable[None]]
 _READ_SIZE = 65536
+_NO_BODY = BodyFraming()  # (frozen: one serves every request without a body)
 
 
 class _SpoolFile(Protocol):
@@ -61,7 +62,7 @@ class RequestBody:
     def fixed(cls, data: bytes | None) -> RequestBody:
         """No body (None), or one the configuration gives (`proxy_set_body`)."""
         if data is None:
-            return cls(BodyFraming(), [])
+            return cls(_NO_BODY, [])
         return cls(BodyFraming(length=len(data)), [data])
 
     @classmethod

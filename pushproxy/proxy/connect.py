@@ -190,7 +190,9 @@ class Connector:
         ):
             conn.close_now()
             return
-        pool = self._pools.setdefault(id(group), IdlePool(settings))
+        pool = self._pools.get(id(group))
+        if pool is None:
+            pool = self._pools[id(group)] = IdlePool(settings)
         for gone in pool.put(conn.key, conn, now):
             gone.close_now()
         self._wake.set()

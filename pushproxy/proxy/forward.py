@@ -68,9 +68,8 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
         except BaseException:  # the client left, or the server stops: no failure of the peer
             attempts.done(peer, clock(), failed=False)
             raise
-        now = clock()
-        job.tries.append(done._replace(addr=peer.name, seconds=now - tried))
-        attempts.done(peer, now, failed=False)
+        job.tries.append(done)
+        attempts.done(peer, tried + done.seconds, failed=False)
         return
 
 
@@ -88,10 +87,10 @@ async def _try_peer(
     may_retry: MayRetry,
     started: float,
 ) -> UpstreamTry:
-    """The try, once its response went to the client: the upstream's status, the times to
-    the connection and to the head, the body's length and the head's headers (the caller
-    fills in the peer and the whole try's time). UpstreamFailure says how long the connection
-    took, when there was one. `started`: the time the try starts at."""
+    """The try, once its response went to the client: the peer, the upstream's status, the
+    whole try's time, the times to the connection and to the head, the body's length and the
+    head's headers. UpstreamFailure says how long the connection took, when there was one.
+    `started`: the time the try starts at."""
     clock = job.exchange.conn.clock
     while True:
         upstream, reused = await connector.checkout(
@@ -107,9 +106,9 @@ async def _try_peer(
             failure.connect = 0.0 if reused else connected - started
             raise
         return UpstreamTry(
-            "",
+            peer.name,
             attempt.status,
-            0.0,
+            clock() - started,
             connect=0.0 if reused else connected - started,
             header=attempt.head_at - started if attempt.head_received else None,
             length=attempt.body_length if attempt.head_received else None,

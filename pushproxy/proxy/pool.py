@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -31,8 +31,7 @@ class KeepaliveSettings:
         return self.connections > 0 and requests < self.requests and now - opened < self.max_age
 
 
-@dataclass(frozen=True, slots=True)
-class _Idle(Generic[T]):
+class _Idle(NamedTuple, Generic[T]):  # (built per request: a named tuple is quick to make)
     key: Hashable
     item: T
     since: float
