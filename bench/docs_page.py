@@ -88,7 +88,9 @@ METHOD = """\
   the heap grew) and `python bench/publish_path.py` (µs of the push side of one publish, or
   a cProfile table with `--profile`). `python bench/floors.py` measures pushproxy against
   `bare_trio.py`, the least a trio server does per request (see "What the floors say"), and
-  `python bench/ab.py OTHER` against another checkout (see "What the hot paths do"). Every
+  `python bench/ab.py OTHER` against another checkout (see "What the hot paths do"), in
+  time; `python bench/instructions.py [OTHER]` counts the instructions of a request with
+  valgrind (Debian's `valgrind`), which repeat within 0.2% from run to run. Every
   server starts in a folder of its own: `python -m pushproxy` runs the pushproxy installed
   for the interpreter, whatever folder the bench runs from.
 """

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
@@ -76,8 +76,10 @@ class Server:
         *,
         workers: bool = False,
         env: dict[str, str] | None = None,
+        start_timeout: float = 0,
     ) -> None:
         self.name = name
+        self.start_timeout = start_timeout or START_TIMEOUT
         self.workers = workers  # nginx: the master forks the processes that serve
         self.argv = argv
         self.env = env  # None: the bench's own environment
@@ -104,7 +106,7 @@ class Server:
             )
         self._proc = proc
         try:
-            self._wait_ready(proc, t0 + START_TIMEOUT)
+            self._wait_ready(proc, t0 + self.start_timeout)
         except BaseException:  # not started, or interrupted: __exit__ will not run
             self._stop()
             raise
@@ -202,16 +204,19 @@ class Servers:
         """nginx + nchan."""
         return self._nginx("nchan", lambda f, p: configs.nchan(f, p, self.upstream_port))
 
-    def pushproxy(self, source: Path | None = None) -> Server:
-        """pushproxy as the interpreter has it installed, or from the checkout `source`."""
+    def pushproxy(
+        self, source: Path | None = None, *, under: Sequence[str] = (), start_timeout: float = 0
+    ) -> Server:
+        """pushproxy as the interpreter has it installed, or from the checkout `source`;
+        `under`: a command it runs under (valgrind, say), which may need `start_timeout`."""
         folder, port = self._folder("pushproxy"), free_port()
         conf = folder / "pushproxy.conf"
         conf.write_text(configs.pushproxy(folder, port, self.upstream_port))
-        argv = [self.python, "-m", "pushproxy", "-c", str(conf)]
-        if source is None:
-            return Server("pushproxy", argv, folder, port)
-        env = {**os.environ, "PYTHONPATH": str(source.resolve())}
-        return Server(f"pushproxy {source}", argv, folder, port, env=env)
+        argv = [*under, self.python, "-m", "pushproxy", "-c", str(conf)]
+        name, env = "pushproxy", None
+        if source is not None:
+            name, env = f"pushproxy {source}", {**os.environ, "PYTHONPATH": str(source.resolve())}
+        return Server(name, argv, folder, port, env=env, start_timeout=start_timeout)
 
     def upstream(self) -> Server:
         """The nginx both proxies forward to, serving a 1 KiB file as /file.bin."""
