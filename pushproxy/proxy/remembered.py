@@ -25,7 +25,7 @@ from pushproxy.config.complex import Lookup
 from pushproxy.http.target import RequestTarget
 from pushproxy.http.wire import Request
 from pushproxy.proxy.accel import accel_limit_rate, accel_target
-from pushproxy.proxy.request import client_part, request_head, upstream_target
+from pushproxy.proxy.request import build_headers, request_head, upstream_target
 from pushproxy.proxy.response import answer_headers
 from pushproxy.proxy.settings import ProxySettings
 
@@ -97,9 +97,8 @@ def upstream_request(
         lower = name.lower()
         upgrade = upgrade or lower == b"upgrade"
         closes = closes or (lower == b"connection" and b"close" in value.lower())
-    headers = own
-    if settings.pass_request_headers:
-        headers = [*own, *client_part(settings.headers, request.raw_items())]
+    passed = settings.pass_request_headers
+    headers = build_headers(settings.headers, own, request.raw_items(), pass_request_headers=passed)
     made = UpstreamRequest(
         target=sent,
         head=request_head(method, sent, settings.http_version, headers),

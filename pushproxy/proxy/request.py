@@ -101,17 +101,17 @@ class BodyFraming:
 
 def build_headers(
     plan: HeaderPlan,
+    own: list[tuple[bytes, bytes]],
     client_headers: Headers,
-    lookup: Lookup,
     *,
-    framing: BodyFraming,
     pass_request_headers: bool = True,
 ) -> list[tuple[bytes, bytes]]:
-    """The upstream request's headers, in nginx's order."""
-    out = set_headers(plan, lookup, framing=framing)
-    if pass_request_headers:
-        out.extend(client_part(plan, client_headers))
-    return out
+    """The upstream request's headers, in nginx's order: the `proxy_set_header` entries'
+    (`own`, from `set_headers`), then the client's that no entry names."""
+    if not pass_request_headers:
+        return own
+    suppressed = plan.names
+    return [*own, *(pair for pair in client_headers if pair[0].lower() not in suppressed)]
 
 
 def set_headers(
@@ -139,13 +139,6 @@ def set_headers(
         elif text := value.evaluate(internal):
             out.append((name, text.encode("utf-8", "surrogateescape")))
     return out
-
-
-def client_part(plan: HeaderPlan, client_headers: Headers) -> list[tuple[bytes, bytes]]:
-    """The client's headers that pass (`proxy_pass_request_headers on`): those no
-    `proxy_set_header` entry names."""
-    suppressed = plan.names
-    return [pair for pair in client_headers if pair[0].lower() not in suppressed]
 
 
 def request_head(method: str, target: bytes, http_version: str, headers: Headers) -> bytes:

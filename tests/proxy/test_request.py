@@ -12,6 +12,7 @@ from pushproxy.proxy.request import (
     build_headers,
     escape_uri,
     request_head,
+    set_headers,
     upstream_target,
 )
 
@@ -73,7 +74,8 @@ def test_default_headers_then_client_headers() -> None:
         (b"x-a", b"2"),
     ]
     lookup = {"proxy_host": "backend"}.get
-    headers = build_headers(plan, client, lookup, framing=BodyFraming(length=3))
+    own = set_headers(plan, lookup, framing=BodyFraming(length=3))
+    headers = build_headers(plan, own, client)
     assert headers == [
         (b"Host", b"backend"),
         (b"Connection", b"close"),
@@ -96,7 +98,8 @@ def test_set_headers_come_first_and_empty_values_suppress() -> None:
     )
     variables = {"remote_addr": "10.0.0.9", "host": "front.example"}
     client = [(b"Accept-Encoding", b"gzip"), (b"X-Empty", b"client"), (b"Cookie", b"a=1")]
-    headers = build_headers(plan, client, variables.get, framing=BodyFraming(chunked=True))
+    own = set_headers(plan, variables.get, framing=BodyFraming(chunked=True))
+    headers = build_headers(plan, own, client)
     assert headers == [
         (b"X-Real-IP", b"10.0.0.9"),
         (b"Host", b"front.example"),
@@ -107,13 +110,8 @@ def test_set_headers_come_first_and_empty_values_suppress() -> None:
 
 def test_pass_request_headers_off() -> None:
     plan = HeaderPlan.build([])
-    headers = build_headers(
-        plan,
-        [(b"X-A", b"1")],
-        {"proxy_host": "b"}.get,
-        framing=BodyFraming(),
-        pass_request_headers=False,
-    )
+    own = set_headers(plan, {"proxy_host": "b"}.get, framing=BodyFraming())
+    headers = build_headers(plan, own, [(b"X-A", b"1")], pass_request_headers=False)
     assert headers == [(b"Host", b"b"), (b"Connection", b"close")]
 
 
