@@ -194,3 +194,13 @@ def test_http09_request_line(line: bytes) -> None:
     request = parse_head(line)
     assert (request.method, request.target, request.http_version) == (b"GET", b"/x?a=1", b"0.9")
     assert (request.headers, request.keep_alive, request.expect_continue) == ((), False, False)
+
+
+def test_a_publisher_cycling_over_a_thousand_channels_finds_its_heads_remembered() -> None:
+    def head(number: int) -> bytes:
+        return b"POST /pub?id=ch%d HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n" % number
+
+    first = [parse_head(head(number)) for number in range(1000)]
+    again = [parse_head(head(number)) for number in range(1000)]
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    assert again[7].target == b"/pub?id=ch7"
