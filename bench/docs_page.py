@@ -76,8 +76,17 @@ METHOD = """\
   66,317 to 77,118; the proxy went from 0.11 to 0.17 (7,409 against 42,482 requests/s). That
   of 12:37 UTC gave 0.58 for the fan-out (38,495 against 66,164), that of 14:50 UTC 0.47
   (42,183 against 89,962, the most nchan measured that day), 0.12 for publish and 0.17 for
-  the proxy; this page's (15:11 UTC, with request and upstream heads remembered as parsed)
-  0.47 for the fan-out (39,783 against 85,452), 0.13 for publish and 0.21 for the proxy.
+  the proxy; that of 15:11 UTC (with request and upstream heads remembered as parsed) 0.47
+  for the fan-out (39,783 against 85,452), 0.13 for publish and 0.21 for the proxy; that of
+  16:35 UTC (with what the proxy makes of those heads remembered too and trio's clock read
+  directly) 0.49 for the fan-out (runs 0.45, 0.49, 0.52; 39,817 against 80,547), 0.14 for
+  publish and 0.27 for the proxy (runs 0.27, 0.27, 0.25; 10,914 against 41,156 requests/s),
+  and a run of those rows alone at 16:48 UTC 0.49, 0.14 and 0.25 (runs 0.25, 0.25, 0.25;
+  11,781 against 48,043). This page's (16:57 UTC, with the last 1,024 request heads
+  remembered instead of 256) gave 0.55 for the fan-out (runs 0.52, 0.55, 0.60; 52,626
+  against 96,203), 0.14 for publish, 0.26 for the proxy (runs 0.24, 0.26, 0.26; 12,107
+  against 47,406) and 0.71 for idle memory (7,465 bytes per subscriber, against 8,084 to
+  8,094 in every run before: see "What the hot paths do").
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
@@ -162,8 +171,14 @@ HOT_PATHS = """\
   interleaved pairs of 10,000 x 1,000-channel runs this gave 9% more deliveries/s (mean 42,300
   vs 38,800); the publish row, whose answers are read back within 50 µs, does not change. What
   repeats from request to request is remembered, bounded: request heads of up to 2 KiB as
-  parsed (the last 256: in interleaved pairs on 2026-11-28 at 15:25 UTC, 5% more publish
-  requests/s and 5% less server CPU per proxied request), short request targets as parsed,
+  parsed (in interleaved pairs on 2026-11-28 at 15:25 UTC, 5% more publish requests/s and
+  5% less server CPU per proxied request; the last 1,024 since that day's 17:00 UTC, so that
+  the publishers of the 1,000-channel fan-out, which found none of theirs among the last
+  256, find them all: in three interleaved pairs of that fan-out, medians of 51,701 against
+  50,417 deliveries/s; and its subscribers share one parsed head per channel, which each
+  streaming subscriber keeps for its life: `python bench/idle_memory.py -n 10000 --channels
+  1000` gave 7,171 bytes per subscriber against 7,635 with the last 256), short request
+  targets as parsed,
   small response heads as formatted (same handler, same `Date` second), channel paths as
   parsed, access-log targets per location.
 - **A publish** works out its location's constants once per configuration, stores the message
@@ -201,9 +216,20 @@ HOT_PATHS = """\
   remembered as read (in ten interleaved pairs of `wrk -t1 -c64 -d3s` runs on 2026-11-28 at
   15:10 UTC, against the code before: 6,962-9,646 requests/s, medians 8,389 and 9,214,
   against 6,799-8,387, medians 7,141 and 8,145; 108-119 µs of server CPU per request against
-  123-140); `proxy_set_header` constants are worked out at load; an idle upstream
-  connection is looked at before reuse with a poll set of its own (0.4 µs, against 2 µs for
-  a peek with `recv`, which raises when there is nothing to read). In interleaved pairs of
+  123-140). What the proxy makes of those heads is remembered too (`proxy/remembered.py`):
+  the upstream request for the same client head (remembered as parsed too), location and
+  `proxy_set_header` values, and the client's headers and `X-Accel-*` of the same upstream
+  head, unless `proxy_redirect` or `proxy_cookie_*` rules have a header of it to rewrite.
+  With trio's clock read directly (three calls and a thread-local lookup less per reading,
+  about ten readings per request) and a few objects no longer made per request, this took
+  a proxied request from 526,918 to 447,319 instructions (`bench/instructions.py`, commit
+  cc0f62f against 599ee70, 2026-11-28 16:45 UTC) and, in six interleaved pairs of
+  `python bench/ab.py` before the last few objects went, from 10,337 to 11,269 requests/s
+  and from 96.5 to 88.6 µs of server CPU per request (medians; publish 14,718 to 15,754
+  requests/s, 67.3 to 63.3 µs). `proxy_set_header` constants are worked out at load; an
+  idle upstream connection is looked at before reuse with a poll set of its own (0.4 µs,
+  against 2 µs for a peek with `recv`, which raises when there is nothing to read). In
+  interleaved pairs of
   `wrk -t1 -c64 -d5s` runs on 2026-11-27 at 23:30 UTC, against the code before these
   changes, they took the proxy from about 4,800 to 6,600 requests/s and from about 205 to
   150 µs of server CPU per request. One step made it worse first: a deadline per try queued
@@ -271,7 +297,7 @@ req/s and 88.9 µs against 51,494 and 19.2 µs for publish, and 3,436 req/s and 
 against 29,505 and 33.6 µs for the proxy (the bare servers' own figures move with the
 machine as much as pushproxy's).
 
-So trio and the kernel are not what keeps the publish and proxy rows under their targets:
+So trio and the kernel are not what kept the publish and proxy rows under their targets:
 the bare server reaches 0.5 to 0.7 of nchan's publish rate, and 0.6 to 0.8 of nginx's proxy
 rate (28,867 req/s here, against 36,000 to 47,000 for nginx in the full runs of those days).
 Most of the CPU per request is pushproxy's own Python (nginx's request rules, routing,
