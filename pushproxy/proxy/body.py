@@ -146,6 +146,11 @@ class RequestBody:
         if self.framing.chunked:
             await write(b"0\r\n\r\n")
 
+    @property
+    def open(self) -> bool:
+        """Whether `aclose` has anything to close (a spool file, the client's body)."""
+        return self._file is not None or self._chunks is not None
+
     async def aclose(self) -> None:
         if self._file is not None:
             with trio.CancelScope(shield=True):

@@ -183,8 +183,8 @@ async def handle_proxy(
             raise BodyTooLarge
         if settings.set_body is not None:
             body = RequestBody.fixed(settings.set_body.evaluate(exchange.lookup).encode())
-        elif not settings.pass_request_body:
-            body = RequestBody.fixed(None)
+        elif not settings.pass_request_body or (length is None and not request.chunked):
+            body = RequestBody.fixed(None)  # (no body to wait for)
         else:
             body = await RequestBody.read(
                 conn,
@@ -216,7 +216,8 @@ async def handle_proxy(
     finally:
         if job is not None and variables is not None:
             variables.record_upstream(job.tries)  # for the access log's `$upstream_*`
-        await body.aclose()
+        if body.open:
+            await body.aclose()
     if job is not None and job.redirected:
         return await _accel_redirect(exchange, job.redirected[-1])
     return None
