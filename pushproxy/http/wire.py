@@ -88,6 +88,8 @@ DEFAULT_RULES = HeaderRules()
 def find_head(buffer: bytearray, start: int = 0) -> int:
     """The end of the request head in `buffer` (past its blank line), or -1 if incomplete.
     A request line without a version (HTTP/0.9) is a whole head: no header follows it."""
+    if not buffer:  # (a keep-alive connection's, before its next request came)
+        return -1
     found = _HEAD_END.search(buffer, start)
     if found is not None:
         return found.end()

@@ -51,10 +51,12 @@ class IdlePool(Generic[T]):
         return len(self._entries)
 
     def put(self, key: Hashable, item: T, now: float) -> list[T]:
-        """Keep `item` idle for the peer `key`; the connections evicted to make room."""
+        """Keep `item` idle for the peer `key`; the connections evicted to make room (the
+        least recently used first, so any that expired go first; `take` and `expire` drop
+        the others)."""
         if self.settings.connections <= 0:
             return [item]
-        evicted = self.expire(now)
+        evicted: list[T] = []
         while len(self._entries) >= self.settings.connections:
             evicted.append(self._entries.popitem(last=False)[1].item)
         self._serial += 1
