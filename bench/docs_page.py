@@ -223,8 +223,11 @@ HOT_PATHS = """\
   With trio's clock read directly (three calls and a thread-local lookup less per reading,
   about ten readings per request) and a few objects no longer made per request, this took
   a proxied request from 526,918 to 447,319 instructions (`bench/instructions.py`, commit
-  cc0f62f against 599ee70, 2026-11-28 16:45 UTC) and, in six interleaved pairs of
-  `python bench/ab.py` before the last few objects went, from 10,337 to 11,269 requests/s
+  cc0f62f against 599ee70, 2026-11-28 16:45 UTC; 435,546 at 166ad00, where a request
+  without a body skips the body reader, an empty buffer is not searched for a head and an
+  idle upstream connection going back to its pool evicts only to make room) and, in six
+  interleaved pairs of `python bench/ab.py` before the last few objects went, from 10,337
+  to 11,269 requests/s
   and from 96.5 to 88.6 µs of server CPU per request (medians; publish 14,718 to 15,754
   requests/s, 67.3 to 63.3 µs). `proxy_set_header` constants are worked out at load; an
   idle upstream connection is looked at before reuse with a poll set of its own (0.4 µs,
