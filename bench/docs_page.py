@@ -122,6 +122,19 @@ deliveries/s (0.91 and 0.89 of nchan); 10,000 x 1,000 channels 44,606 and 43,604
 0.12); the proxy 8,078 and 8,150 (0.18 and 0.20); idle memory 8,264 and 8,255 bytes per
 subscriber. The run shown above was made on pyenv's build.
 
+Newer Pythons are not faster here: pyenv's 3.12.1 and 3.13.0 took 9.75 and 10.0 µs for the push
+side of a publish (`python bench/publish_path.py`, median of 15 runs, 2026-11-28 15:55 UTC)
+against 9.15 µs on 3.11.7.
+
+**Tried, not kept** (2026-11-28, after the proxy's heads were remembered): a message's charge
+for its renderings remembered by its text's length and its other fields' sizes (one line of
+text only) cost 1% more instructions per publish than working it out
+(`bench/instructions.py`: 279,969 against 276,922), the bench's templates being simple; and
+Nagle's algorithm left on for clients (trio turns it off; nginx turns it off only for
+keep-alive connections) did not change the 10,000 x 1,000-channel fan-out in three
+interleaved pairs (48,296 against 49,047 deliveries/s, medians): a subscriber rarely has
+unacknowledged bytes when its next message comes.
+
 """
 
 
