@@ -6,14 +6,15 @@ remembered as parsed (`wire.parse_head`, `reader.parse_response_head`), so the s
 back. What the proxy makes of them is remembered here by the identity of those objects, with
 the values it also depends on:
 
-- the upstream request's line and headers: by the client's head, its (rewritten) target, the
-  location's settings, the method and the values of the location's `proxy_set_header`
-  entries, which are worked out for each request (they may name any variable);
+- the upstream request's line and headers: by the client's head, its target, the location's
+  settings, the method and the values of the location's `proxy_set_header` entries, which
+  are worked out for each request (they may name any variable); not when a `rewrite` made
+  the target or variables make the `proxy_pass` URL (new objects for each request);
 - the headers the client gets of an upstream's answer and its `X-Accel-*` headers: by the
   upstream's header list and the location's settings, unless `proxy_redirect` or
   `proxy_cookie_*` rules rewrite them (those may name variables: worked out each time).
 
-Pure, and bounded: the last few hundred of each.
+Pure, and bounded: the last 256 upstream requests, the last 64 answers and header readings.
 """
 
 from __future__ import annotations
