@@ -17,7 +17,6 @@ from typing import Protocol
 import trio
 
 from pushproxy.http.connection import HttpConnection
-from pushproxy.http.transport import BodyTooLarge
 from pushproxy.http.wire import Request
 from pushproxy.proxy.request import BodyFraming
 
@@ -69,19 +68,16 @@ class RequestBody:
     async def read(
         cls,
         conn: HttpConnection,
-        request: Request,
+        length: int | None,
         *,
         max_size: int,
         buffer_size: int,
         stream_chunked: bool,
     ) -> RequestBody:
-        """Read what must be read before connecting. BodyTooLarge past `max_size`
-        (`client_max_body_size`, 0: no limit); ClientGone if the client stops sending."""
-        length, chunked = client_framing(request)
-        if length is None and not chunked:
-            return cls.fixed(None)
-        if max_size and length is not None and length > max_size:
-            raise BodyTooLarge
+        """Read what must be read before connecting, of a body the client announced (its
+        Content-Length `length`, within `max_size`, or None: chunked). BodyTooLarge past
+        `max_size` (`client_max_body_size`, 0: no limit); ClientGone if the client stops
+        sending."""
         chunks = conn.body_chunks(max_size)
         memory: list[bytes] = []
         size = 0

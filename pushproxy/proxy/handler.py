@@ -176,19 +176,19 @@ async def handle_proxy(
         variables.set_proxy(url.authority, url.effective_port)
 
     request = exchange.request
-    length, _ = client_framing(request)
+    length, chunked = client_framing(request)
     max_size = settings.client_max_body_size
     try:
         if max_size and length is not None and length > max_size:
             raise BodyTooLarge
         if settings.set_body is not None:
             body = RequestBody.fixed(settings.set_body.evaluate(exchange.lookup).encode())
-        elif not settings.pass_request_body or (length is None and not request.chunked):
-            body = RequestBody.fixed(None)  # (no body to wait for)
+        elif not settings.pass_request_body or (length is None and not chunked):
+            body = RequestBody.fixed(None)  # (none announced: nothing to wait for)
         else:
             body = await RequestBody.read(
                 conn,
-                request,
+                length,
                 max_size=max_size,
                 buffer_size=settings.client_body_buffer_size,
                 stream_chunked=not settings.request_buffering and settings.http_version == "1.1",
