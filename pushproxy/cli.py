@@ -20,6 +20,7 @@ from pushproxy.config import report
 from pushproxy.config.check import CheckResult, check_file, select
 from pushproxy.config.crossplane import payload
 from pushproxy.config.includes import load
+from pushproxy.config.units import atoi
 from pushproxy.descriptors import connections_warning
 from pushproxy.logs import ErrorLog
 
@@ -55,11 +56,12 @@ def send_signal(options: process.Options, name: str) -> int:
             f'pushproxy: [error] open() "{path}" failed ({error.errno}: {error.strerror})\n'
         )
         return 1
-    if not text.isdigit():
+    pid = atoi(text)  # (isdigit() takes "²", which int() refuses)
+    if pid is None:
         sys.stderr.write(f'pushproxy: [error] invalid PID number "{text}" in "{path}"\n')
         return 1
     try:
-        os.kill(int(text), signals[name])
+        os.kill(pid, signals[name])
     except OSError as error:
         sys.stderr.write(
             f"pushproxy: [alert] kill({text}, {int(signals[name])}) failed "

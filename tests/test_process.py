@@ -220,6 +220,18 @@ def test_signal_without_a_pid_file(conf: tuple[Path, int]) -> None:
     )
 
 
+@pytest.mark.parametrize("written", ["abc", "12x", "\u00b2"])
+def test_signal_with_a_pid_file_that_holds_no_number(conf: tuple[Path, int], written: str) -> None:
+    path, _ = conf
+    pid_file = path.parent / "logs" / "test.pid"
+    pid_file.write_text(written + "\n", encoding="utf-8")
+    run = _pushproxy("-c", str(path), "-s", "stop")
+    assert (run.returncode, run.stderr) == (
+        1,
+        f'pushproxy: [error] invalid PID number "{written}" in "{pid_file}"\n',
+    )
+
+
 def test_busy_port_is_retried_then_reported(conf: tuple[Path, int]) -> None:
     path, port = conf
     with socket.socket() as holder:
