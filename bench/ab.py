@@ -16,11 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import loadgen
 from floors import Measure, alternately, medians, proxied, publish
-from servers import Server, Servers
+from servers import Server, Servers, checkout
 
 
 def _pairs(
@@ -38,13 +37,11 @@ def _pairs(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("other", type=Path, help="the folder of the other checkout")
+    parser.add_argument("other", type=checkout, help="the folder of the other checkout")
     parser.add_argument("--load", choices=("publish", "proxy", "both"), default="both")
     parser.add_argument("--pairs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
-    if not (args.other / "pushproxy" / "__init__.py").is_file():
-        parser.error(f"{args.other} holds no pushproxy checkout")
     servers = Servers()
     sides: list[tuple[str, Callable[[], Server]]] = [
         ("installed", servers.pushproxy),

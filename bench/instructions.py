@@ -22,7 +22,7 @@ from pathlib import Path
 
 import loadgen
 import proxyload
-from servers import Server, Servers
+from servers import Server, Servers, checkout
 from workloads import publish_load
 
 _STARTUP = 300.0  # seconds: the interpreter and the config, under valgrind
@@ -74,12 +74,10 @@ def count(servers: Servers, source: Path | None, load: str, seconds: float) -> f
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("other", type=Path, nargs="?", help="the folder of another checkout")
+    parser.add_argument("other", type=checkout, nargs="?", help="the folder of another checkout")
     parser.add_argument("--load", choices=("publish", "proxy", "both"), default="both")
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args(argv)
-    if args.other is not None and not (args.other / "pushproxy" / "__init__.py").is_file():
-        parser.error(f"{args.other} holds no pushproxy checkout")
     loads = ["publish", "proxy"] if args.load == "both" else [args.load]
     sources: list[Path | None] = [None] if args.other is None else [None, args.other]
     servers = Servers()

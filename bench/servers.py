@@ -6,6 +6,7 @@ on the way out (TERM, then KILL after a grace period), workers included.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import shutil
@@ -171,6 +172,14 @@ class Server:
         for pid in workers:  # an nginx worker outliving its master would hold the port
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+
+def checkout(text: str) -> Path:
+    """An argparse type: the folder of another pushproxy checkout (`git worktree add`)."""
+    folder = Path(text)
+    if not (folder / "pushproxy" / "__init__.py").is_file():
+        raise argparse.ArgumentTypeError(f"{folder} holds no pushproxy checkout")
+    return folder
 
 
 class Servers:
