@@ -99,7 +99,7 @@ METHOD = """\
   `bare_trio.py`, the least a trio server does per request (see "What the floors say"), and
   `python bench/ab.py OTHER` against another checkout (see "What the hot paths do"), in
   time; `python bench/instructions.py [OTHER]` counts the instructions of a request with
-  valgrind (Debian's `valgrind`), which repeat within 0.2% from run to run. Every
+  valgrind (Debian's `valgrind`), which repeat within 0.6% from run to run. Every
   server starts in a folder of its own: `python -m pushproxy` runs the pushproxy installed
   for the interpreter, whatever folder the bench runs from.
 """
@@ -128,8 +128,8 @@ against 9.15 µs on 3.11.7.
 
 **Tried, not kept** (2026-11-28, after the proxy's heads were remembered): a message's charge
 for its renderings remembered by its text's length and its other fields' sizes (one line of
-text only) cost 1% more instructions per publish than working it out
-(`bench/instructions.py`: 279,969 against 276,922), the bench's templates being simple; and
+text only) saved nothing: 279,969 instructions per publish against 276,922 without it (one
+call of `bench/instructions.py`), the bench's templates being simple; and
 Nagle's algorithm left on for clients (trio turns it off; nginx turns it off only for
 keep-alive connections) did not change the 10,000 x 1,000-channel fan-out in three
 interleaved pairs (48,296 against 49,047 deliveries/s, medians): a subscriber rarely has

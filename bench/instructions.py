@@ -6,9 +6,11 @@ Runs pushproxy (the installed one, then the checkout in the folder OTHER if give
 `valgrind --tool=callgrind` with counting off, warms it up, counts while a light load runs
 (`wrk -t1 -c8` for the 1 KiB upstream file through the proxy, or the bench's publish load,
 slowed some fifty times by valgrind), and prints the user-space instructions per request.
-Two runs of the same code agree within 0.2%, where requests/s move by 10-20% from run to run
-on this machine: a change of 1% in the CPU work of a request shows here. What it does not
-count is the kernel's part (system calls, waking peers): `ab.py` measures that, in time.
+Runs of the same code agreed within 0.6% on 2026-11-28 (proxy: 435,546 to 438,086, five runs
+over an hour), where requests/s move by 10-20% from run to run on this machine: a change of
+a few percent in the CPU work of a request shows here, best with both versions in one call
+(the load's pace moves the count a little). What it does not count is the kernel's part
+(system calls, waking peers): `ab.py` measures that, in time.
 """
 
 from __future__ import annotations
