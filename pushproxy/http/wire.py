@@ -36,7 +36,22 @@ _PLAIN_HEADERS = re.compile(rb"(?:[A-Za-z0-9\-]+:[^\x00\r\n]*\r\n)*\r\n")
 # (The value is taken greedily, up to its last byte that is not blank: a lazy match would try
 # the rest of the line at every byte, twice the time for a browser's head.)
 _PLAIN_HEADER = re.compile(rb"([A-Za-z0-9\-]+):[ \t]*((?:[^\x00\r\n]*[^\x00\r\n \t])?)[ \t]*\r\n")
+# The headers nginx reads with ngx_http_process_unique_header_line (besides the framing
+# ones): a second copy is a 400, "client sent duplicate header line".
+_UNIQUE_HEADERS = frozenset(
+    (
+        b"if-modified-since",
+        b"if-unmodified-since",
+        b"if-match",
+        b"if-none-match",
+        b"content-range",
+        b"if-range",
+        b"expect",
+        b"authorization",
+    )
+)
 _FRAMING_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"connection", b"expect"))
+_CHECKED_HEADERS = _FRAMING_HEADERS | _UNIQUE_HEADERS
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
 _MAX_CHUNK_LINE = 4096  # a chunk-size line or a trailer line
 
@@ -151,9 +166,15 @@ def _parse_head(head: bytes, rules: HeaderRules) -> Request:
     length: int | None = None
     chunked = False
     close = keep = expect = False
+    seen: set[bytes] = set()
     for lower, value in headers:
-        if lower not in _FRAMING_HEADERS:
+        if lower not in _CHECKED_HEADERS:
             continue
+        if lower in _UNIQUE_HEADERS:
+            if lower in seen:
+                name = lower.decode("latin-1")
+                raise MalformedRequest(400, f'client sent duplicate header line "{name}"')
+            seen.add(lower)
         if lower == b"content-length":
             if length is not None:
                 raise MalformedRequest(400, 'client sent duplicate header line "Content-Length"')

@@ -100,6 +100,30 @@ def test_malformed_heads(head: bytes, status: int) -> None:
     assert caught.value.status == status
 
 
+UNIQUE = ["If-Modified-Since", "If-Unmodified-Since", "If-Match", "If-None-Match"]
+UNIQUE += ["Content-Range", "If-Range", "Expect", "Authorization"]
+
+
+@pytest.mark.parametrize("name", UNIQUE)
+def test_a_second_copy_of_a_header_nginx_reads_once_is_a_400(name: str) -> None:
+    """nginx reads these with ngx_http_process_unique_header_line (checked against nginx 1.22)."""
+    line = name.encode() + b": a\r\n"
+    with pytest.raises(MalformedRequest) as caught:
+        parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n" + line + b"X: 1\r\n" + line + b"\r\n")
+    assert caught.value.status == 400
+    assert name.lower() in str(caught.value)
+    assert parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n" + line + b"\r\n").headers[1][0] == (
+        name.lower().encode()
+    )
+
+
+@pytest.mark.parametrize("name", ["User-Agent", "Referer", "Range", "Cookie", "Accept", "TE"])
+def test_other_headers_may_come_twice(name: str) -> None:
+    line = name.encode() + b": a\r\n"
+    request = parse_head(b"GET / HTTP/1.1\r\nHost: x\r\n" + line + line + b"\r\n")
+    assert [value for key, value in request.headers if key == name.lower().encode()] == [b"a"] * 2
+
+
 def test_a_bare_name_is_a_header_with_an_empty_value() -> None:
     """nginx reads `BadHeader` (no colon) as the header `BadHeader:` with an empty value."""
     request = parse_head(b"GET / HTTP/1.1\r\nHost: x\r\nBadHeader\r\n\r\n")
