@@ -10,59 +10,26 @@ head by `client_header_timeout`, each body read by `client_body_timeout`, each w
 from __future__ import annotations
 
 import os
-import time
 import zlib
 from collections.abc import Callable, Sequence
-from email.utils import formatdate
+from typing import ClassVar
 
 import trio
 
-from pushproxy import __version__
 from pushproxy.config.complex import Lookup
 from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.gzip import GzipPolicy, gzipped_upstream_headers
 from pushproxy.http.outbox import Outbox
+from pushproxy.http.pages import server_and_date
 from pushproxy.http.request_reader import RequestReader
+from pushproxy.http.static_rules import kept_for_304, own_answer_precondition
 from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
 Headers = Sequence[tuple[bytes, bytes]]
-SERVER_HEADER = f"pushproxy/{__version__}".encode()
-SERVER_NAME_ONLY = b"pushproxy"  # `server_tokens off`
-
-
-_date_cache: list[tuple[int, bytes]] = [(0, b"")]
-
-
-def http_now() -> bytes:
-    """The `Date` header value, formatted once a second."""
-    now = int(time.time())
-    second, text = _date_cache[0]
-    if second != now:
-        text = formatdate(now, usegmt=True).encode("ascii")
-        _date_cache[0] = (now, text)
-    return text
-
-
-def own_headers(headers: Headers, *, tokens: bool = True) -> list[tuple[bytes, bytes]]:
-    """Our `Server` and `Date`, each unless the response brings its own (a proxied response
-    with `proxy_pass_header Server`, say). `tokens`: `server_tokens` (the version shown)."""
-    names = {name.lower() for name, _ in headers}
-    return _own_headers(server=b"server" in names, date=b"date" in names, tokens=tokens)
-
-
-def _own_headers(*, server: bool, date: bool, tokens: bool = True) -> list[tuple[bytes, bytes]]:
-    out: list[tuple[bytes, bytes]] = []
-    if not server:
-        out.append((b"Server", SERVER_HEADER if tokens else SERVER_NAME_ONLY))
-    if not date:
-        out.append((b"Date", http_now()))
-    return out
-
-
 # The error pages after which nginx closes a keep-alive connection
 # (ngx_http_special_response_handler).
 _ENDS_KEEPALIVE = frozenset({400, 413, 414, 495, 496, 497, 500, 501})
@@ -77,6 +44,7 @@ class HttpConnection(RequestReader):
     """
 
     __slots__ = ("_chunked", "_deflate", "_substream")
+    main_request: ClassVar[bool] = True  # (a subrequest's answers skip some filters)
 
     def __init__(
         self,
@@ -170,7 +138,7 @@ class HttpConnection(RequestReader):
             length = None
             if line:
                 rest = gzipped_upstream_headers(rest)
-        full = _own_headers(server=server, date=date, tokens=self.limits.server_tokens)
+        full = server_and_date(server=server, date=date, tokens=self.limits.server_tokens)
         if content_type is not None:
             full.append(content_type)
         if length is not None:
@@ -267,6 +235,11 @@ class HttpConnection(RequestReader):
         """A whole response with its Content-Length (no body bytes for HEAD). Compressed, it
         goes chunked (HTTP/1.1) or ends with the connection (HTTP/1.0). `location`: see
         `_head`; `then`: see `send_soon`."""
+        request = self.request
+        if request is not None and request.conditional and await self._filtered(status, headers):
+            if then is not None:
+                then()
+            return
         length = (b"Content-Length", b"%d" % len(body))
         head = self._head(status, [*headers, length], location=location)
         if self._head_only or status in (204, 304):
@@ -274,6 +247,20 @@ class HttpConnection(RequestReader):
             await self.send_raw(head, then)
         else:
             await self.send_raw(self._with_body(head, body), then)
+
+    async def _filtered(self, status: int, headers: Headers) -> bool:
+        """nginx's not-modified filter on a 200 of its own (not a subrequest's): its 412 page,
+        or a 304; True when it answered."""
+        assert self.request is not None
+        if (self.status_override or status) != 200 or not self.main_request:
+            return False
+        status = own_answer_precondition(self.request.headers)
+        if status == 412:
+            await self.error(412)
+        elif status == 304:
+            await self.start(304, kept_for_304(headers))
+            await self.finish()
+        return status != 0
 
     async def start(
         self,

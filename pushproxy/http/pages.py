@@ -1,5 +1,5 @@
 """nginx's own status lines and error pages (ngx_http_header_filter_module.c,
-ngx_http_special_response.c), as tables.
+ngx_http_special_response.c), as tables, and the `Server` and `Date` headers it adds.
 
 nginx words some statuses its own way (`302 Moved Temporarily`, `504 Gateway Time-out`) and has
 no text at all for others: those go out as the code and a space (`HTTP/1.1 418 `). Its error
@@ -8,6 +8,12 @@ page gets an empty body.
 """
 
 from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from email.utils import formatdate
+
+from pushproxy import __version__
 
 # ngx_http_status_lines: the reason phrase nginx sends after each code it knows.
 REASONS: dict[int, str] = {
@@ -69,3 +75,39 @@ def error_page(status: int) -> bytes:
         f"<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n{heading}\r\n"
         "<hr><center>pushproxy</center>\r\n</body>\r\n</html>\r\n"
     ).encode()
+
+
+SERVER_HEADER = f"pushproxy/{__version__}".encode()
+SERVER_NAME_ONLY = b"pushproxy"  # `server_tokens off`
+
+
+_date_cache: list[tuple[int, bytes]] = [(0, b"")]
+
+
+def http_now() -> bytes:
+    """The `Date` header value, formatted once a second."""
+    now = int(time.time())
+    second, text = _date_cache[0]
+    if second != now:
+        text = formatdate(now, usegmt=True).encode("ascii")
+        _date_cache[0] = (now, text)
+    return text
+
+
+def own_headers(
+    headers: Sequence[tuple[bytes, bytes]], *, tokens: bool = True
+) -> list[tuple[bytes, bytes]]:
+    """Our `Server` and `Date`, each unless the response brings its own (a proxied response
+    with `proxy_pass_header Server`, say). `tokens`: `server_tokens` (the version shown)."""
+    names = {name.lower() for name, _ in headers}
+    return server_and_date(server=b"server" in names, date=b"date" in names, tokens=tokens)
+
+
+def server_and_date(*, server: bool, date: bool, tokens: bool = True) -> list[tuple[bytes, bytes]]:
+    """`Server` unless `server` (the answer has one), `Date` unless `date`."""
+    out: list[tuple[bytes, bytes]] = []
+    if not server:
+        out.append((b"Server", SERVER_HEADER if tokens else SERVER_NAME_ONLY))
+    if not date:
+        out.append((b"Date", http_now()))
+    return out

@@ -91,8 +91,9 @@ def _matches(listed: bytes, etag: bytes | None, *, weak: bool) -> bool:
 
 
 def _modified(since: bytes, mtime: int, mode: ModifiedSince) -> bool:
-    """ngx_http_test_if_modified(): whether the file changed since the client's date."""
-    if mode is ModifiedSince.OFF:
+    """ngx_http_test_if_modified(): whether the file changed since the client's date (an
+    answer without a date, `mtime` -1, always has)."""
+    if mode is ModifiedSince.OFF or mtime < 0:
         return True
     seconds = parse_http_time(since)
     if seconds == mtime:
@@ -101,10 +102,11 @@ def _modified(since: bytes, mtime: int, mode: ModifiedSince) -> bool:
 
 
 def precondition(header: Header, mtime: int, etag: bytes | None, mode: ModifiedSince) -> int:
-    """The status a conditional request turns a file's 200 into: 412 (If-Unmodified-Since,
-    If-Match), 304 (If-Modified-Since, If-None-Match), or 0: the 200 stands."""
+    """The status a conditional request turns a 200 into: 412 (If-Unmodified-Since,
+    If-Match), 304 (If-Modified-Since, If-None-Match), or 0: the 200 stands. `mtime` -1 and
+    `etag` None: the answer has no `Last-Modified`, no `ETag` (nginx's `return 200`, say)."""
     unmodified = header(b"if-unmodified-since")
-    if unmodified is not None and parse_http_time(unmodified) < mtime:
+    if unmodified is not None and (mtime < 0 or parse_http_time(unmodified) < mtime):
         return 412
     match = header(b"if-match")
     if match is not None and not _matches(match, etag, weak=False):
@@ -117,6 +119,29 @@ def precondition(header: Header, mtime: int, etag: bytes | None, mode: ModifiedS
     if none_match is not None and not _matches(none_match, etag, weak=True):
         return 0
     return 304
+
+
+# What the not-modified filter's 304 leaves out of a 200's headers.
+_NOT_FOR_304 = frozenset(
+    (b"content-type", b"content-length", b"content-encoding", b"accept-ranges")
+)
+
+
+def own_answer_precondition(request_headers: Sequence[tuple[bytes, bytes]]) -> int:
+    """`precondition` for a 200 nginx makes itself with neither `Last-Modified` nor `ETag`
+    (`return 200`, the push module's answers), from the request's (lowercase) headers: 412
+    for any If-Unmodified-Since and any If-Match but `*`, 304 for `If-None-Match: *`."""
+
+    def header(name: bytes) -> bytes | None:
+        return next((value for key, value in request_headers if key == name), None)
+
+    return precondition(header, -1, None, ModifiedSince.OFF)
+
+
+def kept_for_304(headers: Sequence[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """A 200's headers once the not-modified filter made it a 304 (no body, so no type,
+    length, encoding or ranges)."""
+    return [header for header in headers if header[0].lower() not in _NOT_FOR_304]
 
 
 class Span(NamedTuple):

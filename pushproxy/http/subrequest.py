@@ -23,6 +23,7 @@ class SubrequestConnection(HttpConnection):
     """A subrequest's answer, held: `status_sent` and `answered_headers()`."""
 
     __slots__ = ("_kept",)
+    main_request = False
 
     def __init__(self, client: HttpConnection, request: Request, deadlines: Deadlines) -> None:
         super().__init__(client.stream, client.limits, deadlines, client.header_rules)

@@ -52,6 +52,7 @@ _UNIQUE_HEADERS = frozenset(
 )
 _FRAMING_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"connection", b"expect"))
 _CHECKED_HEADERS = _FRAMING_HEADERS | _UNIQUE_HEADERS
+_PRECONDITIONS = frozenset((b"if-unmodified-since", b"if-match", b"if-none-match"))
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
 _MAX_CHUNK_LINE = 4096  # a chunk-size line or a trailer line
 
@@ -79,6 +80,9 @@ class Request(NamedTuple):
     keep_alive: bool  # what the client asks for
     expect_continue: bool
     head_size: int  # bytes, blank line included
+    # If-Unmodified-Since, If-Match or If-None-Match came: nginx's not-modified filter may
+    # turn a 200 of its own into a 412 or a 304
+    conditional: bool = False
 
     def raw_items(self) -> list[tuple[bytes, bytes]]:
         pairs = zip(self.raw_names, self.headers, strict=True)
@@ -206,6 +210,7 @@ def _parse_head(head: bytes, rules: HeaderRules) -> Request:
         keep_alive=not close if version == b"1.1" else keep and not close,
         expect_continue=expect and version == b"1.1",
         head_size=len(head),
+        conditional=not seen.isdisjoint(_PRECONDITIONS),
     )
 
 

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 import trio
 
 from pushproxy.http.clientwatch import ClientWatch
-from pushproxy.http.connection import own_headers
 from pushproxy.http.deadlines import no_action
 from pushproxy.http.pacing import paced_at
+from pushproxy.http.pages import own_headers
 from pushproxy.http.transport import BodyTooLarge, ClientGone, send_soon
 from pushproxy.proxy.accel import kept_headers
 from pushproxy.proxy.connect import (

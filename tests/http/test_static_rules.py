@@ -12,7 +12,9 @@ from pushproxy.http.static_rules import (
     Span,
     etag_of,
     http_date,
+    kept_for_304,
     multipart,
+    own_answer_precondition,
     parse_http_time,
     parse_ranges,
     precondition,
@@ -86,6 +88,30 @@ def test_conditional_requests(given: dict[str, bytes], mode: ModifiedSince, stat
 def test_without_an_entity_tag_only_a_star_matches() -> None:
     assert precondition(_headers(if_match=TAG).get, MTIME, None, ModifiedSince.EXACT) == 412
     assert precondition(_headers(if_match=b"*").get, MTIME, None, ModifiedSince.EXACT) == 0
+
+
+@pytest.mark.parametrize(
+    ("given", "status"),
+    [
+        ({}, 0),
+        ({"if_unmodified_since": http_date(MTIME)}, 412),  # no Last-Modified to compare with
+        ({"if_match": TAG}, 412),
+        ({"if_match": b"*"}, 0),
+        ({"if_none_match": TAG}, 0),
+        ({"if_none_match": b"*"}, 304),
+        ({"if_modified_since": DATE}, 0),  # always modified: no date to compare with
+        ({"if_modified_since": DATE, "if_none_match": b"*"}, 0),
+    ],
+)
+def test_an_answer_without_validators(given: dict[str, bytes], status: int) -> None:
+    """nginx's own 200 (`return 200`, the push module's answers): no Last-Modified, no ETag."""
+    assert own_answer_precondition(list(_headers(**given).items())) == status
+    assert precondition(_headers(**given).get, -1, None, ModifiedSince.EXACT) == status
+
+
+def test_a_304_keeps_the_headers_but_the_bodys() -> None:
+    headers = [(b"Content-Type", b"text/plain"), (b"X-A", b"1"), (b"content-length", b"3")]
+    assert kept_for_304([*headers, (b"Accept-Ranges", b"bytes")]) == [(b"X-A", b"1")]
 
 
 def test_dates_in_the_three_http_forms() -> None:

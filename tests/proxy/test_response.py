@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pushproxy.config.tree import Directive
-from pushproxy.http.connection import own_headers
+from pushproxy.http.pages import own_headers
 from pushproxy.proxy.response import (
     Redirect,
     RedirectBase,

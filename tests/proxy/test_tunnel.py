@@ -15,7 +15,7 @@ from wsproto import ConnectionType, WSConnection
 from wsproto.events import AcceptConnection, CloseConnection, Event, Message, TextMessage
 from wsproto.events import Request as WsRequest
 
-from pushproxy.http.connection import SERVER_HEADER
+from pushproxy.http.pages import SERVER_HEADER
 
 from .conftest import ProxyFactory
 from .support import conf, eventually
