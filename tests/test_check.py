@@ -285,3 +285,57 @@ def test_a_listen_for_a_protocol_pushproxy_does_not_speak(tmp_path: Path, option
     (found,) = [d for d in check_file(path).diagnostics if d.code == "W305"]
     assert found.message == f'pushproxy serves plain HTTP/1.x on 0.0.0.0:8443, not "{option}"'
     assert found.line == 4
+
+
+@pytest.mark.parametrize(
+    "server",
+    [
+        "server_name ~^(.+)\\.example\\.com$;\n    location / { return 301 https://x/$1; }",
+        "rewrite ^/old/(.*)$ /new/$1;\n    location / { return 301 https://x/$1; }",
+        "if ($host ~ ^(\\w+)\\.) { set $h 1; }\n    location / { return 301 https://x/$1; }",
+        "location ~ ^/a/(.*)$ { try_files $uri @b; }\n    location @b { return 200 $1; }",
+    ],
+)
+def test_captures_a_request_brings_from_the_server_are_not_always_empty(
+    tmp_path: Path, server: str
+) -> None:
+    """`server_name` regexes, the server's own `rewrite`s and `if`s set `$1`.. for every
+    location; a named location keeps the captures of the one that sent the request there."""
+    path = _conf(tmp_path, f"events {{}}\nhttp {{\n  server {{\n    {server}\n  }}\n}}\n")
+    assert [d for d in check_file(path).diagnostics if d.code == "E301"] == []
+
+
+def test_a_regex_map_may_set_captures_anywhere(tmp_path: Path) -> None:
+    body = "location / { return 301 https://x/$m$1; }"
+    plain = f"events {{}}\nhttp {{\n  map $uri $m {{ /a 1; }}\n  server {{ {body} }}\n}}\n"
+    assert [d.code for d in check_file(_conf(tmp_path, plain)).diagnostics] == ["E301"]
+    regex = plain.replace("/a 1;", "~^/(a)$ 1;")
+    assert [d.code for d in check_file(_conf(tmp_path, regex)).diagnostics] == []
+
+
+def test_conflicting_server_names_as_nginx_warns_of_them(tmp_path: Path) -> None:
+    """At the second `server_name`; `""` (no server_name) counts, regexes are not compared,
+    and nginx names the name in lower case."""
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n"
+        "  server { listen 8080; server_name A ~^r$; }\n"
+        "  server { listen 8080;\n    server_name a ~^r$; }\n"
+        "  server { listen 8081; }\n"
+        "  server { listen 8081; }\n"
+        "}\n",
+    )
+    result = check_file(path)
+    assert [(d.code, d.line, d.message) for d in result.diagnostics] == [
+        ("W302", 5, 'conflicting server name "a" on 0.0.0.0:8080, ignored'),
+        ("W302", 7, 'conflicting server name "" on 0.0.0.0:8081, ignored'),
+    ]
+    nginx = _run("check", "--nginx", path).stderr.splitlines()
+    assert nginx[0] == 'nginx: [warn] conflicting server name "a" on 0.0.0.0:8080, ignored'
+
+
+def test_a_location_name_that_is_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "nginx.conf"
+    path.write_bytes(b"events {}\nhttp { server { location /caf\xe9 { return 200; } } }\n")
+    assert check_file(str(path)).diagnostics == ()
+    assert _run("-t", "-c", str(path), "-p", str(tmp_path)).returncode == 0

@@ -11,7 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from pushproxy.config import limit_rules, lint_rules, nginx_rules, push_rules, variable_rules
+from pushproxy.config import (
+    hash_rules,
+    limit_rules,
+    lint_rules,
+    nginx_rules,
+    push_rules,
+    variable_rules,
+)
 from pushproxy.config.diagnostics import Diagnostic, Severity
 from pushproxy.config.includes import inline, load
 from pushproxy.config.parse import ConfigSyntaxError
@@ -27,6 +34,7 @@ PASSES: tuple[Pass, ...] = (
     variable_rules.validate,
     limit_rules.validate,
     lint_rules.listen_clashes,
+    hash_rules.validate,
     lambda tree, stopped: nginx_rules.missing_events(tree, complete=not stopped),
 )
 LINT_PASSES: tuple[Pass, ...] = (lint_rules.validate,)

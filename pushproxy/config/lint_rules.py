@@ -1,7 +1,8 @@
 """Checks nginx does not make (or makes only as it runs): configurations nginx accepts that
 cannot do what their author meant.
 
-- E301 a `$N` or named capture that the location's regex does not define;
+- E301 a `$N` or named capture that no regex can set: not the location's, nor a `server_name`,
+  `rewrite` or regex `if` of its server or location (nor a regex `map`, which may set any);
 - W301 a regex location that can never be chosen (a copy of, or after, a catch-all regex);
 - W302 the same server name twice on one address (nginx only warns and ignores the second);
 - W303 message storage limits that the shared memory cannot hold;
@@ -16,7 +17,15 @@ from collections.abc import Iterator, Sequence
 from pushproxy.config import units
 from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.diagnostics import Diagnostic
-from pushproxy.config.model import Http, Listen, Location, build, capture_names
+from pushproxy.config.model import (
+    Http,
+    Listen,
+    Location,
+    Server,
+    build,
+    capture_names,
+    listen_address,
+)
 from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import REGEX_MATCHES, condition_words
@@ -80,7 +89,7 @@ def _undefined_captures(
                         else "the location is not a regex location"
                     )
                     if from_ifs:
-                        where += ", and no `if` or `rewrite` regex has as many"
+                        where += ", and no `if`, `rewrite` or `server_name` regex has as many"
                     found.append(
                         _diagnostic(
                             "E301",
@@ -120,16 +129,41 @@ def _rewrite_captures(level: Location) -> frozenset[str]:
     return frozenset(names)
 
 
-def _capture_checks(locations: Sequence[Location], enclosing: Location | None) -> list[Diagnostic]:
+def _capture_checks(
+    locations: Sequence[Location], enclosing: Location | None, from_server: frozenset[str]
+) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     for location in locations:
+        if location.modifier == "@":  # reached from other locations, with their captures
+            continue
         own_regex = location if location.regex is not None else enclosing
-        from_ifs = _if_captures(location.conditions) | _rewrite_captures(location)
+        from_ifs = _if_captures(location.conditions) | _rewrite_captures(location) | from_server
         found.extend(_undefined_captures(location, enclosing, from_ifs))
         for condition in location.conditions:
             found.extend(_undefined_captures(condition, own_regex, from_ifs))
-        found.extend(_capture_checks(location.locations, own_regex))
+        found.extend(_capture_checks(location.locations, own_regex, from_server))
     return found
+
+
+def _server_captures(server: Server) -> frozenset[str]:
+    """The captures a request can bring to every location of a server: its `server_name`
+    regexes', and those of its own `rewrite`s and regex `if`s."""
+    names = set(_if_captures(server.own.conditions) | _rewrite_captures(server.own))
+    for name in server.names:
+        if name.startswith("~"):
+            with contextlib.suppress(ConfigError):
+                names |= capture_names(compile_regex(server.directive, name[1:], caseless=False))
+    return frozenset(names)
+
+
+def _regex_maps(directives: Sequence[Directive]) -> bool:
+    """Whether a `map` has a regex key: looking its variable up sets `$1`.. anywhere."""
+    for directive in directives:
+        if directive.name == "map" and any(
+            entry.name.startswith("~") for entry in directive.block or ()
+        ):
+            return True
+    return False
 
 
 def _unreachable_regexes(locations: Sequence[Location]) -> list[Diagnostic]:
@@ -170,11 +204,6 @@ def _unreachable_regexes(locations: Sequence[Location]) -> list[Diagnostic]:
     return found
 
 
-def _address(listen: Listen) -> str:
-    host = "0.0.0.0" if listen.host == "*" else listen.host
-    return host if host.startswith("unix:") else f"{host}:{listen.port}"
-
-
 def listen_clashes(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnostic]:
     """What nginx says of listen sockets shared by servers (a pass of nginx's own checks)."""
     try:
@@ -190,7 +219,7 @@ def _listen_clashes(http: Http) -> list[Diagnostic]:
     names: dict[tuple[str, str], Directive] = {}
     for server in http.servers:
         for listen in server.listens:
-            address = _address(listen)
+            address = listen_address(listen)
             if listen.default_server:
                 if address in defaults:
                     found.append(
@@ -204,23 +233,34 @@ def _listen_clashes(http: Http) -> list[Diagnostic]:
                         )
                     )
                 defaults.setdefault(address, listen)
-            for name in server.names:
+            for name in server.names or ("",):  # (nginx's default server_name is "")
+                if name.startswith("~"):  # nginx does not compare regex names
+                    continue
                 key = (address, name.lower())
-                if key in names and names[key] is not server.directive and name:
+                if key in names and names[key] is not server.directive:
+                    where = _server_name_directive(server.level.all("server_name"), name)
+                    place = where or server.directive
                     found.append(
                         Diagnostic(
                             code="W302",
-                            message=f'conflicting server name "{name}" on {address}, ignored',
-                            file=server.directive.file,
-                            line=0,
-                            column=server.directive.column,
+                            # (nginx names it as it keeps it: in lower case)
+                            message=f'conflicting server name "{name.lower()}" on {address}, '
+                            "ignored",
+                            file=place.file,
+                            line=place.line,
+                            column=place.column,
                             hint="the first server with this name and address answers",
                             nginx_level="warn",
                             nginx_fatal=False,
+                            nginx_place=(place.file, 0),  # nginx's warning names no place
                         )
                     )
                 names.setdefault(key, server.directive)
     return found
+
+
+def _server_name_directive(directives: Sequence[Directive], name: str) -> Directive | None:
+    return next((d for d in directives if name in d.args), None)
 
 
 def _memory_budget(http: Http) -> list[Diagnostic]:
@@ -270,7 +310,7 @@ def unspoken_protocols(http: Http) -> list[Diagnostic]:
                     found.append(
                         _diagnostic(
                             "W305",
-                            f'pushproxy serves plain HTTP/1.x on {_address(listen)}, '
+                            f"pushproxy serves plain HTTP/1.x on {listen_address(listen)}, "
                             f'not "{option}"',
                             listen.directive,
                             effect,
@@ -288,8 +328,10 @@ def validate(tree: Sequence[Directive], _stopped: bool = False) -> list[Diagnost
     if http is None:
         return []
     found: list[Diagnostic] = []
+    regex_maps = _regex_maps(http.level.all("map"))
     for server in http.servers:
-        found.extend(_capture_checks(server.locations, None))
+        if not regex_maps:
+            found.extend(_capture_checks(server.locations, None, _server_captures(server)))
         found.extend(_unreachable_regexes(server.locations))
     found.extend(_memory_budget(http))
     found.extend(unspoken_protocols(http))

@@ -143,6 +143,12 @@ class Listen:
     options: tuple[str, ...] = ()
 
 
+def listen_address(listen: Listen) -> str:
+    """The address as nginx names it in its messages (`0.0.0.0:80`, `unix:/path`)."""
+    host = "0.0.0.0" if listen.host == "*" else listen.host
+    return host if host.startswith("unix:") else f"{host}:{listen.port}"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Server:
     """A server block; `own` is its level as a location (with its `if` blocks), which answers

@@ -275,7 +275,7 @@ def _duplicate_locations(
     nested levels first; a second exact, or a second prefix, of one name is a duplicate."""
     ordered = sorted(
         (loc for loc in locations if loc.kind in ("exact", "prefix")),
-        key=lambda loc: (loc.name.encode(), loc.kind != "exact"),
+        key=lambda loc: (loc.name.encode("utf-8", "surrogateescape"), loc.kind != "exact"),
     )
     for loc in ordered:
         yield from _duplicate_locations(loc.children, order)
