@@ -339,3 +339,71 @@ def test_a_location_name_that_is_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b"events {}\nhttp { server { location /caf\xe9 { return 200; } } }\n")
     assert check_file(str(path)).diagnostics == ()
     assert _run("-t", "-c", str(path), "-p", str(tmp_path)).returncode == 0
+
+
+_ZONE = "limit_req_zone $binary_remote_addr zone=one:10m rate=1r/s;"
+_UPSTREAM = "upstream app { server 127.0.0.1:9; }"
+
+
+@pytest.mark.parametrize(
+    ("http", "message", "line"),
+    [
+        (f"{_ZONE}\n{_ZONE}",
+         'limit_req_zone "one" is already bound to key "$binary_remote_addr"', 4),
+        (f"{_ZONE}\n{_ZONE.replace('10m', '20m')}", 'the size 20971520 of shared memory zone "one" '
+         "conflicts with already declared size 10485760", 4),
+        (f"{_ZONE}\nlimit_conn_zone $uri zone=one:10m;",
+         'the shared memory zone "one" is already declared for a different use', 4),
+        ("push_stream_shared_memory_size 10m;\npush_stream_shared_memory_size 10m;",
+         'duplicate zone "push_stream_module"', 4),
+        ("server { listen 8080;\n  listen *:8080; }", "a duplicate listen 0.0.0.0:8080", 4),
+        ("server { listen 8080 reuseport; }\nserver { listen 8080 backlog=8; }",
+         "duplicate listen options for 0.0.0.0:8080", 4),
+        (f"{_UPSTREAM}\nserver {{ location / {{ proxy_pass http://app:8080; }} }}",
+         'upstream "app" may not have port 8080', 4),
+        (f"server {{ location / {{ fastcgi_pass app:9000; }} }}\n{_UPSTREAM}",
+         'upstream "app" may not have port 9000 in {path}:3', 0),
+    ],
+)  # fmt: skip
+def test_names_declared_twice_as_nginx_refuses_them(
+    tmp_path: Path, http: str, message: str, line: int
+) -> None:
+    """What nginx 1.22 said of each (`nginx -t`), at the line it named (0: none)."""
+    path = _conf(tmp_path, f"events {{}}\nhttp {{\n{http}\n}}\n")
+    error = check_file(path).nginx_error
+    assert error is not None
+    assert (error.nginx_message or error.message, error.nginx_file_line[1]) == (
+        message.format(path=path),
+        line,
+    )
+    assert http.count("\n") == 1  # (the finding stands on the second line of `http`)
+    assert error.line == 4
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ('return 200 "cost $ 5";', "invalid variable name"),
+        ('return 200 "x$";', "invalid variable name"),
+        ("return https://x/$;", "invalid variable name"),
+        ('return 200 "${}";', "invalid variable name"),
+        ('return 200 "${scheme";', 'the closing bracket in "scheme" variable is missing'),
+        ('set $a "x$";', "invalid variable name"),
+        ("rewrite ^/(.*)$ /x/$1$ last;", "invalid variable name"),
+        ("root /var/$;", "invalid variable name"),
+        ("try_files $uri $ =404;", "invalid variable name"),
+        ("error_page 404 /x$;", "invalid variable name"),
+        ('add_header X "a$";', "invalid variable name"),
+        ("push_stream_subscriber; push_stream_channels_path $;", "invalid variable name"),
+    ],
+)
+def test_a_dollar_without_a_variable_name(tmp_path: Path, location: str, message: str) -> None:
+    """nginx compiles these values as it reads the directive (nginx 1.22 said each message)."""
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  push_stream_shared_memory_size 8m;\n"
+        f"  server {{\n    location ~ ^/(.*)$ {{ {location} }}\n  }}\n}}\n",
+    )
+    error = check_file(path).nginx_error
+    assert error is not None
+    assert (error.message, error.line) == (message, 5)

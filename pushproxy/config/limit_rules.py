@@ -2,9 +2,9 @@
 
 `value_findings` judges one directive's arguments (ngx_http_limit_req_zone(),
 ngx_http_limit_req(), ngx_http_limit_conn_zone(), ngx_http_limit_conn()); `validate` is the
-pass over the whole tree: a zone name bound to two keys, and a zone used but never defined
-(nginx's `zero size shared memory zone "x"` at startup). The same zone twice at one level is
-`nginx_rules`' duplicate check.
+pass over the whole tree: a zone declared twice (bound to a key already, of another size or
+for another module), and a zone used but never defined (nginx's `zero size shared memory zone
+"x"` at startup).
 """
 
 from __future__ import annotations
@@ -106,18 +106,44 @@ def _error(d: Directive, message: str) -> Diagnostic:
     )  # fmt: skip
 
 
+def _declared_again(
+    d: Directive, name: str, zones: dict[str, tuple[str, int]], defined: dict[tuple[str, str], str]
+) -> str | None:
+    """ngx_shared_memory_add(), then the module's check: what nginx says of a zone declared
+    again (any second declaration is an error), or None for the first."""
+    zone = next(a for a in d.args[1:] if a.startswith("zone="))
+    try:
+        size = -(-parse_size(zone.partition(":")[2]) // 4096) * 4096
+    except (ValueError, InvalidValue):
+        return None  # reported by `value_findings`
+    first = zones.get(name)
+    if first is None:
+        zones[name] = (d.name, size)
+        defined[d.name, name] = d.args[0]
+        return None
+    if first[0] != d.name:
+        return f'the shared memory zone "{name}" is already declared for a different use'
+    if first[1] != size:
+        return (
+            f'the size {size} of shared memory zone "{name}" conflicts with already declared '
+            f"size {first[1]}"
+        )
+    return f'{d.name} "{name}" is already bound to key "{defined[d.name, name]}"'
+
+
 def validate(tree: Sequence[Directive], stopped: bool = False) -> list[Diagnostic]:
     http = next((d for d in tree if d.name == "http" and d.block is not None), None)
     if http is None:
         return []
     found: list[Diagnostic] = []
     defined: dict[tuple[str, str], str] = {}  # (zone directive, name): key
+    zones: dict[str, tuple[str, int]] = {}  # name: the directive that declared it, its size
     for d in http.block or ():
         name = _zone_name(d)
         if d.name in _ZONES.values() and name is not None and d.args:
-            bound = defined.setdefault((d.name, name), d.args[0])
-            if bound != d.args[0]:
-                found.append(_error(d, f'{d.name} "{name}" is already bound to key "{bound}"'))
+            message = _declared_again(d, name, zones, defined)
+            if message is not None:
+                found.append(_error(d, message))
     if stopped:
         return found
     for block in _blocks(http.block or ()):

@@ -213,8 +213,47 @@ def listen_clashes(tree: Sequence[Directive], _stopped: bool = False) -> list[Di
     return _listen_clashes(http) if http is not None else []
 
 
+# The `listen` parameters that set the socket's options (`lsopt->set` in nginx): one server
+# only may give them for an address.
+_SOCKET_OPTIONS = frozenset(
+    {"backlog", "rcvbuf", "sndbuf", "accept_filter", "deferred", "bind", "ipv6only",
+     "reuseport", "so_keepalive", "fastopen", "setfib"}
+)  # fmt: skip
+
+
+def _listen_error(listen: Listen, message: str) -> Diagnostic:
+    directive = listen.directive
+    return Diagnostic(
+        code="E111",
+        message=message,
+        file=directive.file,
+        line=directive.end_line,
+        column=directive.column,
+        nginx_level="emerg",
+    )
+
+
+def _same_sockets(http: Http) -> list[Diagnostic]:
+    """ngx_http_add_addresses() and ngx_http_add_server(): an address listed twice by one
+    server, or given socket options by two."""
+    found = []
+    with_options: set[str] = set()
+    for server in http.servers:
+        own: set[str] = set()
+        for listen in server.listens:
+            address = listen_address(listen).replace("localhost:", "127.0.0.1:", 1)
+            if any(option.partition("=")[0] in _SOCKET_OPTIONS for option in listen.options):
+                if address in with_options:
+                    found.append(_listen_error(listen, f"duplicate listen options for {address}"))
+                with_options.add(address)
+            if address in own:
+                found.append(_listen_error(listen, f"a duplicate listen {address}"))
+            own.add(address)
+    return found
+
+
 def _listen_clashes(http: Http) -> list[Diagnostic]:
-    found: list[Diagnostic] = []
+    found = _same_sockets(http)
     defaults: dict[str, Listen] = {}
     names: dict[tuple[str, str], Directive] = {}
     for server in http.servers:
@@ -222,16 +261,7 @@ def _listen_clashes(http: Http) -> list[Diagnostic]:
             address = listen_address(listen)
             if listen.default_server:
                 if address in defaults:
-                    found.append(
-                        Diagnostic(
-                            code="E111",
-                            message=f"a duplicate default server for {address}",
-                            file=listen.directive.file,
-                            line=listen.directive.end_line,
-                            column=listen.directive.column,
-                            nginx_level="emerg",
-                        )
-                    )
+                    found.append(_listen_error(listen, f"a duplicate default server for {address}"))
                 defaults.setdefault(address, listen)
             for name in server.names or ("",):  # (nginx's default server_name is "")
                 if name.startswith("~"):  # nginx does not compare regex names

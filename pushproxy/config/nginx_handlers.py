@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from pushproxy.config import units
+from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.directive_spec import Ctx
 from pushproxy.config.tree import Directive
 from pushproxy.proxy.address import resolve_host
@@ -68,6 +69,10 @@ class Declared:
     balancing: str | None = None  # the balancing method named so far in the upstream block
     # Implicit upstreams, in order: (host, directive, the address when its port is missing)
     proxied: list[tuple[str, Directive, str | None]] = field(default_factory=list)
+    # The first address with a port given for each (lowercased) host: (port, directive)
+    ported: dict[str, tuple[str, Directive]] = field(default_factory=dict)
+    # Findings a handler words with a place of its own (nginx prints no other)
+    placed: list[Diagnostic] = field(default_factory=list)
 
 
 Findings = list[tuple[str, str]]
@@ -178,6 +183,14 @@ def _upstream(d: Directive, place: Place, declared: Declared) -> Findings:
     if key in declared.upstreams:
         return [("E107", TEXTS["duplicate_upstream"].format(value=d.args[0]))]
     declared.upstreams.add(key)
+    if key in declared.ported:  # an address named it, with a port, before the block
+        port, passing = declared.ported[key]
+        where = f"{passing.file}:{passing.end_line}"
+        message = f'upstream "{d.args[0]}" may not have port {port} in {where}'
+        declared.placed.append(
+            Diagnostic(code="E106", message=message, file=d.file, line=d.end_line,
+                       column=d.column, nginx_place=(d.file, 0))
+        )  # fmt: skip
     declared.balancing = None
     return []
 
@@ -245,6 +258,9 @@ def _proxy_pass(d: Directive, place: Place, declared: Declared) -> Findings:
         cut = min((i for i in (rest.find("/"), rest.find("?")) if i >= 0), default=len(rest))
         uri = rest[cut:]
         declared.proxied.append((_host_of(rest[:cut]), d, None))  # (the scheme's port)
+        clash = _port_clash(rest[:cut], d, declared)
+        if clash:
+            return clash
     noname = place.context in (Ctx.LIF, Ctx.LMT) or place.location_kind in ("regex", "named")
     if uri and noname:
         return [("E106", TEXTS["proxy_pass_uri"])]
@@ -272,6 +288,21 @@ def _upstream_pass(d: Directive, place: Place, declared: Declared) -> Findings:
     if address[:5].lower() != "unix:":
         tail = address[address.find("]") + 1 :] if address.startswith("[") else address
         declared.proxied.append((_host_of(address), d, None if ":" in tail else address))
+        return _port_clash(address, d, declared)
+    return []
+
+
+def _port_clash(authority: str, d: Directive, declared: Declared) -> Findings:
+    """ngx_http_upstream_add(): an address may not give a port to an upstream block's name
+    (the block may come later: then nginx reports it there)."""
+    host = _host_of(authority)
+    tail = authority[authority.find("]") + 1 :] if authority.startswith("[") else authority
+    port = tail.partition(":")[2]
+    if not port:
+        return []
+    if host.lower() in declared.upstreams:
+        return [("E106", f'upstream "{host}" may not have port {port}')]
+    declared.ported.setdefault(host.lower(), (port, d))
     return []
 
 

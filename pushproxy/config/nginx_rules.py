@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+from pushproxy.config.complex import ComplexValueError, compile_value
 from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.directive_spec import Ctx, DirectiveSpec, arity_accepts
 from pushproxy.config.directives import spec_in, specs_for, third_party_module
@@ -49,6 +50,42 @@ def _at(directive: Directive, code: str, message: str, *, level: str | None = "e
                       column=directive.column, hint=hint, nginx_level=level, nginx_order=order)
 
 
+
+
+# The arguments nginx compiles as complex values (or scripts) as it reads these directives:
+# `$` not followed by a name, or `${` without its `}`, fails there.
+_COMPLEX_ARGUMENTS = {
+    "return": lambda args: args[1:] if args[0].isdigit() else args[:1],
+    "set": lambda args: args[1:2],
+    "add_header": lambda args: args[1:2],
+    "add_trailer": lambda args: args[1:2],
+    "rewrite": lambda args: args[1:2],
+    "root": lambda args: args[:1],
+    "alias": lambda args: args[:1],
+    "try_files": lambda args: args,
+    "index": lambda args: args,
+    "error_page": lambda args: args[-1:],
+    "proxy_pass": lambda args: args[:1],
+    "push_stream_channels_path": lambda args: args[:1],
+    "push_stream_allowed_origins": lambda args: args[:1],
+    "push_stream_last_received_message_time": lambda args: args[:1],
+    "push_stream_last_received_message_tag": lambda args: args[:1],
+    "push_stream_last_event_id": lambda args: args[:1],
+    "push_stream_user_agent": lambda args: args[:1],
+}
+
+
+def _complex_value_error(d: Directive) -> str | None:
+    pick = _COMPLEX_ARGUMENTS.get(d.name)
+    if pick is None or not d.args:
+        return None
+    for arg in pick(d.args):
+        if "$" in arg:
+            try:
+                compile_value(arg)
+            except ComplexValueError as error:
+                return str(error)
+    return None
 
 
 # ---- walker state
@@ -142,6 +179,8 @@ class _Walker:
     def value(self, spec: DirectiveSpec, d: Directive) -> None:
         check = VALUE_CHECKS.get(spec.value) if spec.value else None
         message = check(spec, d) if check else None
+        if message is None:
+            message = _complex_value_error(d)
         if message is not None:
             self.found.append(_at(d, "E106", message))
 
@@ -157,6 +196,8 @@ class _Walker:
         for code, message in placed_findings(spec.module, d, place, self.declared):
             level = "warn" if code == "N403" else "emerg"  # nginx's own notices are warnings
             self.found.append(_at(d, code, message, level=level))
+        self.found.extend(self.declared.placed)
+        self.declared.placed.clear()
         return None
 
     def location(self, d: Directive, scope: _Scope) -> _Location | None:

@@ -9,7 +9,7 @@ module's order: main checks first, then each push location in configuration orde
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pushproxy.config import units
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
@@ -275,9 +275,29 @@ def _diagnostic(
     )
 
 
+def _zone_twice(directive: Directive, size: int, zones: dict[str, int]) -> list[Diagnostic]:
+    """ngx_shared_memory_add(), then the module's own check: a zone (`push_stream_module`
+    unless named) declared again, with another size or the same."""
+    name = directive.args[1] if len(directive.args) > 1 else "push_stream_module"
+    pages = -(-size // 4096) * 4096
+    declared = zones.get(name)
+    if declared is None:
+        zones[name] = pages
+        return []
+    if declared != pages:
+        message = (
+            f'the size {pages} of shared memory zone "{name}" conflicts with already '
+            f"declared size {declared}"
+        )
+    else:
+        message = f'duplicate zone "{name}"'
+    return [replace(_diagnostic(message, directive), nginx_level="emerg")]
+
+
 def _directive_time(tree: Sequence[Directive]) -> list[Diagnostic]:
     """Checks the module makes as it reads a directive: type values, shared memory size."""
     found: list[Diagnostic] = []
+    zones: dict[str, int] = {}  # shared memory zones declared: name -> bytes
 
     def visit(items: Sequence[Directive]) -> None:
         for directive in items:
@@ -312,6 +332,8 @@ def _directive_time(tree: Sequence[Directive]) -> list[Diagnostic]:
                             nginx_level="warn",
                         )
                     )
+                else:
+                    found.extend(_zone_twice(directive, size, zones))
             if directive.block:
                 visit(directive.block)
 
