@@ -336,10 +336,34 @@ def test_arity(count: int, arity: Arity, accepted: bool) -> None:
      ("geoip2", "ngx_http_geoip2_module"), ("modsecurity_rules_file", "ModSecurity-nginx"),
      ("passenger_enabled", "passenger"), ("pagespeed", "ngx_pagespeed"),
      ("js_import", "njs"), ("rtmp", "nginx-rtmp-module"), ("locaton", None),
-     ("push_stream_subscriber", None)],
+     ("push_stream_subscriber", None),
+     # exact names, old and deprecated spellings the modules still take included
+     ("access_by_lua", "lua-nginx-module"), ("rewrite_by_lua_file", "lua-nginx-module"),
+     ("lua_package_path", "lua-nginx-module"), ("preread_by_lua_block", "stream-lua-nginx-module"),
+     ("set_misc_base32_padding", "set-misc-nginx-module"), ("push_publisher", "nchan"),
+     ("upload_max_file_size", "nginx-upload-module"), ("upstream_list", "ngx_devel_kit"),
+     ("set_encrypt_session", "encrypted-session-nginx-module"), ("rails_env", "passenger"),
+     ("js_fetch_keepalive", "njs"), ("main_rule", "naxsi"),
+     ("check", "nginx_upstream_check_module"), ("state", "nginx-plus"),
+     ("brotli_static", "ngx_brotli")],
 )
 def test_third_party_module(name: str, module: str | None) -> None:
     assert third_party_module(name) == module
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "upload_max_filesize",  # PHP's setting; the upload module's is upload_max_file_size
+        "set_real_ip_form",  # a typo of nginx's set_real_ip_from
+        "more_set_headerz", "lua_foo", "js_foo", "echo_foo", "nchan_foo", "passenger_foo",
+        "foobar_by_lua_block", "content_by_lua_blocks", "set_foo", "brotli_foo",
+        "ndk_set_var_value",  # a C function of ngx_devel_kit, not a directive
+    ],
+)
+def test_third_party_names_are_exact(name: str) -> None:
+    assert third_party_module(name) is None
+    assert not is_known(name)
 
 
 def test_ignored_effects_are_specific() -> None:

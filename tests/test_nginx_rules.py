@@ -601,9 +601,46 @@ def test_third_party_directive_notice() -> None:
     assert found[0].nginx_level is None
 
 
-def test_third_party_prefixes_never_shadow_nginx() -> None:
-    # set-misc's `set_` prefix would match; nginx's realip directive is judged as nginx's
-    # (which pushproxy honours: no notice at all, where set-misc's would get N402)
+def test_third_party_directives_of_several_modules_get_the_notice() -> None:
+    tree = http(
+        d("lua_shared_dict", "cache", "10m", line=2),
+        d("vhost_traffic_status_zone", line=3),
+        server(
+            d("more_set_headers", "X-A: b", line=5),
+            location("/", line=6, block=[
+                d("access_by_lua_file", "/etc/nginx/access.lua", line=7),
+                d("set_quote_sql_str", "$q", "$arg_q", line=8),
+                d("js_content", "http.hello", line=9),
+                d("upload_max_file_size", "100m", line=10),
+                d("nchan_subscriber", line=11),
+            ]),
+        ),
+    )
+    found = validate(tree)
+    assert [(x.code, x.line) for x in found] == [("N402", n) for n in (2, 3, 5, 7, 8, 9, 10, 11)]
+    assert found[6].message == (
+        'pushproxy ignores "upload_max_file_size", a directive of the third-party module '
+        "nginx-upload-module"
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["upload_max_filesize", "set_real_ip_form", "more_set_headerz", "lua_foo", "js_foo"],
+)
+def test_look_alikes_of_third_party_directives_are_unknown(name: str) -> None:
+    # third-party modules are known by their exact names, as nginx with the module loaded
+    # knows them: PHP's upload_max_filesize or a typo is nginx's "unknown directive"
+    found = validate(http(server(location("/", block=[d(name, "1", line=4)]))))
+    assert [(x.code, x.message, x.line) for x in found] == [
+        ("E101", f'unknown directive "{name}"', 4)
+    ]
+    assert found[0].nginx_level == "emerg"
+
+
+def test_third_party_names_never_shadow_nginx() -> None:
+    # nginx's realip directive is judged as nginx's (which pushproxy honours: no notice at
+    # all, where a third-party directive would get N402)
     found = validate(http(d("set_real_ip_from", "10.0.0.0/8")))
     assert [x.code for x in found] == []
     found = validate(http(d("set_real_ip_from", "10.0.0.0/33")))
