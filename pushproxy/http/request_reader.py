@@ -153,17 +153,13 @@ class RequestReader:
         return bool(data)
 
     def fileno(self) -> int:
-        """The client socket's descriptor (-1 once closed), for the client watches."""
-        return self.stream.socket.fileno()
+        return self.stream.socket.fileno()  # (-1 once closed; for the client watches)
 
     async def _receive_within(self, seconds: float) -> bool:
-        """`_receive`, bounded by the connection's `deadline` (see `deadlines`: far cheaper
-        than a cancel scope per wait, or a scope's deadline moved per wait). Running out of
-        time cancels the connection's scope, which ends it (nginx closes it silently).
-
-        When the last answer went out a while ago (a publisher's, before its message went to
-        the subscribers), the next request has likely come meanwhile: it is read at once,
-        without the wait's registration with trio's epoll."""
+        """`_receive`, bounded by the connection's `deadline` (`deadlines`: far cheaper than a
+        cancel scope per wait); running out of time ends the connection silently, as nginx.
+        When the last answer went out a while ago (a publisher's, before its deliveries), the
+        next request has likely come: it is read at once, without registering with epoll."""
         if time.perf_counter() - self._written_at > _LIKELY_ARRIVED:
             received = self._receive_now()
             if received is not None:
@@ -178,12 +174,9 @@ class RequestReader:
 
     async def next_request(self) -> Request | None:
         """The next request head; None when the client is done (closed, or idle too long).
-
-        The wait for a request's first byte is bounded by `keepalive_timeout` (by
-        `client_header_timeout` on a new connection), the rest of the head by
-        `client_header_timeout`; running out of either cancels `scope`, which the caller runs
-        the connection in. MalformedRequest: the caller answers its status and closes.
-        """
+        The wait for its first byte is bounded by `keepalive_timeout` (`client_header_timeout`
+        on a new connection), the rest of the head by `client_header_timeout`; running out
+        cancels `scope`. MalformedRequest: the caller answers its status and closes."""
         idle = self.limits.header_timeout
         if self.requests_served:
             if not self.keep_alive or self.requests_served >= self.limits.keepalive_requests:
@@ -249,10 +242,9 @@ class RequestReader:
                 await self.send_raw(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def drop_buffered_body(self) -> None:
-        """What nginx does when a handler drops the body before its own answer
-        (ngx_http_discard_request_body()): the part already received goes now, and a broken
-        chunk in it is MalformedRequest (400, before any answer); the rest is read and dropped
-        after the answer (`discard_body`). Dropped bytes do not count in `$request_length`."""
+        """ngx_http_discard_request_body() before a handler's own answer: the part received
+        goes now (a broken chunk in it: MalformedRequest, 400), the rest after the answer
+        (`discard_body`). Dropped bytes do not count in `$request_length`."""
         buffer = self._buffer
         if self._chunks is not None:
             self._take_chunks(self._chunks)
@@ -282,23 +274,29 @@ class RequestReader:
         await self.answer_expect()
         total = 0
         buffer = self._buffer
+        starved = not buffer  # a small body often came with the head: no wait at all
         while self.body_pending:
-            if not buffer:  # a small body often came with the head: no wait at all
+            if starved:
                 with trio.move_on_after(self.limits.body_timeout) as scope:
                     alive = await self._receive()
                 if scope.cancelled_caught or not alive:
                     raise ClientGone  # nginx answers 408 into the void and closes
+                starved = False
                 continue
             if self._chunks is not None:
                 before = len(buffer)
                 pieces = self._take_chunks(self._chunks)
-                self.request_length += before - len(buffer)  # the chunks' framing too
+                taken = before - len(buffer)
+                self.request_length += taken  # the chunks' framing too
+                # (the buffer may end inside a chunk's size line: wait for the rest of it)
+                starved = not buffer or not taken
             else:
                 piece = bytes(buffer[: self._body_left])
                 del buffer[: len(piece)]
                 self._body_left -= len(piece)
                 self.request_length += len(piece)
                 pieces = [piece]
+                starved = not buffer
             for piece in pieces:
                 total += len(piece)
                 if max_size and total > max_size:

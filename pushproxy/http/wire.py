@@ -53,7 +53,7 @@ _UNIQUE_HEADERS = frozenset(
 _FRAMING_HEADERS = frozenset((b"content-length", b"transfer-encoding", b"connection", b"expect"))
 _CHECKED_HEADERS = _FRAMING_HEADERS | _UNIQUE_HEADERS
 _PRECONDITIONS = frozenset((b"if-unmodified-since", b"if-match", b"if-none-match"))
-_CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")
+_CHUNK_SIZE = re.compile(rb"0*([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?")  # (0s: any number)
 _MAX_CHUNK_LINE = 4096  # a chunk-size line or a trailer line
 
 

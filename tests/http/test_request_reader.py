@@ -113,3 +113,34 @@ async def test_right_after_an_answer_the_next_head_is_waited_for(
     assert len(waits) == 1
     client.close()
     await reader.stream.aclose()
+
+
+CHUNKED = b"POST /a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize(
+    "first",
+    [b"5\r", b"5", b"5\r\nhel", b"5\r\nhello\r", b"5\r\nhello\r\n0\r", b"0000000000000005\r"],
+)
+async def test_a_chunked_body_cut_inside_its_framing_is_waited_for(first: bytes) -> None:
+    """The rest of a chunk's size line (or of its data's CRLF) comes in a later read: the
+    reader waits for it rather than going round without a wait (which froze the server).
+    Sizes may have any number of leading zeros, as nginx reads them."""
+    reader, client = _reader()
+    whole = b"5\r\nhello\r\n0\r\n\r\n"
+    if first.startswith(b"0000"):
+        whole = first + whole[2:]
+    client.sendall(CHUNKED + first)
+
+    async def send_the_rest() -> None:
+        await wait_all_tasks_blocked()  # the reader waits on its socket first
+        client.sendall(whole[len(first) :])
+
+    with trio.fail_after(5):
+        request = await reader.next_request()
+        assert request is not None
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(send_the_rest)
+            assert await reader.read_body() == b"hello"
+    client.close()
+    await reader.stream.aclose()
