@@ -191,6 +191,11 @@ def _nginx_style(argv: Sequence[str]) -> int:
     if result.nginx_error is None:
         # As nginx -t, which opens the error log and the pid file: a missing directory fails.
         config, _ = process.read_config(options)
+        unresolved = process.unresolved_upstream(config)
+        if unresolved is not None:  # as nginx -t, which looks every upstream host up
+            sys.stderr.write(f"pushproxy: [emerg] {unresolved}\n")
+            sys.stderr.write(f"pushproxy: configuration file {conf} test failed\n")
+            return 1
         failures = process.file_failures(config, prefix, named_only=True)
         if failures:
             # As nginx: the syntax was fine; the first file that would not open fails the test.

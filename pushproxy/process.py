@@ -37,6 +37,7 @@ from pushproxy.http.accesslog import named_log_files
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
 from pushproxy.logs import ErrorLog, error_log_target, stderr_to
+from pushproxy.proxy.handler import ProxyRuntime
 
 BIND_TRIES = 5
 BIND_PAUSE = 0.5
@@ -88,6 +89,16 @@ def read_config(options: Options) -> tuple[Config, CheckResult]:
     tree, _ = inline(parsed)
     tree = (*_global_directives(options.globals), *tree)
     return build(tree, config_prefix(options.conf, options.prefix)), result
+
+
+def unresolved_upstream(config: Config) -> str | None:
+    """nginx's `host not found in upstream "x" in FILE:LINE` for the first upstream host that
+    does not resolve (`check` looks up single-label names only: this is the start's lookup)."""
+    try:
+        ProxyRuntime(config)
+    except ConfigError as error:
+        return _placed(error.message, error.file, error.line)
+    return None
 
 
 def _placed(message: str, file: str, line: int) -> str:

@@ -407,3 +407,20 @@ def test_a_dollar_without_a_variable_name(tmp_path: Path, location: str, message
     error = check_file(path).nginx_error
     assert error is not None
     assert (error.message, error.line) == (message, 5)
+
+
+def test_the_nginx_style_test_looks_every_upstream_host_up(tmp_path: Path) -> None:
+    """`check` looks up single-label names only (it may run where no DNS answers); `-t`, like
+    nginx -t and like the start, looks up dotted ones too."""
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  server {\n"
+        "    location / { proxy_pass http://nosuchhost.invalid; }\n  }\n}\n",
+    )
+    assert check_file(path).nginx_error is None
+    run = _run("-t", "-c", path)
+    assert (run.returncode, run.stderr) == (
+        1,
+        f'pushproxy: [emerg] host not found in upstream "nosuchhost.invalid" in {path}:4\n'
+        f"pushproxy: configuration file {path} test failed\n",
+    )
