@@ -80,8 +80,11 @@ class HttpConnection(RequestReader):
         `line`: an upstream's own status line (else nginx's).
         `streamed`: the body comes in pieces, framed chunked (HTTP/1.1) or by closing
         (HTTP/1.0), unless the headers give a Content-Length."""
-        if self.status_override:  # an error page's answer goes out with the error's status
-            status, line = self.status_override, b""
+        override = self.status_override
+        # An error page's answer goes out with the error's status; with `=200`, nginx's range
+        # and not-modified filters still turn it into a 206 or 304.
+        if override and not (override == 200 and status in (206, 304)):
+            status, line = override, b""
         if self.carried:  # what an earlier answer left for this one: nginx's list has it first
             headers = [*self.carried, *headers]
         self.status_sent = status

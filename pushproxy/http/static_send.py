@@ -80,6 +80,9 @@ async def send_file(
     conn, head = exchange.conn, exchange.method == "HEAD"
     mtime, size = int(info.st_mtime), info.st_size
     etag = etag_of(mtime, size) if served.etag else None
+    if conn.status_override not in (0, 200):
+        await _error_page(conn, fd, size, etag, content_type, encoded, head)
+        return
     status = precondition(exchange.header, mtime, etag, served.modified_since)
     if status == 412:
         await conn.error(412)
@@ -141,6 +144,29 @@ async def send_file(
         ]
         body = [*parts.parts, (parts.closing, Span(size, size))]
         await _send(conn, fd, 206, multi, body, (), head_only=head)
+
+
+async def _error_page(
+    conn: HttpConnection,
+    fd: int,
+    size: int,
+    etag: bytes | None,
+    content_type: bytes,
+    encoded: bool,
+    head: bool,
+) -> None:
+    """A file as an error page: nginx's filters see the error's status, so no 304, 412 or
+    range (nor `Accept-Ranges`), and its header filter drops `Last-Modified`."""
+    typed = [(b"Content-Type", content_type)] if content_type else []
+    headers = [*typed, (b"Content-Length", b"%d" % size)]
+    changed = not encoded and (
+        conn.compresses(conn.status_override, headers) or conn.changes_body(content_type)
+    )
+    if etag is not None:
+        headers.append((b"ETag", b"W/" + etag if changed else etag))
+    if encoded:
+        headers.append((b"Content-Encoding", b"gzip"))
+    await _send(conn, fd, 200, headers, [(b"", Span(0, size))], [], head_only=head)
 
 
 async def _send(
