@@ -424,3 +424,63 @@ def test_the_nginx_style_test_looks_every_upstream_host_up(tmp_path: Path) -> No
         f'pushproxy: [emerg] host not found in upstream "nosuchhost.invalid" in {path}:4\n'
         f"pushproxy: configuration file {path} test failed\n",
     )
+
+
+@pytest.mark.parametrize(
+    ("location", "message"),
+    [
+        ("add_header X a sometimes;", 'invalid parameter "sometimes"'),
+        ("error_page 99 /x;", 'value "99" must be between 300 and 599'),
+        ("error_page abc /x;", 'invalid value "abc"'),
+        ("error_page 404 =abc /x;", 'invalid value "=abc"'),
+        ("expires forever;", '"expires" directive invalid value'),
+        ("try_files $uri =abc;", 'invalid code "=abc"'),
+        ("try_files $uri =1000;", 'invalid code "=1000"'),
+        ("limit_rate 1k; limit_rate 2k;", '"limit_rate" directive is duplicate'),
+    ],
+)
+def test_arguments_nginx_refuses(tmp_path: Path, location: str, message: str) -> None:
+    """nginx 1.22's words for each (and the forms below it accepts)."""
+    path = _conf(tmp_path, f"events {{}}\nhttp {{\n  server {{\n    location / {{ {location} }}\n"
+                 "  }\n}\n")  # fmt: skip
+    error = check_file(path).nginx_error
+    assert error is not None
+    assert (error.message, error.line) == (message, 4)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "add_header X a always;",
+        "error_page 404 = /x;",
+        "error_page 404 500 =200 /x;",
+        "expires 30d;",
+        "expires -1;",
+        "expires @15h30m;",
+        "expires modified +24h;",
+        "expires epoch;",
+        "expires $arg_e;",
+        "try_files $uri =404;",
+    ],
+)
+def test_arguments_nginx_accepts(tmp_path: Path, location: str) -> None:
+    path = _conf(tmp_path, f"events {{}}\nhttp {{\n  server {{\n    location / {{ {location} }}\n"
+                 "  }\n}\n")  # fmt: skip
+    assert check_file(path).nginx_error is None
+
+
+@pytest.mark.parametrize(
+    ("http", "message", "line"),
+    [
+        ("split_clients $uri $v {\n  60% a;\n  50% b; }", "percent total is greater than 100%", 5),
+        ("server { server_name a\n  *example.com; }", 'server name "*example.com" is invalid', 4),
+    ],
+)
+def test_blocks_nginx_refuses(tmp_path: Path, http: str, message: str, line: int) -> None:
+    """At the entry that goes past 100%, and at the end of `server_name` (nginx 1.22)."""
+    path = _conf(tmp_path, f"events {{}}\nhttp {{\n{http}\n}}\n")
+    error = check_file(path).nginx_error
+    assert error is not None
+    assert (error.message, error.line) == (message, line)
+    fine = http.replace("50%", "40%").replace("*example", "*.example")
+    assert check_file(_conf(tmp_path, f"events {{}}\nhttp {{\n{fine}\n}}\n")).nginx_error is None

@@ -156,7 +156,7 @@ HTTP_CORE_ROWS: tuple[DirectiveSpec, ...] = (
         slot="http_core:loc.postpone_output"),
     DirectiveSpec(name="limit_rate", module="ngx_http_core_module",
         contexts=Ctx.HTTP | Ctx.SERVER | Ctx.LOCATION | Ctx.LIF, arity=Arity.TAKE1,
-        value=ValueType.COMPLEX_SIZE),
+        value=ValueType.COMPLEX_SIZE, slot="http_core:loc.limit_rate"),
     DirectiveSpec(name="limit_rate_after", module="ngx_http_core_module",
         contexts=Ctx.HTTP | Ctx.SERVER | Ctx.LOCATION | Ctx.LIF, arity=Arity.TAKE1,
         value=ValueType.COMPLEX_SIZE),

@@ -35,12 +35,18 @@ _PERCENT = re.compile(r"[0-9]*(?:\.[0-9]{0,2})?%")
 
 
 def _split_clients_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:
+    total = 0.0
     for entry in entries:
         percent = entry.name
         if percent == "*":
             continue
         if not _PERCENT.fullmatch(percent) or not any(c in "123456789" for c in percent):
             yield entry, "E106", text("percent", value=percent)
+            continue
+        total += float(percent[:-1])
+        if round(total * 100) > 10000:  # (nginx counts hundredths of a percent)
+            yield entry, "E106", "percent total is greater than 100%"
+            return
 
 
 def _charset_map_entries(entries: Sequence[Directive]) -> Iterator[_Finding]:

@@ -18,6 +18,7 @@ from pushproxy.config.access_rules import (
     parse_rule,
     trusted_proxies,
 )
+from pushproxy.config.argument_rules import ARGUMENT_CHECKS, server_name_findings
 from pushproxy.config.directive_spec import DirectiveSpec, ValueType
 from pushproxy.config.limit_rules import LIMIT_VALUE_CHECKS
 from pushproxy.config.maps import map_findings
@@ -194,7 +195,8 @@ def regex_errors(pattern: str, *, caseless: bool = False) -> list[tuple[str, str
 
 def _server_name(d: Directive) -> list[tuple[str, str]]:
     """ngx_http_core_server_name(): names starting with `~` are regexes."""
-    return [found for arg in d.args if arg.startswith("~") for found in regex_errors(arg[1:])]
+    found = server_name_findings(d)
+    return found or [e for arg in d.args if arg.startswith("~") for e in regex_errors(arg[1:])]
 
 
 def _rewrite(d: Directive) -> list[tuple[str, str]]:
@@ -374,6 +376,7 @@ HANDLER_CHECKS: dict[tuple[str, str], Callable[[Directive], list[tuple[str, str]
     ("ngx_http_access_module", "deny"): _access,
     ("ngx_http_realip_module", "set_real_ip_from"): _set_real_ip_from,
     **LIMIT_VALUE_CHECKS,
+    **ARGUMENT_CHECKS,
     ("ngx_http_rewrite_module", "rewrite"): _rewrite,
     ("ngx_http_rewrite_module", "if"): _if,
     ("ngx_http_rewrite_module", "set"): _set,
