@@ -235,8 +235,10 @@ def _test_text(
         lines = text.splitlines(True)
         lines[-1:-1] = [f"pushproxy: [warn] {warning}\n" for warning in late]
         text = "".join(lines)
-    if quiet and result.nginx_error is None:
-        text = "".join(line for line in text.splitlines(True) if "[" in line)
+    if quiet:  # (with an error: its line and the verdict)
+        keep = "[" if result.nginx_error is None else "syntax is ok"
+        lines = text.splitlines(True)
+        text = "".join(line for line in lines if (keep in line) == (keep == "["))
     return text
 
 

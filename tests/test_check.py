@@ -484,3 +484,29 @@ def test_blocks_nginx_refuses(tmp_path: Path, http: str, message: str, line: int
     assert (error.message, error.line) == (message, line)
     fine = http.replace("50%", "40%").replace("*example", "*.example")
     assert check_file(_conf(tmp_path, f"events {{}}\nhttp {{\n{fine}\n}}\n")).nginx_error is None
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("http {\n}\n", '[emerg] no "events" section in configuration'),
+        ("", '[emerg] no "events" section in configuration'),
+        (
+            "events {}\nhttp {\n  server { location / { limit_req zone=nosuch; } }\n}\n",
+            '[emerg] zero size shared memory zone "nosuch"',
+        ),
+    ],
+)
+def test_errors_nginx_finds_after_reading_the_whole_file(
+    tmp_path: Path, text: str, error: str
+) -> None:
+    """As its modules start: nginx -t says the syntax is ok first, and names no place."""
+    path = _conf(tmp_path, text)
+    assert _run("check", "--nginx", path).stderr.splitlines() == [
+        f"nginx: the configuration file {path} syntax is ok",
+        f"nginx: {error}",
+        f"nginx: configuration file {path} test failed",
+    ]
+    quiet = _run("-t", "-q", "-c", path).stderr.splitlines()
+    assert quiet == [f"pushproxy: {error}", f"pushproxy: configuration file {path} test failed"]
+    assert check_file(path).diagnostics[0].file == path

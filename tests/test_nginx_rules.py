@@ -175,7 +175,7 @@ def test_missing_events_is_its_own_check_without_a_line() -> None:
     assert missing_events(tree) == [
         Diagnostic(
             code="E111", message='no "events" section in configuration', file="/x/main.conf",
-            line=0,
+            line=0, nginx_after_syntax=True,
         )
     ]
     assert missing_events(tree, complete=False) == []

@@ -9,7 +9,7 @@ reading stops, and the first error in reading order is nginx's answer.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pushproxy.config import (
     hash_rules,
@@ -90,23 +90,29 @@ def _in_reading_order(
     )
 
 
-def _run(passes: Sequence[Pass], tree: Sequence[Directive], stopped: bool) -> list[Diagnostic]:
+def _run(
+    passes: Sequence[Pass], tree: Sequence[Directive], stopped: bool, main: str
+) -> list[Diagnostic]:
+    """The passes' findings; those about the whole configuration (no file: an empty one has
+    no statement to name it) are placed in the main file."""
     found: list[Diagnostic] = []
     for run in passes:
         found.extend(run(tree, stopped))
-    return found
+    return [d if d.file else replace(d, file=main) for d in found]
 
 
 def check_parsed(parsed: ParsedConfig) -> CheckResult:
     read_errors = [_read_diagnostic(e) for e in parsed.errors]
     tree, _ = inline(parsed)
-    found = _run(PASSES, tree, bool(read_errors)) + _run(LINT_PASSES, tree, bool(read_errors))
+    main = parsed.files[0].file if parsed.files else ""
+    stopped = bool(read_errors)
+    found = _run(PASSES, tree, stopped, main) + _run(LINT_PASSES, tree, stopped, main)
     diagnostics = read_errors + _in_reading_order(tree, found)
 
     cut_tree, stop = inline(parsed, stop_at_error=True)
     nginx_found = [
         d
-        for d in _in_reading_order(cut_tree, _run(PASSES, cut_tree, stop is not None))
+        for d in _in_reading_order(cut_tree, _run(PASSES, cut_tree, stop is not None, main))
         if d.nginx_level is not None
     ]
     fatal = [i for i, d in enumerate(nginx_found) if d.nginx_fatal and d.severity is Severity.ERROR]

@@ -63,6 +63,8 @@ class Diagnostic:
     differs from where the problem stands (checks nginx makes when a block closes).
     `nginx_order` is where nginx's reading was when it made the check, when it reports the
     finding elsewhere (the http block's end, for `host not found in upstream`).
+    `nginx_after_syntax`: nginx finds it once the whole file is read, as its modules start
+    (no `events` block, a zone used but never declared): `-t` says "syntax is ok" first.
     """
 
     code: str
@@ -76,6 +78,7 @@ class Diagnostic:
     nginx_place: tuple[str, int] | None = None
     nginx_message: str | None = None  # nginx's text where `message` says it more clearly
     nginx_order: tuple[str, int] | None = None
+    nginx_after_syntax: bool = False  # found as nginx starts, after its "syntax is ok"
 
     @property
     def nginx_file_line(self) -> tuple[str, int]:

@@ -10,6 +10,7 @@ for another module), and a zone used but never defined (nginx's `zero size share
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 
 from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.tree import Directive
@@ -150,5 +151,7 @@ def validate(tree: Sequence[Directive], stopped: bool = False) -> list[Diagnosti
         for d in block:
             name = _zone_name(d) if d.name in _ZONES else None
             if name is not None and (_ZONES[d.name], name) not in defined:
-                found.append(_error(d, f'zero size shared memory zone "{name}"'))
+                # (found as nginx creates the zones, after "syntax is ok", with no place)
+                unknown = _error(d, f'zero size shared memory zone "{name}"')
+                found.append(replace(unknown, nginx_place=(d.file, 0), nginx_after_syntax=True))
     return found

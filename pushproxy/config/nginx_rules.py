@@ -345,4 +345,7 @@ def missing_events(tree: Sequence[Directive], *, complete: bool = True) -> list[
     if not complete or any(d.name == "events" and d.block is not None for d in tree):
         return []
     file = next((d.file for d in tree), "")
-    return [Diagnostic(code="E111", message=text("no_events"), file=file, line=0)]
+    return [
+        Diagnostic(code="E111", message=text("no_events"), file=file, line=0,
+                   nginx_after_syntax=True)
+    ]  # fmt: skip

@@ -93,6 +93,8 @@ def nginx(first_error: Diagnostic | None, notices: Sequence[Diagnostic], conf: s
     """What `nginx -t -c conf` prints: logged notices/warnings, then the verdict."""
     out = [f"nginx: [{d.nginx_level}] {_placed(d)}" for d in notices]
     if first_error is not None:
+        if first_error.nginx_after_syntax:
+            out.append(f"nginx: the configuration file {conf} syntax is ok")
         out.append(f"nginx: [{first_error.nginx_level}] {_placed(first_error)}")
         out.append(f"nginx: configuration file {conf} test failed")
     else:
