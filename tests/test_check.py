@@ -510,3 +510,19 @@ def test_errors_nginx_finds_after_reading_the_whole_file(
     quiet = _run("-t", "-q", "-c", path).stderr.splitlines()
     assert quiet == [f"pushproxy: {error}", f"pushproxy: configuration file {path} test failed"]
     assert check_file(path).diagnostics[0].file == path
+
+
+def test_warnings_nginx_logs_as_it_reads(tmp_path: Path) -> None:
+    """What nginx 1.22 logs at `warn` before its verdict (the test still succeeds)."""
+    path = _conf(
+        tmp_path,
+        "events {}\nhttp {\n  gzip_types text/html text/css TEXT/CSS;\n"
+        "  server {\n    location / { allow 10.1.2.3/8; deny all; }\n  }\n}\n",
+    )
+    assert _run("check", "--nginx", path).stderr.splitlines() == [
+        f'nginx: [warn] duplicate MIME type "text/html" in {path}:3',
+        f'nginx: [warn] duplicate MIME type "text/css" in {path}:3',
+        f"nginx: [warn] low address bits of 10.1.2.3/8 are meaningless in {path}:5",
+        f"nginx: the configuration file {path} syntax is ok",
+        f"nginx: configuration file {path} test is successful",
+    ]

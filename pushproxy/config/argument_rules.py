@@ -78,7 +78,32 @@ def server_name_findings(d: Directive) -> Findings:
     return []
 
 
+# The type each `*_types` list starts with (the first of the module's default types).
+_DEFAULT_TYPES = {"xslt_types": "text/xml"}  # the others': text/html
+
+
+def _types(d: Directive) -> Findings:
+    """ngx_http_types_slot(): a type already in the list (its default one included) is only
+    warned of; `*` takes every type and ends the list."""
+    seen = {_DEFAULT_TYPES.get(d.name, "text/html")}
+    found: Findings = []
+    for value in d.args:
+        if value == "*":
+            break
+        lower = value.lower()
+        if lower in seen:
+            found.append(("N403", f'duplicate MIME type "{lower}"'))
+        seen.add(lower)
+    return found
+
+
 ARGUMENT_CHECKS: dict[tuple[str, str], Callable[[Directive], Findings]] = {
+    ("ngx_http_gzip_filter_module", "gzip_types"): _types,
+    ("ngx_http_sub_filter_module", "sub_filter_types"): _types,
+    ("ngx_http_ssi_filter_module", "ssi_types"): _types,
+    ("ngx_http_addition_filter_module", "addition_types"): _types,
+    ("ngx_http_xslt_filter_module", "xslt_types"): _types,
+    ("ngx_http_charset_filter_module", "charset_types"): _types,
     ("ngx_http_headers_filter_module", "add_header"): _add_header,
     ("ngx_http_headers_filter_module", "add_trailer"): _add_header,
     ("ngx_http_headers_filter_module", "expires"): _expires,

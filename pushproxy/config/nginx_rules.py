@@ -188,12 +188,10 @@ class _Walker:
         if spec.module == _CORE and d.name == "location":
             return self.location(d, scope)
         handler = HANDLER_CHECKS.get((spec.module, d.name))
-        if handler is not None:
-            for code, message in handler(d):
-                self.found.append(_at(d, code, message))
         kind = scope.location.kind if scope.location is not None else None
         place = Place(scope.context, kind)
-        for code, message in placed_findings(spec.module, d, place, self.declared):
+        own = handler(d) if handler is not None else []
+        for code, message in [*own, *placed_findings(spec.module, d, place, self.declared)]:
             level = "warn" if code == "N403" else "emerg"  # nginx's own notices are warnings
             self.found.append(_at(d, code, message, level=level))
         self.found.extend(self.declared.placed)
