@@ -190,14 +190,15 @@ class ResponseReader:
     """Feed it what the upstream sends (b"" when it closes); take the head, then the body."""
 
     __slots__ = (
-        "_buffer", "_chunks", "_eof", "_head_request", "_left", "_max_head", "_until_close",
-        "done", "head", "reusable",
+        "_buffer", "_chunks", "_eof", "_head_request", "_left", "_max_head", "_skipped",
+        "_until_close", "done", "head", "reusable",
     )  # fmt: skip
 
     def __init__(self, *, head_request: bool, max_head: int) -> None:
         self._buffer = bytearray()
         self._head_request = head_request
         self._max_head = max_head
+        self._skipped = 0  # bytes of the 1xx heads before the final one
         self._eof = False
         self._left = 0  # Content-Length bytes still to come
         self._chunks: ChunkedBody | None = None
@@ -220,20 +221,24 @@ class ResponseReader:
 
     def read_head(self) -> ResponseHead | None:
         """The final head (or a 101); None until it is all here. Other 1xx heads are
-        skipped, as nginx skips them. InvalidResponse if the upstream broke the protocol."""
+        skipped, as nginx skips them; they count with the final head against the head's
+        buffer (`proxy_buffer_size`), so an upstream cannot keep a request waiting with them.
+        InvalidResponse if the upstream broke the protocol."""
         while True:
             end = find_head(self._buffer)
+            room = self._max_head - self._skipped
             if end < 0:
-                if len(self._buffer) > self._max_head:
+                if len(self._buffer) > room:
                     raise InvalidResponse("upstream sent too big header")
                 if self._eof:
                     raise InvalidResponse("upstream prematurely closed connection")
                 return None
-            if end > self._max_head:
+            if end > room:
                 raise InvalidResponse("upstream sent too big header")
             head = parse_response_head(bytes(self._buffer[:end]))
             del self._buffer[:end]
             if 100 <= head.status < 200 and head.status != 101:
+                self._skipped += end
                 continue
             self._frame(head)
             self.head = head

@@ -69,6 +69,9 @@ def test_a_101_keeps_what_follows_for_the_tunnel() -> None:
         (b"SPDY/3 200 OK\r\n\r\n", "upstream sent no valid HTTP/1.0 header"),
         (b"HTTP/1.1 200 OK\r\nno colon\r\n\r\n", 'upstream sent invalid header: "no\\\\x20..."'),
         (b"HTTP/1.1 200 OK\r\nX: " + b"y" * 2000 + b"\r\n\r\n", "upstream sent too big header"),
+        # 1xx heads count with the final one: endless ones cannot hold the request forever
+        (b"HTTP/1.1 100 Continue\r\n\r\n" * 100 + b"HTTP/1.1 200 OK\r\n\r\n",
+         "upstream sent too big header"),
         (b"HTTP/1.1 200 OK\r\nContent-Le<EOF>", "upstream prematurely closed connection"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort<EOF>",
          "upstream prematurely closed connection"),
