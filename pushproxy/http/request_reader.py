@@ -370,17 +370,17 @@ class RequestReader:
         return self.reuse and self._client_keeps_alive and answered
 
     async def close(self) -> None:
-        """Close the connection. While the client may still be sending a body nobody read (a
-        413, say), nginx's lingering close comes first: no more writing, and what arrives is
-        read and dropped until the client stops (`lingering_timeout` between two reads,
-        `lingering_time` in all), so that a reset cannot destroy the answer before the
-        client reads it."""
+        """Close the connection. While the client may still be sending (a body nobody read,
+        a 413 say, or requests pipelined past the last answered), nginx's lingering close comes
+        first: no more writing, and what arrives is dropped until the client stops (for
+        `lingering_timeout`, `lingering_time` in all): a reset would destroy the answers."""
         try:
             if self.outbox is not None:
                 await self.outbox.drain(self.stream.socket)
             limits = self.limits
             mode = limits.lingering_close
-            if mode == "always" or (mode == "on" and self.body_pending):
+            unread = self.body_pending or bool(self._buffer) or bool(self._receive_now())
+            if mode == "always" or (mode == "on" and unread):
                 await self._linger(limits)
         finally:
             with trio.move_on_after(1):

@@ -82,3 +82,21 @@ async def test_off_closes_at_once(serve: ServeFactory, autojump_clock: MockClock
         stream = await _refused(server.port())
         async with stream:
             assert await _reset(stream)
+
+
+async def test_requests_pipelined_past_the_last_answered_are_lingered_over(
+    serve: ServeFactory,
+) -> None:
+    """`keepalive_requests 2` and more requests in one write than the server reads at once:
+    the two answers come, then the end of the stream, not a reset that could destroy them
+    (nginx lingers when the client sent more than was read)."""
+    async with serve(CONF.format(extra="keepalive_requests 2;")) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        async with stream:
+            await stream.send_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * 5000)
+            answers = b""
+            with trio.fail_after(10):
+                while chunk := await stream.receive_some(65536):
+                    answers += chunk
+    assert answers.count(b"HTTP/1.1 200 OK") == 2
+    assert b"Connection: close" in answers
