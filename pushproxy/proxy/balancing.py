@@ -219,15 +219,16 @@ class Balancer:
             tries = max_tries
         return Attempts(self, tries, key)
 
-    def failed(self, peer: Peer, now: float) -> None:
-        """ngx_http_upstream_free_round_robin_peer() with NGX_PEER_FAILED."""
+    def failed(self, peer: Peer, now: float, doing: str = "", context: str = "") -> None:
+        """ngx_http_upstream_free_round_robin_peer() with NGX_PEER_FAILED; `doing` and
+        `context` end nginx's log line (`while connecting to upstream, client: ...`)."""
         spec = peer.spec
         peer.fails += 1
         peer.accessed = peer.checked = now
         if spec.max_fails:
             peer.effective_weight = max(0, peer.effective_weight - spec.weight // spec.max_fails)
             if peer.fails >= spec.max_fails:
-                log.warning('upstream server temporarily disabled: "%s" (%s)', peer.name, self.name)
+                log.warning("upstream server temporarily disabled while %s, %s", doing, context)
 
     @staticmethod
     def succeeded(peer: Peer) -> None:
@@ -382,15 +383,18 @@ class Attempts:
         self._tried.add(index)
         return peer
 
-    def done(self, peer: Peer, now: float, *, failed: bool) -> None:
-        """The try on `peer` is over; `failed` counts against its health."""
+    def done(
+        self, peer: Peer, now: float, *, failed: bool, doing: str = "", context: str = ""
+    ) -> None:
+        """The try on `peer` is over; `failed` counts against its health (`doing`, `context`:
+        see `Balancer.failed`)."""
         peer.conns -= 1
         balancer = self._balancer
         if balancer.single:
             self.tries = 0
             return
         if failed:
-            balancer.failed(peer, now)
+            balancer.failed(peer, now, doing, context)
         else:
             balancer.succeeded(peer)
         self.tries -= 1

@@ -58,9 +58,13 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
             job.tries.append(
                 UpstreamTry(peer.name, failure.logged, tried_for, failure.connect, length=0)
             )
-            attempts.done(peer, now, failed=failure.counts)
+            context = job.context(peer)
             if failure.message:
-                log.error("%s, %s", failure.message, job.context(peer))
+                log.error("%s, %s", failure.message, context)
+            # nginx's line for a peer its failures disable names what it was doing
+            _, found, doing = (failure.message or "").rpartition(" while ")
+            doing = doing if found else _READING_HEADER
+            attempts.done(peer, now, failed=failure.counts, doing=doing, context=context)
             if not may_retry(failure.condition, failure.sent, 0):
                 await _fail(job, failure.status)
                 return
@@ -71,6 +75,9 @@ async def forward(job: Job, connector: Connector, aborts: ClientWatch) -> None:
         job.tries.append(done)
         attempts.done(peer, tried + done.seconds, failed=False)
         return
+
+
+_READING_HEADER = "reading response header from upstream"
 
 
 async def _fail(job: Job, status: int) -> None:

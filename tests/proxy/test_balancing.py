@@ -272,3 +272,24 @@ async def test_a_status_that_moves_on_is_logged_as_answered(
     async with proxy(conf(location, http=http)) as server:
         assert (await request(server.port(), "GET", "/")).status == 200
     assert log.read_text().splitlines() == ["500, 200"]
+
+
+async def test_a_peer_its_failures_disable_is_logged_as_nginx_logs_it(
+    proxy: ProxyFactory, app: AppFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """After the error itself: `upstream server temporarily disabled while connecting to
+    upstream, client: ...`, at `warn`, with the request's context (nginx 1.22's line)."""
+    good, dead = await app("good"), await dead_port()
+    upstream = block(f"127.0.0.1:{dead}", f"127.0.0.1:{good.port}")
+    async with proxy(via_block(upstream)) as server:
+        statuses = [(await request(server.port(), "GET", "/a")).status for _ in range(2)]
+    assert statuses == [200, 200]
+    lines = [r.getMessage() for r in caplog.records if "upstream" in r.getMessage()]
+    refused = next(i for i, line in enumerate(lines) if line.startswith("connect() failed"))
+    disabled = lines[refused + 1]
+    assert disabled.startswith(
+        "upstream server temporarily disabled while connecting to upstream, client: 127.0.0.1, "
+    )
+    assert f'upstream: "http://127.0.0.1:{dead}/a"' in disabled
+    [record] = [r for r in caplog.records if r.getMessage() == disabled]
+    assert record.levelname == "WARNING"
