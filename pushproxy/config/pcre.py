@@ -238,10 +238,16 @@ _RULES: tuple[Callable[[str, str, int], tuple[str, int | None] | None], ...] = (
 )
 
 
+def regex_flags(caseless: bool) -> int:
+    """nginx's PCRE runs without its UTF mode: `\\w`, `\\d`, `\\s`, `\\b` and caseless
+    matching know ASCII only (`\\w` is no `é`, `~*` folds no long s, U+017F, into `s`)."""
+    return re.ASCII | (re.IGNORECASE if caseless else 0)
+
+
 def compile_error(pattern: str, *, caseless: bool = False) -> PcreError | None:
     """The error pcre2_compile() reports for `pattern`, or None if it compiles (or may)."""
     text, origin, class_error = _scan(pattern)
-    flags = re.IGNORECASE if caseless else 0
+    flags = regex_flags(caseless)
     found_error: PcreError | None = None
     try:
         with warnings.catch_warnings():
@@ -266,7 +272,7 @@ def compile_regex(directive: Directive, pattern: str, *, caseless: bool) -> re.P
     """A PCRE pattern as a Python regex; ConfigError at the directive (PCRE's wording where
     PCRE fails too)."""
     try:
-        return re.compile(translate(pattern)[0], re.IGNORECASE if caseless else 0)
+        return re.compile(translate(pattern)[0], regex_flags(caseless))
     except re.error as error:
         pcre_error = compile_error(pattern, caseless=caseless)
         message = (

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from pushproxy.config import pcre
 from pushproxy.config.model import Level
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class ValidReferers:
             for name in names if server_names else [entry]:
                 if name.startswith("~"):
                     found = name_regexes if server_names else regexes
-                    found.append(re.compile(name[1:], re.IGNORECASE))
+                    found.append(re.compile(pcre.translate(name[1:])[0], pcre.regex_flags(True)))
                     continue
                 host, slash, path = name.partition("/")
                 _add(host.lower(), "/" + path if slash else None, exact, heads, tails)

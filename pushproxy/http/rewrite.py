@@ -97,7 +97,7 @@ def compile_condition(directive: Directive) -> Condition | None:
         if len(args) == 3 and args[1] in REGEX_MATCHES:
             caseless = args[1].endswith("*")
             python = pcre.translate(args[2])[0]
-            regex = re.compile(python, re.IGNORECASE if caseless else 0)
+            regex = re.compile(python, pcre.regex_flags(caseless))
             return Condition(args[1], compile_value(args[0]), regex=regex)
     except (ComplexValueError, re.error):
         return None

@@ -103,7 +103,7 @@ def _rule(source: str, replacement: str) -> Redirect:
 
 
 def _regex(pattern: str, *, caseless: bool) -> re.Pattern[str]:
-    return re.compile(pcre.translate(pattern)[0], re.IGNORECASE if caseless else 0)
+    return re.compile(pcre.translate(pattern)[0], pcre.regex_flags(caseless))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
