@@ -1,12 +1,10 @@
 """The request side of a client connection: HTTP/1.x requests read from a trio socket stream.
 
-`RequestReader` is the base of `HttpConnection`, which writes the responses. It reads request
-heads and bodies with `wire` (nginx's rules, sans-I/O) from one buffer kept between requests,
-so pipelined requests need no read at all, and it holds each request's state, which the
-response side reads and updates. Every wait is bounded: the request head by
+`RequestReader`, the base of `HttpConnection` (which writes the responses), reads heads and
+bodies with `wire` (nginx's rules, sans-I/O) from one buffer kept between requests (pipelined
+requests need no read), and holds each request's state. Every wait is bounded: the head by
 `client_header_timeout`, each body read by `client_body_timeout`, idle keep-alive by
-`keepalive_timeout`, and each write (`send_raw`, which a `100 Continue` needs here too) by
-`send_timeout`.
+`keepalive_timeout`, each write (`send_raw`; a `100 Continue` too) by `send_timeout`.
 """
 
 from __future__ import annotations
@@ -33,6 +31,7 @@ from pushproxy.http.wire import (
     Request,
     find_head,
     header_too_large,
+    oversized_head,
     parse_head,
     skip_blank_lines,
 )
@@ -212,9 +211,11 @@ class RequestReader:
                     return None
                 skip_blank_lines(buffer)
                 end = find_head(buffer, searched if buffer else 0)
-        if end > self.limits.max_header_bytes:
-            raise header_too_large(bytes(buffer[:end]), self.limits.max_line_bytes)
-        head = bytes(buffer[:end])
+        head, limits = bytes(buffer[:end]), self.limits
+        if end >= limits.max_line_bytes:  # a line may be longer than one buffer
+            too_large = oversized_head(head, limits.max_line_bytes, limits.max_header_bytes)
+            if too_large is not None:
+                raise too_large
         del buffer[:end]
         request = parse_head(head, self.header_rules)
         self.request = request
@@ -232,10 +233,9 @@ class RequestReader:
         return request
 
     async def answer_expect(self) -> None:
-        """nginx's ngx_http_test_expect(): a handler that reads the body, or drops it before an
-        answer of its own, first says `100 Continue` to an HTTP/1.1 `Expect: 100-continue`,
-        whether the body came already or there is none; once, and not after a response began.
-        Error pages never say it: a body still awaited then ends the connection."""
+        """ngx_http_test_expect(): a handler reading the body, or dropping it before its own
+        answer, says `100 Continue` to HTTP/1.1 `Expect: 100-continue` (once; not after a
+        response began). Error pages never say it: an awaited body then ends the connection."""
         if self._continue_due:
             self._continue_due = False
             if not self._response_started:
@@ -254,8 +254,8 @@ class RequestReader:
             self._body_left -= dropped
 
     def _take_chunks(self, chunks: ChunkedBody) -> list[bytes]:
-        """The body pieces the buffer's chunks hold (taken from it). A broken chunk ends the
-        connection: the server answers 400 if nothing was sent yet."""
+        """The body pieces the buffer's chunks hold (taken from it); a broken chunk ends the
+        connection (400 if nothing was sent yet)."""
         try:
             pieces = chunks.take(self._buffer)
         except MalformedRequest:
@@ -353,8 +353,8 @@ class RequestReader:
     # the connection's life
 
     def take_over(self) -> tuple[trio.abc.Stream, bytes]:
-        """Leave HTTP for another protocol (an Upgrade): the stream and the bytes already
-        received past the request head. The caller writes its own 101; no request follows."""
+        """Leave HTTP for another protocol (an Upgrade; the caller writes its 101): the stream
+        and the bytes received past the request head."""
         self.reuse = False
         self.taken_over = True
         leftover, self._buffer = bytes(self._buffer), bytearray()

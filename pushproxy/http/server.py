@@ -26,7 +26,6 @@ from pushproxy.http.site import (
     Site,
     bind_address,
     length_and_chunked,
-    oversized_line,
 )
 from pushproxy.http.stub_status import ConnectionStats
 from pushproxy.http.transport import ClientGone
@@ -284,10 +283,6 @@ class HttpServer:
             finally:
                 self._idle.discard(conn)
             if request is None:
-                return
-            oversized = oversized_line(request, conn.limits.max_line_bytes)
-            if oversized is not None:
-                await conn.error(oversized, close=True)
                 return
             if length_and_chunked(request):
                 # nginx: 'client sent "Content-Length" and "Transfer-Encoding" headers at the

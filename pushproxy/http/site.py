@@ -121,18 +121,6 @@ def length_and_chunked(request: Request) -> bool:
     return request.chunked and request.content_length is not None
 
 
-def oversized_line(request: Request, limit: int) -> int | None:
-    """nginx's per-line limit: a request line (414) or a header line (400) over one buffer."""
-    if request.head_size <= limit:
-        return None  # no line of it can be longer
-    if len(request.method) + len(request.target) + 10 > limit:
-        return 414
-    for name, value in request.headers:
-        if len(name) + len(value) + 2 > limit:
-            return 494
-    return None
-
-
 def _answers_status(level: Level) -> bool:
     """`stub_status;` (or the old `stub_status on;`) in the location itself."""
     found = level.own.get("stub_status")

@@ -320,8 +320,19 @@ def _format_head(status_line: bytes, headers: list[tuple[bytes, bytes]]) -> byte
 
 
 def header_too_large(head: bytes, max_line: int) -> MalformedRequest:
-    """A head past the buffers: nginx's 414 when its request line is longer than one buffer,
-    else 494 (its headers are: a 400)."""
+    """A head past the buffers: nginx's 414 when its request line (its end included) is
+    longer than one buffer, else 494 (its headers are: a 400)."""
     end = head.find(b"\n")
-    status = 414 if end < 0 or end > max_line else 494
+    status = 414 if end < 0 or end >= max_line else 494
     return MalformedRequest(status, "client sent too large header")
+
+
+def oversized_head(head: bytes, max_line: int, max_head: int) -> MalformedRequest | None:
+    """nginx's limits on a whole head: past all the buffers (`header_too_large`), or a line
+    longer, with its end, than one buffer: 414 for the request line, 494 for a header."""
+    lines = head.split(b"\n")
+    if len(head) > max_head or len(lines[0]) >= max_line:
+        return header_too_large(head, max_line)
+    if any(len(line) >= max_line for line in lines[1:]):
+        return MalformedRequest(494, "client sent too long header line")
+    return None
