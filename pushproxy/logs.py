@@ -159,10 +159,13 @@ class RequestContext(str):
 
 def request_context(look: Callable[[str], str | None], upstream: str = "") -> str:
     """`client: ..., server: ..., request: "...", host: "..."`: what nginx ends an error line
-    about a request with (`upstream`, when given, goes before the host)."""
+    about a request with (`upstream`, when given, goes before the host; `referrer` ends it
+    when the request has a `Referer`)."""
+    referer = look("http_referer")
     context = RequestContext(
         f"client: {look('remote_addr') or ''}, server: {look('server_name') or ''}, "
         f'request: "{look("request") or ""}"{upstream}, host: "{look("http_host") or ""}"'
+        + (f', referrer: "{referer}"' if referer is not None else "")
     )
     context.connection = look("connection") or ""
     return context

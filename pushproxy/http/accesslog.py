@@ -1,24 +1,33 @@
 """Access logs: `log_format` compiled once, `access_log` per location, lines as nginx writes.
 
-A variable that is empty or unset is written `-`; with `escape=default` a variable's `"`, `\\`
-and bytes below 32 or above 126 become `\\xXX`, with `escape=json` JSON escapes, with
+A variable that is empty or unset is written `-` (nothing with `escape=json` or `none`); with
+`escape=default` a variable's `"`, `\\` and bytes below 32 or above 126 become `\\xXX`, with
+`escape=json` `"`, `\\` and bytes below 32 are escaped (the rest, UTF-8 too, as it is), with
 `escape=none` nothing. Every file the configuration names is created and opened at the start,
 as nginx opens them, and kept; `reopen()` (USR1) opens the names anew.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.model import Http, Level, walk_locations
 from pushproxy.logs import ErrorLog, directive_target
 
 LogPath = str | ComplexValue  # a file name, or one made of each request's variables
+
+
+class LogTarget(NamedTuple):
+    """One `access_log`: where, in which format, and its `if=` condition (a line is written
+    unless it is empty or "0")."""
+
+    path: LogPath
+    format: LogFormat
+    condition: ComplexValue | None = None
 _OPEN_FILES = 256  # access log files kept open at once (names from variables can be many)
 COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -36,9 +45,21 @@ def _escape_default(value: bytes) -> bytes:
     return bytes(out)
 
 
+_JSON_SHORT = {0x0A: b"\\n", 0x0D: b"\\r", 0x09: b"\\t", 0x08: b"\\b", 0x0C: b"\\f"}
+
+
 def _escape_json(value: bytes) -> bytes:
-    text = value.decode("utf-8", "surrogateescape")
-    return json.dumps(text)[1:-1].encode("utf-8", "surrogateescape")
+    """ngx_escape_json(): `"` and `\\` escaped, bytes below 32 as `\\n`.. or `\\u00XX`;
+    every other byte (UTF-8, 0x7F and above) as it is."""
+    out = bytearray()
+    for byte in value:
+        if byte > 0x1F:
+            if byte in (0x22, 0x5C):
+                out.append(0x5C)
+            out.append(byte)
+        else:
+            out += _JSON_SHORT.get(byte) or b"\\u%04X" % byte
+    return bytes(out)
 
 
 _ESCAPES: Mapping[str, Callable[[bytes], bytes]] = {
@@ -52,6 +73,7 @@ _ESCAPES: Mapping[str, Callable[[bytes], bytes]] = {
 class LogFormat:
     value: ComplexValue
     escape: Callable[[bytes], bytes]
+    missing: bytes = b"-"  # what a variable without a value writes (nothing with json, none)
 
     def line(self, lookup: Callable[[str], str | None]) -> bytes:
         parts = self.value.parts
@@ -61,18 +83,19 @@ class LogFormat:
             if found:
                 out.append(self.escape(found.encode("utf-8", "surrogateescape")))
             else:
-                out.append(b"-")
+                out.append(self.missing)
             out.append(parts[index + 1].encode("utf-8", "surrogateescape"))
         return b"".join(out) + b"\n"
 
 
 def _compile(args: tuple[str, ...]) -> LogFormat | None:
-    escape = _ESCAPES["default"]
+    escape, missing = _ESCAPES["default"], b"-"
     if args and args[0].startswith("escape="):
-        escape = _ESCAPES.get(args[0].removeprefix("escape="), escape)
+        kind = args[0].removeprefix("escape=")
+        escape, missing = _ESCAPES.get(kind, escape), b"" if kind in ("json", "none") else b"-"
         args = args[1:]
     try:
-        return LogFormat(compile_value("".join(args)), escape)
+        return LogFormat(compile_value("".join(args)), escape, missing)
     except ComplexValueError:
         return None
 
@@ -122,7 +145,7 @@ class AccessLogs:
         self.prefix = prefix or os.getcwd()
         self._http = http
         self._files: dict[str, BinaryIO] = {}
-        self._targets: dict[int, tuple[Level, list[tuple[LogPath, LogFormat]]]] = {}
+        self._targets: dict[int, tuple[Level, list[LogTarget]]] = {}
         self._error_logs: dict[int, tuple[Level, ErrorLog | None]] = {}
         self._by_target: dict[tuple[str | None, str], ErrorLog] = {}
         # The main level's `error_log`, which the levels inherit: the process's own log.
@@ -136,7 +159,7 @@ class AccessLogs:
         if self._http is None:
             return
         for level in _levels(self._http):
-            for path, _ in self.targets(level):
+            for path, _, _ in self.targets(level):
                 if isinstance(path, str):
                     self._open(path)
             error_log = self.error_log(level)
@@ -158,7 +181,7 @@ class AccessLogs:
         self._error_logs[id(level)] = (level, found)
         return found
 
-    def targets(self, level: Level) -> list[tuple[LogPath, LogFormat]]:
+    def targets(self, level: Level) -> list[LogTarget]:
         """(path, format) for each `access_log` in effect; none for `off` or none given.
         Worked out once per level of the configuration these logs were made for."""
         known = self._targets.get(id(level))  # the level is kept with them: its id is its own
@@ -168,8 +191,8 @@ class AccessLogs:
         self._targets[id(level)] = (level, found)
         return found
 
-    def _find_targets(self, level: Level) -> list[tuple[LogPath, LogFormat]]:
-        found: list[tuple[LogPath, LogFormat]] = []
+    def _find_targets(self, level: Level) -> list[LogTarget]:
+        found: list[LogTarget] = []
         for directive in level.all("access_log"):
             if not directive.args or directive.args[0] == "off":
                 return []
@@ -186,15 +209,22 @@ class AccessLogs:
                     continue
             format_name = directive.args[1] if len(directive.args) > 1 else "combined"
             log_format = self.formats.get(format_name)
+            condition = next((a[3:] for a in directive.args[2:] if a.startswith("if=")), None)
+            try:
+                when = compile_value(condition) if condition is not None else None
+            except ComplexValueError:
+                continue
             if log_format is not None:
-                found.append((path, log_format))
+                found.append(LogTarget(path, log_format, when))
         return found
 
     def write(
-        self, targets: list[tuple[LogPath, LogFormat]], lookup: Callable[[str], str | None]
+        self, targets: list[LogTarget], lookup: Callable[[str], str | None]
     ) -> None:
         """One line to each of `targets` (see `targets()`)."""
-        for path, log_format in targets:
+        for path, log_format, condition in targets:
+            if condition is not None and condition.evaluate(lookup) in ("", "0"):
+                continue
             if isinstance(path, ComplexValue):
                 path = path.evaluate(lookup)
                 if "\x00" in path or "/../" in f"{path}/":

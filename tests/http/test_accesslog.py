@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ServeFactory
-from helpers import Client, header_value, request
+from helpers import Client, exchange_raw, header_value, request
 
 from pushproxy import NGINX_VERSION
 from pushproxy.config.model import build
@@ -199,3 +199,39 @@ async def test_a_log_file_named_by_variables_is_one_per_value(
         await request(server.port(), "GET", "http://one.example/c")
     assert (tmp_path / "one.example.log").read_text() == "GET /a 204\nGET /c 204\n"
     assert (tmp_path / "two.example.log").read_text() == "GET /b 204\n"
+
+
+CONDITIONS = """
+events {{}}
+http {{
+    map $arg_nolog $loggable {{ default 1; 1 0; }}
+    log_format data escape=json '{{"ua":"$http_user_agent","x":"$http_x_missing"}}';
+    log_format raw escape=none '[$http_x_missing]';
+    server {{
+        listen 127.0.0.1:0;
+        location /c {{ access_log {dir}/cond.log combined if=$loggable; return 200 "c"; }}
+        location /j {{ access_log {dir}/json.log data; access_log {dir}/raw.log raw; return 204; }}
+    }}
+}}
+"""
+
+
+async def test_a_condition_json_escapes_and_missing_values(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    """`if=` skips a line when the value is empty or 0; `escape=json` escapes `"`, `\\` and
+    bytes below 32 only (`\\u001F`, UTF-8 as it is); with json and none a missing value is
+    nothing, not `-` (nginx 1.22's lines)."""
+    async with serve(CONDITIONS.format(dir=tmp_path)) as server:
+        port = server.port()
+        await request(port, "GET", "/c?nolog=1")
+        await request(port, "GET", "/c?nolog=0")
+        agent = 'é "\x01\x1f\x7f'.encode()
+        await exchange_raw(port, b"GET /j HTTP/1.1\r\nHost: x\r\nUser-Agent: " + agent
+                           + b"\r\nConnection: close\r\n\r\n")  # fmt: skip
+    (line,) = (tmp_path / "cond.log").read_text().splitlines()
+    assert '"GET /c?nolog=0 HTTP/1.1" 200 1' in line
+    assert (tmp_path / "json.log").read_bytes() == (
+        '{"ua":"é \\"\\u0001\\u001F\x7f","x":""}\n'.encode()
+    )
+    assert (tmp_path / "raw.log").read_bytes() == b"[]\n"

@@ -432,11 +432,15 @@ async def test_errors_before_any_upstream_end_with_the_request_context(
     )
     async with proxy(text) as server:
         assert (await request(server.port(), "GET", "/name/?host=app.invalid")).status == 502
-        assert (await request(server.port(), "GET", "/empty/")).status == 500
+        referred = await request(server.port(), "GET", "/empty/", [("Referer", "http://r/")])
+        assert referred.status == 500
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert lines[0].startswith("no resolver defined to resolve app.invalid, client: 127.0.0.1,")
     assert 'request: "GET /name/?host=app.invalid HTTP/1.1"' in lines[0]
+    assert lines[0].endswith('host: "localhost"')
+    # nginx ends the line with the request's Referer, when it has one
     assert 'request: "GET /empty/ HTTP/1.1"' in lines[1]
+    assert lines[1].endswith('host: "localhost", referrer: "http://r/"')
 
 
 FRAMED_TWICE = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nTransfer-Encoding: chunked\r\n\r\n"
