@@ -16,6 +16,7 @@ from typing import BinaryIO, NamedTuple
 
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.model import Http, Level, walk_locations
+from pushproxy.http.connection_variables import ConnectionInfo, local_time, millis_text
 from pushproxy.logs import ErrorLog, directive_target
 
 LogPath = str | ComplexValue  # a file name, or one made of each request's variables
@@ -28,6 +29,8 @@ class LogTarget(NamedTuple):
     path: LogPath
     format: LogFormat
     condition: ComplexValue | None = None
+
+
 _OPEN_FILES = 256  # access log files kept open at once (names from variables can be many)
 COMBINED = (
     '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
@@ -98,6 +101,27 @@ def _compile(args: tuple[str, ...]) -> LogFormat | None:
         return LogFormat(compile_value("".join(args)), escape, missing)
     except ComplexValueError:
         return None
+
+
+def refused_lookup(
+    info: ConnectionInfo, line: bytes, status: int, sent: int, now: float
+) -> Callable[[str], str | None]:
+    """The variables nginx has for a request refused as its head was read (`"GARBAGE" 400`):
+    the connection's, the request line as it came, the answer's status and size, the time."""
+    values = {
+        "remote_addr": info.remote_addr,
+        "remote_port": str(info.remote_port),
+        "server_addr": info.server_addr,
+        "server_port": str(info.server_port),
+        "connection": str(info.serial),
+        "request": line.decode("utf-8", "surrogateescape") or None,
+        "status": f"{status:03d}",
+        "body_bytes_sent": str(sent),
+        "time_local": local_time(now, None, iso=False),
+        "time_iso8601": local_time(now, None, iso=True),
+        "msec": millis_text(int(now * 1000)),
+    }
+    return values.get
 
 
 def _levels(http: Http) -> list[Level]:
@@ -218,9 +242,7 @@ class AccessLogs:
                 found.append(LogTarget(path, log_format, when))
         return found
 
-    def write(
-        self, targets: list[LogTarget], lookup: Callable[[str], str | None]
-    ) -> None:
+    def write(self, targets: list[LogTarget], lookup: Callable[[str], str | None]) -> None:
         """One line to each of `targets` (see `targets()`)."""
         for path, log_format, condition in targets:
             if condition is not None and condition.evaluate(lookup) in ("", "0"):

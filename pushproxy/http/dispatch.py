@@ -36,7 +36,7 @@ from pushproxy.http.stub_status import handle_stub_status
 from pushproxy.http.subrequest import SubrequestConnection, bodiless
 from pushproxy.http.target import BadRequest, parse_target
 from pushproxy.http.variables import RequestVars, Response
-from pushproxy.http.wire import Request
+from pushproxy.http.wire import Request, refused
 from pushproxy.logs import REQUEST_LOG, request_context
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
 from pushproxy.push.publisher import handle_publisher
@@ -117,9 +117,8 @@ class Dispatcher:
         try:
             target = parse_target(request.target)
             host = request_host(target, request.headers, request.http_version)
-        except BadRequest:
-            await conn.error(400, close=True)
-            return
+        except BadRequest as bad:
+            raise refused(request, 400, str(bad)) from None  # answered and logged by the server
         server = site.router.select(info.server_addr, port, host)
         if site.keeps_slashes and not site.merges_slashes(info.server_addr, port):
             target = parse_target(request.target, merge_slashes=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Sequence
 
 import trio
@@ -15,7 +16,7 @@ import trio
 from pushproxy.config.lint_rules import unspoken_protocols
 from pushproxy.config.model import Config
 from pushproxy.descriptors import accept_failed
-from pushproxy.http.accesslog import AccessLogs
+from pushproxy.http.accesslog import AccessLogs, refused_lookup
 from pushproxy.http.connection import HttpConnection
 from pushproxy.http.connection_variables import ConnectionInfo
 from pushproxy.http.deadlines import Deadlines
@@ -29,7 +30,7 @@ from pushproxy.http.site import (
 )
 from pushproxy.http.stub_status import ConnectionStats
 from pushproxy.http.transport import ClientGone
-from pushproxy.http.wire import MalformedRequest
+from pushproxy.http.wire import MalformedRequest, refused
 from pushproxy.proxy.handler import ProxyRuntime
 from pushproxy.push.runtime import PushRuntime
 
@@ -272,6 +273,21 @@ class HttpServer:
             self.stats.active -= 1
             await conn.close()
 
+    def _log_refused(
+        self, conn: HttpConnection, info: ConnectionInfo, port: int, line: bytes
+    ) -> None:
+        """nginx's access log line for a request refused as its head was read, in the logs of
+        the address's default server."""
+        try:
+            server = self.site.router.select(info.server_addr, port, "")
+        except LookupError:
+            return
+        logs = self.access_logs.targets(server.server.own.level)
+        if logs:
+            status, sent = conn.status_sent, conn.body_bytes_sent
+            lookup = refused_lookup(info, line, status, sent, time.time())
+            self.access_logs.write(logs, lookup)
+
     async def _serve_requests(self, conn: HttpConnection, info: ConnectionInfo, port: int) -> None:
         while not self.stopping:
             self._idle.add(conn)  # a stop closes connections waiting for a request
@@ -279,6 +295,7 @@ class HttpServer:
                 request = await conn.next_request()
             except MalformedRequest as malformed:
                 await conn.error(malformed.status, close=True)
+                self._log_refused(conn, info, port, malformed.line)
                 return
             finally:
                 self._idle.discard(conn)
@@ -288,6 +305,7 @@ class HttpServer:
                 # nginx: 'client sent "Content-Length" and "Transfer-Encoding" headers at the
                 # same time'. Passing such a request on invites request smuggling.
                 await conn.error(400, close=True)
+                self._log_refused(conn, info, port, refused(request, 400, "").line)
                 return
             self.stats.requests += 1
             self.stats.writing += 1
@@ -297,9 +315,11 @@ class HttpServer:
                 await self.routes.dispatch(conn, request, info, port)
             except (ClientGone, trio.Cancelled):
                 raise
-            except MalformedRequest as malformed:  # a broken body, found while reading it
+            except MalformedRequest as malformed:  # a broken body or Host, found on the way
                 if conn.can_respond:
                     await conn.error(malformed.status, close=True)
+                line = malformed.line or refused(request, malformed.status, "").line
+                self._log_refused(conn, info, port, line)
                 return
             except Exception:
                 method, target = request.method.decode("latin-1"), request.target.decode("latin-1")
@@ -318,4 +338,3 @@ class HttpServer:
                 return  # answered already: the connection ends here
             if not conn.keep_alive:
                 return
-

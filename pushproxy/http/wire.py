@@ -59,11 +59,13 @@ _MAX_CHUNK_LINE = 4096  # a chunk-size line or a trailer line
 
 
 class MalformedRequest(Exception):
-    """The client broke HTTP: nginx answers `status` (400, 414, 494, 501, 505) and closes."""
+    """The client broke HTTP: nginx answers `status` (400, 414, 494, 501, 505) and closes.
+    `line`: the request line as it came, when the head was read (`$request` in the log)."""
 
     def __init__(self, status: int, why: str) -> None:
         super().__init__(why)
         self.status = status
+        self.line = b""
 
 
 class Request(NamedTuple):
@@ -131,9 +133,13 @@ _REMEMBERED_HEAD = 2048
 
 def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
     """A complete request head (up to and including its blank line)."""
-    if len(head) <= _REMEMBERED_HEAD:
-        return _parse_remembered(head, rules)  # (a head refused is refused each time)
-    return _parse_head(head, rules)
+    try:
+        if len(head) <= _REMEMBERED_HEAD:
+            return _parse_remembered(head, rules)  # (a head refused is refused each time)
+        return _parse_head(head, rules)
+    except MalformedRequest as refused:
+        refused.line = head.split(b"\n", 1)[0].removesuffix(b"\r")
+        raise
 
 
 def _parse_head(head: bytes, rules: HeaderRules) -> Request:
@@ -319,12 +325,23 @@ def _format_head(status_line: bytes, headers: list[tuple[bytes, bytes]]) -> byte
     return b"".join(lines)
 
 
+def refused(request: Request, status: int, why: str) -> MalformedRequest:
+    """A request found broken after its head was read (`$request` rebuilt from its parts)."""
+    error = MalformedRequest(status, why)
+    version = b"" if request.http_version == b"0.9" else b" HTTP/" + request.http_version
+    error.line = request.method + b" " + request.target + version
+    return error
+
+
 def header_too_large(head: bytes, max_line: int) -> MalformedRequest:
     """A head past the buffers: nginx's 414 when its request line (its end included) is
     longer than one buffer, else 494 (its headers are: a 400)."""
     end = head.find(b"\n")
     status = 414 if end < 0 or end >= max_line else 494
-    return MalformedRequest(status, "client sent too large header")
+    too_large = MalformedRequest(status, "client sent too large header")
+    if status == 494:  # (its request line was read)
+        too_large.line = head[:end].removesuffix(b"\r")
+    return too_large
 
 
 def oversized_head(head: bytes, max_line: int, max_head: int) -> MalformedRequest | None:

@@ -235,3 +235,38 @@ async def test_a_condition_json_escapes_and_missing_values(
         '{"ua":"é \\"\\u0001\\u001F\x7f","x":""}\n'.encode()
     )
     assert (tmp_path / "raw.log").read_bytes() == b"[]\n"
+
+
+REFUSED = """
+events {{}}
+http {{
+    access_log {dir}/access.log;
+    server {{ listen 127.0.0.1:0; location / {{ return 200 "ok"; }} }}
+}}
+"""
+
+
+async def test_requests_refused_as_they_are_read_are_logged(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    """As nginx logs them (fail2ban and log analysers look for them): the request line as it
+    came, escaped, with the 400 and the page's size (nginx 1.22's lines, but for the size)."""
+    async with serve(REFUSED.format(dir=tmp_path)) as server:
+        port = server.port()
+        for wire in (
+            b"GARBAGE\r\n\r\n",
+            b"\x16\x03\x01\x00\xa5\r\n\r\n",  # TLS spoken to a plain HTTP port
+            b"GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        ):
+            assert (await exchange_raw(port, wire)).startswith(b"HTTP/1.1 400 ")
+    requests = [
+        re.fullmatch(r'127\.0\.0\.1 - - \[[^]]+\] "(.*)" 400 (\d+) "-" "-"', line)
+        for line in (tmp_path / "access.log").read_text().splitlines()
+    ]
+    assert [match.group(1) for match in requests if match] == [
+        "GARBAGE",
+        "\\x16\\x03\\x01\\x00\\xA5",
+        "GET / HTTP/1.1",
+        "POST / HTTP/1.1",
+    ]
