@@ -23,10 +23,13 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 _HEAD_END = re.compile(rb"\n\r?\n")
+# A target starts with `/` or is an absolute URI (`http://...`): nginx refuses `*` and
+# `GET HTTP/1.1` (no target) as invalid requests.
+_TARGET = rb"(?:/|[A-Za-z][A-Za-z0-9+.\-]*://)[\x21-\x7e\x80-\xff]*"
 _REQUEST_LINE = re.compile(
-    rb"([A-Z_\-]+) +([\x21-\x7e\x80-\xff]+)(?: +HTTP/([0-9]|[1-9][0-9]{1,2})\.([0-9]{1,3}))? *\r?"
+    rb"([A-Z_\-]+) +(" + _TARGET + rb")(?: +HTTP/([0-9]|[1-9][0-9]{1,2})\.([0-9]{1,3}))? *\r?"
 )
-_HTTP09_LINE = re.compile(rb"[A-Z_\-]+ +[\x21-\x7e\x80-\xff]+ *\r?\n")
+_HTTP09_LINE = re.compile(rb"[A-Z_\-]+ +" + _TARGET + rb" *\r?\n")
 _NAME = re.compile(rb"[^\x00-\x20\x7f]+")  # nginx 1.21.1+: a space or control in a name is 400
 _VALID_NAME = re.compile(rb"[A-Za-z0-9\-]+")
 _VALID_NAME_UNDERSCORE = re.compile(rb"[A-Za-z0-9\-_]+")

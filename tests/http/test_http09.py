@@ -85,3 +85,13 @@ http {{
         received = await exchange_raw(server.port(), first + b"GET /ret\r\n")
     assert b"Content-Encoding: gzip" in received
     assert received.endswith(b"0\r\n\r\nok\n")
+
+
+async def test_a_line_without_a_target_is_no_http09_request(serve: ServeFactory) -> None:
+    """`GET HTTP/1.1` names no target: nginx answers it as a bad HTTP/1.x request, with its
+    status line and headers (as it answers `OPTIONS *` and `GET x:y`)."""
+    conf = f"events {{}}\nhttp {{ server {{ listen 127.0.0.1:0; {LOCATIONS} }} }}"
+    async with serve(conf) as server:
+        for line in (b"GET HTTP/1.1", b"GET  HTTP/1.1", b"OPTIONS * HTTP/1.1"):
+            answer = await exchange_raw(server.port(), line + b"\r\nHost: x\r\n\r\n")
+            assert answer.startswith(b"HTTP/1.1 400 Bad Request\r\n"), line

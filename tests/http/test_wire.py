@@ -77,6 +77,9 @@ def test_keep_alive(version: bytes, connection: bytes, keep_alive: bool) -> None
     ("head", "status"),
     [
         (b"get / HTTP/1.1\r\n\r\n", 400),  # nginx: methods are upper case
+        (b"GET HTTP/1.1\r\n\r\n", 400),  # no target: not an HTTP/0.9 request for "HTTP/1.1"
+        (b"OPTIONS * HTTP/1.1\r\n\r\n", 400),  # nginx knows no asterisk form
+        (b"GET x:y HTTP/1.1\r\n\r\n", 400),  # an absolute URI needs its "://"
         (b"GET / HTTP/1.1 extra\r\n\r\n", 400),
         (b"GET /a b HTTP/1.1\r\n\r\n", 400),
         (b"GET / HTTP/2.0\r\n\r\n", 505),
