@@ -27,9 +27,11 @@ from pushproxy.http.request_reader import RequestReader
 from pushproxy.http.static_rules import kept_for_304, own_answer_precondition
 from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
+from pushproxy.http.variables import Response
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
 Headers = Sequence[tuple[bytes, bytes]]
+_NO_HEADERS: Headers = ()
 # The error pages after which nginx closes a keep-alive connection
 # (ngx_http_special_response_handler).
 _ENDS_KEEPALIVE = frozenset({400, 413, 414, 495, 496, 497, 500, 501})
@@ -43,7 +45,7 @@ class HttpConnection(RequestReader):
     Requests are read by its base, `RequestReader`; responses are formatted and written here.
     """
 
-    __slots__ = ("_chunked", "_deflate", "_substream")
+    __slots__ = ("_chunked", "_deflate", "_head_bytes", "_sent_headers", "_substream")
     main_request: ClassVar[bool] = True  # (a subrequest's answers skip some filters)
 
     def __init__(
@@ -58,6 +60,7 @@ class HttpConnection(RequestReader):
         self._chunked = False
         self._deflate: zlib._Compress | None = None
         self._substream: SubStream | None = None  # this answer's substitution, if any
+        self._head_bytes, self._sent_headers = 0, _NO_HEADERS  # the last head written
 
     # writing responses
 
@@ -175,7 +178,19 @@ class HttpConnection(RequestReader):
             full += after
         if gzip is not None:
             full.append((b"Content-Encoding", b"gzip"))
-        return response_head(line or pages.status_line(status), full)
+        head = response_head(line or pages.status_line(status), full)
+        self._head_bytes, self._sent_headers = len(head), full
+        return head
+
+    def sent_response(self) -> Response:
+        """The answer for the access log: `$status`, `$[body_]bytes_sent`, `$sent_http_*`."""
+        sent = self.body_bytes_sent
+        return Response(
+            status=self.status_sent,
+            body_bytes_sent=sent,
+            bytes_sent=self._head_bytes + sent,
+            headers=self._sent_headers,
+        )
 
     def _gzip_for(
         self, status: int, headers: Headers, added: Headers

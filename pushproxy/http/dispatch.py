@@ -35,7 +35,7 @@ from pushproxy.http.static_files import handle_static
 from pushproxy.http.stub_status import handle_stub_status
 from pushproxy.http.subrequest import SubrequestConnection, bodiless
 from pushproxy.http.target import BadRequest, parse_target
-from pushproxy.http.variables import RequestVars, Response
+from pushproxy.http.variables import RequestVars
 from pushproxy.http.wire import Request, refused
 from pushproxy.logs import REQUEST_LOG, request_context
 from pushproxy.proxy.handler import ProxyRuntime, handle_proxy
@@ -163,9 +163,7 @@ class Dispatcher:
         finally:
             logs = self.access_logs.targets(location.level)
             if logs and conn.status_sent:
-                variables.respond(
-                    Response(status=conn.status_sent, body_bytes_sent=conn.body_bytes_sent)
-                )
+                variables.respond(conn.sent_response())
                 self.access_logs.write(logs, variables.lookup)
 
     def _answer(

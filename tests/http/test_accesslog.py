@@ -270,3 +270,27 @@ async def test_requests_refused_as_they_are_read_are_logged(
         "GET / HTTP/1.1",
         "POST / HTTP/1.1",
     ]
+
+
+SENT = """
+events {{}}
+http {{
+    log_format sent '$status $body_bytes_sent $bytes_sent '
+                    '[$sent_http_content_type] [$sent_http_x_a]';
+    access_log {dir}/sent.log sent;
+    server {{
+        listen 127.0.0.1:0;
+        location / {{ add_header X-A b; return 200 "ok"; }}
+    }}
+}}
+"""
+
+
+async def test_what_was_sent(serve: ServeFactory, tmp_path: Path) -> None:
+    """`$bytes_sent` counts the head too (all that went out for the request), `$sent_http_*`
+    are the answer's headers."""
+    async with serve(SENT.format(dir=tmp_path)) as server:
+        wire = await exchange_raw(
+            server.port(), b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+    assert (tmp_path / "sent.log").read_text() == f"200 2 {len(wire)} [text/plain] [b]\n"
