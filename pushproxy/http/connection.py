@@ -19,6 +19,7 @@ import trio
 from pushproxy.config.complex import Lookup
 from pushproxy.http import pages
 from pushproxy.http.addheader import AddedHeaders
+from pushproxy.http.connection_variables import Response
 from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.gzip import GzipPolicy, gzipped_upstream_headers
 from pushproxy.http.outbox import Outbox
@@ -27,7 +28,6 @@ from pushproxy.http.request_reader import RequestReader
 from pushproxy.http.static_rules import kept_for_304, own_answer_precondition
 from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
-from pushproxy.http.variables import Response
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
 Headers = Sequence[tuple[bytes, bytes]]

@@ -1,12 +1,12 @@
 """Variables about the connection, the process and the request as a whole: `$request_id`,
 `$connection`, `$connection_requests`, `$connection_time`, `$pid`, `$nginx_version`,
-`$request_completion`, worked out as nginx does; and how times are written (`$time_local`,
-`$time_iso8601`, `$msec`)."""
+`$request_completion`, worked out as nginx does; how times are written (`$time_local`,
+`$time_iso8601`, `$msec`); and the answer as sent (`Response`: `$status`, `$sent_http_*`...)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Protocol
@@ -16,6 +16,8 @@ from pushproxy import NGINX_VERSION
 if TYPE_CHECKING:
     from pushproxy.http.stub_status import ConnectionStats
     from pushproxy.http.variables import RequestVars
+
+Headers = Sequence[tuple[bytes, bytes]]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -49,10 +51,11 @@ def local_time(seconds: float, tz: tzinfo | None, *, iso: bool) -> str:
 
 class Received(Protocol):
     """The connection's count of the request's bytes (its head, and the body read so far),
-    and of its requests (this one included)."""
+    of its requests (this one included), and the status of the answer being sent (0: none)."""
 
     request_length: int
     requests_served: int
+    status_sent: int
 
 
 def millis_text(ms: int) -> str:
@@ -90,3 +93,21 @@ CONNECTION_GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "nginx_version": lambda _: NGINX_VERSION,
     "request_completion": _request_completion,
 }
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Response:
+    """What access logs read once the response is out; the server supplies it."""
+
+    status: int
+    body_bytes_sent: int = 0
+    bytes_sent: int = 0
+    headers: Headers = ()
+
+
+def headers_by_name(headers: Headers) -> dict[str, list[bytes]]:
+    """Header values by variable suffix: name lowercased, `-` as `_` (as nginx compares)."""
+    index: dict[str, list[bytes]] = {}
+    for name, value in headers:
+        index.setdefault(name.lower().replace(b"-", b"_").decode("latin-1"), []).append(value)
+    return index

@@ -59,6 +59,12 @@ class RequestTarget:
         )
 
 
+def with_args(target: RequestTarget, args: str) -> RequestTarget:
+    """The target once `set $args` changed its arguments (`$query_string`, `$is_args` and
+    `$arg_*` read them too, as nginx's `r->args`)."""
+    return replace(target, args=args, arg_map=_arg_map(args) if args else _NO_ARGS)
+
+
 def parse_target(raw: bytes, *, merge_slashes: bool = True) -> RequestTarget:
     """Parse an origin-form or absolute-form target; BadRequest where nginx answers 400.
     Short targets come back remembered (a client asks for the same few URLs again and again)."""

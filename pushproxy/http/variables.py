@@ -24,6 +24,8 @@ from pushproxy.http.connection_variables import (
     CONNECTION_GETTERS,
     ConnectionInfo,
     Received,
+    Response,
+    headers_by_name,
     local_time,
     millis_text,
 )
@@ -31,7 +33,7 @@ from pushproxy.http.file_paths import FILE_GETTERS
 from pushproxy.http.referers import REFERER_GETTERS
 from pushproxy.http.request_cookies import cookie_value
 from pushproxy.http.stub_status import STATUS_GETTERS
-from pushproxy.http.target import RequestTarget, as_text
+from pushproxy.http.target import RequestTarget, as_text, with_args
 from pushproxy.http.upstream_variables import UPSTREAM_GETTERS, UpstreamTry, upstream_header
 
 if TYPE_CHECKING:
@@ -70,24 +72,6 @@ def captures_of(match: re.Match[str]) -> Captures:
     if not named:  # the usual case: one shared empty mapping
         return Captures(match.groups(""), NO_CAPTURES.named)
     return Captures(match.groups(""), MappingProxyType(named))
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Response:
-    """What access logs read once the response is out; the server supplies it."""
-
-    status: int
-    body_bytes_sent: int = 0
-    bytes_sent: int = 0
-    headers: Headers = ()
-
-
-def _by_name(headers: Headers) -> dict[str, list[bytes]]:
-    """Header values by variable suffix: name lowercased, `-` as `_` (as nginx compares)."""
-    index: dict[str, list[bytes]] = {}
-    for name, value in headers:
-        index.setdefault(name.lower().replace(b"-", b"_").decode("latin-1"), []).append(value)
-    return index
 
 
 class RequestVars:
@@ -190,7 +174,10 @@ class RequestVars:
         return self._variables
 
     def set(self, name: str, value: str) -> None:
-        self._own()[name.lower()] = value
+        name = name.lower()
+        if name == "args":  # the request's own arguments: what `$arg_*` and the rest read
+            self._target = with_args(self._target, value)
+        self._own()[name] = value
 
     def assigned(self, name: str) -> str | None:
         """What `set` gave `$name` (a lowercase name), if anything."""
@@ -296,7 +283,7 @@ class RequestVars:
 
     def _by_name(self) -> dict[str, list[bytes]]:
         if self._index is None:
-            self._index = _by_name(self._headers)
+            self._index = headers_by_name(self._headers)
         return self._index
 
     def _header(self, key: str) -> str | None:
@@ -304,7 +291,7 @@ class RequestVars:
         return as_text((b"; " if key == "cookie" else b", ").join(values)) if values else None
 
     def _sent_header(self, key: str) -> str | None:
-        values = _by_name(self._response.headers).get(key) if self._response else None
+        values = headers_by_name(self._response.headers).get(key) if self._response else None
         return as_text(b", ".join(values)) if values else None
 
     def _arg(self, name: str) -> str | None:
@@ -336,7 +323,11 @@ class RequestVars:
         return millis_text(max(0, int(self._clock() * 1000) - int(self._started * 1000)))
 
     def _status(self) -> str | None:
-        return None if self._response is None else f"{self._response.status:03d}"
+        """The answer's status: once it is out, or while its head is made (`add_header`)."""
+        if self._response is not None:
+            return f"{self._response.status:03d}"
+        sending = self._received.status_sent if self._received is not None else 0
+        return f"{sending:03d}" if sending else None
 
     def _sent_count(self, field: str) -> str:
         return "0" if self._response is None else str(getattr(self._response, field))

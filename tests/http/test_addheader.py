@@ -83,3 +83,20 @@ def test_statuses_that_get_added_headers(status: int, always: bool, added: bool)
     [headers] = [s.added for s in site.setups.values() if isinstance(s.added, AddedHeaders)]
     result = headers.for_response(status, lambda _: None)
     assert result == ([(b"X-A", b"v")] if added else [])
+
+
+async def test_status_is_known_while_the_head_is_made(serve: ServeFactory) -> None:
+    """`add_header X-Status $status` says the answer's status, as nginx's header filter sees
+    it (it was empty before the answer was out)."""
+    conf = """
+    events {}
+    http { server { listen 127.0.0.1:0;
+        location / { add_header X-Status $status; return 200 "ok"; }
+        location /nf { add_header X-Status "s$status" always; return 404; }
+    } }
+    """
+    async with serve(conf) as server:
+        ok = await request(server.port(), "GET", "/")
+        missing = await request(server.port(), "GET", "/nf")
+    assert (ok.status, ok.header("X-Status")) == (200, "200")
+    assert (missing.status, missing.header("X-Status")) == (404, "s404")

@@ -9,14 +9,13 @@ from datetime import timedelta, timezone
 import pytest
 
 from pushproxy.config.complex import compile_value
-from pushproxy.http.connection_variables import ConnectionInfo
+from pushproxy.http.connection_variables import ConnectionInfo, Response
 from pushproxy.http.target import parse_target
 from pushproxy.http.variables import (
     NO_CAPTURES,
     Captures,
     Headers,
     RequestVars,
-    Response,
 )
 
 CONNECTION = ConnectionInfo(
@@ -305,3 +304,13 @@ def test_complex_value_evaluation() -> None:
     request.add_captures(Captures(("42",), {}))
     value = compile_value("$scheme://$host${request_uri}#$1:$arg_x:$cookie_sid:$unknown.")
     assert value.evaluate(request.lookup) == "http://example.com/r/42?x=1#42:1:abc:."
+
+
+def test_set_args_changes_what_reads_the_arguments() -> None:
+    """`set $args` changes nginx's `r->args`: `$query_string`, `$is_args` and `$arg_*` too."""
+    found = variables(b"/p?orig=1")
+    found.set("args", "a=1&b=2")
+    names = ("args", "query_string", "is_args", "arg_a", "arg_orig")
+    assert [found.lookup(name) for name in names] == ["a=1&b=2", "a=1&b=2", "?", "1", None]
+    found.set("args", "")
+    assert [found.lookup(name) for name in names] == ["", "", "", None, None]
