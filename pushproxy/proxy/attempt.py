@@ -212,7 +212,7 @@ class Attempt:
         log.info(
             "client prematurely closed connection while %s upstream, %s",
             "reading" if self.head_received else "waiting for",
-            self.job.context(None),
+            self.job.trying_context(),
         )
         self.error = ClientGone()
         self._interrupt(self.error, client=self.head_received)
@@ -373,7 +373,7 @@ class Attempt:
 
     def _cut(self, message: str | None) -> None:
         if message:
-            log.error("%s, %s", message, self.job.context(None))
+            log.error("%s, %s", message, self.job.trying_context())
         self.job.exchange.conn.end_after_response()
 
     async def _flush(self, pieces: list[bytes]) -> None:

@@ -99,6 +99,7 @@ async def _try_peer(
     head's headers. UpstreamFailure says how long the connection took, when there was one.
     `started`: the time the try starts at."""
     clock = job.exchange.conn.clock
+    job.trying.append(peer)
     while True:
         upstream, reused = await connector.checkout(
             job.group, peer.spec.endpoint, job.settings.connect_timeout, started, job.tls

@@ -289,6 +289,7 @@ def _job(
         tries=[],
         tls=_tls(settings, url, lookup) if url.scheme == "https" else None,
         redirected=[],
+        trying=[],
     )
 
 

@@ -36,6 +36,7 @@ class Job(NamedTuple):
     tries: list[UpstreamTry]  # each peer tried, as it ended
     tls: TlsTarget | None  # an https upstream's
     redirected: list[bytes]  # the `X-Accel-Redirect` of the answer, if it had one
+    trying: list[Peer]  # the peers tried, the one being tried last
 
     def context(self, peer: Peer | None) -> str:
         """The tail nginx puts on an upstream error line."""
@@ -44,4 +45,6 @@ class Job(NamedTuple):
             upstream = f', upstream: "{self.scheme}://{peer.name}{self.target.decode("latin-1")}"'
         return request_context(self.exchange.lookup, upstream)
 
-
+    def trying_context(self) -> str:
+        """`context` of the peer being tried (nginx names it on every line of the try)."""
+        return self.context(self.trying[-1] if self.trying else None)

@@ -319,7 +319,10 @@ async def test_a_client_that_goes_away_releases_the_upstream(
         await eventually(lambda: bool(upstream.requests))
         await client.aclose()
         await eventually(lambda: upstream.open_streams == 0)
-    assert "client prematurely closed connection while waiting for upstream" in caplog.text
+    [line] = [r.getMessage() for r in caplog.records if "prematurely" in r.getMessage()]
+    assert line.startswith("client prematurely closed connection while waiting for upstream")
+    # nginx names the peer on every line about a try
+    assert f'upstream: "http://127.0.0.1:{upstream.port}/hang"' in line
 
 
 async def test_a_client_that_stops_reading_and_leaves_releases_the_upstream(
