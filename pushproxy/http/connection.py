@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import zlib
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import trio
 
@@ -31,7 +31,6 @@ from pushproxy.http.transport import Limits
 from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
 
 Headers = Sequence[tuple[bytes, bytes]]
-_NO_HEADERS: Headers = ()
 # The error pages after which nginx closes a keep-alive connection
 # (ngx_http_special_response_handler).
 _ENDS_KEEPALIVE = frozenset({400, 413, 414, 495, 496, 497, 500, 501})
@@ -60,7 +59,7 @@ class HttpConnection(RequestReader):
         self._chunked = False
         self._deflate: zlib._Compress | None = None
         self._substream: SubStream | None = None  # this answer's substitution, if any
-        self._head_bytes, self._sent_headers = 0, _NO_HEADERS  # the last head written
+        self._head_bytes, self._sent_headers = 0, cast(Headers, ())  # of the last head
 
     # writing responses
 
@@ -179,7 +178,8 @@ class HttpConnection(RequestReader):
         if gzip is not None:
             full.append((b"Content-Encoding", b"gzip"))
         head = response_head(line or pages.status_line(status), full)
-        self._head_bytes, self._sent_headers = len(head), full
+        # (a stream, which may last for hours, keeps none: memory per subscriber)
+        self._head_bytes, self._sent_headers = len(head), () if streamed else full
         return head
 
     def sent_response(self) -> Response:
@@ -267,8 +267,8 @@ class HttpConnection(RequestReader):
             await self.send_raw(self._with_body(head, body), then)
 
     async def _filtered(self, status: int, headers: Headers) -> bool:
-        """nginx's not-modified filter on a 200 of its own (not a subrequest's): its 412 page,
-        or a 304; True when it answered."""
+        """nginx's not-modified filter on a 200 of its own (not a subrequest's): True when it
+        answered (its 412 page, or a 304)."""
         assert self.request is not None
         if (self.status_override or status) != 200 or not self.main_request:
             return False
