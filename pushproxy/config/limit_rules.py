@@ -13,6 +13,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 
 from pushproxy.config.diagnostics import Diagnostic
+from pushproxy.config.shared_memory import Zones, declare
 from pushproxy.config.tree import Directive
 from pushproxy.config.units import InvalidValue, parse_size
 
@@ -108,28 +109,21 @@ def _error(d: Directive, message: str) -> Diagnostic:
 
 
 def _declared_again(
-    d: Directive, name: str, zones: dict[str, tuple[str, int]], defined: dict[tuple[str, str], str]
+    d: Directive, name: str, zones: Zones, defined: dict[tuple[str, str], str]
 ) -> str | None:
     """ngx_shared_memory_add(), then the module's check: what nginx says of a zone declared
     again (any second declaration is an error), or None for the first."""
     zone = next(a for a in d.args[1:] if a.startswith("zone="))
     try:
-        size = -(-parse_size(zone.partition(":")[2]) // 4096) * 4096
+        size = parse_size(zone.partition(":")[2])
     except (ValueError, InvalidValue):
         return None  # reported by `value_findings`
-    first = zones.get(name)
-    if first is None:
-        zones[name] = (d.name, size)
+    bound = defined.get((d.name, name), d.args[0])
+    again = f'{d.name} "{name}" is already bound to key "{bound}"'
+    message = declare(zones, name, d.name, size, again)
+    if message is None:
         defined[d.name, name] = d.args[0]
-        return None
-    if first[0] != d.name:
-        return f'the shared memory zone "{name}" is already declared for a different use'
-    if first[1] != size:
-        return (
-            f'the size {size} of shared memory zone "{name}" conflicts with already declared '
-            f"size {first[1]}"
-        )
-    return f'{d.name} "{name}" is already bound to key "{defined[d.name, name]}"'
+    return message
 
 
 def validate(tree: Sequence[Directive], stopped: bool = False) -> list[Diagnostic]:
@@ -138,7 +132,7 @@ def validate(tree: Sequence[Directive], stopped: bool = False) -> list[Diagnosti
         return []
     found: list[Diagnostic] = []
     defined: dict[tuple[str, str], str] = {}  # (zone directive, name): key
-    zones: dict[str, tuple[str, int]] = {}  # name: the directive that declared it, its size
+    zones: Zones = {}
     for d in http.block or ():
         name = _zone_name(d)
         if d.name in _ZONES.values() and name is not None and d.args:

@@ -15,6 +15,7 @@ from pushproxy.config import units
 from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_value
 from pushproxy.config.diagnostics import Diagnostic
 from pushproxy.config.model import Http, Level, Location, build, walk_locations
+from pushproxy.config.shared_memory import Zones, declare
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
 from pushproxy.push.memory import MIN_ZONE, zone_size
@@ -275,29 +276,20 @@ def _diagnostic(
     )
 
 
-def _zone_twice(directive: Directive, size: int, zones: dict[str, int]) -> list[Diagnostic]:
+def _zone_twice(directive: Directive, size: int, zones: Zones) -> list[Diagnostic]:
     """ngx_shared_memory_add(), then the module's own check: a zone (`push_stream_module`
     unless named) declared again, with another size or the same."""
     name = directive.args[1] if len(directive.args) > 1 else "push_stream_module"
-    pages = -(-size // 4096) * 4096
-    declared = zones.get(name)
-    if declared is None:
-        zones[name] = pages
+    message = declare(zones, name, directive.name, size, f'duplicate zone "{name}"')
+    if message is None:
         return []
-    if declared != pages:
-        message = (
-            f'the size {pages} of shared memory zone "{name}" conflicts with already '
-            f"declared size {declared}"
-        )
-    else:
-        message = f'duplicate zone "{name}"'
     return [replace(_diagnostic(message, directive), nginx_level="emerg")]
 
 
 def _directive_time(tree: Sequence[Directive]) -> list[Diagnostic]:
     """Checks the module makes as it reads a directive: type values, shared memory size."""
     found: list[Diagnostic] = []
-    zones: dict[str, int] = {}  # shared memory zones declared: name -> bytes
+    zones: Zones = {}
 
     def visit(items: Sequence[Directive]) -> None:
         for directive in items:
