@@ -30,7 +30,7 @@ from pushproxy.http.site import (
 )
 from pushproxy.http.stub_status import ConnectionStats
 from pushproxy.http.transport import ClientGone
-from pushproxy.http.wire import MalformedRequest, refused
+from pushproxy.http.wire import MalformedRequest, request_line
 from pushproxy.proxy.handler import ProxyRuntime
 from pushproxy.push.runtime import PushRuntime
 
@@ -305,7 +305,7 @@ class HttpServer:
                 # nginx: 'client sent "Content-Length" and "Transfer-Encoding" headers at the
                 # same time'. Passing such a request on invites request smuggling.
                 await conn.error(400, close=True)
-                self._log_refused(conn, info, port, refused(request, 400, "").line)
+                self._log_refused(conn, info, port, request_line(request))
                 return
             self.stats.requests += 1
             self.stats.writing += 1
@@ -318,7 +318,7 @@ class HttpServer:
             except MalformedRequest as malformed:  # a broken body or Host, found on the way
                 if conn.can_respond:
                     await conn.error(malformed.status, close=True)
-                line = malformed.line or refused(request, malformed.status, "").line
+                line = malformed.line or request_line(request)
                 self._log_refused(conn, info, port, line)
                 return
             except Exception:

@@ -328,11 +328,16 @@ def _format_head(status_line: bytes, headers: list[tuple[bytes, bytes]]) -> byte
     return b"".join(lines)
 
 
-def refused(request: Request, status: int, why: str) -> MalformedRequest:
-    """A request found broken after its head was read (`$request` rebuilt from its parts)."""
-    error = MalformedRequest(status, why)
+def request_line(request: Request) -> bytes:
+    """`$request` of a request whose head was read, rebuilt from its parts."""
     version = b"" if request.http_version == b"0.9" else b" HTTP/" + request.http_version
-    error.line = request.method + b" " + request.target + version
+    return request.method + b" " + request.target + version
+
+
+def refused(request: Request, status: int, why: str) -> MalformedRequest:
+    """A request found broken after its head was read."""
+    error = MalformedRequest(status, why)
+    error.line = request_line(request)
     return error
 
 
