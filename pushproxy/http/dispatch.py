@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable
 
-import trio
-
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
 from pushproxy.http.accesslog import AccessLogs
@@ -24,8 +22,15 @@ from pushproxy.http.deadlines import Deadlines
 from pushproxy.http.error_pages import ErrorCatcher
 from pushproxy.http.exchange import Exchange, Jump
 from pushproxy.http.pacing import answer_pacing
-from pushproxy.http.pages import error_page
-from pushproxy.http.phases import URI_CHANGES, access_phase, configure, preaccess, trust_proxy
+from pushproxy.http.phases import (
+    URI_CHANGES,
+    access_phase,
+    configure,
+    preaccess,
+    refuse_access,
+    trust_proxy,
+)
+from pushproxy.http.quick_routes import QuickRoutes
 from pushproxy.http.responses import handle_return, redirect
 from pushproxy.http.rewrite import Ending
 from pushproxy.http.rewrite_rule import Redirect
@@ -34,7 +39,7 @@ from pushproxy.http.site import LocationSetup, Site
 from pushproxy.http.static_files import handle_static
 from pushproxy.http.stub_status import handle_stub_status
 from pushproxy.http.subrequest import SubrequestConnection, bodiless
-from pushproxy.http.target import BadRequest, parse_target
+from pushproxy.http.target import BadRequest, RequestTarget, parse_target
 from pushproxy.http.variables import RequestVars
 from pushproxy.http.wire import Request, refused
 from pushproxy.logs import REQUEST_LOG, request_context
@@ -47,28 +52,6 @@ from pushproxy.push.subscriber import handle_subscriber
 from pushproxy.push.websocket import handle_websocket
 
 log = logging.getLogger("pushproxy")
-
-
-async def _refuse(conn: HttpConnection, refusal: Verdict, auth_delay: float = 0.0) -> None:
-    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to (or an
-    `auth_request` subrequest's challenges), which an `error_page` for 401 answers with too;
-    a 401 comes `auth_delay` seconds late (a guesser learns nothing from the timing)."""
-    if refusal.status != 401:
-        await conn.error(refusal.status)
-        return
-    if auth_delay:
-        await trio.sleep(auth_delay)
-    if refusal.challenges is not None:  # an `auth_request` subrequest's
-        challenges = list(refusal.challenges)
-    else:
-        realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
-        challenges = [(b"WWW-Authenticate", realm)]
-    hook = conn.error_hook
-    if hook is not None and hook(401):
-        conn.carried = challenges
-        return
-    headers = [(b"Content-Type", b"text/html"), *challenges]
-    await conn.respond(401, headers, error_page(401))
 
 
 def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars) -> None:
@@ -92,7 +75,7 @@ class Dispatcher:
     push stream module (from the server's start), the proxy and the access logs; the server
     swaps them on a reload."""
 
-    __slots__ = ("access_logs", "deadlines", "proxy", "push", "site")
+    __slots__ = ("access_logs", "deadlines", "proxy", "push", "routes", "site")
 
     def __init__(
         self, site: Site, proxy: ProxyRuntime, access_logs: AccessLogs, deadlines: Deadlines
@@ -102,6 +85,7 @@ class Dispatcher:
         self.access_logs = access_logs
         self.deadlines = deadlines  # the connections' (a subrequest's too)
         self.push: PushRuntime | None = None
+        self.routes = QuickRoutes(site, access_logs)  # heads' routes (`quick_routes`)
 
     async def dispatch(
         self, conn: HttpConnection, request: Request, info: ConnectionInfo, port: int
@@ -114,14 +98,14 @@ class Dispatcher:
         if request.method == b"TRACE":  # nginx: "client sent TRACE method", whatever the location
             await conn.error(405)
             return
-        try:
-            target = parse_target(request.target)
-            host = request_host(target, request.headers, request.http_version)
-        except BadRequest as bad:
-            raise refused(request, 400, str(bad)) from None  # answered and logged by the server
-        server = site.router.select(info.server_addr, port, host)
-        if site.keeps_slashes and not site.merges_slashes(info.server_addr, port):
-            target = parse_target(request.target, merge_slashes=False)
+        routes = self.routes
+        if not routes.fits(site, self.access_logs):  # a reload: none is valid any more
+            routes = self.routes = QuickRoutes(site, self.access_logs)
+        route = routes.find(request, info.server_addr, port)
+        if route is None:
+            target, host, server = self._server(request, info, port)
+        else:
+            target, host, server = route.target, route.host, route.server
         variables = RequestVars(
             method=request.method,
             target=target,
@@ -135,10 +119,6 @@ class Dispatcher:
             maps=site.maps,
             received=conn,
         )
-        if site.realip:  # nginx's post-read phase: the server's settings
-            realip = site.setups[id(server.server.own)].realip
-            if realip is not None:
-                trust_proxy(realip, variables, request)
         exchange = Exchange(
             conn=conn,
             request=request,
@@ -147,10 +127,20 @@ class Dispatcher:
             variables=variables,
             server=server,
         )
-        location, ending, match = configure(site, server, variables, request)
-        if (error_log := self.access_logs.error_log(location.level)) is not REQUEST_LOG.get():
-            REQUEST_LOG.set(error_log)  # (only when it changes: each set costs a subscriber)
+        if site.realip:  # nginx's post-read phase: the server's settings
+            realip = site.setups[id(server.server.own)].realip
+            if realip is not None:
+                trust_proxy(realip, variables, request)
+        if route is not None:  # what `configure` found for this head before
+            location, ending, match, error_log = route.apply(variables)
+        else:
+            where = (info.server_addr, port)
+            location, ending, match, error_log = routes.configure(
+                request, (target, host, server), variables, where
+            )
         setup = site.setups[id(location)]  # every location and `if` block has one
+        if error_log is not REQUEST_LOG.get():
+            REQUEST_LOG.set(error_log)  # (only when it changes: each set costs a subscriber)
         _prepare(conn, setup, variables)
         if setup.error_pages is not None:
             conn.error_hook = ErrorCatcher(setup.error_pages)
@@ -165,6 +155,21 @@ class Dispatcher:
             if logs and conn.status_sent:
                 variables.respond(conn.sent_response())
                 self.access_logs.write(logs, variables.lookup)
+
+    def _server(
+        self, request: Request, info: ConnectionInfo, port: int
+    ) -> tuple[RequestTarget, str, ServerMatch]:
+        """The request's target, its host and the server block that serves it."""
+        site = self.site
+        try:
+            target = parse_target(request.target)
+            host = request_host(target, request.headers, request.http_version)
+        except BadRequest as bad:
+            raise refused(request, 400, str(bad)) from None  # answered and logged by the server
+        server = site.router.select(info.server_addr, port, host)
+        if site.keeps_slashes and not site.merges_slashes(info.server_addr, port):
+            target = parse_target(request.target, merge_slashes=False)
+        return target, host, server
 
     def _answer(
         self,
@@ -210,7 +215,7 @@ class Dispatcher:
             return self._access_asking(exchange, location, setup, setup.auth_request)
         refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
         if refusal is not None:
-            return _refuse(exchange.conn, refusal, setup.auth_delay)
+            return refuse_access(exchange.conn, refusal, setup.auth_delay)
         return self._handle(exchange, location, setup, self.push)
 
     async def _access_asking(
@@ -225,7 +230,7 @@ class Dispatcher:
         if setup.access is not None or setup.auth is not None:
             refusal = access_phase(setup, exchange.variables, exchange.request, exchange.method)
             if refusal is not None and not setup.satisfy_any:
-                await _refuse(exchange.conn, refusal, setup.auth_delay)
+                await refuse_access(exchange.conn, refusal, setup.auth_delay)
                 return None
             if refusal is None and setup.satisfy_any:
                 return await self._handle(exchange, location, setup, self.push)
@@ -234,7 +239,7 @@ class Dispatcher:
             return await self._handle(exchange, location, setup, self.push)
         if refusal is not None and refusal.status == 401 and answer.status == 403:
             answer = refusal
-        await _refuse(exchange.conn, answer, setup.auth_delay)
+        await refuse_access(exchange.conn, answer, setup.auth_delay)
         return None
 
     async def _ask(self, exchange: Exchange, asked: AuthRequest) -> Verdict:

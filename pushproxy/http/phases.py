@@ -13,6 +13,8 @@ import trio
 
 from pushproxy.config.model import Location
 from pushproxy.http.basic_auth import Verdict
+from pushproxy.http.connection import HttpConnection
+from pushproxy.http.pages import error_page
 from pushproxy.http.realip import RealIp
 from pushproxy.http.rewrite import Ending, SearchAgain
 from pushproxy.http.routing import LocationMatch, ServerMatch
@@ -150,3 +152,25 @@ def _forbidden(variables: RequestVars) -> Verdict:
     """A 403 of the access phase, logged as nginx logs it."""
     log.error("access forbidden by rule, %s", request_context(variables.lookup))
     return Verdict(403)
+
+
+async def refuse_access(conn: HttpConnection, refusal: Verdict, auth_delay: float = 0.0) -> None:
+    """The access phase's refusal: nginx's page, and for a 401 the realm to log in to (or an
+    `auth_request` subrequest's challenges), which an `error_page` for 401 answers with too;
+    a 401 comes `auth_delay` seconds late (a guesser learns nothing from the timing)."""
+    if refusal.status != 401:
+        await conn.error(refusal.status)
+        return
+    if auth_delay:
+        await trio.sleep(auth_delay)
+    if refusal.challenges is not None:  # an `auth_request` subrequest's
+        challenges = list(refusal.challenges)
+    else:
+        realm = f'Basic realm="{refusal.realm}"'.encode("utf-8", "surrogateescape")
+        challenges = [(b"WWW-Authenticate", realm)]
+    hook = conn.error_hook
+    if hook is not None and hook(401):
+        conn.carried = challenges
+        return
+    headers = [(b"Content-Type", b"text/html"), *challenges]
+    await conn.respond(401, headers, error_page(401))

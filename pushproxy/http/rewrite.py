@@ -127,6 +127,10 @@ class RewritePhase:
             self._scripts[key] = script
         return script
 
+    def scripted(self, location: Location) -> bool:
+        """Whether the level has rewrite directives (`rewrite`, `if`, `set`, `return`...)."""
+        return bool(self._script(location))
+
     def _condition(self, directive: Directive) -> Condition | None:
         key = id(directive)
         if key not in self._conditions:
