@@ -2,9 +2,8 @@
 
 `HttpConnection` reads requests and request bodies (its base, `RequestReader`) and writes
 responses, whole or streamed: the head (our `Server` and `Date`, `Connection`, the location's
-`add_header`s, gzip) and the body, framed chunked or not. Every wait is bounded: the request
-head by `client_header_timeout`, each body read by `client_body_timeout`, each write by
-`send_timeout`; idle keep-alive by `keepalive_timeout`.
+`add_header`s, gzip) and the body, framed chunked or not. Every wait is bounded (nginx's
+timeouts, see `RequestReader`).
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ from pushproxy.http.request_reader import RequestReader
 from pushproxy.http.static_rules import kept_for_304, own_answer_precondition
 from pushproxy.http.sub_filter import SubFilter, SubStream
 from pushproxy.http.transport import Limits
-from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, response_head
+from pushproxy.http.wire import DEFAULT_RULES, HeaderRules, HostLimits, response_head
 
 Headers = Sequence[tuple[bytes, bytes]]
 # The error pages after which nginx closes a keep-alive connection
@@ -54,8 +53,9 @@ class HttpConnection(RequestReader):
         deadlines: Deadlines,
         header_rules: HeaderRules = DEFAULT_RULES,
         outbox: Outbox | None = None,
+        host_limits: HostLimits | None = None,
     ) -> None:
-        super().__init__(stream, limits, deadlines, header_rules, outbox)
+        super().__init__(stream, limits, deadlines, header_rules, outbox, host_limits)
         self._chunked = False
         self._deflate: zlib._Compress | None = None
         self._substream: SubStream | None = None  # this answer's substitution, if any

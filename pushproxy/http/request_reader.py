@@ -27,9 +27,11 @@ from pushproxy.http.wire import (
     DEFAULT_RULES,
     ChunkedBody,
     HeaderRules,
+    HostLimits,
     MalformedRequest,
     Request,
     find_head,
+    head_budget,
     header_too_large,
     oversized_head,
     parse_head,
@@ -48,39 +50,13 @@ class RequestReader:
     state of the request being answered."""
 
     __slots__ = (
-        "_added",
-        "_body_left",
-        "_buffer",
-        "_chunks",
-        "_client_keeps_alive",
-        "_continue_due",
-        "_head_only",
-        "_response_done",
-        "_response_started",
-        "_sub_rules",
-        "_written_at",
-        "body_bytes_sent",
-        "carried",
-        "clock",
-        "deadline",
-        "error_hook",
-        "gzip",
-        "handler_deadline",
-        "header_rules",
-        "limits",
-        "outbox",
-        "pacing",
-        "request",
-        "request_length",
-        "requests_served",
-        "reuse",
-        "scope",
-        "status_override",
-        "status_sent",
-        "stream",
-        "taken_over",
-        "vary_encoding",
-    )
+        "_added", "_body_left", "_buffer", "_chunks", "_client_keeps_alive", "_continue_due",
+        "_head_only", "_response_done", "_response_started", "_sub_rules", "_written_at",
+        "body_bytes_sent", "carried", "clock", "deadline", "error_hook", "gzip",
+        "handler_deadline", "head_limits", "header_rules", "host_limits", "limits", "outbox",
+        "pacing", "request", "request_length", "requests_served", "reuse", "scope",
+        "status_override", "status_sent", "stream", "taken_over", "vary_encoding",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -89,10 +65,14 @@ class RequestReader:
         deadlines: Deadlines,
         header_rules: HeaderRules = DEFAULT_RULES,
         outbox: Outbox | None = None,
+        host_limits: HostLimits | None = None,
     ) -> None:
         self.stream = stream
         self.outbox = outbox  # the server's: small answers go out at the turn's end
-        self.limits = limits
+        # Every head is read with the connection's limits (`head_limits`, its address's default
+        # server's); `limits` are then those of the location that answers.
+        self.limits = self.head_limits = limits
+        self.host_limits = host_limits  # (and those of the server a `Host` line names)
         self.header_rules = header_rules
         self._buffer = bytearray()
         self.scope = trio.CancelScope()  # the connection's: a stop or a timeout cancels it
@@ -104,18 +84,14 @@ class RequestReader:
         self.request: Request | None = None
         self.request_length = 0  # $request_length: head and body bytes, as received
         self.requests_served = 0
-        self.reuse = True
-        self.taken_over = False
-        self._client_keeps_alive = False
+        self.reuse, self.taken_over, self._client_keeps_alive = True, False, False
         self._head_only = False  # a HEAD request: heads as for GET, never a body byte
         self._body_left = 0  # Content-Length bytes of the request body not yet read
         self._chunks: ChunkedBody | None = None  # a chunked request body not yet read to its end
         self._continue_due = False  # `Expect: 100-continue` not yet answered
         # The response's, which `HttpConnection` writes; `next_request` starts them anew.
-        self._response_started = False
-        self._response_done = False
-        self.status_sent = 0  # of the current request's response (access logs)
-        self.body_bytes_sent = 0
+        self._response_started = self._response_done = False
+        self.status_sent = self.body_bytes_sent = 0  # of the current response (access logs)
         self.gzip: GzipPolicy | None = None  # the location's, set per request
         self.vary_encoding = False  # `gzip_static` looked for a .gz: `Vary: Accept-Encoding`
         self.pacing: Pacing | None = None  # the answer's `limit_rate`
@@ -176,13 +152,13 @@ class RequestReader:
         The wait for its first byte is bounded by `keepalive_timeout` (`client_header_timeout`
         on a new connection), the rest of the head by `client_header_timeout`; running out
         cancels `scope`. MalformedRequest: the caller answers its status and closes."""
-        idle = self.limits.header_timeout
+        head_limits = self.head_limits
+        idle = head_limits.header_timeout
         if self.requests_served:
             if not self.keep_alive or self.requests_served >= self.limits.keepalive_requests:
                 return None
             idle = self.limits.keepalive_timeout
-        self._response_started = self._response_done = False
-        self._head_only = False  # until a HEAD request is read (an error page has its body)
+        self._response_started = self._response_done = self._head_only = False
         # The last location's answer settings end with its answer: a malformed next request's
         # page has none of them.
         self.gzip = None
@@ -203,18 +179,19 @@ class RequestReader:
             end = find_head(buffer)
             started = self.clock()
             while end < 0:
-                if len(buffer) > self.limits.max_header_bytes:
-                    raise header_too_large(bytes(buffer), self.limits.max_line_bytes)
+                most = head_limits.max_header_bytes
+                if len(buffer) > most and len(buffer) > head_budget(buffer, most, self.host_limits):
+                    raise header_too_large(bytes(buffer), head_limits.max_line_bytes)
                 searched = max(0, len(buffer) - 3)
-                left = started + self.limits.header_timeout - self.clock()
+                left = started + head_limits.header_timeout - self.clock()
                 if not await self._receive_within(left):
                     return None
                 skip_blank_lines(buffer)
                 end = find_head(buffer, searched if buffer else 0)
-        head, limits = bytes(buffer[:end]), self.limits
+        head, limits = bytes(buffer[:end]), head_limits
         if end >= limits.max_line_bytes:  # a line may be longer than one buffer
-            too_large = oversized_head(head, limits.max_line_bytes, limits.max_header_bytes)
-            if too_large is not None:
+            line, most = limits.max_line_bytes, limits.max_header_bytes
+            if too_large := oversized_head(head, line, most, self.host_limits):
                 raise too_large
         del buffer[:end]
         request = parse_head(head, self.header_rules)

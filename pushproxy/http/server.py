@@ -258,9 +258,8 @@ class HttpServer:
         except OSError:  # reset while it waited to be accepted: no peer left to serve
             await stream.aclose()
             return
-        conn = HttpConnection(
-            stream, self.site.limits, self.deadlines, self.site.header_rules, self.outbox
-        )
+        limits, rules, host_limits = self.site.connection_settings(info.server_addr, key[1])
+        conn = HttpConnection(stream, limits, self.deadlines, rules, self.outbox, host_limits)
         self.stats.active += 1
         try:
             with conn.scope:  # timeouts and a stop cancel it

@@ -5,9 +5,10 @@ before any handler runs."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import socket
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import Config, Level, Location, walk_locations
@@ -33,11 +34,11 @@ from pushproxy.http.rate_limits import (
 from pushproxy.http.realip import RealIp
 from pushproxy.http.referers import ValidReferers
 from pushproxy.http.rewrite import RewritePhase
-from pushproxy.http.routing import ServerRouter
+from pushproxy.http.routing import ServerRouter, validate_host
 from pushproxy.http.static_files import StaticFiles
 from pushproxy.http.sub_filter import SubFilter
 from pushproxy.http.transport import Limits
-from pushproxy.http.wire import HeaderRules, Request
+from pushproxy.http.wire import HeaderRules, HostLimits, Request
 
 # One listening socket: the address and port as configured (port 0 binds any free port).
 ListenKey = tuple[str, int]
@@ -48,8 +49,12 @@ def _seconds(level: Level, name: str, default: float) -> float:
     return value / 1000 if isinstance(value, int) else default
 
 
+# A connection's limits and header rules, and the limits of a server its heads' `Host` names.
+ConnectionSettings = tuple[Limits, HeaderRules, HostLimits]
+
 def limits_of(level: Level) -> Limits:
-    """Connection limits from the http level (the server is chosen after the head is read)."""
+    """The limits a level sets (its own or inherited): a connection's are its address's
+    default server's (`Site.connection_settings`), a request's its location's."""
     count, size = 4, 8192
     buffers = level.last("large_client_header_buffers")
     if buffers is not None and len(buffers.args) == 2:
@@ -95,8 +100,8 @@ def location_limits(level: Level, connection: Limits) -> Limits:
 
 
 def header_rules_of(level: Level) -> HeaderRules:
-    """How header names are judged; like the limits, from the http level (nginx reads them
-    from the default server of the address, before the Host header chooses one)."""
+    """How header names are judged; like the head's limits, the default server's of the
+    address (nginx reads a head with them, before the Host header chooses a server)."""
     return HeaderRules(
         ignore_invalid=level.arg("ignore_invalid_headers", "on") == "on",
         underscores=level.arg("underscores_in_headers", "off") == "on",
@@ -220,12 +225,41 @@ class Site:
     maps: Mapping[str, VariableTable]  # `map`, `geo`, `split_clients` variables, compiled
     realip: bool = False  # whether any level has realip settings
     keeps_slashes: bool = False  # whether any server says `merge_slashes off`
+    # Each server's limits and header rules, by id() of its level (`connection_settings`).
+    server_settings: Mapping[int, tuple[Limits, HeaderRules]] = field(default_factory=dict)
+    _by_address: dict[tuple[str, int], ConnectionSettings] = field(default_factory=dict)
+
+    def connection_settings(self, address: str, port: int) -> ConnectionSettings:
+        """A connection's limits and header rules: those of the default server of its local
+        end `address`:`port`, as nginx reads every request head of a connection with them
+        (`client_header_timeout`, `large_client_header_buffers`, `ignore_invalid_headers`,
+        `underscores_in_headers` of the default server); and the line and head limits of the
+        server a `Host` line names, which nginx reads the lines after it with."""
+        found = self._by_address.get((address, port))
+        if found is None:
+            default = self._server_settings(address, port, "")
+            host_limits = functools.partial(self._host_limits, address, port)
+            found = self._by_address[address, port] = (*default, host_limits)
+        return found
 
     def merges_slashes(self, address: str, port: int) -> bool:
         """`merge_slashes` of the default server of the local end `address`:`port`: nginx
         reads the request line with it, before the `Host` header chooses a server."""
         default = self.router.default_for(address, port).server.own
         return self.setups[id(default)].merge_slashes
+
+    def _server_settings(self, address: str, port: int, host: str) -> tuple[Limits, HeaderRules]:
+        try:
+            server = self.router.select(address, port, host) if host else None
+            if server is None:
+                server = self.router.default_for(address, port)
+        except LookupError:
+            return self.limits, self.header_rules
+        return self.server_settings.get(id(server.server.own), (self.limits, self.header_rules))
+
+    def _host_limits(self, address: str, port: int, raw: bytes) -> tuple[int, int]:
+        limits = self._server_settings(address, port, validate_host(raw) or "")[0]
+        return limits.max_line_bytes, limits.max_header_bytes
 
     @classmethod
     def build(cls, config: Config) -> Site:
@@ -274,6 +308,10 @@ class Site:
             maps=http.maps,
             realip=any(setup.realip is not None for setup in setups.values()),
             keeps_slashes=not all(setup.merge_slashes for setup in setups.values()),
+            server_settings={
+                id(server.own): (limits_of(server.own.level), header_rules_of(server.own.level))
+                for server in http.servers
+            },
         )
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -352,12 +353,38 @@ def header_too_large(head: bytes, max_line: int) -> MalformedRequest:
     return too_large
 
 
-def oversized_head(head: bytes, max_line: int, max_head: int) -> MalformedRequest | None:
+# A Host value -> the (line, head) limits of the server it names: nginx reads the lines after a
+# `Host` line with that server's `large_client_header_buffers`.
+HostLimits = Callable[[bytes], tuple[int, int]]
+_HOST_LINE = re.compile(rb"\n[Hh][Oo][Ss][Tt]:[ \t]*([^\r\n]*?)[ \t]*\r?\n")
+
+
+def head_budget(head: bytes | bytearray, max_head: int, for_host: HostLimits | None) -> int:
+    """The bytes a head being read may take: `max_head`, or, once it holds a whole `Host`
+    line, what the server that names allows."""
+    found = _HOST_LINE.search(head) if for_host is not None else None
+    if found is None or for_host is None:
+        return max_head
+    return for_host(found.group(1))[1]
+
+
+def oversized_head(
+    head: bytes, max_line: int, max_head: int, for_host: HostLimits | None = None
+) -> MalformedRequest | None:
     """nginx's limits on a whole head: past all the buffers (`header_too_large`), or a line
-    longer, with its end, than one buffer: 414 for the request line, 494 for a header."""
-    lines = head.split(b"\n")
-    if len(head) > max_head or len(lines[0]) >= max_line:
+    longer, with its end, than one buffer: 414 for the request line, 494 for a header. The
+    lines after a `Host` line, and the whole, have the limits `for_host` gives for it."""
+    found = _HOST_LINE.search(head) if for_host is not None else None
+    if found is None or for_host is None:
+        later_line, budget, split = max_line, max_head, len(head)
+    else:
+        (later_line, budget), split = for_host(found.group(1)), found.end()
+    lines = head[:split].split(b"\n")
+    if len(head) > budget or len(lines[0]) >= max_line:
         return header_too_large(head, max_line)
-    if any(len(line) >= max_line for line in lines[1:]):
+    later = head[split:].split(b"\n")
+    if any(len(line) >= max_line for line in lines[1:]) or any(
+        len(line) >= later_line for line in later
+    ):
         return MalformedRequest(494, "client sent too long header line")
     return None

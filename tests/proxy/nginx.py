@@ -65,6 +65,7 @@ async def running_nginx(directory: Path, server: str, http: str = "") -> AsyncIt
     (prefix / "tmp").mkdir(parents=True, exist_ok=True)
     port = await _free_port()
     conf = prefix / "nginx.conf"
+    server = server.replace("PORT", str(port))  # (another server block on the same port)
     conf.write_text(_MAIN.format(prefix=prefix, port=port, server=server, http=http))
     command = [NGINX, "-e", str(prefix / "error.log"), "-p", f"{prefix}/", "-c", str(conf)]
     async with trio.open_nursery() as nursery:
@@ -96,9 +97,11 @@ async def side_by_side(
     http: str = "",
 ) -> tuple[T, T]:
     """What `ask(port)` finds out from nginx, then from pushproxy, both serving `locations` in
-    one server on 127.0.0.1 (and `http` at the http level): (nginx's, pushproxy's)."""
+    one server on 127.0.0.1 (and `http` at the http level): (nginx's, pushproxy's). `PORT` in
+    `locations` is that server's port (`} server { listen 127.0.0.1:PORT; ...` adds one)."""
     async with running_nginx(directory, locations, http=http) as port:
         expected = await ask(port)
+    locations = locations.replace("PORT", "0")  # pushproxy's servers share one port 0
     conf = f"events {{}}\nhttp {{ {http} server {{ listen 127.0.0.1:0; {locations} }} }}"
     async with serve(conf) as server:
         answered = await ask(server.port())
