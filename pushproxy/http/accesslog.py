@@ -104,10 +104,11 @@ def _compile(args: tuple[str, ...]) -> LogFormat | None:
 
 
 def refused_lookup(
-    info: ConnectionInfo, line: bytes, status: int, sent: int, now: float
+    info: ConnectionInfo, line: bytes, status: int, sent: int, now: float, length: int | None
 ) -> Callable[[str], str | None]:
     """The variables nginx has for a request refused as its head was read (`"GARBAGE" 400`):
-    the connection's, the request line as it came, the answer's status and size, the time."""
+    the connection's, the request line as it came, the answer's status and size, the time,
+    the head's length when known."""
     values = {
         "remote_addr": info.remote_addr,
         "remote_port": str(info.remote_port),
@@ -120,6 +121,7 @@ def refused_lookup(
         "time_local": local_time(now, None, iso=False),
         "time_iso8601": local_time(now, None, iso=True),
         "msec": millis_text(int(now * 1000)),
+        "request_length": None if length is None else str(length),
     }
     return values.get
 

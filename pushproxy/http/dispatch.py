@@ -58,11 +58,12 @@ def _prepare(conn: HttpConnection, setup: LocationSetup, variables: RequestVars)
     """The connection's settings from the location that answers (an error page's location
     replaces the first one's)."""
     conn.gzip = setup.gzip  # the client's Accept-Encoding is read only when it matters
-    conn.add_headers(setup.added, variables.lookup)
+    lookup = variables.lookup
+    conn.add_headers(setup.added, lookup)
     if setup.sub_filter is not None:
-        conn.filter_body(setup.sub_filter, variables.lookup)
+        conn.filter_body(setup.sub_filter, lookup)
     assigned = variables.assigned("limit_rate")  # `set $limit_rate` overrides `limit_rate`
-    conn.pacing = answer_pacing(setup.rate_limit, variables.lookup, assigned)
+    conn.pacing = answer_pacing(setup.rate_limit, lookup, assigned)
     limits = conn.limits = setup.limits  # the location's keep-alive, body and send settings
     if not limits.keepalive_timeout:
         conn.end_after_response()  # `keepalive_timeout 0`: Connection: close

@@ -77,7 +77,7 @@ class RequestReader:
         self._buffer = bytearray()
         self.scope = trio.CancelScope()  # the connection's: a stop or a timeout cancels it
         self.clock = deadlines.now  # trio's
-        self.deadline = deadlines.deadline(self.scope.cancel)  # the waits for a request head
+        self.deadline = deadlines.deadline(self._timed_out)  # the waits for a request head
         # A handler's own waits (a proxied request's on its upstream): the handler sets the
         # action. One per connection, so a request queues no entry of its own (see `deadlines`).
         self.handler_deadline = deadlines.deadline(no_action)
@@ -126,6 +126,24 @@ class RequestReader:
             return False
         self._buffer += data
         return bool(data)
+
+    def _timed_out(self) -> None:
+        """The wait for a request head ran out: the connection ends (nginx logs a 408 for a
+        head begun, see `timed_out_head`)."""
+        self.status_sent, self.body_bytes_sent = 408, 0
+        self.scope.cancel()
+
+    def timed_out_head(self) -> tuple[bytes, int] | None:
+        """For a connection whose wait for the rest of a head ran out: what nginx logs of it,
+        the request line as far as it came and the bytes of the head's whole lines (none
+        until the request line is whole); None otherwise (an idle connection, say)."""
+        buffer = self._buffer
+        if self.status_sent != 408 or not buffer or not self.scope.cancel_called:
+            return None
+        end = buffer.find(b"\n")
+        if end < 0:
+            return bytes(buffer).removesuffix(b"\r"), 0
+        return bytes(buffer[:end]).removesuffix(b"\r"), buffer.rfind(b"\n") + 1
 
     def fileno(self) -> int:
         return self.stream.socket.fileno()  # (-1 once closed; for the client watches)
@@ -257,7 +275,9 @@ class RequestReader:
                 with trio.move_on_after(self.limits.body_timeout) as scope:
                     alive = await self._receive()
                 if scope.cancelled_caught or not alive:
-                    raise ClientGone  # nginx answers 408 into the void and closes
+                    if scope.cancelled_caught and not self._response_started:
+                        self.status_sent = 408  # what nginx logs; the client gets nothing
+                    raise ClientGone
                 starved = False
                 continue
             if self._chunks is not None:

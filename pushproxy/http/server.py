@@ -264,6 +264,9 @@ class HttpServer:
         try:
             with conn.scope:  # timeouts and a stop cancel it
                 await self._serve_requests(conn, info, key[1])
+            timed_out = conn.timed_out_head()
+            if timed_out is not None:  # nginx's 408 for a head cut short
+                self._log_refused(conn, info, key[1], *timed_out)
         except ClientGone:
             pass
         except Exception:  # a fault of one connection's must not end everyone's
@@ -273,10 +276,15 @@ class HttpServer:
             await conn.close()
 
     def _log_refused(
-        self, conn: HttpConnection, info: ConnectionInfo, port: int, line: bytes
+        self,
+        conn: HttpConnection,
+        info: ConnectionInfo,
+        port: int,
+        line: bytes,
+        length: int | None = None,
     ) -> None:
         """nginx's access log line for a request refused as its head was read, in the logs of
-        the address's default server."""
+        the address's default server (`length`: `$request_length`, when known)."""
         try:
             server = self.site.router.select(info.server_addr, port, "")
         except LookupError:
@@ -284,7 +292,7 @@ class HttpServer:
         logs = self.access_logs.targets(server.server.own.level)
         if logs:
             status, sent = conn.status_sent, conn.body_bytes_sent
-            lookup = refused_lookup(info, line, status, sent, time.time())
+            lookup = refused_lookup(info, line, status, sent, time.time(), length)
             self.access_logs.write(logs, lookup)
 
     async def _serve_requests(self, conn: HttpConnection, info: ConnectionInfo, port: int) -> None:
