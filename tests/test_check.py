@@ -278,6 +278,62 @@ def test_every_push_location_missing_its_channels_path_is_reported(tmp_path: Pat
     assert _run("check", "--nginx", path).stderr.count("must be set") == 1
 
 
+@pytest.mark.parametrize(
+    ("size", "refused"),
+    [
+        ("100k", True),
+        ("0", True),  # the module aligns what does not parse (nginx's -1) to 0: refused too
+        ("abc", True),
+        ("-1", True),
+        ("1.5m", True),
+        ("99999999999999999999999", True),
+        ("128k", False),
+        ("32m", False),
+    ],
+)
+def test_a_shared_memory_size_under_32_pages_is_refused(
+    tmp_path: Path, size: str, refused: bool
+) -> None:
+    text = (
+        f"events {{}}\nhttp {{\n  push_stream_shared_memory_size {size};\n  server {{\n"
+        "    location /s { push_stream_subscriber; push_stream_channels_path $arg_id; }\n"
+        "  }\n}\n"
+    )
+    path = _conf(tmp_path, text)
+    found = [(d.line, d.message) for d in check_file(path).diagnostics if d.code == "E201"]
+    message = "The push_stream_shared_memory_size value must be at least 128KiB"
+    assert found == ([(3, message)] if refused else [])
+    run = _run("-t", "-c", path)
+    assert (run.returncode != 0) is refused
+    if refused:
+        assert run.stderr.splitlines()[0] == f"pushproxy: [warn] {message} in {path}:3"
+
+
+@pytest.mark.parametrize(
+    ("directives", "duplicate"),
+    [
+        ("push_stream_channels_statistics; push_stream_subscriber;", "push_stream_subscriber"),
+        ("push_stream_channels_statistics; push_stream_publisher admin;", "push_stream_publisher"),
+        ("push_stream_subscriber; push_stream_channels_statistics;", None),
+        ("push_stream_publisher; push_stream_channels_statistics;", None),
+        ("push_stream_channels_statistics; push_stream_channels_statistics;", None),
+    ],
+)
+def test_the_statistics_take_the_location_type_without_looking(
+    tmp_path: Path, directives: str, duplicate: str | None
+) -> None:
+    """The module's statistics directive sets the location type a publisher and a
+    subscriber share, whatever set it before; those two refuse a type already set."""
+    text = (
+        "events {}\nhttp {\n  push_stream_shared_memory_size 32m;\n  server {\n"
+        f"    location /s {{ {directives} push_stream_channels_path $arg_id; }}\n"
+        "  }\n}\n"
+    )
+    path = _conf(tmp_path, text)
+    found = [d.message for d in check_file(path).diagnostics if d.code == "E107"]
+    assert found == ([f'"{duplicate}" directive is duplicate'] if duplicate else [])
+
+
 @pytest.mark.parametrize("option", ["ssl", "http2", "quic", "proxy_protocol"])
 def test_a_listen_for_a_protocol_pushproxy_does_not_speak(tmp_path: Path, option: str) -> None:
     text = f"events {{}}\nhttp {{\n  server {{\n    listen 8443 {option};\n  }}\n}}\n"

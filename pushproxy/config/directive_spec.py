@@ -127,6 +127,7 @@ class DirectiveSpec:
     bounds: tuple[int, int] | None = None  # (low, high); high -1: no upper bound
     slot: str | None = None
     duplicate_text: str | None = None  # nginx's text when another directive set the slot
+    overwrites: bool = False  # sets its slot without looking (never a duplicate itself)
     warning: str | None = None
     default: str | None = None
     merge: Merge = Merge.INHERIT

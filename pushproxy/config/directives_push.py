@@ -37,6 +37,9 @@ PUSH_STREAM_ROWS: tuple[DirectiveSpec, ...] = (
     DirectiveSpec(
         name="push_stream_channels_statistics", module=_MODULE, contexts=Ctx.LOCATION,
         arity=Arity.NOARGS, merge=Merge.NONE, honoured=True,
+        # The module's handler sets the location type the publisher and subscriber share
+        # without looking: after one it wins, before one that one is a duplicate.
+        slot="push_stream:loc.location_type", overwrites=True,
     ),
     DirectiveSpec(
         name="push_stream_publisher", module=_MODULE, contexts=Ctx.LOCATION,

@@ -166,7 +166,7 @@ class _Walker:
         if slot is None:
             return False
         earlier = slots.get(slot)
-        if earlier is None:
+        if earlier is None or spec.overwrites:
             slots[slot] = d
             return False
         if earlier.name != d.name and spec.duplicate_text:

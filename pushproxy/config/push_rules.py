@@ -29,10 +29,12 @@ from pushproxy.push.settings import (
 )
 
 _PREFIX = "push stream module: "
+# The statistics first: in a valid location it comes after a publisher or subscriber it
+# shares the block with, and replaces it (see `directives_push`).
 _TYPE_DIRECTIVES = (
+    "push_stream_channels_statistics",
     "push_stream_publisher",
     "push_stream_subscriber",
-    "push_stream_channels_statistics",
 )
 # Main checks, in the module's order (init_main_conf()): a zero here is refused.
 _MAIN_NOT_ZERO = (
@@ -311,8 +313,8 @@ def _directive_time(tree: Sequence[Directive]) -> list[Diagnostic]:
                         )
                     )
             elif directive.name == "push_stream_shared_memory_size" and directive.args:
-                size = _size_of(directive)
-                if 0 < size < MIN_ZONE:
+                size = _size_of(directive)  # (0 when it does not parse, as the module's)
+                if size < MIN_ZONE:
                     found.append(
                         Diagnostic(
                             code="E201",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 
@@ -241,3 +242,25 @@ async def test_keep_alive_across_statistics_requests(
             assert (await client.request("GET", "/channels-stats?id=no")).status == 404
             assert (await client.request("HEAD", "/channels-stats")).status == 405
         await client.aclose()
+
+
+async def test_statistics_after_a_subscriber_in_one_location_answer_there(
+    serve: ServeFactory,
+) -> None:
+    """The module's statistics directive replaces the subscriber type set before it."""
+    conf = config(
+        PUBLISHER
+        + """
+        location /both {
+            push_stream_subscriber;
+            push_stream_channels_statistics;
+            push_stream_channels_path $arg_id;
+        }
+"""
+    )
+    async with serve(conf) as server:
+        port = server.port()
+        await publish(port, "ch1", b"a")
+        answer = await request(port, "GET", "/both?id=ch1")
+    assert answer.status == 200
+    assert json.loads(answer.body)["published_messages"] == 1  # not a subscriber's stream
