@@ -16,6 +16,7 @@ from pushproxy import NGINX_VERSION
 if TYPE_CHECKING:
     from pushproxy.http.stub_status import ConnectionStats
     from pushproxy.http.variables import RequestVars
+    from pushproxy.http.wire import Request
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -56,6 +57,7 @@ class Received(Protocol):
     request_length: int
     requests_served: int
     status_sent: int
+    request: Request | None  # (its line as it came: `$request`, `$server_protocol`)
 
 
 def millis_text(ms: int) -> str:

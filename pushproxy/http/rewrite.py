@@ -23,9 +23,10 @@ from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_va
 from pushproxy.config.model import Location
 from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import REGEX_MATCHES
+from pushproxy.http.captures import Captures
 from pushproxy.http.rewrite_rule import Redirect, RewriteRule, apply_rule, compile_rule
 from pushproxy.http.target import RequestTarget
-from pushproxy.http.variables import Captures, RequestVars
+from pushproxy.http.variables import RequestVars
 from pushproxy.logs import request_context
 
 log = logging.getLogger("pushproxy")

@@ -24,8 +24,9 @@ from pushproxy.config.complex import ComplexValue, ComplexValueError, compile_va
 from pushproxy.config.pcre import compile_regex
 from pushproxy.config.tree import Directive
 from pushproxy.errors import ConfigError
+from pushproxy.http.captures import NO_CAPTURES, captures_of
 from pushproxy.http.target import RequestTarget
-from pushproxy.http.variables import NO_CAPTURES, RequestVars, captures_of
+from pushproxy.http.variables import RequestVars
 
 _REDIRECT_STARTS = ("http://", "https://", "$scheme")
 _STATUS = {"redirect": 302, "permanent": 301}

@@ -14,8 +14,9 @@ from types import MappingProxyType
 
 from pushproxy.config.model import Location, Server
 from pushproxy.config.pcre import compile_regex
+from pushproxy.http.captures import NO_CAPTURES, Captures, captures_of
 from pushproxy.http.target import BadRequest, RequestTarget
-from pushproxy.http.variables import NO_CAPTURES, Captures, Headers, captures_of
+from pushproxy.http.variables import Headers
 
 # A location ending in `/` with one of these answers a request for its name without the slash
 # with a redirect (nginx's `auto_redirect`).

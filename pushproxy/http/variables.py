@@ -8,18 +8,17 @@ configuration's do (`as_text`), so they encode back unchanged.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import tzinfo
-from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from pushproxy.config.maps import VariableTable
 from pushproxy.config.model import NO_MAPS
 from pushproxy.http.access import packed_address
 from pushproxy.http.basic_auth import basic_credentials
+from pushproxy.http.captures import NO_CAPTURES, Captures, captures_of
 from pushproxy.http.connection_variables import (
     CONNECTION_GETTERS,
     ConnectionInfo,
@@ -44,34 +43,6 @@ Headers = Sequence[tuple[bytes, bytes]]
 # whose value uses itself, directly or not, stops there)
 _MAP_DEPTH = 100
 log = logging.getLogger("pushproxy")
-
-
-@dataclass(frozen=True, slots=True)
-class Captures:
-    """Regex captures: `$1`..`$9` (`positional`) and named groups (`named`)."""
-
-    positional: tuple[str, ...] = ()
-    named: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-
-    def then(self, later: Captures | None) -> Captures:
-        """After a later match (None: none): every match sets `$1`.. anew, even one without
-        groups (nginx's `r->ncaptures`), while named captures are variables each match sets."""
-        if later is None:
-            return self
-        if not self.named or not later.named:
-            return Captures(later.positional, later.named or self.named)
-        return Captures(later.positional, MappingProxyType({**self.named, **later.named}))
-
-
-NO_CAPTURES = Captures()
-
-
-def captures_of(match: re.Match[str]) -> Captures:
-    """A regex match's captures (`$1`..., named ones)."""
-    named = match.groupdict("")
-    if not named:  # the usual case: one shared empty mapping
-        return Captures(match.groups(""), NO_CAPTURES.named)
-    return Captures(match.groups(""), MappingProxyType(named))
 
 
 class RequestVars:
@@ -230,8 +201,7 @@ class RequestVars:
         the request line as received, keeps the method the client sent)."""
         if self._variables is None:
             self._variables = {}
-        line = f"{self._method} {self._target.raw}{self._protocol(' ')}"
-        self._variables.setdefault("request", line)
+        self._variables.setdefault("request", self._request_line())
         self._method = method
 
     def retarget(self, target: RequestTarget) -> None:
@@ -297,10 +267,24 @@ class RequestVars:
     def _arg(self, name: str) -> str | None:
         return self._target.arg_map.get(name)
 
-    def _protocol(self, before: str) -> str:
-        """`HTTP/1.1` after `before`; nothing for HTTP/0.9, whose request line has no version."""
-        version = self._http_version
-        return "" if version == "0.9" else f"{before}HTTP/{version}"
+    def _line(self) -> bytes:
+        """The request line as it came (nothing for a request made here: a bench's)."""
+        request = self._received.request if self._received is not None else None
+        return request.line if request is not None else b""
+
+    def _protocol(self) -> str | None:
+        """`$server_protocol` as the line has it (`HTTP/1.2`, and spaces after it); HTTP/0.9,
+        whose request line has no version, has none."""
+        line = self._line()
+        if self._http_version == "0.9" or not line:
+            return None if self._http_version == "0.9" else f"HTTP/{self._http_version}"
+        return as_text(line[line.rfind(b" HTTP/") + 1 :])
+
+    def _request_line(self) -> str:
+        """`$request`: the request line as it came (`wire.request_line`)."""
+        line, protocol = self._line(), self._protocol()
+        fallback = f"{self._method} {self._target.raw}{' ' + protocol if protocol else ''}"
+        return as_text(line) if line else fallback
 
     def _cookie(self, name: str) -> str | None:
         cookies = self._cookies
@@ -349,9 +333,9 @@ _GETTERS: dict[str, Callable[[RequestVars], str | None]] = {
     "args": lambda v: v._target.args,
     "query_string": lambda v: v._target.args,
     "is_args": lambda v: "?" if v._target.args else "",
-    "request": lambda v: f"{v._method} {v._target.raw}{v._protocol(' ')}",
+    "request": lambda v: v._request_line(),
     "request_method": lambda v: v._method,
-    "server_protocol": lambda v: v._protocol("") or None,  # HTTP/0.9: not found, as nginx
+    "server_protocol": lambda v: v._protocol(),
     "scheme": lambda v: v._connection.scheme,
     "https": lambda v: "on" if v._connection.scheme == "https" else "",
     "host": lambda v: v._host or v._server_name,

@@ -90,6 +90,7 @@ class Request(NamedTuple):
     # If-Unmodified-Since, If-Match or If-None-Match came: nginx's not-modified filter may
     # turn a 200 of its own into a 412 or a 304
     conditional: bool = False
+    line: bytes = b""  # the request line as it came (its line end aside): `$request`
 
     def raw_items(self) -> list[tuple[bytes, bytes]]:
         pairs = zip(self.raw_names, self.headers, strict=True)
@@ -152,6 +153,7 @@ def _parse_head(head: bytes, rules: HeaderRules) -> Request:
     if line is None:
         raise MalformedRequest(400, "client sent invalid request")
     method, target, major, minor = line.groups()
+    request_line = lines[0].removesuffix(b"\r")
     if major is None:  # HTTP/0.9: the request line alone; the server refuses all but GET
         return Request(
             method=method,
@@ -164,6 +166,7 @@ def _parse_head(head: bytes, rules: HeaderRules) -> Request:
             keep_alive=False,
             expect_continue=False,
             head_size=len(head),
+            line=request_line,
         )
     if int(major) != 1:
         raise MalformedRequest(505 if int(major) > 1 else 400, "client sent unsupported version")
@@ -222,6 +225,7 @@ def _parse_head(head: bytes, rules: HeaderRules) -> Request:
         expect_continue=expect and version == b"1.1",
         head_size=len(head),
         conditional=not seen.isdisjoint(_PRECONDITIONS),
+        line=request_line,
     )
 
 
@@ -330,7 +334,10 @@ def _format_head(status_line: bytes, headers: list[tuple[bytes, bytes]]) -> byte
 
 
 def request_line(request: Request) -> bytes:
-    """`$request` of a request whose head was read, rebuilt from its parts."""
+    """`$request` of a request whose head was read: its line as it came (nginx's, spaces and
+    all), or one made from its parts for a request made here."""
+    if request.line:
+        return request.line
     version = b"" if request.http_version == b"0.9" else b" HTTP/" + request.http_version
     return request.method + b" " + request.target + version
 

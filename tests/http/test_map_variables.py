@@ -14,7 +14,8 @@ from helpers import request, request_vars
 from pushproxy.config.complex import compile_value
 from pushproxy.config.maps import compile_maps
 from pushproxy.config.parse import parse_text
-from pushproxy.http.variables import Captures, RequestVars
+from pushproxy.http.captures import Captures
+from pushproxy.http.variables import RequestVars
 
 
 def with_maps(

@@ -9,14 +9,10 @@ from datetime import timedelta, timezone
 import pytest
 
 from pushproxy.config.complex import compile_value
+from pushproxy.http.captures import NO_CAPTURES, Captures
 from pushproxy.http.connection_variables import ConnectionInfo, Response
 from pushproxy.http.target import parse_target
-from pushproxy.http.variables import (
-    NO_CAPTURES,
-    Captures,
-    Headers,
-    RequestVars,
-)
+from pushproxy.http.variables import Headers, RequestVars
 
 CONNECTION = ConnectionInfo(
     remote_addr="192.0.2.7", remote_port=51234, server_addr="127.0.0.1", server_port=8080
