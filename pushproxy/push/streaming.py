@@ -34,8 +34,17 @@ from pushproxy.push.subscription import Subscription
 from pushproxy.push.templates import EVENTSOURCE_CONTENT_TYPE, LocationTemplates, RenderMode
 
 STOP_WRITE_SECONDS = 1.0  # at most this long for the last bytes of a stream
-# Bytes queued for one subscriber before it counts as too slow and is dropped.
+# Bytes queued for one subscriber before it counts as too slow and is dropped, at least: nginx
+# keeps whatever a slow client has not taken (only `send_timeout` ends it), so the bound is the
+# zone's size, the memory the configuration gives messages (`queue_limit`), and one message
+# always fits. What is queued is the messages' shared renderings, not copies.
 OUTBOX_LIMIT = 4 * 1024 * 1024
+
+
+def queue_limit(zone_size: int) -> int:
+    """The bytes queued for one subscriber past which it is dropped, for a zone's size."""
+    return max(OUTBOX_LIMIT, zone_size)
+
 _READ_SIZE = 65536
 
 
@@ -50,6 +59,7 @@ class StreamSession:
         "dropped",
         "eventsource",
         "finished",
+        "limit",
         "live_at",
         "parked",
         "pending",
@@ -70,8 +80,10 @@ class StreamSession:
         padding: PaddingRule | None,
         *,
         clock: Callable[[], float] | None = trio.current_time,
+        limit: int = OUTBOX_LIMIT,
     ) -> None:
         self.clock = clock  # None: no pings, and no live message's time to keep for them
+        self.limit = limit  # the bytes queued past which the client is too slow
         self.templates = templates
         self.eventsource = templates.mode is RenderMode.EVENTSOURCE
         self._paddings = paddings
@@ -134,8 +146,8 @@ class StreamSession:
             self._write_now(self.direct.frame(pieces))
             return
         size = sum(len(piece) for piece in pieces)
-        if self.pending_bytes + size > OUTBOX_LIMIT:
-            self.drop()  # nginx would hit its send timeout
+        if self.pending_bytes + size > self.limit and self.pending_bytes:
+            self.drop()  # not keeping up: nginx would have hit its send timeout
             return
         self.pending += pieces
         self.pending_bytes += size
@@ -268,6 +280,7 @@ async def serve_stream(subscription: Subscription) -> None:
         runtime.paddings,
         subscription.padding,
         clock=trio.current_time if push.settings.ping_message_interval else None,
+        limit=queue_limit(runtime.zone_size),
     )
     await conn.start(200, [*subscription.headers, (b"Content-Type", _content_type(subscription))])
     first = session.header_pieces()

@@ -40,7 +40,7 @@ from pushproxy.push.responses import ANTI_CACHE, method_not_allowed, refuse, req
 from pushproxy.push.runtime import PushLocation, PushRuntime
 from pushproxy.push.selection import old_messages
 from pushproxy.push.store import Store
-from pushproxy.push.streaming import OUTBOX_LIMIT
+from pushproxy.push.streaming import OUTBOX_LIMIT, queue_limit
 from pushproxy.push.subscription import last_received
 from pushproxy.push.templates import (
     WEBSOCKET_CLOSE_FRAME,
@@ -96,31 +96,24 @@ class WebSocketSession:
     """The store's view of one WebSocket connection (implements `channels.Subscriber`).
 
     Nothing here awaits: frames are queued (rendered once per template, shared by every
-    subscriber) and the writer is woken. Past `OUTBOX_LIMIT` queued bytes (in more than one
-    frame) the client counts as too slow and the connection is dropped.
+    subscriber) and the writer is woken. Past `limit` queued bytes (`streaming.queue_limit`,
+    in more than one frame) the client counts as too slow and the connection is dropped.
     """
 
     __slots__ = (
-        "_lot",
-        "_render",
-        "clock",
-        "cut",
-        "direct",
-        "ending",
-        "live_at",
-        "overflow",
-        "pending",
-        "pending_bytes",
-        "writing",
-    )
+        "_lot", "_render", "clock", "cut", "direct", "ending", "limit", "live_at", "overflow",
+        "pending", "pending_bytes", "writing",
+    )  # fmt: skip
 
     def __init__(
         self,
         templates: LocationTemplates,
         *,
         clock: Callable[[], float] | None = trio.current_time,
+        limit: int = OUTBOX_LIMIT,
     ) -> None:
         self._render = templates.render
+        self.limit = limit
         self.clock = clock  # None: no pings, and no live message's time to keep for them
         self._lot = trio.lowlevel.ParkingLot()
         self.pending: list[bytes] = []
@@ -152,7 +145,7 @@ class WebSocketSession:
         self.pending_bytes += len(frame)
         # One frame always fits, however large (the module's specs send 4 MiB messages);
         # a backlog past the limit means the client is not keeping up.
-        if self.pending_bytes > OUTBOX_LIMIT and len(self.pending) > 1:
+        if self.pending_bytes > self.limit and len(self.pending) > 1:
             self.overflow = True
             if self.cut is not None:
                 self.cut()
@@ -235,7 +228,8 @@ async def _subscribe_and_serve(
     last = last_received(exchange, push)
     templates = push.templates
     interval = push.settings.ping_message_interval
-    session = WebSocketSession(templates, clock=trio.current_time if interval else None)
+    clock = trio.current_time if interval else None
+    session = WebSocketSession(templates, clock=clock, limit=queue_limit(runtime.zone_size))
     connection = store.register(session)
     try:
         # Old messages, then the subscription, channel by channel; no await in between, so

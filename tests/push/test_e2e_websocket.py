@@ -15,8 +15,11 @@ from pathlib import Path
 
 import pytest
 import trio
+import trio.testing
 import trio_websocket
 from wsproto.frame_protocol import FrameProtocol
+
+from pushproxy.push.memory import TRASH_TTL
 
 from .test_websocket_frames import masked
 from .wire import (
@@ -697,12 +700,15 @@ async def test_large_messages(serve: ServeFactory) -> None:
             assert json.loads(await ws.get_message())["message"] == small
 
 
-async def test_a_slow_client_is_dropped(serve: ServeFactory) -> None:
-    # Real time: the drop comes from the queue bound, not a timer (see test_large_messages).
+async def test_a_slow_client_is_dropped(serve: ServeFactory, mock_clock: MockClock) -> None:
+    """Past the zone's size queued (8 MiB here): the clock runs at real speed (megabytes
+    cross the sockets) and leaps to let the trash give the zone's memory back."""
+    mock_clock.rate = 1
     conf = """
 events {}
 http {
-    push_stream_shared_memory_size 256m;
+    push_stream_shared_memory_size 8m;
+    send_timeout 1h;
     server {
         listen 127.0.0.1:0;
         location /pub { push_stream_publisher admin; push_stream_channels_path $arg_id;
@@ -715,9 +721,14 @@ http {
         port = server.port()
         raw = await upgrade(port, "/ws/ch1")  # and never reads
         await wait_subscribers(server, b"ch1", 1)
-        for _ in range(24):
-            await publish(port, "ch1", b"x" * (1 << 20))
-        await wait_connections(server, 0)
+        published = 0
+        while store_of(server).totals().subscribers:
+            assert published < 60
+            await publish(port, "ch1", b"x" * (1 << 20))  # one a turn fits in the zone
+            published += 1
+            mock_clock.jump(TRASH_TTL + 1)
+            await trio.testing.wait_all_tasks_blocked()
+        assert published > 8  # more than the bound and the socket's buffers
         await raw.aclose()
 
 

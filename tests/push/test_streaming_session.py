@@ -142,3 +142,20 @@ async def test_a_stop_cuts_even_a_write() -> None:  # async: `cancel_called` rea
     stream.writing = True
     stream.cancel()
     assert (stream.stopped, stream.dropped, stream.scope.cancel_called) == (True, False, True)
+
+
+def test_the_bound_is_the_sessions_own_and_one_message_always_fits() -> None:
+    templates = LocationTemplates.build(
+        LocationSettings(type=LocationType.STREAMING), TemplateRegistry()
+    )
+    roomy = StreamSession(templates, Paddings(0), None, clock=None, limit=3 * OUTBOX_LIMIT)
+    roomy.scope = trio.CancelScope()  # as if the task were writing
+    for _ in range(3 * OUTBOX_LIMIT // MEGABYTE):
+        roomy.deliver(message(b"x" * MEGABYTE))
+    assert (roomy.pending_bytes, roomy.dropped) == (3 * OUTBOX_LIMIT, False)
+    huge = StreamSession(templates, Paddings(0), None, clock=None)
+    huge.scope = trio.CancelScope()
+    huge.deliver(message(b"x" * (OUTBOX_LIMIT + 1)))  # larger than the bound, alone: kept
+    assert (huge.pending_bytes, huge.dropped) == (OUTBOX_LIMIT + 1, False)
+    huge.deliver(message(b"x"))
+    assert huge.dropped

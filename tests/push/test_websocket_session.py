@@ -110,3 +110,17 @@ def test_nothing_is_queued_after_the_end() -> None:
     session.end(Ending.DROP)
     publish(store, ch1, b"late")
     assert (session.ending, session.pending) == (Ending.CLOSE, [])
+
+
+def test_a_session_with_a_larger_bound_holds_more() -> None:
+    registry = TemplateRegistry()
+    store = make_store(templates=registry, shared_memory_size=64 * 1024 * 1024)
+    ch1 = channel(store, b"ch1")
+    limit = 2 * OUTBOX_LIMIT
+    session = WebSocketSession(templates(registry, b"~text~"), clock=lambda: 0.0, limit=limit)
+    store.subscribe(store.register(session), ch1)
+    while session.pending_bytes <= limit:
+        assert not session.overflow
+        publish(store, ch1, b"x" * (1024 * 1024), stored=False)
+    assert session.overflow
+    assert session.pending_bytes > OUTBOX_LIMIT + 1024 * 1024
