@@ -52,6 +52,7 @@ def _seconds(level: Level, name: str, default: float) -> float:
 # A connection's limits and header rules, and the limits of a server its heads' `Host` names.
 ConnectionSettings = tuple[Limits, HeaderRules, HostLimits]
 
+
 def limits_of(level: Level) -> Limits:
     """The limits a level sets (its own or inherited): a connection's are its address's
     default server's (`Site.connection_settings`), a request's its location's."""
@@ -227,6 +228,7 @@ class Site:
     keeps_slashes: bool = False  # whether any server says `merge_slashes off`
     # Each server's limits and header rules, by id() of its level (`connection_settings`).
     server_settings: Mapping[int, tuple[Limits, HeaderRules]] = field(default_factory=dict)
+    # `connection_settings` by local address and port, worked out on the first connection.
     _by_address: dict[tuple[str, int], ConnectionSettings] = field(default_factory=dict)
 
     def connection_settings(self, address: str, port: int) -> ConnectionSettings:
