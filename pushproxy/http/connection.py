@@ -160,8 +160,6 @@ class HttpConnection(RequestReader):
                 full.append((b"Transfer-Encoding", b"chunked"))
             else:
                 self.reuse = False  # the end of the body is the end of the connection
-        if self.body_pending and self._continue_due:
-            self.reuse = False  # the client waits for a 100 that never came: no body follows
         if connection is not None:
             self.reuse = self.reuse and not close
             full.append(connection)

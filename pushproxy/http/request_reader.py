@@ -230,7 +230,7 @@ class RequestReader:
     async def answer_expect(self) -> None:
         """ngx_http_test_expect(): a handler reading the body, or dropping it before its own
         answer, says `100 Continue` to HTTP/1.1 `Expect: 100-continue` (once; not after a
-        response began). Error pages never say it: an awaited body then ends the connection."""
+        response began). Error pages never say it: the body that may come is dropped after."""
         if self._continue_due:
             self._continue_due = False
             if not self._response_started:
@@ -264,15 +264,18 @@ class RequestReader:
     def body_pending(self) -> bool:
         return self._body_left > 0 or self._chunks is not None
 
-    async def body_chunks(self, max_size: int | None = None) -> AsyncIterator[bytes]:
-        """The request body as it arrives; BodyTooLarge past `max_size` (0/None: no limit)."""
+    async def body_chunks(
+        self, max_size: int | None = None, *, idle: float | None = None
+    ) -> AsyncIterator[bytes]:
+        """The request body as it arrives; BodyTooLarge past `max_size` (0/None: no limit);
+        ClientGone when a read waits past `idle` (`client_body_timeout` unless given)."""
         await self.answer_expect()
         total = 0
         buffer = self._buffer
         starved = not buffer  # a small body often came with the head: no wait at all
         while self.body_pending:
             if starved:
-                with trio.move_on_after(self.limits.body_timeout) as scope:
+                with trio.move_on_after(idle or self.limits.body_timeout) as scope:
                     alive = await self._receive()
                 if scope.cancelled_caught or not alive:
                     if scope.cancelled_caught and not self._response_started:
@@ -315,15 +318,15 @@ class RequestReader:
         return b"".join(parts)
 
     async def discard_body(self) -> None:
-        """Read and drop what is left of the request body, so keep-alive can go on. Like
-        nginx, `$request_length` does not count what is discarded."""
+        """Read and drop what is left of the request body after the answer, so keep-alive
+        can go on: as nginx, each read within `lingering_timeout`, all within `lingering_time`
+        (ClientGone past them), and whatever comes, even after an `Expect: 100-continue` the
+        answer left unanswered. `$request_length` does not count what is discarded."""
         if self.body_pending:
-            if self._continue_due:  # the client waits for our word: none came, none is due
-                self.reuse = False
-                return
-            counted = self.request_length
-            async for _ in self.body_chunks():
-                pass
+            counted, limits = self.request_length, self.limits
+            with trio.move_on_after(limits.lingering_time):  # (left pending: no keep-alive)
+                async for _ in self.body_chunks(idle=limits.lingering_timeout):
+                    pass
             self.request_length = counted
 
     # writing: raw bytes (responses are formatted by `HttpConnection`)

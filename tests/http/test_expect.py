@@ -114,3 +114,43 @@ async def test_one_interim_answer_before_a_body_that_waits(serve: ServeFactory) 
                 answer = await stream.receive_some(65536)
         assert statuses(answer) == [200]
         assert b'"published_messages": 1' in answer
+
+
+async def _after_an_error_page(port: int, rest: bytes) -> tuple[list[int], bytes]:
+    """An error page to `Expect: 100-continue` and a body announced, then `rest` sent: the
+    statuses of everything answered, and the error page's `Connection`."""
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    async with stream:
+        await stream.send_all(
+            f"POST /nf HTTP/1.1\r\nHost: x\r\n{EXPECT}Content-Length: 5\r\n\r\n".encode()
+        )
+        received = b""
+        with trio.fail_after(5):
+            while not received.endswith(b"</html>\r\n"):
+                received += await stream.receive_some(65536)
+            await stream.send_all(rest)
+            while chunk := await stream.receive_some(65536):
+                received += chunk
+    connection = re.search(rb"\r\nConnection: ([a-z-]+)\r\n", received)
+    assert connection is not None
+    return statuses(received), connection.group(1)
+
+
+async def _kept_alive(port: int) -> dict[str, tuple[list[int], bytes]]:
+    after = b"GET /ret HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    return {
+        "the body comes": await _after_an_error_page(port, b"hello" + after),
+        "no body comes": await _after_an_error_page(port, after),
+    }
+
+
+@needs_nginx
+async def test_an_error_page_keeps_the_connection_and_drops_the_body_after(
+    serve: ServeFactory, tmp_path: Path
+) -> None:
+    """nginx answers the error without `100 Continue`, keeps the connection and drops the
+    announced body from what comes next: the next request, when no body comes first."""
+    expected, answered = await side_by_side(serve, tmp_path, LOCATIONS, _kept_alive)
+    assert answered == expected
+    assert expected["the body comes"] == ([404, 200], b"keep-alive")
+    assert expected["no body comes"] == ([404, 400], b"keep-alive")

@@ -100,3 +100,22 @@ async def test_requests_pipelined_past_the_last_answered_are_lingered_over(
                     answers += chunk
     assert answers.count(b"HTTP/1.1 200 OK") == 2
     assert b"Connection: close" in answers
+
+
+async def test_a_body_left_after_the_answer_is_waited_for_lingering_timeout(
+    serve: ServeFactory, autojump_clock: MockClock
+) -> None:
+    """nginx drops a body the answer did not read as it comes, each read within
+    `lingering_timeout` (not `client_body_timeout`): a body that never comes ends the
+    connection then."""
+    extra = "lingering_timeout 3s; client_body_timeout 60s;"
+    async with serve(CONF.format(extra=extra)) as server:
+        stream = await trio.open_tcp_stream("127.0.0.1", server.port())
+        async with stream:
+            await stream.send_all(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n")
+            start = trio.current_time()
+            answer = b""
+            while chunk := await stream.receive_some(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200 OK")
+        assert 3 <= trio.current_time() - start < 4
