@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from confhelpers import check_output, nginx_t
 
 from pushproxy.config.check import check_file
 
@@ -332,6 +333,28 @@ def test_the_statistics_take_the_location_type_without_looking(
     path = _conf(tmp_path, text)
     found = [d.message for d in check_file(path).diagnostics if d.code == "E107"]
     assert found == ([f'"{duplicate}" directive is duplicate'] if duplicate else [])
+
+
+@pytest.mark.parametrize(
+    "http",
+    [
+        # a URL given as a name (the usual mistake), then a name nginx refuses after a warning
+        "server { listen 8080; server_name http://example.com/ www.example.com; }\n"
+        "  server { listen 8081; server_name a/b; }",
+        "server { listen 8081; server_name a/b .; }",
+        # an extension typed twice, in one `types` block and across two of one level
+        "types { application/javascript js; text/plain txt; }\n"
+        "  types {\n    text/plain JS txt;\n    text/x-a aa;\n    text/x-b AA;\n  }\n"
+        "  server { listen 8082; location / { types { text/x-c aa; } } }",
+    ],
+)
+def test_warnings_nginx_gives_before_its_verdict(nginx: str, tmp_path: Path, http: str) -> None:
+    """`server name "..." has suspicious symbols` and `duplicate extension ...`, word for
+    word and line for line with nginx -t."""
+    path = Path(_conf(tmp_path, f"events {{}}\nhttp {{\n  {http}\n}}\n"))
+    expected = nginx_t(nginx, path)
+    assert check_output(path) == expected
+    assert b"[warn]" in expected[0]
 
 
 @pytest.mark.parametrize("option", ["ssl", "http2", "quic", "proxy_protocol"])

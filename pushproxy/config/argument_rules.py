@@ -70,11 +70,14 @@ def _try_files(d: Directive) -> Findings:
     return []
 
 
-def server_name_findings(d: Directive) -> Findings:
-    """A name starting with `*` must go on with `.` (`*.example.com`)."""
-    for name in d.args:
-        if name.startswith("*") and (len(name) < 3 or name[1] != "."):
-            return [("E106", f'server name "{name}" is invalid')]
+def server_name_findings(name: str) -> Findings:
+    """One name of `server_name`: one starting with `*` must go on with `.`
+    (`*.example.com`) and `.` alone is no name; a `/` is only warned of (a URL given as a
+    name, `server_name http://example.com;`, the usual mistake)."""
+    if (name.startswith("*") and (len(name) < 3 or name[1] != ".")) or name == ".":
+        return [("E106", f'server name "{name}" is invalid')]
+    if "/" in name:
+        return [("N403", f'server name "{name}" has suspicious symbols')]
     return []
 
 

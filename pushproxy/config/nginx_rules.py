@@ -104,6 +104,8 @@ class _Scope:
     location: _Location | None = None  # the enclosing location, for nesting rules
     locations: list[_Location] | None = None  # where this level's locations are collected
     ignored: bool = False  # inside a block pushproxy ignores: no notices for its content
+    # The type of each extension this level's `types` blocks gave one (they make one list).
+    types: dict[str, str] = field(default_factory=dict)
 
 
 # Location kinds by modifier (model.split_location reads the modifier as nginx does).
@@ -230,8 +232,9 @@ class _Walker:
     def enter(self, spec: DirectiveSpec, d: Directive, scope: _Scope,
               location: _Location | None) -> None:
         if d.block is not None and spec.free_form:
-            for entry, code, message in free_form_entries(spec.name, d.block):
-                self.found.append(_at(entry, code, message))
+            for entry, code, message in free_form_entries(spec.name, d.block, scope.types):
+                level = "warn" if code == "N403" else "emerg"  # nginx's warnings go on
+                self.found.append(_at(entry, code, message, level=level))
         if d.block is None or spec.block is None:
             return  # free-form blocks (map, types...) hold entries, not directives
         ignored = scope.ignored or (not spec.honoured and spec.module != _PUSH_MODULE)

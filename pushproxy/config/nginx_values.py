@@ -194,9 +194,18 @@ def regex_errors(pattern: str, *, caseless: bool = False) -> list[tuple[str, str
 
 
 def _server_name(d: Directive) -> list[tuple[str, str]]:
-    """ngx_http_core_server_name(): names starting with `~` are regexes."""
-    found = server_name_findings(d)
-    return found or [e for arg in d.args if arg.startswith("~") for e in regex_errors(arg[1:])]
+    """ngx_http_core_server_name(), name by name: its checks (a warning goes on, an error
+    ends the directive), then a name starting with `~` is compiled as a regex."""
+    found: list[tuple[str, str]] = []
+    for name in d.args:
+        for code, message in server_name_findings(name):
+            found.append((code, message))
+            if code != "N403":
+                return found
+        errors = regex_errors(name[1:]) if name.startswith("~") else []
+        if errors:
+            return found + errors
+    return found
 
 
 def _rewrite(d: Directive) -> list[tuple[str, str]]:

@@ -4,7 +4,7 @@ applies), else `default_type`. Pure."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from pushproxy.config.model import Location
@@ -42,7 +42,7 @@ class MimeTypes:
     def of(cls, location: Location) -> MimeTypes:
         default = location.level.arg("default_type")
         return cls(
-            types=types_of(location.level.last("types")),
+            types=types_of(location.level.effective.get("types", ())),
             default_type=default.encode() if default is not None else DEFAULT_TYPE,
         )
 
@@ -52,8 +52,15 @@ class MimeTypes:
         return found if found is not None else self.default_type
 
 
-def types_of(block: Directive | None) -> Mapping[str, bytes]:
-    """Extension → type for a `types` block (the built-in ones when there is none)."""
-    if block is None or block.block is None:
+def types_of(blocks: Sequence[Directive]) -> Mapping[str, bytes]:
+    """Extension → type for the `types` blocks of a level, which make one list in nginx
+    (`include mime.types;` and a `types` block of one's own), a later type for an extension
+    replacing the earlier; the built-in ones when there is none."""
+    if not blocks:
         return BUILTIN_TYPES
-    return {ext.lower(): entry.name.encode() for entry in block.block for ext in entry.args}
+    return {
+        ext.lower(): entry.name.encode()
+        for block in blocks
+        for entry in block.block or ()
+        for ext in entry.args
+    }

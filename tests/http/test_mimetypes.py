@@ -46,3 +46,27 @@ def test_a_types_block_replaces_the_builtin_ones() -> None:
     assert mime.content_type("/a.foo") == b"text/x-foo"
     assert mime.content_type("/a.foo2") == b"text/x-foo"
     assert mime.content_type("/a.html") == b"text/x-d"
+
+
+def test_the_types_blocks_of_a_level_make_one_list() -> None:
+    """`include mime.types;` then a `types` block of one's own, as nginx merges them: both
+    lists hold, a later type for an extension replaces the earlier; a location's own
+    `types` replace the whole list."""
+    mime = _location(
+        "types { text/css css; text/x-old wasm; } types { application/wasm wasm; }"
+        " server { location / { } location /own { types { text/x-own own; } } }"
+    )
+    assert mime.content_type("/a.css") == b"text/css"
+    assert mime.content_type("/a.wasm") == b"application/wasm"
+    config = build(
+        parse_text(
+            "events {} http { types { text/css css; } types { application/wasm wasm; }"
+            " server { location /own { types { text/x-own own; } } } }"
+        )
+    )
+    assert config.http is not None
+    own = MimeTypes.of(config.http.servers[0].locations[0])
+    assert (own.content_type("/a.own"), own.content_type("/a.css")) == (
+        b"text/x-own",
+        b"text/plain",
+    )
