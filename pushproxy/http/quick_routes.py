@@ -22,7 +22,7 @@ from pushproxy.http.routing import LocationMatch, ServerMatch
 from pushproxy.http.site import LocationSetup, Site
 from pushproxy.http.target import RequestTarget
 from pushproxy.http.variables import RequestVars
-from pushproxy.http.wire import Request
+from pushproxy.http.wire import REMEMBERED_HEAD, Request
 from pushproxy.logs import ErrorLog
 
 # As many as the heads `wire.parse_head` remembers. A route keeps its head's `Request`, so no
@@ -70,6 +70,9 @@ class QuickRoutes:
         """Whether these are the routes of that configuration (not of one before a reload)."""
         return self.site is site and self.access_logs is access_logs
 
+    def __len__(self) -> int:
+        return len(self._routes)
+
     def find(self, request: Request, address: str, port: int) -> QuickRoute | None:
         """The route remembered for this head on this local address and port, if any."""
         route = self._routes.get((id(request), address, port))
@@ -89,6 +92,8 @@ class QuickRoutes:
         location, ending, match = configure(site, server, variables, request)
         error_log = self.access_logs.error_log(location.level)
         if match is None or not isinstance(ending, int | None):
+            return location, ending, match, error_log
+        if request.head_size > REMEMBERED_HEAD:  # parsed anew each time: never seen again
             return location, ending, match, error_log
         rewrite = site.rewrite
         if not rewrite.scripted(server.server.own) and not rewrite.scripted(match.location):

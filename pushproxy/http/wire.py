@@ -133,13 +133,13 @@ def skip_blank_lines(buffer: bytearray) -> None:
 # A client sends the same head again and again (a publisher to its channels, a browser for its
 # page's parts): heads up to this size are remembered as parsed, the last 1,024 of them (a
 # publisher that cycles over a thousand channels still finds its heads; a few MB at most).
-_REMEMBERED_HEAD = 2048
+REMEMBERED_HEAD = 2048
 
 
 def parse_head(head: bytes, rules: HeaderRules = DEFAULT_RULES) -> Request:
     """A complete request head (up to and including its blank line)."""
     try:
-        if len(head) <= _REMEMBERED_HEAD:
+        if len(head) <= REMEMBERED_HEAD:
             return _parse_remembered(head, rules)  # (a head refused is refused each time)
         return _parse_head(head, rules)
     except MalformedRequest as refused:

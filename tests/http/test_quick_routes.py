@@ -170,3 +170,18 @@ async def test_each_request_with_the_same_head_is_logged(
     lines = log.read_text().splitlines()
     sizes = [len(a.body) for a in answers]
     assert lines == [f"{n} 200 POST /pub?id=a HTTP/1.1 {sizes[n - 1]}" for n in (1, 2, 3)]
+
+
+async def test_routes_are_remembered_only_for_heads_remembered_as_parsed(
+    serve: ServeFactory,
+) -> None:
+    """A head over 2 KiB is parsed anew each time (a new `Request`): no route is kept for it,
+    so big heads from clients fill nothing; the same small head keeps one route."""
+    conf = _conf("location / { root /nonexistent; }")  # (a `return` is a rewrite directive)
+    async with serve(conf) as server:
+        port = server.port()
+        for n in range(5):
+            big = await request(port, "GET", "/", [("X-Big", f"{n}" * 3000)])
+            small = await request(port, "GET", "/small")
+            assert (big.status, small.status) == (404, 404)
+        assert len(server.routes.routes) == 1
