@@ -82,11 +82,16 @@ METHOD = """\
   directly) 0.49 for the fan-out (runs 0.45, 0.49, 0.52; 39,817 against 80,547), 0.14 for
   publish and 0.27 for the proxy (runs 0.27, 0.27, 0.25; 10,914 against 41,156 requests/s),
   and a run of those rows alone at 16:48 UTC 0.49, 0.14 and 0.25 (runs 0.25, 0.25, 0.25;
-  11,781 against 48,043). This page's (16:57 UTC, with the last 1,024 request heads
+  11,781 against 48,043). That of 16:57 UTC (with the last 1,024 request heads
   remembered instead of 256) gave 0.55 for the fan-out (runs 0.52, 0.55, 0.60; 52,626
   against 96,203), 0.14 for publish, 0.26 for the proxy (runs 0.24, 0.26, 0.26; 12,107
   against 47,406) and 0.71 for idle memory (7,465 bytes per subscriber, against 8,084 to
-  8,094 in every run before: see "What the hot paths do").
+  8,094 in every run before: see "What the hot paths do"); those of 18:49 and 19:29 UTC
+  0.58 and 0.55, 0.14 and 0.16, 0.25 and 0.24. The run of 21:37 UTC (with the routes of
+  heads remembered) gave 0.62 for the fan-out (runs 0.62, 0.62, 0.61; 58,961 against
+  95,560), 0.15 for publish (runs 0.17, 0.15, 0.15; 18,791 against 123,544, nchan's
+  generator at 98-99% of its core), 0.28 for the proxy (runs 0.28, 0.28, 0.28; 13,640
+  against 48,494) and 0.71 for idle memory (7,454 bytes per subscriber).
 - **Files.** `bench/run.py` (the command), `workloads.py` (what is measured), `configs.py`
   (the servers' configurations), `servers.py` (start, stop), `loadgen.py` and `loadgen/*.c`
   (the generator and its self-test server), `proxyload.py` (wrk), `measure.py` (figures and
@@ -134,6 +139,13 @@ Nagle's algorithm left on for clients (trio turns it off; nginx turns it off onl
 keep-alive connections) did not change the 10,000 x 1,000-channel fan-out in three
 interleaved pairs (48,296 against 49,047 deliveries/s, medians): a subscriber rarely has
 unacknowledged bytes when its next message comes.
+Later the same day: a publisher's answer queued in the outbox like the others, its
+deliveries run right after its socket's write at the turn's end, was slower, not faster:
+`python bench/ab.py /tmp/head --load publish --pairs 3` gave 14,169 against 18,766
+requests/s (70.3 against 52.9 µs of server CPU per request); answering each publisher as
+soon as its message is stored keeps the generator's requests coming while the server works.
+A collector considered every 20,000 allocations instead of 700 gained 3-4% (18,543 against
+17,875 requests/s, three pairs), within the machine's spread: left as it is.
 
 """
 
@@ -194,6 +206,17 @@ HOT_PATHS = """\
   targets as parsed,
   small response heads as formatted (same handler, same `Date` second), channel paths as
   parsed, access-log targets per location.
+- **The route of a head** is remembered too (`http/quick_routes.py`): when neither the server
+  nor the location has a rewrite directive, the target, the `Host`, the server block and the
+  location (with its captures) follow from the head and the local address alone, so a head
+  seen again on the same address and port skips them (the last 1,024 routes, of heads of up
+  to 2 KiB: those remembered as parsed). The variables, realip, the access phase, the
+  handler, error pages and the access log still run for every request; a reload starts with
+  no route. `python bench/ab.py /tmp/before --load both --pairs 4` against the code before
+  (2026-11-28, 20:55 UTC): publish 18,805 against 16,727 requests/s (53.0 against 59.6 µs of
+  server CPU per request), proxy 12,841 against 11,742 (77.5 against 85.1 µs); `python
+  bench/instructions.py /tmp/before --load both`: 242,150 against 274,765 instructions per
+  publish, 399,694 against 439,104 per proxied request.
 - **A publish** works out its location's constants once per configuration, stores the message
   and charges the memory budget for every template's rendering without rendering anything;
   bytes are made when a subscriber first needs them. Before it stores the message it lets the
@@ -342,7 +365,13 @@ from /proc), shows each stage costing about three times its cost in a loop:
 No stage stands out: reaching 0.25 of nchan (about 26,000 requests/s here) would take the
 whole handler, from the publisher's checks to the answer, at no cost at all. The same method
 found the cost the connection deadlines removed (above): with a trio cancel scope's deadline
-moved per wait, the first row cost about 38 µs.
+moved per wait, the first row cost about 38 µs. On 2026-11-28 at 20:25 UTC a build whose
+connection loop answered `POST /pub?id=...` itself, right after reading the head (the channel,
+the body, the store's publish and the channel's info behind a fixed status line; no routing,
+variables, checks, `Date` or order of events), reached 31,000 requests/s (two 4 s runs of the
+bench's publish load): about 0.25 of nchan's 117,000-124,000 in that day's full runs, with
+nothing of nginx's rules left. The server's CPU then was 69% user, 31% system (`utime` and
+`stime` of /proc/PID/stat over 2 s of the load, 17,760 requests/s).
 
 The stage table, the sleeps per delivery below and the py-spy profile above are one-off
 measurements, not made by the bench: a temporary build of pushproxy that answered early,
