@@ -217,18 +217,39 @@ def test_a_capture_no_regex_can_fill_is_reported_beside_a_regex_if(
     assert found.message.startswith('"$2"' if "/two/" in body else '"$1"')
 
 
-def test_memory_budget_warning(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("publisher", "warned"),
+    [
+        ("push_stream_store_messages on; client_max_body_size 200k;", True),  # 10 x 200k > 1m
+        ("push_stream_store_messages on; client_max_body_size 100k;", False),  # 1000k fits
+        ("client_max_body_size 200k;", False),  # nothing stored
+        ("push_stream_store_messages on; client_max_body_size 0;", False),  # no limit known
+    ],
+)
+def test_memory_budget_warning(tmp_path: Path, publisher: str, warned: bool) -> None:
+    """What one channel's stored messages can take, at the largest body a storing publisher
+    takes, against the zone (however many channels may exist: they seldom all fill)."""
     path = _conf(
         tmp_path,
         "events {}\nhttp {\n  push_stream_shared_memory_size 1m;\n"
         "  push_stream_max_messages_stored_per_channel 10;\n"
-        "  push_stream_max_number_of_channels 100;\n"
-        "  server { location /p { push_stream_publisher; push_stream_channels_path $arg_id; } }\n"
+        "  push_stream_max_number_of_channels 100000;\n"
+        f"  server {{ location /p {{ push_stream_publisher; push_stream_channels_path $arg_id;"
+        f" {publisher} }} }}\n"
         "}\n",
     )
-    (warning,) = [d for d in check_file(path).diagnostics if d.code == "W303"]
-    assert warning.line == 3
-    assert "need up to 1048576000 bytes" in warning.message
+    found = [d for d in check_file(path).diagnostics if d.code == "W303"]
+    assert [(d.line, d.message) for d in found] == (
+        [
+            (
+                3,
+                "10 stored messages of up to 200k (client_max_body_size of a publisher) make "
+                "2000k for one channel; push_stream_shared_memory_size is 1m",
+            )
+        ]
+        if warned
+        else []
+    )
 
 
 def test_listen_clashes_as_nginx_reports_them(tmp_path: Path) -> None:

@@ -25,8 +25,10 @@ from pushproxy.config.model import (
     build,
     capture_names,
     listen_address,
+    walk_locations,
 )
 from pushproxy.config.pcre import compile_regex
+from pushproxy.config.push_rules import location_type
 from pushproxy.config.tree import Directive
 from pushproxy.config.variable_rules import REGEX_MATCHES, condition_words
 from pushproxy.errors import ConfigError
@@ -293,29 +295,55 @@ def _server_name_directive(directives: Sequence[Directive], name: str) -> Direct
     return next((d for d in directives if name in d.args), None)
 
 
+def _storing_publishers(http: Http) -> Iterator[Location]:
+    """The publisher locations that store their messages (`push_stream_store_messages on`)."""
+    for server in http.servers:
+        for location in walk_locations(server.locations):
+            kind = location_type(location)
+            stores = location.level.values.get("push_stream_store_messages") is True
+            if kind is not None and kind.is_publisher and stores:
+                yield location
+
+
+def _size_text(size: int) -> str:
+    """A size as nginx's configurations write it (`256m`, `512k`, `100`)."""
+    for unit, scale in (("m", 1 << 20), ("k", 1 << 10)):
+        if size >= scale and size % scale == 0:
+            return f"{size // scale}{unit}"
+    return str(size)
+
+
 def _memory_budget(http: Http) -> list[Diagnostic]:
+    """One channel's stored messages at the largest body a storing publisher takes, against
+    the zone: past it, one busy channel fills the memory and every publish gets 500 (how many
+    channels may exist is no measure: they seldom all fill)."""
     level = http.level
     shm = level.last("push_stream_shared_memory_size")
     stored = level.arg("push_stream_max_messages_stored_per_channel")
-    channels = level.arg("push_stream_max_number_of_channels")
-    if shm is None or not shm.args or stored is None or channels is None:
+    if shm is None or not shm.args or stored is None:
         return []
+    limits = [
+        location.level.values.get("client_max_body_size", _DEFAULT_BODY_LIMIT)
+        for location in _storing_publishers(http)
+    ]
+    bodies = [limit for limit in limits if isinstance(limit, int) and limit > 0]  # 0: none
     try:
-        size = units.parse_size(shm.args[0])
-        body = units.parse_size(level.arg("client_max_body_size") or "1m") or _DEFAULT_BODY_LIMIT
-        need = int(stored) * int(channels) * body
+        size, count = units.parse_size(shm.args[0]), int(stored)
     except (ValueError, units.InvalidValue):
         return []
-    if need <= size:
+    if not bodies or count * max(bodies) <= size:
         return []
+    body = max(bodies)
     return [
         _diagnostic(
             "W303",
-            f"{stored} stored messages x {channels} channels x {body} bytes per message "
-            f"(client_max_body_size) need up to {need} bytes; push_stream_shared_memory_size "
-            f"is {size}",
+            f"{count} stored messages of up to {_size_text(body)} (client_max_body_size of a "
+            f"publisher) make {_size_text(count * body)} for one channel; "
+            f"push_stream_shared_memory_size is {_size_text(size)}",
             shm,
-            "publishers get 500 once the memory is full: raise the size or lower the limits",
+            "one busy channel fills the memory, then every publish gets 500: lower "
+            "push_stream_max_messages_stored_per_channel or client_max_body_size, or raise "
+            "the size",
         )
     ]
 
