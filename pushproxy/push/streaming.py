@@ -45,6 +45,7 @@ def queue_limit(zone_size: int) -> int:
     """The bytes queued for one subscriber past which it is dropped, for a zone's size."""
     return max(OUTBOX_LIMIT, zone_size)
 
+
 _READ_SIZE = 65536
 
 
