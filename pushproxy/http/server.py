@@ -90,6 +90,7 @@ class HttpServer:
         self._nursery: trio.Nursery | None = None
         self._accepting: dict[ListenKey, trio.CancelScope] = {}
         self._idle: set[HttpConnection] = set()
+        self.reloads = 0  # a connection accepted before the last reload ends after its answer
         # connections and requests: `stub_status`, `worker_connections`, `$connection`
         self.stats = ConnectionStats(self._reading)
         self._all_done = trio.Event()
@@ -217,6 +218,12 @@ class HttpServer:
                 scope.cancel()
             self.bound.pop(key, None)
         self.site = site
+        # As nginx's old workers: their idle keep-alive connections close now, the others
+        # after the answer they are giving (the clients come back to the new configuration).
+        self.reloads += 1
+        for conn in list(self._idle):
+            if not conn.head_arriving:
+                conn.scope.cancel()
         self.access_logs.close()
         self.access_logs = AccessLogs(config.http, self.prefix)
         if self.push is not None:
@@ -296,7 +303,8 @@ class HttpServer:
             self.access_logs.write(logs, lookup)
 
     async def _serve_requests(self, conn: HttpConnection, info: ConnectionInfo, port: int) -> None:
-        while not self.stopping:
+        reloads = self.reloads
+        while not self.stopping and self.reloads == reloads:
             self._idle.add(conn)  # a stop closes connections waiting for a request
             try:
                 request = await conn.next_request()

@@ -115,3 +115,29 @@ async def test_a_reload_lets_a_slow_subscriber_have_what_was_queued_for_it(
     positions = [got.find(body) for body in bodies]
     assert -1 not in positions
     assert positions == sorted(positions)
+
+
+async def test_after_a_reload_the_old_connections_end_as_old_workers_end_them(
+    serve: ServeFactory,
+) -> None:
+    """nginx's old workers close their idle keep-alive connections at once and the others
+    after the answer they give (a long-poll its timeout answer): every client comes back to
+    the new configuration on a new connection."""
+    with trio.fail_after(10):
+        async with serve(CONF) as server:
+            port = server.port()
+            idle = await Client.connect(port)
+            assert (await idle.request("POST", "/pub?id=a", body=b"m")).status == 200
+            polling = await Client.connect(port)
+            await polling.send_request("GET", "/lp/b")
+            await wait_subscribers(server, b"b", 1)
+            await server.reload(build(parse_text(CONF, file="nginx.conf")))
+            assert await idle.stream.receive_some(1000) == b""  # closed at once
+            answer = await polling.read_head()
+            assert answer.status == 304  # the long-poll's timeout answer, then the end
+            await polling.read_body(answer)
+            assert await polling.stream.receive_some(1000) == b""
+            again = await Client.connect(port)
+            assert (await again.request("POST", "/pub?id=a", body=b"n")).status == 200
+            for client in (idle, polling, again):
+                await client.aclose()
