@@ -336,7 +336,8 @@ req/s and 88.9 µs against 51,494 and 19.2 µs for publish, and 3,436 req/s and 
 against 29,505 and 33.6 µs for the proxy (the bare servers' own figures move with the
 machine as much as pushproxy's).
 
-So trio and the kernel are not what kept the publish and proxy rows under their targets:
+So trio and the kernel are not what keeps the publish row under its target (and kept the proxy
+row at its edge until routes were remembered):
 the bare server reaches 0.5 to 0.7 of nchan's publish rate, and 0.6 to 0.8 of nginx's proxy
 rate (28,867 req/s here, against 36,000 to 47,000 for nginx in the full runs of those days).
 Most of the CPU per request is pushproxy's own Python (nginx's request rules, routing,
