@@ -76,7 +76,7 @@ class Dispatcher:
     push stream module (from the server's start), the proxy and the access logs; the server
     swaps them on a reload."""
 
-    __slots__ = ("access_logs", "deadlines", "proxy", "push", "routes", "site")
+    __slots__ = ("access_logs", "deadlines", "proxy", "push", "remembered", "site")
 
     def __init__(
         self, site: Site, proxy: ProxyRuntime, access_logs: AccessLogs, deadlines: Deadlines
@@ -86,7 +86,12 @@ class Dispatcher:
         self.access_logs = access_logs
         self.deadlines = deadlines  # the connections' (a subrequest's too)
         self.push: PushRuntime | None = None
-        self.routes = QuickRoutes(site, access_logs)  # heads' routes (`quick_routes`)
+        self.remembered = QuickRoutes(site, access_logs)  # heads' routes (`quick_routes`)
+
+    def swap(self, site: Site, access_logs: AccessLogs) -> None:
+        """A reload's configuration and logs; the routes remembered with the old ones go."""
+        self.site, self.access_logs = site, access_logs
+        self.remembered = QuickRoutes(site, access_logs)
 
     async def dispatch(
         self, conn: HttpConnection, request: Request, info: ConnectionInfo, port: int
@@ -99,10 +104,7 @@ class Dispatcher:
         if request.method == b"TRACE":  # nginx: "client sent TRACE method", whatever the location
             await conn.error(405)
             return
-        routes = self.routes
-        if not routes.fits(site, self.access_logs):  # a reload: none is valid any more
-            routes = self.routes = QuickRoutes(site, self.access_logs)
-        route = routes.find(request, info.server_addr, port)
+        route = self.remembered.find(request, info.server_addr, port)
         if route is None:
             target, host, server = self._server(request, info, port)
         else:
@@ -136,7 +138,7 @@ class Dispatcher:
             location, ending, match, error_log = route.apply(variables)
         else:
             where = (info.server_addr, port)
-            location, ending, match, error_log = routes.configure(
+            location, ending, match, error_log = self.remembered.configure(
                 request, (target, host, server), variables, where
             )
         setup = site.setups[id(location)]  # every location and `if` block has one

@@ -56,8 +56,8 @@ class QuickRoute:
 
 
 class QuickRoutes:
-    """The remembered routes of one configuration (`site`) and its logs; bounded, the
-    oldest forgotten first."""
+    """The remembered routes of one configuration (`site`) and its logs (a reload makes new
+    ones: `Dispatcher.swap`); bounded, the oldest forgotten first."""
 
     __slots__ = ("_routes", "access_logs", "site")
 
@@ -65,10 +65,6 @@ class QuickRoutes:
         self.site = site
         self.access_logs = access_logs
         self._routes: dict[tuple[int, str, int], QuickRoute] = {}
-
-    def fits(self, site: Site, access_logs: AccessLogs) -> bool:
-        """Whether these are the routes of that configuration (not of one before a reload)."""
-        return self.site is site and self.access_logs is access_logs
 
     def __len__(self) -> int:
         return len(self._routes)

@@ -146,7 +146,7 @@ class HttpServer:
 
     @site.setter
     def site(self, site: Site) -> None:
-        self.routes.site = site
+        self.routes.swap(site, self.routes.access_logs)
 
     @property
     def push(self) -> PushRuntime | None:
@@ -166,7 +166,7 @@ class HttpServer:
 
     @access_logs.setter
     def access_logs(self, logs: AccessLogs) -> None:
-        self.routes.access_logs = logs
+        self.routes.swap(self.routes.site, logs)
 
     @property
     def connections(self) -> int:

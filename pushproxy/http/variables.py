@@ -275,16 +275,18 @@ class RequestVars:
     def _protocol(self) -> str | None:
         """`$server_protocol` as the line has it (`HTTP/1.2`, and spaces after it); HTTP/0.9,
         whose request line has no version, has none."""
+        if self._http_version == "0.9":
+            return None
         line = self._line()
-        if self._http_version == "0.9" or not line:
-            return None if self._http_version == "0.9" else f"HTTP/{self._http_version}"
-        return as_text(line[line.rfind(b" HTTP/") + 1 :])
+        return as_text(line[line.rfind(b" HTTP/") + 1 :]) if line else f"HTTP/{self._http_version}"
 
     def _request_line(self) -> str:
         """`$request`: the request line as it came (`wire.request_line`)."""
-        line, protocol = self._line(), self._protocol()
-        fallback = f"{self._method} {self._target.raw}{' ' + protocol if protocol else ''}"
-        return as_text(line) if line else fallback
+        line = self._line()
+        if line:
+            return as_text(line)
+        protocol = self._protocol()
+        return f"{self._method} {self._target.raw}{' ' + protocol if protocol else ''}"
 
     def _cookie(self, name: str) -> str | None:
         cookies = self._cookies

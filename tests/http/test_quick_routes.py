@@ -184,4 +184,4 @@ async def test_routes_are_remembered_only_for_heads_remembered_as_parsed(
             big = await request(port, "GET", "/", [("X-Big", f"{n}" * 3000)])
             small = await request(port, "GET", "/small")
             assert (big.status, small.status) == (404, 404)
-        assert len(server.routes.routes) == 1
+        assert len(server.routes.remembered) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 import trio.testing
 
+from pushproxy.http.server import HttpServer
 from pushproxy.push.memory import TRASH_TTL
 
 from .wire import (
@@ -470,6 +471,15 @@ def _slow_conf(zone: str) -> str:
     ).replace("push_stream_shared_memory_size 32m;", f"push_stream_shared_memory_size {zone};")
 
 
+async def _reader_and_publisher(server: HttpServer) -> tuple[RawClient, Client]:
+    """A subscriber of /sub/ch1 that reads nothing yet, and a publisher's connection."""
+    port = server.port()
+    slow = await RawClient.connect(port)
+    await slow.send(b"GET /sub/ch1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    await wait_subscribers(server, b"ch1", 1)
+    return slow, await Client.connect(port)
+
+
 async def test_a_subscriber_that_cannot_keep_up_is_dropped(
     serve: ServeFactory, mock_clock: MockClock
 ) -> None:
@@ -478,11 +488,7 @@ async def test_a_subscriber_that_cannot_keep_up_is_dropped(
     zone's memory back."""
     mock_clock.rate = 1
     async with serve(_slow_conf("8m")) as server:
-        port = server.port()
-        slow = await RawClient.connect(port)
-        await slow.send(b"GET /sub/ch1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        await wait_subscribers(server, b"ch1", 1)
-        publisher = await Client.connect(port)
+        slow, publisher = await _reader_and_publisher(server)
         published = 0
         while store_of(server).find_channel(b"ch1").subscriptions:  # type: ignore[union-attr]
             assert published < 60
@@ -507,11 +513,7 @@ async def test_a_slow_subscriber_gets_all_that_was_queued_for_it(
     arrive once it reads, as nginx keeps them (only its send timeout ends a client)."""
     mock_clock.rate = 1  # megabytes cross the sockets: timers at real speed
     async with serve(_slow_conf("256m")) as server:
-        port = server.port()
-        slow = await RawClient.connect(port)
-        await slow.send(b"GET /sub/ch1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        await wait_subscribers(server, b"ch1", 1)
-        publisher = await Client.connect(port)
+        slow, publisher = await _reader_and_publisher(server)
         images = [bytes([65 + n]) * MEGABYTE for n in range(8)]
         for image in images:
             assert (await publisher.request("POST", "/pub?id=ch1", body=image)).status == 200
