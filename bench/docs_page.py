@@ -13,7 +13,8 @@ METHOD = """\
   temporary folder, listening on 127.0.0.1, and stops it afterwards. The runs alternate:
   pushproxy, nginx + nchan, pushproxy, nginx + nchan, ... The reference is Debian's `nginx`
   with `libnginx-mod-nchan` (`load_module` of the nchan module, one worker); pushproxy runs as
-  `pushproxy -c` on the equivalent push stream configuration (`worker_processes 1`). Both keep
+  `pushproxy -c` on the equivalent push stream configuration (`worker_processes 1`), a master
+  and one worker as nginx (since 2026-11-28 23:30 UTC; one process before). Both keep
   the last 10 messages of a channel. The configurations are in `bench/configs.py`.
 - **Framing.** Streaming subscribers of both servers receive each message as one HTTP chunk,
   byte for byte the same: nchan's `chunked` subscriber, and pushproxy's streaming location with

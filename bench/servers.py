@@ -216,16 +216,21 @@ class Servers:
     def pushproxy(
         self, source: Path | None = None, *, under: Sequence[str] = (), start_timeout: float = 0
     ) -> Server:
-        """pushproxy as the interpreter has it installed, or from the checkout `source`;
-        `under`: a command it runs under (valgrind, say), which may need `start_timeout`."""
+        """pushproxy as the interpreter has it installed, or from the checkout `source`, a
+        master and its worker as nginx; `under`: a command it runs under (valgrind, say), which
+        may need `start_timeout`, and then one process serves (`master_process off`)."""
         folder, port = self._folder("pushproxy"), free_port()
         conf = folder / "pushproxy.conf"
         conf.write_text(configs.pushproxy(folder, port, self.upstream_port))
         argv = [*under, self.python, "-m", "pushproxy", "-c", str(conf)]
+        if under:
+            argv += ["-g", "master_process off;"]
         name, env = "pushproxy", None
         if source is not None:
             name, env = f"pushproxy {source}", {**os.environ, "PYTHONPATH": str(source.resolve())}
-        return Server(name, argv, folder, port, env=env, start_timeout=start_timeout)
+        return Server(
+            name, argv, folder, port, workers=not under, env=env, start_timeout=start_timeout
+        )
 
     def upstream(self) -> Server:
         """The nginx both proxies forward to, serving a 1 KiB file as /file.bin."""

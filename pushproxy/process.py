@@ -6,9 +6,11 @@ to stderr and exit 1; every listen socket is bound (a busy port is retried 5 tim
 apart) before anything else; with `daemon on` the process detaches, writes its pid file and
 points its standard streams away from the launcher, so a caller that waits for EOF on the
 launcher's stderr finds the listeners accepting and the pid file written.
-Signals: TERM/INT stop now, QUIT stops gracefully (a TERM or INT meanwhile stops now), HUP
-reloads the configuration in place (a bad one is logged and the old one keeps serving), USR1
-reopens the log files. `-s NAME` sends one of them: see `cli.send_signal`.
+Then, as nginx, a master process (`master.py`) forks the worker that serves (`worker.py`),
+or with `master_process off` the process serves itself. Signals: TERM/INT stop now, QUIT stops
+gracefully (a TERM or INT meanwhile stops now), HUP reloads the configuration (a bad one is
+logged and the old one keeps serving), USR1 reopens the log files. `-s NAME` sends one of them:
+see `cli.send_signal`.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
-import trio
-
+from pushproxy import worker
 from pushproxy.config.check import CheckResult, check_parsed
 from pushproxy.config.includes import config_prefix, inline, load
 from pushproxy.config.model import Config, build
@@ -37,12 +39,11 @@ from pushproxy.http.accesslog import named_log_files
 from pushproxy.http.server import HttpServer
 from pushproxy.http.site import ListenKey, bind_address
 from pushproxy.logs import ErrorLog, error_log_target, stderr_to
+from pushproxy.master import Master
 from pushproxy.proxy.handler import ProxyRuntime
 
 BIND_TRIES = 5
 BIND_PAUSE = 0.5
-GRACEFUL_STOP_SECONDS = 30.0
-FAST_STOP_SECONDS = 0.5  # time for subscribers to get their footers
 
 
 class StartupError(Exception):
@@ -251,14 +252,11 @@ def remove_pid(path: str) -> None:
         pass
 
 
-WATCHED_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGUSR1)
-
-
 def run(options: Options) -> int:
     """Start, serve until stopped, return the exit status."""
     # From the start, as nginx does: a signal sent as soon as the pid file exists must not
     # kill the process before its handlers are in place; it waits until they are.
-    signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
+    signal.pthread_sigmask(signal.SIG_BLOCK, worker.WATCHED_SIGNALS)
     try:
         config, _ = read_config(options)
     except StartupError as error:
@@ -271,6 +269,7 @@ def run(options: Options) -> int:
             sys.stderr.write(f"pushproxy: [emerg] {failure}\n")
         return 1
     error_log = ErrorLog.from_config(config, options.prefix)
+    error_log.open()  # before the listeners, as nginx: a harness may look for it once they are
     note_unused_module(config, error_log)
     warning = connections_warning(config)
     if warning is not None:
@@ -308,77 +307,71 @@ def run(options: Options) -> int:
     # generations, whose collections take under 10 ms, keep their pace.
     gc.set_threshold(700, 10, 100)
     try:
-        trio.run(_serve, server, sockets, options, error_log)
+        if (main_value(config, "master_process", "on") or "on").lower() == "on":
+            load, bind = partial(_load, options, error_log), partial(bind_all, error_log=error_log)
+            master = Master(
+                server, sockets, error_log, load=load, bind=bind, zone=zone_size(config)
+            )
+            return master.run()
+        worker.serve(server, sockets, error_log, reload=partial(_reload, options, error_log))
     finally:
         remove_pid(pid_file)
     return 0
 
 
-async def _serve(
-    server: HttpServer,
-    sockets: list[tuple[ListenKey, socket.socket]],
-    options: Options,
-    error_log: ErrorLog,
-) -> None:
-    listeners = [
-        (key, trio.SocketListener(trio.socket.from_stdlib_socket(s))) for key, s in sockets
-    ]
-    with trio.open_signal_receiver(*WATCHED_SIGNALS) as signals:
-        # Signals held back since the start are delivered now, to the receiver.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, WATCHED_SIGNALS)
-        async with trio.open_nursery() as nursery:
-            await nursery.start(server.serve, listeners)
-            error_log.notice("start worker processes")
-            async for received in signals:
-                if received in (signal.SIGTERM, signal.SIGINT):
-                    error_log.notice("signal received, exiting")
-                    await server.stop(grace=FAST_STOP_SECONDS)
-                    break
-                if received == signal.SIGQUIT:
-                    error_log.notice("gracefully shutting down")
-                    async with trio.open_nursery() as stopping:
-                        stopping.start_soon(_hurry_on_stop, server, signals, error_log)
-                        await server.stop(grace=GRACEFUL_STOP_SECONDS)
-                        stopping.cancel_scope.cancel()
-                    break
-                if received == signal.SIGHUP:
-                    await _reload(server, options, error_log)
-                elif received == signal.SIGUSR1:
-                    error_log.reopen()
-                    server.reopen_logs()
-            nursery.cancel_scope.cancel()
-        # Held back from here on, as nginx ignores them while it exits: leaving the receiver
-        # puts back the default actions, and a second TERM would kill the process mid-exit.
-        signal.pthread_sigmask(signal.SIG_BLOCK, WATCHED_SIGNALS)
-    error_log.notice("exit")
-
-
-async def _hurry_on_stop(
-    server: HttpServer, signals: AsyncIterator[int], error_log: ErrorLog
-) -> None:
-    """While a graceful stop waits for busy connections, TERM or INT makes it a fast stop,
-    as it does nginx's; other signals wait for the exit, as nginx ignores them then."""
-    async for received in signals:
-        if received in (signal.SIGTERM, signal.SIGINT):
-            error_log.notice("signal received, exiting")
-            server.hurry(FAST_STOP_SECONDS)
-            return
-
-
-async def _reload(server: HttpServer, options: Options, error_log: ErrorLog) -> None:
+async def _reload(options: Options, error_log: ErrorLog, server: HttpServer) -> None:
+    """HUP without a master: the new configuration in this process (the channels stay)."""
     running = server.push.zone_size if server.push is not None else None
     try:
-        config, _ = read_config(options)
-        failures = file_failures(config, options.prefix)
-        if failures:  # as nginx: the new configuration is refused, the old one serves on
-            raise StartupError([("emerg", failure) for failure in failures])
+        config = reload_config(options)
         await server.reload(config)
-    except StartupError as error:
-        for level, text in error.entries:
-            error_log.log(level, text)
-        return
-    except ConfigError as error:
-        error_log.log(error.level, error.nginx_text())
+    except (StartupError, ConfigError) as error:
+        _refused(error, error_log)
         return
     error_log.notice("reconfiguring")
     note_shared_memory(config, error_log, running or None)  # (0: no zone was made)
+
+
+def _load(options: Options, error_log: ErrorLog, running: int) -> tuple[HttpServer, int] | None:
+    """A master's reload: the new configuration's server, and the zone size in use after it
+    (`running`, the one in use: a reload cannot change it); None when it is refused (logged,
+    the old worker serves on)."""
+    try:
+        config = reload_config(options)
+        server = HttpServer(config, default_upstream=options.upstream, prefix=options.prefix)
+    except (StartupError, ConfigError) as error:
+        _refused(error, error_log)
+        return None
+    except ValueError as error:  # --upstream that is not a URL pushproxy can proxy to
+        error_log.emerg(str(error))
+        return None
+    error_log.notice("reconfiguring")
+    note_shared_memory(config, error_log, running or None)  # (0: no zone was made)
+    return server, running or zone_size(config)
+
+
+def _refused(error: StartupError | ConfigError, error_log: ErrorLog) -> None:
+    """A reload refused, in the error log as nginx says it (the old configuration serves on)."""
+    if isinstance(error, StartupError):
+        for level, text in error.entries:
+            error_log.log(level, text)
+    else:
+        error_log.log(error.level, error.nginx_text())
+
+
+def zone_size(config: Config) -> int:
+    """The size of the push stream zone `config` makes (0: none, no push location)."""
+    http = config.http
+    if http is None or not push_locations(http):
+        return 0
+    return main_settings(http.level).shared_memory_size
+
+
+def reload_config(options: Options) -> Config:
+    """The configuration a reload reads; StartupError when nginx would refuse it (and the
+    old one serves on)."""
+    config, _ = read_config(options)
+    failures = file_failures(config, options.prefix)
+    if failures:
+        raise StartupError([("emerg", failure) for failure in failures])
+    return config

@@ -47,6 +47,21 @@ def free_port() -> int:
         return port
 
 
+def http10(port: int, path: str, method: str = "GET", body: bytes = b"", head: str = "") -> bytes:
+    """One HTTP/1.0 request to a server started as a process (blocking), its whole answer;
+    `head`: more header lines, each ending in CRLF."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(
+            f"{method} {path} HTTP/1.0\r\nHost: x\r\n{head}"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        data = b""
+        while chunk := conn.recv(65536):
+            data += chunk
+        return data
+
+
 async def exchange_raw(port: int, data: bytes, *, seconds: float = 5) -> bytes:
     """Send `data` to 127.0.0.1:`port` and return every byte the server sends until it
     closes (within `seconds`)."""

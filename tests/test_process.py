@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import free_port
+from helpers import free_port, http10
 
 from pushproxy.logs import ErrorLog
 
@@ -43,18 +43,6 @@ def _pushproxy(*args: str, timeout: float = 20) -> subprocess.CompletedProcess[s
         timeout=timeout,
         check=False,
     )
-
-
-def _get(port: int, path: str, method: str = "GET", body: bytes = b"") -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-        conn.sendall(
-            f"{method} {path} HTTP/1.0\r\nHost: x\r\nContent-Length: {len(body)}\r\n\r\n".encode()
-            + body
-        )
-        data = b""
-        while chunk := conn.recv(65536):
-            data += chunk
-        return data
 
 
 def _wait_gone(pid: int) -> None:
@@ -91,16 +79,16 @@ def test_daemon_is_ready_when_the_launcher_exits(conf: tuple[Path, int]) -> None
     # At EOF: the pid file is written and the listener accepts, with no retry or sleep.
     pid = int(pid_file.read_text())
     try:
-        assert _get(port, "/hello").endswith(b"one")
-        assert b'"published_messages": 1' in _get(port, "/pub?id=c", "POST", b"kept")
+        assert http10(port, "/hello").endswith(b"one")
+        assert b'"published_messages": 1' in http10(port, "/pub?id=c", "POST", b"kept")
         path.write_text(path.read_text().replace('"one"', '"two"'))
         assert _pushproxy("-c", str(path), "-s", "reload").returncode == 0
         deadline = time.monotonic() + 10
-        while not _get(port, "/hello").endswith(b"two"):
+        while not http10(port, "/hello").endswith(b"two"):
             assert time.monotonic() < deadline, "reload not applied"
             time.sleep(0.02)
         # the channel and its stored message survived the reload
-        assert b'"stored_messages": 1' in _get(port, "/stats?id=c")
+        assert b'"stored_messages": 1' in http10(port, "/stats?id=c")
         stopped = _pushproxy("-c", str(path), "-s", "stop")
         assert stopped.returncode == 0, stopped.stderr
         _wait_gone(pid)
@@ -125,7 +113,7 @@ def test_bad_reload_keeps_the_old_config_serving(conf: tuple[Path, int]) -> None
         while 'unknown directive "locaton"' not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.02)
-        assert _get(port, "/hello").endswith(b"one")
+        assert http10(port, "/hello").endswith(b"one")
         path.write_text(good)
     finally:
         os.kill(pid, 15)
@@ -150,7 +138,7 @@ def test_the_zone_size_is_logged_and_kept_over_a_reload(conf: tuple[Path, int]) 
     )
     try:
         assert "Using" not in log.read_text()  # (nginx reads it at start before its log opens)
-        assert b'"published_messages": 1' in _get(port, "/pub?id=c", "POST", b"kept")
+        assert b'"published_messages": 1' in http10(port, "/pub?id=c", "POST", b"kept")
         path.write_text(path.read_text().replace("size 32m;", "size 64m;"))
         os.kill(pid, 1)
         deadline = time.monotonic() + 10
@@ -158,7 +146,7 @@ def test_the_zone_size_is_logged_and_kept_over_a_reload(conf: tuple[Path, int]) 
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.02)
         assert f"[info] {pid}{using}" in log.read_text()  # the zone in use keeps its size
-        assert b'"stored_messages": 1' in _get(port, "/stats?id=c")
+        assert b'"stored_messages": 1' in http10(port, "/stats?id=c")
     finally:
         os.kill(pid, 15)
         _wait_gone(pid)
@@ -263,7 +251,7 @@ def test_foreground_stop_with_quit(conf: tuple[Path, int]) -> None:
             assert time.monotonic() < deadline
             time.sleep(0.02)
         assert int(pid_file.read_text()) == process.pid
-        assert _get(port, "/hello").endswith(b"one")
+        assert http10(port, "/hello").endswith(b"one")
         assert _pushproxy("-c", str(path), "-s", "quit").returncode == 0
         assert process.wait(timeout=10) == 0
     finally:
@@ -353,7 +341,7 @@ def test_repeated_stop_signals_do_not_cut_the_exit_short(tmp_path: Path) -> None
             assert time.monotonic() < deadline
             assert proc.poll() is None
             time.sleep(0.02)
-        assert _get(port, "/hello").endswith(b"one")
+        assert http10(port, "/hello").endswith(b"one")
         while proc.poll() is None:  # TERM every 10 ms until it is gone
             assert time.monotonic() < deadline
             proc.send_signal(15)
@@ -376,7 +364,7 @@ def test_an_error_line_about_a_request_starts_with_its_connection_number(
     assert _pushproxy("-c", str(path)).returncode == 0
     pid = int((path.parent / "logs" / "test.pid").read_text())
     try:
-        assert b" 502 " in _get(port, "/down").split(b"\r\n")[0]
+        assert b" 502 " in http10(port, "/down").split(b"\r\n")[0]
     finally:
         os.kill(pid, 15)
         _wait_gone(pid)
@@ -432,7 +420,24 @@ def test_a_reload_naming_a_log_that_cannot_open_is_refused(conf: tuple[Path, int
         while f'open() "{missing}" failed (2: No such file or directory)' not in log.read_text():
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.02)
-        assert _get(port, "/hello").endswith(b"one")
+        assert http10(port, "/hello").endswith(b"one")
+    finally:
+        os.kill(pid, 15)
+        _wait_gone(pid)
+
+
+def test_the_error_log_is_made_at_the_start_whatever_its_level(tmp_path: Path) -> None:
+    """As nginx opens it before it listens: a harness that looks for the file once the port
+    accepts finds it, even when nothing was worth a line at its level yet."""
+    (tmp_path / "logs").mkdir()
+    port = free_port()
+    path = tmp_path / "nginx.conf"
+    text = CONF.format(daemon="on", dir=tmp_path, port=port, greeting="one")
+    path.write_text(text.replace("error.log notice;", "error.log crit;"))
+    assert _pushproxy("-c", str(path)).returncode == 0
+    pid = int((tmp_path / "logs" / "test.pid").read_text())
+    try:
+        assert (tmp_path / "logs" / "error.log").exists()
     finally:
         os.kill(pid, 15)
         _wait_gone(pid)

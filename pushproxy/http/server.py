@@ -35,6 +35,7 @@ from pushproxy.proxy.handler import ProxyRuntime
 from pushproxy.push.runtime import PushRuntime
 
 log = logging.getLogger("pushproxy")
+_RETIRE_POLL = 0.01  # seconds between a retiring worker's looks at what is left
 _STATIC_METHODS = frozenset({"GET", "HEAD", "POST"})
 
 
@@ -107,9 +108,12 @@ class HttpServer:
         self,
         listeners: Sequence[tuple[ListenKey, trio.SocketListener]] | None = None,
         *,
+        handed: bytes = b"",
         task_status: trio.TaskStatus[HttpServer] = trio.TASK_STATUS_IGNORED,
     ) -> None:
+        """`handed`: the channels a retired worker handed over (`retire`)."""
         self.push = PushRuntime(self.site.config)
+        self.push.take_over(handed)
         if self.site.config.http is not None:
             for unspoken in unspoken_protocols(self.site.config.http):
                 log.warning("%s in %s:%d", unspoken.message, unspoken.file, unspoken.line)
@@ -218,12 +222,7 @@ class HttpServer:
                 scope.cancel()
             self.bound.pop(key, None)
         self.site = site
-        # As nginx's old workers: their idle keep-alive connections close now, the others
-        # after the answer they are giving (the clients come back to the new configuration).
-        self.reloads += 1
-        for conn in list(self._idle):
-            if not conn.head_arriving:
-                conn.scope.cancel()
+        self._end_connections()
         self.access_logs.close()
         self.access_logs = AccessLogs(config.http, self.prefix)
         if self.push is not None:
@@ -231,6 +230,35 @@ class HttpServer:
             # long-poll timeout answer) and reconnect to the new configuration.
             self.push.end_sessions(graceful=True)
             self.push.apply(config)
+
+    async def retire(self, within: float) -> bytes:
+        """As nginx's old worker at a reload: accept no more, end the subscribers (footers,
+        long-poll timeout answers) and the idle connections, the busy ones after their answer;
+        once the subscribers are gone and no request is being answered (`within` seconds at
+        most), the channels' state for the new worker (`serve(handed=...)`)."""
+        for scope in self._accepting.values():
+            scope.cancel()
+        self._accepting.clear()
+        self._end_connections()
+        push = self.push
+        if push is None:
+            return b""
+        push.end_sessions(graceful=True)
+        with trio.move_on_after(within):
+            # (no event tells these apart; a few looks in a reload's pause cost nothing)
+            while push.sessions or self.stats.writing:  # noqa: ASYNC110
+                await trio.sleep(_RETIRE_POLL)
+        push.end_sessions()
+        return push.handover()
+
+    def _end_connections(self) -> None:
+        """A reload's end for the connections made before it: idle keep-alive ones close
+        now, the others after the answer they are giving (the clients come back to the new
+        configuration), as nginx's old workers."""
+        self.reloads += 1
+        for conn in list(self._idle):
+            if not conn.head_arriving:
+                conn.scope.cancel()
 
     def reopen_logs(self) -> None:
         """USR1: access log files are opened anew (after a rotation)."""

@@ -21,6 +21,7 @@ from pushproxy.config.model import Config, Location
 from pushproxy.config.push_rules import location_settings, main_settings, push_locations
 from pushproxy.http.clientwatch import ClientWatch
 from pushproxy.http.mimetypes import MimeTypes
+from pushproxy.push import handover
 from pushproxy.push.memory import usable_memory
 from pushproxy.push.padding import Paddings, max_padding
 from pushproxy.push.settings import LocationSettings, LocationType, MainSettings
@@ -132,6 +133,21 @@ class PushRuntime:
             self.store.reconfigure(main, registry)
         self.paddings = Paddings(max_padding(p.settings.paddings for p in locations.values()))
         self.locations = locations
+
+    def handover(self) -> bytes:
+        """The zone's state for the worker that takes over at a reload (b"": no zone)."""
+        return b"" if self.store is None else handover.take(self.store, self.zone_size)
+
+    def take_over(self, handed: bytes) -> None:
+        """Go on with what a retired worker handed over (`handover`), as nginx's new workers
+        find the zone; a configuration with no push location drops it."""
+        if handed and self.store is not None:
+            self.zone_size = handover.give(self.store, handed)
+
+    @property
+    def sessions(self) -> int:
+        """Subscriber sessions running (a retiring worker waits for them to end)."""
+        return len(self._sessions) + len(self._streams)
 
     def location(self, location: Location) -> PushLocation | None:
         return self.locations.get(id(location))
