@@ -34,6 +34,10 @@ _CARRIED = (
 )
 
 
+class HandoverCut(Exception):
+    """What a retiring worker handed over ends before its end."""
+
+
 def take(store: Store, zone_size: int) -> bytes:
     """The state of `store` (a retiring worker's: it is not used after this), with the size
     of the zone it was made with (a reload cannot change it)."""
@@ -53,8 +57,12 @@ def take(store: Store, zone_size: int) -> bytes:
 
 def give(store: Store, handed: bytes) -> int:
     """Put a retired worker's state into `store` (just made, with no subscriber yet); the
-    size of the zone it was made with comes back."""
-    size, state = pickle.loads(handed)
+    size of the zone it was made with comes back. HandoverCut when they did not all come (the
+    old worker was killed as it sent them): the store stays as it was made."""
+    try:
+        size, state = pickle.loads(handed)
+    except (pickle.UnpicklingError, EOFError, ValueError) as error:
+        raise HandoverCut(str(error)) from None
     own_events = store.settings.events_channel_id
     for name, value in state.items():
         setattr(store, name, value)

@@ -6,6 +6,7 @@ timers are the module's: memory cleanup every 4 s, buffer cleanup every 5 s.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import time
@@ -58,6 +59,9 @@ def _with_conditions(
             current = pending.pop(0)
             yield current, kind
             pending.extend(current.conditions)
+
+
+log = logging.getLogger("pushproxy")
 
 
 def _reframed(location: Location, kind: LocationType) -> bool:
@@ -142,7 +146,10 @@ class PushRuntime:
         """Go on with what a retired worker handed over (`handover`), as nginx's new workers
         find the zone; a configuration with no push location drops it."""
         if handed and self.store is not None:
-            self.zone_size = handover.give(self.store, handed)
+            try:
+                self.zone_size = handover.give(self.store, handed)
+            except handover.HandoverCut as error:
+                log.critical("the channels handed over were cut short (%s): none kept", error)
 
     @property
     def sessions(self) -> int:
