@@ -158,6 +158,7 @@ class Master:
             self.listening.update(self.bind(new))
         except Exception:  # (logged by `bind`, as nginx logs it: the old worker serves on)
             return
+        self.server.discard()  # (served by the old worker's copy, never here)
         self.server = server
         given, taken = socket.socketpair()
         old, self.current = self.current, self._spawn(taken, given)

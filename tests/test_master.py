@@ -236,3 +236,21 @@ def test_without_a_master_one_process_serves_and_reloads(running: Running) -> No
     _until(lambda: "reconfiguring" in running.log(), "reloaded")
     assert running.worker() == running.pid
     assert running.stats("kept")["stored_messages"] == 1
+
+
+def test_reloads_leave_no_files_open_in_the_master(running: Running) -> None:
+    """nginx's master closes the old configuration's files; so does pushproxy's (each
+    reload's server, never served there, held its access log and an epoll set)."""
+
+    def files() -> int:
+        return len(os.listdir(f"/proc/{running.pid}/fd"))
+
+    def reload() -> None:
+        old = running.worker()
+        running.reload()
+        _until(lambda: not _alive(old), "the old worker exits")
+
+    before = files()
+    for _ in range(3):
+        reload()
+    assert files() == before

@@ -60,6 +60,10 @@ class ClientWatch:
         """Nobody is told of the socket's events any more (it stays in the set: see above)."""
         self._watchers.pop(fd, None)
 
+    def close(self) -> None:
+        """For a watch that never ran (`run` closes its own set)."""
+        self._epoll.close()
+
     async def run(self) -> None:
         try:
             while True:

@@ -239,14 +239,18 @@ class HttpServer:
         for scope in self._accepting.values():
             scope.cancel()
         self._accepting.clear()
+        # The connections just accepted start and wait for their heads, or read them: a
+        # request begun is answered before the handover, the others end unanswered.
+        await trio.sleep(_RETIRE_POLL)
         self._end_connections()
         push = self.push
         if push is None:
             return b""
         push.end_sessions(graceful=True)
+        stats = self.stats
         with trio.move_on_after(within):
             # (no event tells these apart; a few looks in a reload's pause cost nothing)
-            while push.sessions or self.stats.writing:  # noqa: ASYNC110
+            while push.sessions or stats.writing or stats.reading():  # noqa: ASYNC110
                 await trio.sleep(_RETIRE_POLL)
         push.end_sessions()
         return push.handover()
@@ -259,6 +263,12 @@ class HttpServer:
         for conn in list(self._idle):
             if not conn.head_arriving:
                 conn.scope.cancel()
+
+    def discard(self) -> None:
+        """Close what a server that never served holds (a master's, after a reload): its
+        access logs and its proxy's watch."""
+        self.access_logs.close()
+        self.proxy.aborts.close()
 
     def reopen_logs(self) -> None:
         """USR1: access log files are opened anew (after a rotation)."""

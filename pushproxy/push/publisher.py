@@ -11,6 +11,7 @@ A publish is the hot request: what depends only on the location is worked out on
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ from pushproxy.config.model import Location
 from pushproxy.http.connection import Headers
 from pushproxy.http.exchange import Exchange
 from pushproxy.http.transport import BodyTooLarge
+from pushproxy.logs import request_context
 from pushproxy.push import info
 from pushproxy.push.access import publisher_channels
 from pushproxy.push.channels import Channel
@@ -37,6 +39,7 @@ from pushproxy.push.runtime import PushLocation, PushRuntime
 from pushproxy.push.settings import LocationType
 from pushproxy.push.store import DeleteResult, HeldDelivery, Store, deliver_held
 
+log = logging.getLogger("pushproxy")
 _NORMAL_METHODS = b"GET, POST, PUT"
 _ADMIN_METHODS = b"GET, POST, PUT, DELETE"
 _DEFAULT_BODY_LIMIT = 1024 * 1024
@@ -187,8 +190,11 @@ async def _delete(
     deleted = False
     for channel in channels:
         result = store.delete_channel(channel, text)
-        if result is DeleteResult.OUT_OF_MEMORY:
-            await exchange.conn.error(500)
+        if result is DeleteResult.OUT_OF_MEMORY:  # the module's header-only 500, and its line
+            name = channel.id.decode("utf-8", "surrogateescape")
+            context = request_context(exchange.lookup)
+            log.error("push stream module: error while deleting channel '%s', %s", name, context)
+            await header_only(exchange, 500, headers)
             return
         deleted = deleted or result is DeleteResult.DELETED
     if not deleted:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import zlib
 
+import pytest
 import trio
 
 from pushproxy.push.explain import Explain
@@ -479,7 +480,6 @@ async def test_explain_and_allow_header_names(
         } <= names
 
 
-
 class _IdRecorder:
     """A subscriber registered in the store itself: the ids it is handed, in order."""
 
@@ -533,3 +533,32 @@ async def test_messages_keep_their_order_when_a_publisher_is_slow_to_read(
         slow.close()
     assert len(recorder.ids) == requests + 1
     assert recorder.ids == sorted(recorder.ids)
+
+
+async def test_a_delete_the_full_zone_refuses_is_a_header_only_500(
+    serve: ServeFactory, autojump_clock: MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The module's `error while deleting channel` answer: header-only, the connection kept
+    (its cleanup spec deletes on, a 500 at a time, until memory comes back)."""
+    small = CONF.replace(
+        "push_stream_shared_memory_size 32m;", "push_stream_shared_memory_size 128k;"
+    )
+    async with serve(small) as server:
+        client = await Client.connect(server.port())
+        for _ in range(5000):  # until the zone is full: the module's 500 page for a publish
+            if (await client.request("POST", "/pub?id=full", body=b"x")).status == 500:
+                break
+        else:
+            raise AssertionError("the zone never filled")
+        # (the publisher's 500 page ends the connection, as nginx's error pages do)
+        await client.aclose()
+        client = await Client.connect(server.port())
+        refused = await client.request("DELETE", "/pub?id=full")
+        assert_header_only(refused, 500)
+        assert_anti_cache(refused)
+        assert store_of(server).find_channel(b"full") is not None
+        assert (await client.request("GET", "/pub?id=full")).status == 200  # kept alive
+        await client.aclose()
+    assert "push stream module: error while deleting channel 'full', client: 127.0.0.1" in (
+        caplog.text
+    )
