@@ -19,6 +19,7 @@ import random
 import signal
 import socket
 import sys
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ Load = Callable[[int], tuple[HttpServer, int] | None]
 Bind = Callable[[Sequence[ListenKey]], Sockets]
 
 FATAL = 2  # a worker's exit code when it could not start: nginx does not start it again
+RESPAWN_AFTER = 1.0  # seconds a worker that failed must have lived to be started again
 HANDOVER_SECONDS = 30.0  # a new worker's wait for the channels from the one it replaces
 _MASTER_SIGNALS = {*worker.WATCHED_SIGNALS, signal.SIGCHLD}
 
@@ -42,6 +44,7 @@ _MASTER_SIGNALS = {*worker.WATCHED_SIGNALS, signal.SIGCHLD}
 class Worker:
     pid: int
     control: socket.socket  # the master's end of the worker's orders
+    started: float  # time.monotonic()
 
 
 class Master:
@@ -112,7 +115,7 @@ class Master:
         theirs.close()
         if handover is not None:
             handover.close()
-        return Worker(pid, ours)
+        return Worker(pid, ours, time.monotonic())
 
     def _work(
         self, sockets: Sockets, control: socket.socket, handover: socket.socket | None
@@ -185,25 +188,41 @@ class Master:
             if gone is not None:
                 gone.control.close()
             elif self.current is not None and pid == self.current.pid:
+                lived = time.monotonic() - self.current.started
                 self.current.control.close()
                 self.current = None
-                fatal = os.WIFEXITED(status) and os.WEXITSTATUS(status) == FATAL
-                if not self.stopping and not fatal:
+                if self.stopping:
+                    continue
+                if not fatal_exit(status, lived):
                     self.current = self._spawn()
+                elif os.WEXITSTATUS(status) == FATAL:
+                    self.error_log.log(
+                        "alert",
+                        f"worker process {pid} exited with fatal code {FATAL} and cannot be "
+                        "respawned",
+                    )
+                else:
+                    self.error_log.log(
+                        "alert", f"worker process {pid} failed as it started: not started again"
+                    )
 
     def _note_exit(self, pid: int, status: int) -> None:
-        """nginx's lines for a worker that ended."""
+        """nginx's line for a worker that ended."""
         if os.WIFSIGNALED(status):
             signum = os.WTERMSIG(status)
             self.error_log.log("alert", f"worker process {pid} exited on signal {signum}")
-            return
-        code = os.WEXITSTATUS(status)
-        self.error_log.notice(f"worker process {pid} exited with code {code}")
-        if code == FATAL and not self.stopping:
-            self.error_log.log(
-                "alert",
-                f"worker process {pid} exited with fatal code {code} and cannot be respawned",
-            )
+        else:
+            code = os.WEXITSTATUS(status)
+            self.error_log.notice(f"worker process {pid} exited with code {code}")
+
+
+def fatal_exit(status: int, lived: float) -> bool:
+    """A worker not to start again: one that could not start (code 2, as nginx's), or that
+    failed on its own within its first second (a fault at start would repeat for ever)."""
+    if os.WIFSIGNALED(status):
+        return False
+    code = os.WEXITSTATUS(status)
+    return code == FATAL or (code != 0 and lived < RESPAWN_AFTER)
 
 
 def _kill(pid: int, signum: int) -> None:

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from helpers import free_port, http10
 
+from pushproxy.master import fatal_exit
+
 CONF = """daemon on;
 master_process {master};
 pid {dir}/test.pid;
@@ -254,3 +256,17 @@ def test_reloads_leave_no_files_open_in_the_master(running: Running) -> None:
     for _ in range(3):
         reload()
     assert files() == before
+
+
+@pytest.mark.parametrize(
+    ("status", "lived", "fatal"),
+    [
+        (signal.SIGKILL, 0.1, False),  # killed: started again at once, as nginx
+        (2 << 8, 60.0, True),  # nginx's fatal code: never
+        (1 << 8, 0.1, True),  # a fault as it starts would repeat for ever
+        (1 << 8, 60.0, False),
+        (0, 0.1, False),
+    ],
+)
+def test_which_workers_are_started_again(status: int, lived: float, fatal: bool) -> None:
+    assert fatal_exit(status, lived) is fatal
