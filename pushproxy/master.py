@@ -7,8 +7,9 @@ and the old one retires: it ends its subscribers and idle connections, hands the
 to the new worker (nginx's shared zone outlives its workers), finishes the answers it is giving
 and exits. So the statistics show the new worker's pid, as nginx's. A worker that dies of a
 signal or on its own is started again (with no channels: nginx's would find the zone); one
-that failed to start (exit code 2) is not. TERM/INT, QUIT and USR1 go to the workers; the master
-exits after them. It never runs trio: forking a process that runs trio's loop is not safe.
+that failed to start (exit code 2) or within its first second is not. TERM/INT, QUIT and USR1
+go to the workers; the master exits after them. It never runs trio: forking a process that
+runs trio's loop is not safe.
 """
 
 from __future__ import annotations
