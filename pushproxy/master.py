@@ -33,7 +33,8 @@ from pushproxy.logs import ErrorLog
 Sockets = list[tuple[ListenKey, socket.socket]]
 # A reload's new server and the zone size in use after it (None: refused, and logged).
 Load = Callable[[int], tuple[HttpServer, int] | None]
-Bind = Callable[[Sequence[ListenKey]], Sockets]
+# A reload's new listening sockets (None: one could not be bound, and that is logged).
+Bind = Callable[[Sequence[ListenKey]], Sockets | None]
 
 FATAL = 2  # a worker's exit code when it could not start: nginx does not start it again
 RESPAWN_AFTER = 1.0  # seconds a worker that failed must have lived to be started again
@@ -109,9 +110,6 @@ class Master:
                 other_end.close()
             for other in self._workers():
                 other.control.close()
-            for key, listening in self.listening.items():  # (a reload removed its listen)
-                if key not in self.server.site.listens:
-                    listening.close()
             os._exit(self._work(sockets, theirs, handover))
         theirs.close()
         if handover is not None:
@@ -155,15 +153,18 @@ class Master:
         loaded = self.load(self.zone)
         if loaded is None:
             return
-        server, self.zone = loaded
+        server, zone = loaded
         keys = server.site.listens
-        new = [key for key in keys if key not in self.listening]
-        try:
-            self.listening.update(self.bind(new))
-        except Exception:  # (logged by `bind`, as nginx logs it: the old worker serves on)
+        bound = self.bind([key for key in keys if key not in self.listening])
+        if bound is None:  # the old worker serves on, as nginx's
+            server.discard()
             return
+        self.listening.update(bound)
+        self.zone = zone
         self.server.discard()  # (served by the old worker's copy, never here)
         self.server = server
+        for key in [key for key in self.listening if key not in keys]:
+            self.listening.pop(key).close()  # (the old worker has its own copy)
         given, taken = socket.socketpair()
         old, self.current = self.current, self._spawn(taken, given)
         if old is not None:
@@ -173,8 +174,6 @@ class Master:
             except OSError:  # it died meanwhile: the new worker starts with no channels
                 pass
         given.close()
-        for key in [key for key in self.listening if key not in keys]:
-            self.listening.pop(key).close()
 
     def _reap(self) -> None:
         while True:

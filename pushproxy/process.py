@@ -308,7 +308,7 @@ def run(options: Options) -> int:
     gc.set_threshold(700, 10, 100)
     try:
         if (main_value(config, "master_process", "on") or "on").lower() == "on":
-            load, bind = partial(_load, options, error_log), partial(bind_all, error_log=error_log)
+            load, bind = partial(_load, options, error_log), partial(_bind_new, error_log)
             master = Master(
                 server, sockets, error_log, load=load, bind=bind, zone=zone_size(config)
             )
@@ -348,6 +348,17 @@ def _load(options: Options, error_log: ErrorLog, running: int) -> tuple[HttpServ
     error_log.notice("reconfiguring")
     note_shared_memory(config, error_log, running or None)  # (0: no zone was made)
     return server, running or zone_size(config)
+
+
+def _bind_new(
+    error_log: ErrorLog, keys: Sequence[ListenKey]
+) -> list[tuple[ListenKey, socket.socket]] | None:
+    """A master's reload: sockets for the listens it adds; None when one would not bind
+    (logged as nginx logs it)."""
+    try:
+        return bind_all(keys, error_log)
+    except StartupError:
+        return None
 
 
 def _refused(error: StartupError | ConfigError, error_log: ErrorLog) -> None:

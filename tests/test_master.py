@@ -270,3 +270,36 @@ def test_reloads_leave_no_files_open_in_the_master(running: Running) -> None:
 )
 def test_which_workers_are_started_again(status: int, lived: float, fatal: bool) -> None:
     assert fatal_exit(status, lived) is fatal
+
+
+def test_a_reload_whose_new_port_is_busy_keeps_the_old_worker(running: Running) -> None:
+    old = running.worker()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        text = running.conf.read_text()
+        own = f"listen 127.0.0.1:{running.port};"
+        running.conf.write_text(text.replace(own, f"{own}\n        listen 127.0.0.1:{taken};"))
+        running.reload()
+        _until(lambda: "still could not bind()" in running.log(), "the bind refused")
+    assert running.worker() == old
+    assert _children(running.pid) == [old]
+
+
+def test_a_listen_a_reload_removes_is_closed(running: Running) -> None:
+    extra = free_port()
+    own = f"listen 127.0.0.1:{running.port};"
+    first = running.conf.read_text()
+    running.conf.write_text(first.replace(own, f"{own}\n        listen 127.0.0.1:{extra};"))
+    old = running.worker()
+    running.reload()
+    _until(lambda: not _alive(old), "the old worker exits")
+    assert http10(extra, "/stats").startswith(b"HTTP/1.1 200")
+    running.conf.write_text(first)
+    old = running.worker()
+    running.reload()
+    _until(lambda: not _alive(old), "the old worker exits")
+    with pytest.raises(ConnectionRefusedError):
+        http10(extra, "/stats")
+    assert http10(running.port, "/stats").startswith(b"HTTP/1.1 200")
